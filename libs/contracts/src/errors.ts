@@ -1,0 +1,74 @@
+/**
+ * Coded errors. The code is stable and machine-readable; the message is a sentence for a person.
+ * They become HTTP responses or socket acks only at the edge.
+ */
+export type ErrorKind = 'validation' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable';
+
+export class ParleyError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly kind: ErrorKind,
+    readonly field?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toJSON(): { code: string; message: string; field?: string; details?: Record<string, unknown> } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.field ? { field: this.field } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export class ValidationError extends ParleyError {
+  constructor(code: string, message: string, field?: string, details?: Record<string, unknown>) {
+    super(code, message, 'validation', field, details);
+  }
+}
+
+export class NotFoundError extends ParleyError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, 'not_found', undefined, details);
+  }
+}
+
+export class ConflictError extends ParleyError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, 'conflict', undefined, details);
+  }
+}
+
+export class ForbiddenError extends ParleyError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, 'forbidden', undefined, details);
+  }
+}
+
+export class UnauthorizedError extends ParleyError {
+  constructor(code: string, message: string) {
+    super(code, message, 'unauthorized');
+  }
+}
+
+/** A stale `expectedSeq`: someone else appended to the stream first. Nothing was written. */
+export class ConcurrencyError extends ParleyError {
+  constructor(
+    readonly runId: string,
+    readonly expectedSeq: number,
+    readonly actualSeq: number,
+  ) {
+    super(
+      'EVENT_STORE.CONCURRENCY',
+      `Stream ${runId} is at seq ${actualSeq}, but the append expected seq ${expectedSeq}; nothing was written.`,
+      'conflict',
+      undefined,
+      { runId, expectedSeq, actualSeq },
+    );
+  }
+}

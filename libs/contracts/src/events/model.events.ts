@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { ToolCallSchema, UsageSchema } from './common';
+
+export const ModelCallStarted = z.object({
+  callId: z.string().min(1),
+  agent: z.string().min(1),
+  /** What the call is for: a turn of speech, or a structured output such as a plan or a verdict. */
+  purpose: z.string().min(1),
+  model: z.string().min(1),
+});
+
+export const ModelCallCompleted = z.object({
+  callId: z.string().min(1),
+  agent: z.string().min(1),
+  purpose: z.string().min(1),
+  content: z.string(),
+  toolCalls: z.array(ToolCallSchema).default([]),
+  /** The validated structured output, when the call asked for one. */
+  structured: z.unknown().optional(),
+  attempts: z.number().int().positive().default(1),
+  usage: UsageSchema.optional(),
+});
+
+export const ModelCallFailed = z.object({
+  callId: z.string().min(1),
+  agent: z.string().min(1),
+  purpose: z.string().min(1),
+  code: z.string().min(1),
+  message: z.string(),
+  attempts: z.number().int().positive(),
+});

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { WorkflowSchema } from '../workflow/workflow.schema';
+
+export const RunStarted = z.object({
+  /** The workflow as it was when the run started: a run never changes under a later edit of the file. */
+  workflow: WorkflowSchema,
+  input: z.string(),
+  requestedBy: z.string().min(1),
+  idempotencyKey: z.string().min(1).optional(),
+  forkOf: z.object({ runId: z.string(), atSeq: z.number().int().positive(), head: z.string() }).optional(),
+});
+
+export const RunCompleted = z.object({ output: z.string() });
+export const RunFailed = z.object({ code: z.string().min(1), message: z.string() });
+export const RunCancelled = z.object({ reason: z.string().optional() });

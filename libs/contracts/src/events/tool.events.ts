@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+export const ToolCallRequested = z.object({
+  callId: z.string().min(1),
+  agent: z.string().min(1),
+  tool: z.string().min(1),
+  args: z.unknown(),
+  /** SHA-256 of the canonical JSON of `{tool, args}`: what a human approves is bound to this. */
+  argsHash: z.string().min(1),
+  /** `runId:callId`, passed to the tool so that a repeated call applies once. */
+  idempotencyKey: z.string().min(1),
+});
+
+export const ToolCallStarted = z.object({ callId: z.string().min(1), idempotencyKey: z.string().min(1) });
+export const ToolCallCompleted = z.object({
+  callId: z.string().min(1),
+  result: z.unknown(),
+  /** True when the tool reported the idempotency key as already applied (a recovered call). */
+  reconciled: z.boolean().default(false),
+});
+export const ToolCallFailed = z.object({ callId: z.string().min(1), code: z.string().min(1), message: z.string() });
+export const ToolCallRejected = z.object({
+  callId: z.string().min(1),
+  reason: z.string(),
+  requestId: z.string().optional(),
+});

@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { DurationSchema } from './duration';
+
+const Name = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'expected a lower-case name (letters, digits, "-" or "_")');
+const Role = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'expected a role name');
+
+export const ProviderSchema = z.strictObject({
+  baseURL: z.url().optional(),
+  apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+});
+export type Provider = z.infer<typeof ProviderSchema>;
+
+export const AgentSchema = z.strictObject({
+  name: Name,
+  model: z.string().min(1).default('offline'),
+  system: z.string().min(1),
+  tools: z.array(Name).default([]),
+  provider: ProviderSchema.optional(),
+  temperature: z.number().min(0).max(2).optional(),
+});
+export type AgentDefinition = z.infer<typeof AgentSchema>;
+
+export const TimeoutSchema = z.strictObject({
+  after: DurationSchema,
+  then: z.enum(['reject', 'approve', 'escalate', 'continue']),
+  escalateTo: Role.optional(),
+});
+export type TimeoutPolicy = z.infer<typeof TimeoutSchema>;
+
+/** Who answers a human request, and what happens when nobody does. */
+export const GateSchema = z.strictObject({
+  roles: z.array(Role).min(1).default(['approver']),
+  quorum: z.number().int().min(1).max(10).default(1),
+  fourEyes: z.boolean().default(false),
+  timeout: TimeoutSchema.optional(),
+});
+export type Gate = z.infer<typeof GateSchema>;
+
+export const ApprovalRuleSchema = GateSchema.extend({
+  tool: Name,
+  /** An expression over the call's arguments, e.g. `amount > 100`. Absent: always. */
+  when: z.string().min(1).optional(),
+  /** `confirmation`: the requester confirms what the agent states it will do. */
+  kind: z.enum(['approval', 'confirmation']).default('approval'),
+});
+export type ApprovalRule = z.infer<typeof ApprovalRuleSchema>;
+
+export const EscalationRuleSchema = z.strictObject({
+  /** An expression over a tool call's arguments (`tool` set) ... */
+  tool: Name.optional(),
+  when: z.string().min(1).optional(),
+  /** ... or a case-insensitive regular expression over the human's input. */
+  inputMatches: z.string().min(1).optional(),
+  reason: z.string().min(1),
+  suggestedAction: z.string().min(1).default('A human takes over the case.'),
+  roles: z.array(Role).min(1).default(['approver']),
+});
+export type EscalationRule = z.infer<typeof EscalationRuleSchema>;
+
+export const PoliciesSchema = z.strictObject({
+  approvals: z.array(ApprovalRuleSchema).default([]),
+  escalations: z.array(EscalationRuleSchema).default([]),
+});
+export type Policies = z.infer<typeof PoliciesSchema>;
+
+const common = {
+  name: Name,
+  description: z.string().default(''),
+  provider: ProviderSchema.optional(),
+  agents: z.array(AgentSchema).min(1),
+  policies: PoliciesSchema.default({ approvals: [], escalations: [] }),
+};
+
+export const SingleAgentSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('single-agent'),
+  agent: Name,
+  maxSteps: z.number().int().min(1).max(50).default(8),
+});
+
+export const SequentialSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('sequential'),
+  stages: z
+    .array(z.strictObject({ agent: Name, review: GateSchema.optional() }))
+    .min(1),
+  maxRevisions: z.number().int().min(0).max(10).default(3),
+});
+
+export const ConcurrentSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('concurrent'),
+  workers: z.array(Name).min(2),
+  aggregator: Name,
+  validation: GateSchema.optional(),
+  maxRevisions: z.number().int().min(0).max(10).default(2),
+});
+
+export const GroupChatSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('group-chat'),
+  participants: z.array(Name).min(2),
+  selection: z.enum(['round-robin', 'manager']).default('round-robin'),
+  manager: Name.optional(),
+  maxTurns: z.number().int().min(1).max(200).default(8),
+  terminationWord: z.string().min(1).optional(),
+  /** A seat for a human: after the opening round the floor is given to a human, with a deadline. */
+  humanSeat: z
+    .strictObject({
+      roles: z.array(Role).min(1).default(['participant']),
+      afterTurns: z.number().int().min(1).optional(),
+      deadline: DurationSchema.default('5m'),
+    })
+    .optional(),
+});
+
+export const HandoffSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('handoff'),
+  triage: Name,
+  specialists: z.array(Name).min(1),
+  maxHandoffs: z.number().int().min(1).max(20).default(5),
+});
+
+export const MagenticSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('magentic'),
+  manager: Name,
+  specialists: z.array(Name).min(1),
+  planApproval: GateSchema.optional(),
+  findingsReview: GateSchema.optional(),
+  maxRounds: z.number().int().min(1).max(50).default(10),
+  maxStalls: z.number().int().min(1).max(10).default(2),
+});
+
+export const MakerCheckerSchema = z.strictObject({
+  ...common,
+  pattern: z.literal('maker-checker'),
+  maker: Name,
+  /** An agent's name, or `human` with the gate that says who checks. */
+  checker: z.union([Name, z.strictObject({ human: GateSchema })]),
+  maxRounds: z.number().int().min(1).max(20).default(3),
+});
+
+export const WorkflowSchema = z.discriminatedUnion('pattern', [
+  SingleAgentSchema,
+  SequentialSchema,
+  ConcurrentSchema,
+  GroupChatSchema,
+  HandoffSchema,
+  MagenticSchema,
+  MakerCheckerSchema,
+]);
+export type Workflow = z.infer<typeof WorkflowSchema>;
+export type Pattern = Workflow['pattern'];
+export const PATTERNS = [
+  'single-agent',
+  'sequential',
+  'concurrent',
+  'group-chat',
+  'handoff',
+  'magentic',
+  'maker-checker',
+] as const satisfies readonly Pattern[];

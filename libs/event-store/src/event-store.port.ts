@@ -1,0 +1,55 @@
+import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
+
+export interface ReadOptions {
+  /** First seq to return (1-based, inclusive). Default 1. */
+  fromSeq?: number;
+}
+
+export interface ReadAllOptions {
+  /** Return events with a global position strictly greater than this. Default 0 (from the start). */
+  afterPosition?: number;
+  limit?: number;
+}
+
+export interface StreamHead {
+  seq: number;
+  hash: string;
+}
+
+export type EventListener = (stored: StoredEvent) => void;
+
+export interface Subscription {
+  /** Resolves once the catch-up from the log is delivered and live delivery has begun. */
+  readonly ready: Promise<void>;
+  close(): void;
+}
+
+/**
+ * The event log: append-only streams, one per run, and a global order for projections.
+ * Two adapters implement it (SQLite, Kafka) and one contract suite tests both.
+ */
+export interface EventStore {
+  readonly kind: 'sqlite' | 'kafka';
+  /**
+   * Append atomically after `expectedSeq` (0 for a new stream). A stale `expectedSeq` raises a
+   * ConcurrencyError and writes nothing. Returns the sealed envelopes as stored.
+   */
+  append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]>;
+  read(runId: string, options?: ReadOptions): Promise<EventEnvelope[]>;
+  /** Stream a run's events in seq order without holding the whole stream in memory. */
+  stream(runId: string, options?: ReadOptions): AsyncIterable<EventEnvelope>;
+  head(runId: string): Promise<StreamHead | undefined>;
+  readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
+  /** The global position of the latest stored event (0 when empty). */
+  lastPosition(): Promise<number>;
+  /** Deliver every event after `afterPosition`, in global order, then each new one as it is stored. */
+  subscribe(afterPosition: number, listener: EventListener): Subscription;
+  /**
+   * Store events that already carry their seq and hashes (import of an exported log, a fork's
+   * prefix). The stream must be new; the chain is verified before anything is written.
+   */
+  importStream(runId: string, events: EventEnvelope[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const EVENT_STORE = Symbol('EVENT_STORE');

@@ -1,0 +1,4 @@
+export * from './event-store.port';
+export * from './seal';
+export * from './sqlite/sqlite-event-store';
+export * from './sqlite/sqlite-log';

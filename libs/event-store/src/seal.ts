@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { EventEnvelope, NewEvent } from '@parley/contracts';
+import { GENESIS_HASH, currentVersion, isEventType, sealEvent, validateNewEvent } from '@parley/contracts';
+import type { StreamHead } from './event-store.port';
+
+export interface SealContext {
+  now: () => Date;
+  newId: () => string;
+}
+
+export const defaultSealContext: SealContext = { now: () => new Date(), newId: randomUUID };
+
+/**
+ * Validate new events and chain them after `head`: assign seq, prevHash and hash.
+ * Shared by both adapters so that they seal identically.
+ */
+export function sealBatch(
+  runId: string,
+  head: StreamHead | undefined,
+  events: NewEvent[],
+  ctx: SealContext = defaultSealContext,
+): EventEnvelope[] {
+  let seq = head?.seq ?? 0;
+  let prevHash = head?.hash ?? GENESIS_HASH;
+  const at = ctx.now().toISOString();
+  let correlation: string | undefined;
+  return events.map((event) => {
+    const data = validateNewEvent(event.type, event.data, event.actor);
+    seq += 1;
+    const eventId = event.eventId ?? ctx.newId();
+    correlation ??= event.correlationId ?? runId;
+    const sealed = sealEvent({
+      eventId,
+      runId,
+      seq,
+      type: event.type,
+      schemaVersion: isEventType(event.type) ? currentVersion(event.type) : 1,
+      at: event.at ?? at,
+      actor: event.actor,
+      data,
+      correlationId: event.correlationId ?? correlation,
+      causationId: event.causationId ?? null,
+      prevHash,
+    });
+    prevHash = sealed.hash;
+    return sealed;
+  });
+}

@@ -1,0 +1,118 @@
+import Database from 'better-sqlite3';
+import type { EventEnvelope, StoredEvent } from '@parley/contracts';
+import type { ReadAllOptions, StreamHead } from '../event-store.port';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id   TEXT    NOT NULL,
+  seq      INTEGER NOT NULL,
+  type     TEXT    NOT NULL,
+  hash     TEXT    NOT NULL,
+  body     TEXT    NOT NULL,
+  UNIQUE (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+interface Row {
+  position: number;
+  body: string;
+}
+
+/**
+ * The synchronous core of the embedded log: one SQLite table, WAL mode, one row per event
+ * holding the envelope exactly as sealed. The SQLite adapter is this plus the port; the Kafka
+ * adapter uses it as its local materialised store.
+ */
+export class SqliteLog {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      head: this.db.prepare<[string], { seq: number; hash: string }>(
+        'SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      insert: this.db.prepare(
+        'INSERT INTO events (run_id, seq, type, hash, body) VALUES (@runId, @seq, @type, @hash, @body)',
+      ),
+      insertIgnore: this.db.prepare(
+        'INSERT OR IGNORE INTO events (run_id, seq, type, hash, body) VALUES (@runId, @seq, @type, @hash, @body)',
+      ),
+      read: this.db.prepare<[string, number], Row>(
+        'SELECT position, body FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq',
+      ),
+      readPage: this.db.prepare<[string, number, number], Row>(
+        'SELECT position, body FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
+      ),
+      readAll: this.db.prepare<[number, number], Row>(
+        'SELECT position, body FROM events WHERE position > ? ORDER BY position LIMIT ?',
+      ),
+      lastPosition: this.db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events'),
+      getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  head(runId: string): StreamHead | undefined {
+    return this.stmts.head.get(runId);
+  }
+
+  /** Insert in one transaction. `checkHead` runs inside it (the optimistic-concurrency check). */
+  insert(events: EventEnvelope[], checkHead?: () => void): number[] {
+    const run = this.db.transaction(() => {
+      checkHead?.();
+      return events.map((e) => Number(this.stmts.insert.run(row(e)).lastInsertRowid));
+    });
+    return run();
+  }
+
+  /** Apply events that may already be stored (a consumer re-reading its topic): each (run, seq) once. */
+  applyOnce(events: EventEnvelope[], meta?: Record<string, string>): Array<{ position: number; event: EventEnvelope }> {
+    const run = this.db.transaction(() => {
+      const applied: Array<{ position: number; event: EventEnvelope }> = [];
+      for (const event of events) {
+        const info = this.stmts.insertIgnore.run(row(event));
+        if (info.changes === 1) applied.push({ position: Number(info.lastInsertRowid), event });
+      }
+      for (const [key, value] of Object.entries(meta ?? {})) this.stmts.setMeta.run(key, value);
+      return applied;
+    });
+    return run();
+  }
+
+  read(runId: string, fromSeq = 1): EventEnvelope[] {
+    return this.stmts.read.all(runId, fromSeq).map((r) => JSON.parse(r.body) as EventEnvelope);
+  }
+
+  readPage(runId: string, fromSeq: number, limit: number): EventEnvelope[] {
+    return this.stmts.readPage.all(runId, fromSeq, limit).map((r) => JSON.parse(r.body) as EventEnvelope);
+  }
+
+  readAll(options: ReadAllOptions = {}): StoredEvent[] {
+    const rows = this.stmts.readAll.all(options.afterPosition ?? 0, options.limit ?? 1000);
+    return rows.map((r) => ({ position: r.position, event: JSON.parse(r.body) as EventEnvelope }));
+  }
+
+  lastPosition(): number {
+    return this.stmts.lastPosition.get()?.p ?? 0;
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function row(e: EventEnvelope): { runId: string; seq: number; type: string; hash: string; body: string } {
+  return { runId: e.runId, seq: e.seq, type: e.type, hash: e.hash, body: JSON.stringify(e) };
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The whole test suite: build, start a real Kafka broker when KAFKA_BROKERS is unset, run every
+// test file with Node's test runner, print `N passed, N failed`, stop the broker.
+//
+//   npm test                      everything
+//   npm test -- unit              only files whose path contains "unit" (any substring filter)
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filters = process.argv.slice(2);
+const log = (line) => process.stderr.write(`[test] ${line}\n`);
+
+log('building (tsc -b)');
+const build = spawnSync('npx', ['tsc', '-b', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const files = findTests(join(root, 'dist')).filter((f) => filters.every((x) => f.includes(x)));
+if (files.length === 0) {
+  log(`no test files match ${filters.join(' ')}`);
+  console.log('0 passed, 0 failed');
+  process.exit(1);
+}
+
+let broker;
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(root, 'bin/register-paths.js')} --enable-source-maps`.trim() };
+if (!process.env.KAFKA_BROKERS) {
+  const { startBroker } = await import('./kafka/broker.mjs');
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-kafka-test-'));
+  log('starting a single-node Kafka broker for the tests (KAFKA_BROKERS is unset)');
+  broker = await startBroker({ dataDir, log });
+  env.KAFKA_BROKERS = broker.brokers;
+  broker.dataDir = dataDir;
+  log(`Kafka broker ready at ${broker.brokers}`);
+}
+
+const tapFile = join(mkdtempSync(join(tmpdir(), 'parley-tap-')), 'report.tap');
+const code = await new Promise((resolve) => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--test',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tapFile}`,
+      ...files.map((f) => relative(root, f)),
+    ],
+    { cwd: root, env, stdio: 'inherit' },
+  );
+  child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+});
+
+if (broker) {
+  await broker.stop();
+  rmSync(broker.dataDir, { recursive: true, force: true });
+}
+
+const tap = readFileSync(tapFile, 'utf8');
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+const passed = count('pass');
+const failed = count('fail') + count('cancelled');
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(code !== 0 || failed > 0 ? 1 : 0);
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    if (name === 'node_modules') continue;
+    if (statSync(full).isDirectory()) out.push(...findTests(full));
+    else if (/\.(unit|int)\.spec\.js$|\.e2e-spec\.js$/.test(name)) out.push(full);
+  }
+  return out.sort();
+}
