@@ -8,3 +8,4 @@ export * from './events/human.events';
 export * from './events/registry';
 export * from './workflow/duration';
 export * from './workflow/workflow.schema';
+export * from './http/api.schemas';

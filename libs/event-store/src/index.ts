@@ -2,3 +2,4 @@ export * from './event-store.port';
 export * from './seal';
 export * from './sqlite/sqlite-event-store';
 export * from './sqlite/sqlite-log';
+export * from './kafka/kafka-event-store';

@@ -30,6 +30,7 @@ export const RequestSubject = z.discriminatedUnion('type', [
   z.object({ type: z.literal('draft'), round: z.number().int().min(1) }),
   z.object({ type: z.literal('floor'), turn: z.number().int().min(0) }),
   z.object({ type: z.literal('escalation') }),
+  z.object({ type: z.literal('route'), handoff: z.number().int().min(1) }),
 ]);
 export type RequestSubject = z.infer<typeof RequestSubject>;
 

@@ -54,7 +54,7 @@ export const EVENT_REGISTRY = {
   'human-request.expired': def(human.HumanRequestExpired, SYSTEM),
   'human-message.posted': def(human.HumanMessagePosted, HUMAN),
   'handoff.overridden': def(human.HandoffOverridden, HUMAN),
-  'handoff.performed': def(pattern.HandoffPerformed, AGENT),
+  'handoff.performed': def(pattern.HandoffPerformed, ['agent', 'system']),
   'escalation.raised': def(pattern.EscalationRaised, ['agent', 'system']),
   'plan.recorded': def(pattern.PlanRecorded, ['agent', 'human']),
   'ledger.updated': def(pattern.LedgerUpdated, AGENT),

@@ -122,6 +122,8 @@ export const HandoffSchema = z.strictObject({
   triage: Name,
   specialists: z.array(Name).min(1),
   maxHandoffs: z.number().int().min(1).max(20).default(5),
+  /** A human checks each routing decision of the triage agent: keep it, or re-route. */
+  routeReview: GateSchema.optional(),
 });
 
 export const MagenticSchema = z.strictObject({

@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { AuthGuard } from './auth/auth.guard';
+import { CoreModule } from './core/core.module';
+import { HealthHttpController } from './health/health.http.controller';
+import { REQUEST_COMMAND_HANDLERS } from './hitl/commands/request-commands.handlers';
+import { DeadlineScheduler } from './hitl/deadline-scheduler';
+import { RequestsHttpController } from './hitl/requests.http.controller';
+import { ResumeRunSaga } from './hitl/resume-run.saga';
+import { ErrorFilter } from './http/error.filter';
+import { RUN_COMMAND_HANDLERS } from './runs/commands/run-commands.handlers';
+import { StartRunHandler } from './runs/commands/start-run.handler';
+import { RunsHttpController } from './runs/runs.http.controller';
+import { RefundsHttpController } from './tools/refunds.http.controller';
+import { WorkflowsHttpController } from './workflows/workflows.http.controller';
+
+@Module({
+  imports: [CqrsModule.forRoot(), CoreModule],
+  controllers: [HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController],
+  providers: [
+    StartRunHandler,
+    ...RUN_COMMAND_HANDLERS,
+    ...REQUEST_COMMAND_HANDLERS,
+    ResumeRunSaga,
+    DeadlineScheduler,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_FILTER, useClass: ErrorFilter },
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,109 @@
+import { accessSync, constants, mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** A setting that stops the server: the message names the setting and says what is wrong. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ParleyConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  eventLog: 'sqlite' | 'kafka';
+  kafkaBrokers: string[];
+  kafkaPartitions: number;
+  workflowsDir: string;
+  /** An OpenAI-compatible endpoint; undefined: the offline model runs in-process. */
+  llm?: { baseURL: string; apiKey: string };
+  offlineTokenLatencyMs: number;
+  adminToken?: string;
+  tokensFile?: string;
+  allowedOrigins: string[];
+  instanceId: string;
+  webhooks: string[];
+  webhookSecret?: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const eventLog = (env.PARLEY_EVENT_LOG ?? 'sqlite').trim();
+  if (eventLog !== 'sqlite' && eventLog !== 'kafka') {
+    throw new ConfigError('PARLEY_EVENT_LOG', `must be "sqlite" or "kafka", not "${eventLog}"`);
+  }
+  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (eventLog === 'kafka' && kafkaBrokers.length === 0) {
+    throw new ConfigError('KAFKA_BROKERS', 'must list the brokers (host:port,...) when PARLEY_EVENT_LOG=kafka');
+  }
+  for (const broker of kafkaBrokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) throw new ConfigError('KAFKA_BROKERS', `"${broker}" is not host:port`);
+  }
+  const dataDir = resolve(env.PARLEY_DATA_DIR ?? 'data');
+  ensureWritable(dataDir);
+  const baseURL = env.OPENAI_BASE_URL?.trim();
+  const apiKey = env.OPENAI_API_KEY?.trim();
+  if (baseURL) {
+    try {
+      new URL(baseURL);
+    } catch {
+      throw new ConfigError('OPENAI_BASE_URL', `"${baseURL}" is not a URL`);
+    }
+  }
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    dataDir,
+    eventLog,
+    kafkaBrokers,
+    kafkaPartitions: integer(env, 'PARLEY_KAFKA_PARTITIONS', 12, 1, 1000),
+    workflowsDir: resolve(env.PARLEY_WORKFLOWS_DIR ?? 'workflows'),
+    llm: baseURL || apiKey ? { baseURL: baseURL ?? 'https://api.openai.com/v1', apiKey: apiKey ?? 'not-needed' } : undefined,
+    offlineTokenLatencyMs: integer(env, 'OFFLINE_MODEL_TOKEN_LATENCY_MS', 0, 0, 10_000),
+    adminToken: env.PARLEY_ADMIN_TOKEN?.trim() || undefined,
+    tokensFile: env.PARLEY_TOKENS_FILE?.trim() || undefined,
+    allowedOrigins: (env.PARLEY_ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    instanceId: env.PARLEY_INSTANCE_ID ?? `parley-${process.pid}`,
+    webhooks: (env.PARLEY_WEBHOOKS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    webhookSecret: env.PARLEY_WEBHOOK_SECRET?.trim() || undefined,
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}, not "${raw}"`);
+  }
+  return value;
+}
+
+function ensureWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    const probe = resolve(dir, `.write-probe-${process.pid}`);
+    writeFileSync(probe, '');
+    unlinkSync(probe);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError('PARLEY_DATA_DIR', `cannot write to ${dir} (${reason})`);
+  }
+}
+
+export const PARLEY_CONFIG = Symbol('PARLEY_CONFIG');

@@ -1,0 +1,55 @@
+import { Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { EventBus } from '@nestjs/cqrs';
+import { RunEngine } from '@parley/engine';
+import { IdentityService } from '../auth/identity';
+import { loadConfig, PARLEY_CONFIG } from '../config/config';
+import { RunsProjection } from '../projections/runs.projection';
+import { RefundLedger } from '../tools/refund-ledger';
+import { WorkflowCatalog } from '../workflows/workflow-catalog';
+import { createCore, type ParleyCore } from './core';
+import { toCqrsEvent } from './cqrs-events';
+import { LiveTokens } from './live-tokens';
+import { EVENT_STORE } from './tokens';
+
+export const PARLEY_CORE = Symbol('PARLEY_CORE');
+const from = <T>(pick: (core: ParleyCore) => T) => ({ useFactory: pick, inject: [PARLEY_CORE] });
+
+@Global()
+@Module({
+  providers: [
+    { provide: PARLEY_CORE, useFactory: () => createCore(loadConfig()) },
+    { provide: PARLEY_CONFIG, ...from((c) => c.config) },
+    { provide: EVENT_STORE, ...from((c) => c.store) },
+    { provide: RunEngine, ...from((c) => c.engine) },
+    { provide: RunsProjection, ...from((c) => c.projection) },
+    { provide: WorkflowCatalog, ...from((c) => c.workflows) },
+    { provide: RefundLedger, ...from((c) => c.ledger) },
+    { provide: IdentityService, ...from((c) => c.identity) },
+    { provide: LiveTokens, ...from((c) => c.liveTokens) },
+  ],
+  exports: [PARLEY_CORE, PARLEY_CONFIG, EVENT_STORE, RunEngine, RunsProjection, WorkflowCatalog, RefundLedger, IdentityService, LiveTokens],
+})
+export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Parley');
+
+  constructor(
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
+    @Inject(EventBus) private readonly eventBus: EventBus,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.core.publish = (events) => this.eventBus.publishAll(events.map(toCqrsEvent));
+    const started = Date.now();
+    await this.core.projection.start();
+    const running = this.core.projection.runningRuns();
+    for (const runId of running) this.core.engine.kick(runId);
+    const runs = this.core.projection.listRuns();
+    this.logger.log(
+      `read model ready in ${Date.now() - started} ms: ${runs.length} runs, ${runs.filter((r) => r.status === 'waiting').length} waiting for a human, ${running.length} resumed`,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.core.close();
+  }
+}

@@ -1,0 +1,88 @@
+import { Logger } from '@nestjs/common';
+import type { EventStore } from '@parley/event-store';
+import { RunEngine, type ModelGateway, type ToolRegistry } from '@parley/engine';
+import { OpenAiModelGateway } from '@parley/llm';
+import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
+import type { RunEvent } from '@parley/contracts';
+import type { ParleyConfig } from '../config/config';
+import { IdentityService } from '../auth/identity';
+import { RunsProjection } from '../projections/runs.projection';
+import { exampleTools } from '../tools/example-tools';
+import { RefundLedger } from '../tools/refund-ledger';
+import { WorkflowCatalog } from '../workflows/workflow-catalog';
+import { openEventLog } from './event-log.factory';
+import { LiveTokens } from './live-tokens';
+
+/** Everything a Parley instance is made of, built once at start-up (plain classes; Nest wires them in). */
+export interface ParleyCore {
+  config: ParleyConfig;
+  store: EventStore;
+  tools: ToolRegistry;
+  ledger: RefundLedger;
+  workflows: WorkflowCatalog;
+  models: ModelGateway;
+  offline?: OfflineModelServer;
+  engine: RunEngine;
+  projection: RunsProjection;
+  identity: IdentityService;
+  liveTokens: LiveTokens;
+  /** Set by the CQRS wiring: appended events go to the EventBus (sagas) from here. */
+  publish: (events: RunEvent[]) => void;
+  close(): Promise<void>;
+}
+
+export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
+  const logger = new Logger('Parley');
+  const log = (line: string): void => logger.log(line);
+  const identity = new IdentityService({ dataDir: config.dataDir, adminToken: config.adminToken, tokensFile: config.tokensFile });
+  if (identity.notice) logger.warn(identity.notice);
+  const ledger = new RefundLedger(config.dataDir);
+  const tools = exampleTools(ledger);
+  const workflows = new WorkflowCatalog(tools).loadDirectory(config.workflowsDir);
+  logger.log(`${workflows.list().length} workflows from ${config.workflowsDir}: ${workflows.list().map((w) => w.name).join(', ')}`);
+
+  let offline: OfflineModelServer | undefined;
+  let provider = config.llm;
+  if (!provider) {
+    offline = await startOfflineModelServer({ tokenLatencyMs: config.offlineTokenLatencyMs });
+    provider = { baseURL: offline.url, apiKey: 'offline' };
+    logger.warn(`no model provider configured (OPENAI_BASE_URL / OPENAI_API_KEY): using the offline model in-process at ${offline.url}`);
+  } else {
+    logger.log(`model provider: ${provider.baseURL}`);
+  }
+  const models = new OpenAiModelGateway({ defaultProvider: provider });
+
+  const store = await openEventLog(config, log);
+  logger.log(`event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`);
+  const liveTokens = new LiveTokens();
+  const core: ParleyCore = {
+    config,
+    store,
+    tools,
+    ledger,
+    workflows,
+    models,
+    offline,
+    identity,
+    liveTokens,
+    projection: new RunsProjection(store),
+    publish: () => undefined,
+    engine: undefined as unknown as RunEngine,
+    close: async () => {
+      await core.engine.stop();
+      core.projection.stop();
+      await store.close();
+      ledger.close();
+      await offline?.close();
+    },
+  };
+  core.engine = new RunEngine({
+    store,
+    models,
+    tools,
+    onAppended: (events) => core.publish(events),
+    onToken: (runId, agent, delta) => liveTokens.next({ runId, agent, delta }),
+    log: (line) => logger.error(line),
+  });
+  return core;
+}

@@ -1,0 +1,20 @@
+import { join } from 'node:path';
+import type { EventStore } from '@parley/event-store';
+import { KafkaEventStore, SqliteEventStore } from '@parley/event-store';
+import { ConfigError, type ParleyConfig } from '../config/config';
+
+/** The event log is configuration: `PARLEY_EVENT_LOG=sqlite|kafka`. */
+export async function openEventLog(config: ParleyConfig, log: (line: string) => void): Promise<EventStore> {
+  if (config.eventLog === 'sqlite') return new SqliteEventStore({ dataDir: config.dataDir });
+  try {
+    return await KafkaEventStore.open({
+      brokers: config.kafkaBrokers,
+      clientId: config.instanceId,
+      partitions: config.kafkaPartitions,
+      localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
+      log,
+    });
+  } catch (error) {
+    throw new ConfigError('KAFKA_BROKERS', `cannot use the Kafka event log at ${config.kafkaBrokers.join(',')}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,101 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { NotFoundError, ValidationError, parseOrThrow } from '@parley/contracts';
+import type { EventStore } from '@parley/event-store';
+import {
+  RunEngine,
+  claimRequest,
+  decideOnRequest,
+  expireRequest,
+  planSchema,
+  type DecisionOutcome,
+  type HumanRequestState,
+  type RunState,
+} from '@parley/engine';
+import { z } from 'zod';
+import { acting } from '../../auth/acting';
+import { EVENT_STORE } from '../../core/tokens';
+import { RunsProjection } from '../../projections/runs.projection';
+import { PARLEY_CORE } from '../../core/core.module';
+import type { ParleyCore } from '../../core/core';
+import { ClaimRequestCommand, DecideRequestCommand, ExpireRequestCommand } from './request-commands';
+
+/** Finds the run a request belongs to (the read model may be a moment behind the log). */
+export async function runOfRequest(projection: RunsProjection, store: EventStore, requestId: string): Promise<string> {
+  let summary = projection.request(requestId);
+  if (!summary) {
+    await projection.caughtUp(await store.lastPosition());
+    summary = projection.request(requestId);
+  }
+  if (!summary) throw new NotFoundError('REQUEST.NOT_FOUND', `no request with id ${requestId}`);
+  return summary.runId;
+}
+
+@CommandHandler(DecideRequestCommand)
+export class DecideRequestHandler implements ICommandHandler<DecideRequestCommand, DecisionOutcome> {
+  constructor(
+    @Inject(RunEngine) private readonly engine: RunEngine,
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
+  ) {}
+
+  async execute(c: DecideRequestCommand): Promise<DecisionOutcome> {
+    const runId = await runOfRequest(this.projection, this.store, c.requestId);
+    const { result } = await this.engine.write(runId, (state) =>
+      decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) => this.validateEdit(state!, request, payload)),
+    );
+    return result;
+  }
+
+  /** An edited payload must be something the run can use: tool arguments, a plan, a route, a text. */
+  private validateEdit(state: RunState, request: HumanRequestState, payload: unknown): void {
+    const subject = request.subject;
+    const wf = state.workflow;
+    if (subject.type === 'tool-call') {
+      const call = state.toolCalls.find((t) => t.callId === subject.callId);
+      const spec = call && this.core.tools.spec(call.tool);
+      if (!call || !spec) throw new ValidationError('REQUEST.EDIT_NOT_SUPPORTED', 'this request has no editable tool call', 'payload');
+      const shape = parseOrThrow(z.object({ args: z.record(z.string(), z.unknown()) }), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
+      this.core.tools.validate(call.tool, shape.args, 'payload.args');
+      return;
+    }
+    if (subject.type === 'plan' && wf.pattern === 'magentic') {
+      parseOrThrow(planSchema(wf.specialists), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
+      return;
+    }
+    if (subject.type === 'route' && wf.pattern === 'handoff') {
+      parseOrThrow(z.object({ to: z.enum([wf.triage, ...wf.specialists] as [string, ...string[]]) }), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
+      return;
+    }
+    const field = subject.type === 'draft' ? 'draft' : 'output';
+    parseOrThrow(z.object({ [field]: z.string().min(1) }), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
+  }
+}
+
+@CommandHandler(ClaimRequestCommand)
+export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand, HumanRequestState> {
+  constructor(
+    @Inject(RunEngine) private readonly engine: RunEngine,
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  async execute(c: ClaimRequestCommand): Promise<HumanRequestState> {
+    const runId = await runOfRequest(this.projection, this.store, c.requestId);
+    const { result } = await this.engine.write(runId, (state) => claimRequest(state!, c.requestId, acting(c.by)));
+    return result;
+  }
+}
+
+@CommandHandler(ExpireRequestCommand)
+export class ExpireRequestHandler implements ICommandHandler<ExpireRequestCommand, boolean> {
+  constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
+
+  async execute(c: ExpireRequestCommand): Promise<boolean> {
+    const { events } = await this.engine.write(c.runId, (state) => ({ events: expireRequest(state!, c.requestId, new Date()), result: undefined }));
+    return events.length > 0;
+  }
+}
+
+export const REQUEST_COMMAND_HANDLERS = [DecideRequestHandler, ClaimRequestHandler, ExpireRequestHandler];

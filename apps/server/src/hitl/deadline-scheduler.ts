@@ -1,0 +1,63 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { RunsProjection, type RequestSummary } from '../projections/runs.projection';
+import { ExpireRequestCommand } from './commands/request-commands';
+
+/**
+ * Deadlines come from the log, not from memory: open requests with a deadline are in the read
+ * model (rebuilt from the log at start-up); one timer waits for the earliest. An expiry goes
+ * through the same command path as a human decision.
+ */
+@Injectable()
+export class DeadlineScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Deadlines');
+  private timer?: NodeJS.Timeout;
+  private unsubscribe?: () => void;
+  private readonly open = new Map<string, RequestSummary>();
+
+  constructor(
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(CommandBus) private readonly commands: CommandBus,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const r of this.projection.listRequests({ status: 'open' })) if (r.deadline) this.open.set(r.id, r);
+    this.unsubscribe = this.projection.onChange((change) => {
+      if (change.type !== 'request') return;
+      const r = change.request;
+      if (r.status === 'open' && r.deadline) this.open.set(r.id, r);
+      else this.open.delete(r.id);
+      this.schedule();
+    });
+    this.schedule();
+  }
+
+  onApplicationShutdown(): void {
+    this.unsubscribe?.();
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    let earliest: RequestSummary | undefined;
+    for (const r of this.open.values()) if (!earliest || r.deadline! < earliest.deadline!) earliest = r;
+    if (!earliest) return;
+    const delay = Math.max(0, Math.min(Date.parse(earliest.deadline!) - Date.now(), 2 ** 31 - 1));
+    this.timer = setTimeout(() => void this.fire(), delay);
+    this.timer.unref();
+  }
+
+  private async fire(): Promise<void> {
+    const now = Date.now();
+    const due = [...this.open.values()].filter((r) => Date.parse(r.deadline!) <= now);
+    for (const r of due) {
+      this.open.delete(r.id);
+      try {
+        await this.commands.execute(new ExpireRequestCommand(r.runId, r.id));
+      } catch (error) {
+        this.logger.error(`expiring request ${r.id}: ${(error as Error).message}`);
+      }
+    }
+    this.schedule();
+  }
+}

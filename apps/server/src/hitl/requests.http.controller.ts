@@ -1,0 +1,65 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
+import type { EventStore } from '@parley/event-store';
+import { RunEngine, type DecisionOutcome } from '@parley/engine';
+import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
+import { hasRole, type Human } from '../auth/identity';
+import { EVENT_STORE } from '../core/tokens';
+import { parseBody } from '../http/parse';
+import { RunsProjection } from '../projections/runs.projection';
+import { requestView } from '../runs/run-view';
+import { ClaimRequestCommand, DecideRequestCommand } from './commands/request-commands';
+import { runOfRequest } from './commands/request-commands.handlers';
+
+@ApiTags('requests')
+@ApiBearerAuth()
+@Controller('api/requests')
+export class RequestsHttpController {
+  constructor(
+    @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(RunEngine) private readonly engine: RunEngine,
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  @Get()
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'The inbox: human requests (status=open by default), by kind and role' })
+  list(@Query() query: unknown, @CurrentHuman() human: Human) {
+    const filter = parseBody(ListRequestsQuery, query, 'REQUEST.INVALID_QUERY');
+    const requests = this.projection
+      .listRequests({ status: filter.status ?? 'open', kind: filter.kind, runId: filter.runId })
+      .filter((r) => (filter.role ? r.roles.includes(filter.role) : r.roles.some((role) => hasRole(human, role))));
+    return { requests };
+  }
+
+  @Get(':id')
+  @RequiresRole('viewer')
+  async get(@Param('id') id: string) {
+    const runId = await runOfRequest(this.projection, this.store, id);
+    const state = await this.engine.state(runId);
+    const request = state?.requests.find((r) => r.requestId === id);
+    if (!state || !request) throw new NotFoundError('REQUEST.NOT_FOUND', `no request with id ${id}`);
+    return { ...requestView(request), runId };
+  }
+
+  @Post(':id/decision')
+  @HttpCode(200)
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'Decide a request: {decision, comment?, payload?}' })
+  async decide(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
+    const parsed = parseBody(DecisionBody, body);
+    const outcome: DecisionOutcome = await this.commands.execute(new DecideRequestCommand(id, human, parsed));
+    return { status: outcome.status, requestId: id, ...(outcome.status === 'recorded' ? { votes: outcome.votes, quorum: outcome.quorum } : {}) };
+  }
+
+  @Post(':id/claim')
+  @HttpCode(200)
+  @RequiresRole('viewer')
+  async claim(@Param('id') id: string, @CurrentHuman() human: Human) {
+    await this.commands.execute(new ClaimRequestCommand(id, human));
+    return { status: 'claimed', requestId: id, by: human.id };
+  }
+}

@@ -1,0 +1,36 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { UnhandledExceptionBus } from '@nestjs/cqrs';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ParleyError } from '@parley/contracts';
+import { AppModule } from './app.module';
+import { ConfigError, loadConfig } from './config/config';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig(); // fail fast, before Nest prints anything
+  const app = await NestFactory.create(AppModule, { bufferLogs: false, logger: ['log', 'warn', 'error'] });
+  app.enableShutdownHooks();
+  const logger = new Logger('Parley');
+  app.get(UnhandledExceptionBus).subscribe(({ exception, cause }) =>
+    logger.error(`unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`),
+  );
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder().setTitle('Parley').setDescription('Event-sourced multi-agent orchestration with humans in the loop').addBearerAuth().build(),
+  );
+  SwaggerModule.setup('docs', app, document);
+  await app.listen(config.port, config.host);
+  logger.log(`Parley listening on http://localhost:${config.port} (event log: ${config.eventLog}; API docs at /docs)`);
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof ParleyError) {
+    process.stderr.write(`parley: cannot start: ${error.message}\n`);
+  } else if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
+    process.stderr.write(`parley: cannot start: PORT: ${(error as Error).message} (set PORT to a free port)\n`);
+  } else {
+    process.stderr.write(`parley: cannot start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,203 @@
+import type { HumanRequestKind, RunEvent, StoredEvent } from '@parley/contracts';
+import { upcast } from '@parley/contracts';
+import type { EventStore, Subscription } from '@parley/event-store';
+import type { RunStatus } from '@parley/engine';
+
+export interface RunSummary {
+  runId: string;
+  workflow: string;
+  pattern: string;
+  status: RunStatus;
+  requestedBy: string;
+  createdAt: string;
+  updatedAt: string;
+  seq: number;
+  openRequests: number;
+  currentAgent?: string;
+}
+
+export interface RequestSummary {
+  id: string;
+  runId: string;
+  kind: HumanRequestKind;
+  status: 'open' | 'resolved' | 'expired';
+  title: string;
+  ask: string;
+  roles: string[];
+  createdAt: string;
+  deadline: string | null;
+  claimedBy?: string;
+  closedAt?: string;
+  outcome?: string;
+}
+
+type Listener = (change: { type: 'request'; request: RequestSummary } | { type: 'run'; run: RunSummary }) => void;
+
+/**
+ * The read model behind lists and the inbox: a compact summary per run and per human request,
+ * built from the global log at start-up and kept live by a subscription. Commands never validate
+ * against it (they fold the run's own stream); it only answers queries and finds a request's run.
+ */
+export class RunsProjection {
+  private readonly runs = new Map<string, RunSummary>();
+  private readonly requests = new Map<string, RequestSummary>();
+  private readonly idempotency = new Map<string, string>();
+  private subscription?: Subscription;
+  private position = 0;
+  private readonly waiters: Array<{ position: number; resolve: () => void }> = [];
+  private readonly listeners = new Set<Listener>();
+
+  constructor(private readonly store: EventStore) {}
+
+  /** Resolves when everything stored so far is applied. */
+  async start(): Promise<void> {
+    const target = await this.store.lastPosition();
+    this.subscription = this.store.subscribe(0, (stored) => this.apply(stored));
+    await this.subscription.ready;
+    await this.caughtUp(target);
+  }
+
+  stop(): void {
+    this.subscription?.close();
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  caughtUp(position: number): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  run(runId: string): RunSummary | undefined {
+    return this.runs.get(runId);
+  }
+
+  listRuns(filter: { status?: string; workflow?: string } = {}): RunSummary[] {
+    return [...this.runs.values()]
+      .filter((r) => (!filter.status || r.status === filter.status) && (!filter.workflow || r.workflow === filter.workflow))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  request(id: string): RequestSummary | undefined {
+    return this.requests.get(id);
+  }
+
+  listRequests(filter: { status?: string; kind?: string; runId?: string } = {}): RequestSummary[] {
+    return [...this.requests.values()]
+      .filter(
+        (r) =>
+          (!filter.status || r.status === filter.status) &&
+          (!filter.kind || r.kind === filter.kind) &&
+          (!filter.runId || r.runId === filter.runId),
+      )
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  runForIdempotencyKey(key: string): string | undefined {
+    return this.idempotency.get(key);
+  }
+
+  /** Runs that were being driven when the process stopped: neither waiting nor ended. */
+  runningRuns(): string[] {
+    return [...this.runs.values()].filter((r) => r.status === 'running').map((r) => r.runId);
+  }
+
+  private apply(stored: StoredEvent): void {
+    this.position = stored.position;
+    let event: RunEvent;
+    try {
+      event = upcast(stored.event);
+    } catch {
+      return;
+    }
+    this.applyEvent(event);
+    while (this.waiters.length && this.waiters[0].position <= this.position) this.waiters.shift()!.resolve();
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].position <= this.position) this.waiters.splice(i, 1)[0].resolve();
+    }
+  }
+
+  private applyEvent(event: RunEvent): void {
+    if (event.type === 'run.started') {
+      const run: RunSummary = {
+        runId: event.runId,
+        workflow: event.data.workflow.name,
+        pattern: event.data.workflow.pattern,
+        status: 'running',
+        requestedBy: event.data.requestedBy,
+        createdAt: event.at,
+        updatedAt: event.at,
+        seq: event.seq,
+        openRequests: 0,
+        currentAgent: event.data.workflow.pattern === 'handoff' ? event.data.workflow.triage : undefined,
+      };
+      this.runs.set(event.runId, run);
+      if (event.data.idempotencyKey) this.idempotency.set(`${event.data.requestedBy}\u0000${event.data.idempotencyKey}`, event.runId);
+      this.emit({ type: 'run', run });
+      return;
+    }
+    const run = this.runs.get(event.runId);
+    if (!run) return;
+    run.seq = event.seq;
+    run.updatedAt = event.at;
+    let changed: RequestSummary | undefined;
+    switch (event.type) {
+      case 'run.completed':
+        run.status = 'completed';
+        break;
+      case 'run.failed':
+        run.status = 'failed';
+        break;
+      case 'run.cancelled':
+        run.status = 'cancelled';
+        break;
+      case 'handoff.performed':
+      case 'handoff.overridden':
+        run.currentAgent = event.data.to;
+        break;
+      case 'human-request.opened':
+        changed = {
+          id: event.data.requestId,
+          runId: event.runId,
+          kind: event.data.kind,
+          status: 'open',
+          title: event.data.title,
+          ask: event.data.ask,
+          roles: event.data.roles,
+          createdAt: event.at,
+          deadline: event.data.deadline,
+        };
+        this.requests.set(changed.id, changed);
+        run.openRequests += 1;
+        break;
+      case 'human-request.claimed':
+        changed = this.requests.get(event.data.requestId);
+        if (changed) changed.claimedBy = event.data.by.id;
+        break;
+      case 'human-request.resolved':
+      case 'human-request.expired':
+        changed = this.requests.get(event.data.requestId);
+        if (changed && changed.status === 'open') {
+          changed.status = event.type === 'human-request.resolved' ? 'resolved' : 'expired';
+          changed.closedAt = event.at;
+          changed.outcome = event.type === 'human-request.resolved' ? event.data.outcome : event.data.action;
+          run.openRequests -= 1;
+        }
+        break;
+      default:
+        break;
+    }
+    if (run.status !== 'completed' && run.status !== 'failed' && run.status !== 'cancelled') {
+      run.status = run.openRequests > 0 ? 'waiting' : 'running';
+    }
+    if (changed) this.emit({ type: 'request', request: changed });
+    this.emit({ type: 'run', run });
+  }
+
+  private emit(change: Parameters<Listener>[0]): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ToolRegistry } from '@parley/engine';
+import type { RefundLedger } from './refund-ledger';
+
+/** The example workflows' tools: real functions with observable effects, registered by name. */
+export function exampleTools(ledger: RefundLedger, now: () => Date = () => new Date()): ToolRegistry {
+  return new ToolRegistry()
+    .register({
+      name: 'process_refund',
+      description: 'Refund an order. Irreversible: money leaves the company.',
+      args: z.object({
+        order_id: z.string().min(1).describe('the order to refund, e.g. A123'),
+        amount: z.number().positive().max(100_000).describe('amount in USD'),
+        reason: z.string().min(1).describe('why the customer is refunded'),
+      }),
+      execute: (args, ctx) => {
+        const { row, existed } = ledger.apply(
+          { idempotencyKey: ctx.idempotencyKey, runId: ctx.runId, orderId: args.order_id, amount: args.amount, reason: args.reason },
+          now(),
+        );
+        return { result: { refundId: row.refundId, orderId: row.orderId, amount: row.amount, status: 'refunded' }, reconciled: existed };
+      },
+    })
+    .register({
+      name: 'lookup_order',
+      description: 'Look up an order by id: status, total and the customer.',
+      args: z.object({ order_id: z.string().min(1) }),
+      execute: (args) => {
+        const digest = createHash('sha256').update(args.order_id).digest();
+        return {
+          result: {
+            orderId: args.order_id,
+            status: ['delivered', 'shipped', 'processing'][digest[0] % 3],
+            total: 20 + (digest[1] % 180) * 5,
+            customer: `customer-${digest.readUInt16BE(2)}`,
+          },
+        };
+      },
+    })
+    .register({
+      name: 'check_service_status',
+      description: 'Read the current status of a service from the status board.',
+      args: z.object({ service: z.string().min(1) }),
+      execute: (args) => ({ result: { service: args.service, status: 'degraded', since: '10 minutes', errorRate: 0.12 } }),
+    });
+}

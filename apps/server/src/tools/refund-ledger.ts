@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+
+export interface RefundRow {
+  idempotencyKey: string;
+  runId: string;
+  orderId: string;
+  amount: number;
+  reason: string;
+  refundId: string;
+  createdAt: string;
+}
+
+/**
+ * The refunds ledger: the observable effect of the `process_refund` tool. One row per idempotency
+ * key, so a refund re-tried after a crash is applied once and reported as reconciled.
+ */
+export class RefundLedger {
+  private readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, 'refunds.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS refunds (
+      idempotency_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, order_id TEXT NOT NULL, amount REAL NOT NULL,
+      reason TEXT NOT NULL, refund_id TEXT NOT NULL, created_at TEXT NOT NULL)`);
+  }
+
+  /** Apply once per key. Returns the row and whether it already existed. */
+  apply(row: Omit<RefundRow, 'refundId' | 'createdAt'>, now: Date): { row: RefundRow; existed: boolean } {
+    const existing = this.byKey(row.idempotencyKey);
+    if (existing) return { row: existing, existed: true };
+    const refundId = `rf_${row.idempotencyKey.replace(/[^A-Za-z0-9]/g, '').slice(-12)}`;
+    const full: RefundRow = { ...row, refundId, createdAt: now.toISOString() };
+    this.db
+      .prepare(
+        'INSERT INTO refunds (idempotency_key, run_id, order_id, amount, reason, refund_id, created_at) VALUES (@idempotencyKey, @runId, @orderId, @amount, @reason, @refundId, @createdAt)',
+      )
+      .run(full);
+    return { row: full, existed: false };
+  }
+
+  byKey(key: string): RefundRow | undefined {
+    return this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE idempotency_key = ?`).get(key);
+  }
+
+  list(runId?: string): RefundRow[] {
+    return runId
+      ? this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE run_id = ? ORDER BY created_at`).all(runId)
+      : this.db.prepare<[], RefundRow>(`SELECT ${COLUMNS} FROM refunds ORDER BY created_at`).all();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+const COLUMNS =
+  'idempotency_key AS idempotencyKey, run_id AS runId, order_id AS orderId, amount, reason, refund_id AS refundId, created_at AS createdAt';

@@ -1,0 +1,136 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Workflow } from '@parley/contracts';
+import { NotFoundError, ParleyError, WorkflowSchema } from '@parley/contracts';
+import { parseExpression, ToolRegistry } from '@parley/engine';
+
+/** A workflow file that cannot be used: names the file, the path of the bad field, and what was expected. */
+export class WorkflowFileError extends ParleyError {
+  constructor(file: string, path: string, message: string) {
+    super('WORKFLOW.INVALID', `${file}: ${path ? `${path}: ` : ''}${message}`, 'validation', path || undefined, { file });
+  }
+}
+
+/** Workflows are files (`workflows/*.yaml`), validated with zod and cross-checked against the agents and tools. */
+export class WorkflowCatalog {
+  private readonly workflows = new Map<string, Workflow>();
+
+  constructor(private readonly tools: ToolRegistry) {}
+
+  loadDirectory(dir: string): this {
+    if (!existsSync(dir)) return this;
+    for (const name of readdirSync(dir).sort()) {
+      if (!/\.ya?ml$/.test(name)) continue;
+      const file = join(dir, name);
+      this.add(parseWorkflowFile(relative(process.cwd(), file) || file, readFileSync(file, 'utf8'), this.tools));
+    }
+    return this;
+  }
+
+  add(workflow: Workflow): this {
+    this.workflows.set(workflow.name, workflow);
+    return this;
+  }
+
+  list(): Workflow[] {
+    return [...this.workflows.values()];
+  }
+
+  get(name: string): Workflow {
+    const workflow = this.workflows.get(name);
+    if (!workflow) {
+      throw new NotFoundError('WORKFLOW.NOT_FOUND', `no workflow named "${name}" (known: ${[...this.workflows.keys()].join(', ') || 'none'})`);
+    }
+    return workflow;
+  }
+
+  has(name: string): boolean {
+    return this.workflows.has(name);
+  }
+}
+
+export function parseWorkflowFile(file: string, text: string, tools: ToolRegistry): Workflow {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new WorkflowFileError(file, '', `not valid YAML: ${(error as Error).message}`);
+  }
+  const parsed = WorkflowSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new WorkflowFileError(file, issue.path.map(String).join('.'), issue.message);
+  }
+  const wf = parsed.data;
+  const expectedName = basename(file).replace(/\.ya?ml$/, '');
+  if (wf.name !== expectedName) throw new WorkflowFileError(file, 'name', `expected "${expectedName}" (the file's name), got "${wf.name}"`);
+  checkReferences(file, wf, tools);
+  return wf;
+}
+
+function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void {
+  const agents = new Set(wf.agents.map((a) => a.name));
+  const need = (name: string, path: string): void => {
+    if (!agents.has(name)) throw new WorkflowFileError(file, path, `no agent named "${name}" in agents (${[...agents].join(', ')})`);
+  };
+  const seen = new Set<string>();
+  wf.agents.forEach((a, i) => {
+    if (seen.has(a.name)) throw new WorkflowFileError(file, `agents.${i}.name`, `"${a.name}" is defined twice`);
+    seen.add(a.name);
+    a.tools.forEach((t, j) => {
+      if (!tools.has(t)) throw new WorkflowFileError(file, `agents.${i}.tools.${j}`, `no tool named "${t}" (registered: ${tools.names().join(', ')})`);
+    });
+  });
+  switch (wf.pattern) {
+    case 'single-agent':
+      need(wf.agent, 'agent');
+      break;
+    case 'sequential':
+      wf.stages.forEach((s, i) => need(s.agent, `stages.${i}.agent`));
+      break;
+    case 'concurrent':
+      wf.workers.forEach((w, i) => need(w, `workers.${i}`));
+      need(wf.aggregator, 'aggregator');
+      break;
+    case 'group-chat':
+      wf.participants.forEach((p, i) => need(p, `participants.${i}`));
+      if (wf.selection === 'manager') {
+        if (!wf.manager) throw new WorkflowFileError(file, 'manager', 'required when selection is "manager"');
+        need(wf.manager, 'manager');
+      }
+      break;
+    case 'handoff':
+      need(wf.triage, 'triage');
+      wf.specialists.forEach((s, i) => need(s, `specialists.${i}`));
+      break;
+    case 'magentic':
+      need(wf.manager, 'manager');
+      wf.specialists.forEach((s, i) => need(s, `specialists.${i}`));
+      break;
+    case 'maker-checker':
+      need(wf.maker, 'maker');
+      if (typeof wf.checker === 'string') need(wf.checker, 'checker');
+      break;
+  }
+  const check = (expr: string | undefined, path: string): void => {
+    if (!expr) return;
+    try {
+      parseExpression(expr);
+    } catch (error) {
+      throw new WorkflowFileError(file, path, `not a valid expression: ${(error as Error).message}`);
+    }
+  };
+  wf.policies.approvals.forEach((r, i) => check(r.when, `policies.approvals.${i}.when`));
+  wf.policies.escalations.forEach((r, i) => {
+    check(r.when, `policies.escalations.${i}.when`);
+    if (r.inputMatches) {
+      try {
+        new RegExp(r.inputMatches, 'i');
+      } catch (error) {
+        throw new WorkflowFileError(file, `policies.escalations.${i}.inputMatches`, `not a valid regular expression: ${(error as Error).message}`);
+      }
+    }
+    if (!r.when && !r.inputMatches) throw new WorkflowFileError(file, `policies.escalations.${i}`, 'needs "when" (with "tool") or "inputMatches"');
+  });
+}

@@ -1,0 +1,19 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { RequiresRole } from '../auth/auth.guard';
+import { WorkflowCatalog } from './workflow-catalog';
+
+@ApiTags('workflows')
+@ApiBearerAuth()
+@Controller('api/workflows')
+export class WorkflowsHttpController {
+  constructor(@Inject(WorkflowCatalog) private readonly workflows: WorkflowCatalog) {}
+
+  @Get()
+  @RequiresRole('viewer')
+  list() {
+    return {
+      workflows: this.workflows.list().map((w) => ({ name: w.name, pattern: w.pattern, description: w.description, agents: w.agents.map((a) => a.name), definition: w })),
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { Decision } from '../events/human.events';
+
+/** REST request bodies: one definition, used by the server, the console, the CLI and the tests. */
+export const StartRunBody = z.strictObject({
+  workflow: z.string().min(1, 'name a workflow'),
+  input: z.string().min(1, 'say what the run is about').max(20_000),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+});
+export type StartRunBody = z.infer<typeof StartRunBody>;
+
+export const DecisionBody = z.strictObject({
+  decision: Decision,
+  comment: z.string().max(4000).optional(),
+  payload: z.unknown().optional(),
+  payloadHash: z.string().optional(),
+});
+export type DecisionBody = z.infer<typeof DecisionBody>;
+
+export const MessageBody = z.strictObject({ text: z.string().min(1, 'the message is empty').max(8000) });
+export const HandoffBody = z.strictObject({ to: z.string().min(1), reason: z.string().min(1, 'say why you re-route').max(2000) });
+export const CancelBody = z.strictObject({ reason: z.string().max(2000).optional() });
+
+export const RunStatusQuery = z.enum(['running', 'waiting', 'completed', 'failed', 'cancelled']);
+export const ListRunsQuery = z.strictObject({ status: RunStatusQuery.optional(), workflow: z.string().optional() });
+export const ListRequestsQuery = z.strictObject({
+  status: z.enum(['open', 'resolved', 'expired']).optional(),
+  kind: z.enum(['approval', 'escalation', 'review', 'confirmation', 'plan', 'input']).optional(),
+  role: z.string().optional(),
+  runId: z.string().optional(),
+});
+
+/** Every error answer: `{error: {code, message, field?}}`. */
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), details: z.record(z.string(), z.unknown()).optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -1,0 +1,62 @@
+import type { RunState } from './run-state';
+import { isTerminal } from './run-state';
+import type { DecideContext, Step } from './steps';
+import { decideConcurrent } from './patterns/concurrent.decider';
+import { decideGroupChat } from './patterns/group-chat.decider';
+import { decideHandoff } from './patterns/handoff.decider';
+import { decideMagentic } from './patterns/magentic.decider';
+import { decideMakerChecker } from './patterns/maker-checker.decider';
+import { decideSequential } from './patterns/sequential.decider';
+import { decideSingleAgent } from './patterns/single-agent.decider';
+import { escalateExpired, fail, outcomeOf } from './patterns/shared';
+import { advanceToolCalls } from './patterns/tool-loop';
+
+/** Upper bound on model calls per run: a runaway loop ends as a failure, not a bill. */
+export const MAX_MODEL_CALLS = 200;
+
+/**
+ * The next step of a run, from its state alone. Pure: time and ids come from `ctx`.
+ * Cross-pattern concerns first (failures, escalated expiries, tool calls and their gates, open
+ * requests), then the pattern's own logic.
+ */
+export function decide(state: RunState, ctx: DecideContext): Step {
+  if (isTerminal(state.status)) return { kind: 'done' };
+  const failed = state.modelCalls.find((c) => c.status === 'failed');
+  if (failed) return fail('MODEL_CALL_FAILED', `the model call of ${failed.agent} (${failed.purpose}) failed`);
+  if (state.modelCalls.length >= MAX_MODEL_CALLS) return fail('MAX_MODEL_CALLS', `more than ${MAX_MODEL_CALLS} model calls`);
+
+  for (const request of state.requests) {
+    if (outcomeOf(request) !== 'escalated') continue;
+    const superseded = state.requests.some((r) => r.openedSeq > (request.closedSeq ?? 0) && sameSubject(r.subject, request.subject));
+    if (!superseded) return escalateExpired(state, ctx, request);
+  }
+  const tools = advanceToolCalls(state, ctx);
+  if (tools) return tools;
+  if (state.requests.some((r) => r.status === 'open')) return { kind: 'wait' };
+
+  const wf = state.workflow;
+  switch (wf.pattern) {
+    case 'single-agent':
+      return decideSingleAgent(state, wf, ctx);
+    case 'sequential':
+      return decideSequential(state, wf, ctx);
+    case 'concurrent':
+      return decideConcurrent(state, wf, ctx);
+    case 'group-chat':
+      return decideGroupChat(state, wf, ctx);
+    case 'handoff':
+      return decideHandoff(state, wf, ctx);
+    case 'magentic':
+      return decideMagentic(state, wf, ctx);
+    case 'maker-checker':
+      return decideMakerChecker(state, wf, ctx);
+    default: {
+      const unknown: never = wf;
+      throw new Error(`unknown pattern ${(unknown as { pattern: string }).pattern}`);
+    }
+  }
+}
+
+function sameSubject(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

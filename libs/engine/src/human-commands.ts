@@ -1,0 +1,171 @@
+import type { Decision, NewEvent } from '@parley/contracts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@parley/contracts';
+import type { HumanRequestState, RunState } from './run-state';
+import { isTerminal } from './run-state';
+
+/** Who acts, and which of the request's roles they hold (undefined: none). */
+export interface Acting {
+  id: string;
+  roleFor: (roles: string[]) => string | undefined;
+  isAdmin: boolean;
+}
+
+export interface DecisionInput {
+  decision: Decision;
+  comment?: string;
+  payload?: unknown;
+  /** The hash of what the human was shown; when given it must match the request's. */
+  payloadHash?: string;
+}
+
+export type DecisionOutcome =
+  | { status: 'recorded'; request: HumanRequestState; votes: number; quorum: number }
+  | { status: 'resolved'; request: HumanRequestState }
+  | { status: 'unchanged'; request: HumanRequestState };
+
+const human = (id: string) => ({ kind: 'human', id }) as const;
+
+function findRequest(state: RunState, requestId: string): HumanRequestState {
+  const request = state.requests.find((r) => r.requestId === requestId);
+  if (!request) throw new NotFoundError('REQUEST.NOT_FOUND', `no request ${requestId} in run ${state.runId}`);
+  return request;
+}
+
+function entitled(request: HumanRequestState, who: Acting): string {
+  const role = who.roleFor(request.roles);
+  if (!role) {
+    throw new ForbiddenError('REQUEST.FORBIDDEN', `${who.id} may not answer this request: it is for ${request.roles.join(', ')}`);
+  }
+  return role;
+}
+
+/**
+ * A human's decision on a request, decided against the run's own state. Errors are coded and
+ * append nothing; the same decision sent again appends nothing and reports the earlier outcome.
+ * `validatePayload` checks an edited payload (tool arguments, a plan ...) before it is accepted.
+ */
+export function decideOnRequest(
+  state: RunState,
+  requestId: string,
+  who: Acting,
+  input: DecisionInput,
+  now: Date,
+  validatePayload: (request: HumanRequestState, payload: unknown) => void,
+): { events: NewEvent[]; result: DecisionOutcome } {
+  const request = findRequest(state, requestId);
+  const mine = request.votes.find((v) => v.by.id === who.id);
+  if (mine && mine.decision === input.decision) return { events: [], result: { status: 'unchanged', request } };
+  if (request.status === 'expired') throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
+  if (request.status === 'resolved') throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is already ${request.outcome === undefined ? 'closed' : `resolved (${request.outcome})`}`);
+  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  if (request.deadline && Date.parse(request.deadline) <= now.getTime()) {
+    throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
+  }
+  const role = entitled(request, who);
+  if (mine) throw new ConflictError('REQUEST.ALREADY_DECIDED', `${who.id} already decided "${mine.decision}" on request ${requestId}`);
+  if (request.fourEyes && who.id === request.requester) {
+    throw new ForbiddenError('REQUEST.FOUR_EYES', `four-eyes: ${who.id} started this run and may not approve its requests`);
+  }
+  if (!request.decisions.includes(input.decision)) {
+    throw new ValidationError('REQUEST.DECISION_NOT_ALLOWED', `"${input.decision}" is not a decision for this ${request.kind} request (allowed: ${request.decisions.join(', ')})`, 'decision');
+  }
+  if (request.kind === 'escalation' && request.claimedBy && request.claimedBy.id !== who.id && !who.isAdmin) {
+    throw new ConflictError('REQUEST.CLAIMED_BY_OTHER', `request ${requestId} is claimed by ${request.claimedBy.id}`);
+  }
+  if (input.payloadHash && input.payloadHash !== request.payloadHash) {
+    throw new ConflictError('REQUEST.STALE_PAYLOAD', 'the payload you saw is not the one this request is about; reload it');
+  }
+  if ((input.decision === 'feedback' || input.decision === 'answer' || input.decision === 'handback') && !input.comment?.trim()) {
+    throw new ValidationError('REQUEST.COMMENT_REQUIRED', `"${input.decision}" needs a comment (the text for the agent)`, 'comment');
+  }
+  if (input.decision === 'edit') {
+    if (input.payload === undefined) throw new ValidationError('REQUEST.PAYLOAD_REQUIRED', '"edit" needs the edited payload', 'payload');
+    validatePayload(request, input.payload);
+  }
+  const by = { id: who.id, role };
+  const events: NewEvent[] = [
+    {
+      type: 'human-decision.recorded',
+      actor: human(who.id),
+      data: { requestId, decision: input.decision, by, comment: input.comment, payload: input.payload, payloadHash: request.payloadHash },
+    },
+  ];
+  const approving = input.decision === 'approve' || input.decision === 'confirm';
+  const approvals = request.votes.filter((v) => v.decision === 'approve' || v.decision === 'confirm').length + (approving ? 1 : 0);
+  if (approving && approvals < request.quorum) {
+    return { events, result: { status: 'recorded', request, votes: approvals, quorum: request.quorum } };
+  }
+  const deciders = [...request.votes.filter((v) => v.decision === input.decision).map((v) => v.by), by];
+  events.push({
+    type: 'human-request.resolved',
+    actor: human(who.id),
+    data: { requestId, outcome: input.decision, payload: input.payload, comment: input.comment, deciders },
+  });
+  return { events, result: { status: 'resolved', request } };
+}
+
+export function claimRequest(state: RunState, requestId: string, who: Acting): { events: NewEvent[]; result: HumanRequestState } {
+  const request = findRequest(state, requestId);
+  if (request.status !== 'open') throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is ${request.status}`);
+  const role = entitled(request, who);
+  if (request.claimedBy?.id === who.id) return { events: [], result: request };
+  if (request.claimedBy) throw new ConflictError('REQUEST.CLAIMED_BY_OTHER', `request ${requestId} is claimed by ${request.claimedBy.id}`);
+  return {
+    events: [{ type: 'human-request.claimed', actor: human(who.id), data: { requestId, by: { id: who.id, role } } }],
+    result: request,
+  };
+}
+
+/** Deadline passed: the system closes the request with its timeout action. */
+export function expireRequest(state: RunState, requestId: string, now: Date): NewEvent[] {
+  const request = state.requests.find((r) => r.requestId === requestId);
+  if (!request || request.status !== 'open' || !request.deadline || isTerminal(state.status)) return [];
+  if (Date.parse(request.deadline) > now.getTime()) return [];
+  const action = request.onTimeout?.action ?? 'reject';
+  return [
+    {
+      type: 'human-request.expired',
+      actor: { kind: 'system', id: 'parley' },
+      data: { requestId, action, escalateTo: request.onTimeout?.escalateTo },
+    },
+  ];
+}
+
+/** A human speaks in a run. With the floor open to them, the message answers that request. */
+export function postMessage(state: RunState, who: Acting, text: string): NewEvent[] {
+  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  if (!text.trim()) throw new ValidationError('MESSAGE.EMPTY', 'the message is empty', 'text');
+  const floor = state.requests.find((r) => r.status === 'open' && r.kind === 'input' && who.roleFor(r.roles));
+  if (floor) {
+    const by = { id: who.id, role: who.roleFor(floor.roles)! };
+    return [
+      { type: 'human-decision.recorded', actor: human(who.id), data: { requestId: floor.requestId, decision: 'answer', by, comment: text, payloadHash: floor.payloadHash } },
+      { type: 'human-request.resolved', actor: human(who.id), data: { requestId: floor.requestId, outcome: 'answer', comment: text, deciders: [by] } },
+    ];
+  }
+  return [{ type: 'human-message.posted', actor: human(who.id), data: { by: { id: who.id, role: who.roleFor(['participant']) ?? 'participant' }, text } }];
+}
+
+/** A human re-routes a handoff run to another agent; an open routing review is settled by it. */
+export function overrideHandoff(state: RunState, who: Acting, to: string, reason: string): NewEvent[] {
+  const wf = state.workflow;
+  if (wf.pattern !== 'handoff') throw new ValidationError('HANDOFF.NOT_A_HANDOFF_RUN', `run ${state.runId} is a ${wf.pattern} run, not a handoff run`, 'runId');
+  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  const agents = [wf.triage, ...wf.specialists];
+  if (!agents.includes(to)) throw new ValidationError('HANDOFF.UNKNOWN_AGENT', `"${to}" is not an agent of ${wf.name} (${agents.join(', ')})`, 'to');
+  if (!reason.trim()) throw new ValidationError('HANDOFF.REASON_REQUIRED', 'say why you re-route', 'reason');
+  if (state.currentAgent === to) throw new ConflictError('HANDOFF.ALREADY_THERE', `${to} already holds the conversation`);
+  const by = { id: who.id, role: who.roleFor(['participant']) ?? 'participant' };
+  const events: NewEvent[] = [{ type: 'handoff.overridden', actor: human(who.id), data: { by, to, reason } }];
+  for (const r of state.requests) {
+    if (r.status === 'open' && r.subject.type === 'route') {
+      events.push({ type: 'human-request.resolved', actor: human(who.id), data: { requestId: r.requestId, outcome: 'edit', payload: { to }, comment: reason, deciders: [by] } });
+    }
+  }
+  return events;
+}
+
+export function cancelRun(state: RunState, who: Acting, reason?: string): NewEvent[] {
+  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has already ended (${state.status})`);
+  return [{ type: 'run.cancelled', actor: human(who.id), data: { reason: reason ?? `cancelled by ${who.id}` } }];
+}

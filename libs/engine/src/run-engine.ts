@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
+import { ConcurrencyError, NotFoundError, upcast } from '@parley/contracts';
+import type { EventStore } from '@parley/event-store';
+import { decide } from './decide';
+import { ModelCallError, type ModelGateway } from './model-gateway';
+import { SYSTEM_ACTOR, agentActor } from './patterns/shared';
+import { effectiveArgs } from './patterns/tool-loop';
+import { evolve, foldRun, isTerminal, type RunState } from './run-state';
+import type { DecideContext, ModelCallPlan, Step } from './steps';
+import { ToolError, type ToolRegistry } from './tools/tool-registry';
+
+export interface RunEngineDeps {
+  store: EventStore;
+  models: ModelGateway;
+  tools: ToolRegistry;
+  now?: () => Date;
+  newId?: () => string;
+  /** Every batch appended through the engine, after it is durable (sagas, live views). */
+  onAppended?: (events: RunEvent[]) => void;
+  /** Live tokens while an agent speaks. */
+  onToken?: (runId: string, agent: string, delta: string) => void;
+  log?: (line: string) => void;
+}
+
+export interface StartRun {
+  runId?: string;
+  workflow: Workflow;
+  input: string;
+  requestedBy: Actor;
+  idempotencyKey?: string;
+  forkOf?: { runId: string; atSeq: number; head: string };
+}
+
+/** Decides the events of a command from the run's current state; `[]` appends nothing. */
+export type Decider<T> = (state: RunState) => { events: NewEvent[]; result: T };
+
+/**
+ * The engine: the only writer of run streams in this process. A run's state is the fold of its
+ * events; the engine decides the next step, records its intent, performs it outside the lock and
+ * records its result, until the run waits for a human or ends. Nothing but the log keeps a run
+ * alive: a waiting run is dropped from memory and rebuilt from its log when something happens.
+ */
+export class RunEngine {
+  private readonly active = new Map<string, RunState>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly driving = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+  private stopped = false;
+
+  constructor(private readonly deps: RunEngineDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  /** The run's current state, from memory when active, else folded from its log. */
+  async state(runId: string): Promise<RunState | undefined> {
+    const cached = this.active.get(runId);
+    if (cached) return cached;
+    const events = await this.deps.store.read(runId);
+    return events.length ? foldRun(events.map(upcast)) : undefined;
+  }
+
+  async start(command: StartRun): Promise<RunState> {
+    const runId = command.runId ?? this.newId();
+    await this.write(runId, (state) => {
+      if (state) throw new ConcurrencyError(runId, 0, state.seq);
+      return {
+        events: [
+          {
+            type: 'run.started',
+            actor: command.requestedBy,
+            data: {
+              workflow: command.workflow,
+              input: command.input,
+              requestedBy: command.requestedBy.id,
+              idempotencyKey: command.idempotencyKey,
+              forkOf: command.forkOf,
+            },
+          },
+        ],
+        result: undefined,
+      };
+    }, true);
+    this.kick(runId);
+    return (await this.state(runId))!;
+  }
+
+  /**
+   * Append what `decider` decides against the run's current state, under the run's lock: the
+   * path of every command (human decisions, messages, hand-offs) and of the engine itself.
+   */
+  async write<T>(runId: string, decider: (state: RunState | undefined) => { events: NewEvent[]; result: T }, allowNew = false): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }> {
+    return this.withLock(runId, async () => {
+      let state = await this.state(runId);
+      if (!state && !allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
+      const { events, result } = decider(state);
+      if (events.length === 0) return { result, events: [], state };
+      const stored = (await this.deps.store.append(runId, state?.seq ?? 0, events)).map(upcast);
+      for (const event of stored) state = evolve(state, event);
+      if (state && !isTerminal(state.status) && this.driving.has(runId)) this.active.set(runId, state);
+      this.deps.onAppended?.(stored);
+      return { result, events: stored, state };
+    });
+  }
+
+  /** Make sure the run is being driven (no-op for a run that waits or has ended: decide says so). */
+  kick(runId: string): void {
+    if (this.stopped) return;
+    const current = this.driving.get(runId);
+    if (current) {
+      current.again = true;
+      return;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    this.driving.set(runId, entry);
+    entry.done = this.drive(runId, entry)
+      .catch((error: unknown) => this.deps.log?.(`run ${runId}: engine error: ${error instanceof Error ? error.stack : String(error)}`))
+      .finally(() => {
+        this.driving.delete(runId);
+        this.active.delete(runId);
+      });
+  }
+
+  /** Resolves when the run's driver (if any) has stopped: it waits for a human or has ended. */
+  async settled(runId: string): Promise<void> {
+    await this.driving.get(runId)?.done;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.driving.values()].map((d) => d.done));
+  }
+
+  private async drive(runId: string, entry: { again: boolean }): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const state = await this.state(runId);
+      if (!state) return;
+      if (!isTerminal(state.status)) this.active.set(runId, state);
+      const step = decide(state, this.context());
+      if (step.kind === 'wait' || step.kind === 'done') {
+        if (!entry.again) return;
+        entry.again = false;
+        continue;
+      }
+      await this.perform(runId, state, step);
+    }
+  }
+
+  private context(): DecideContext {
+    return { now: this.now(), newId: this.newId, toolSpec: (name) => this.deps.tools.spec(name) };
+  }
+
+  private async perform(runId: string, decidedOn: RunState, step: Exclude<Step, { kind: 'wait' | 'done' }>): Promise<void> {
+    switch (step.kind) {
+      case 'append':
+        await this.writeIfUnchanged(runId, decidedOn.seq, () => step.events);
+        return;
+      case 'call-models':
+        return this.callModels(runId, decidedOn, step.calls);
+      case 'run-tool':
+        return this.runTool(runId, step.callId);
+    }
+  }
+
+  /** Append decisions only if nothing happened since they were decided; else decide again. */
+  private async writeIfUnchanged(runId: string, seq: number, events: () => NewEvent[]): Promise<boolean> {
+    const { result } = await this.write(runId, (state) =>
+      state && state.seq === seq ? { events: events(), result: true } : { events: [], result: false },
+    );
+    return result;
+  }
+
+  private async callModels(runId: string, decidedOn: RunState, plans: ModelCallPlan[]): Promise<void> {
+    // A call started before a crash and never completed is made again under the same id:
+    // only a recorded answer counts, so repeating an unanswered model call is harmless.
+    const reuse = plans.map((p) => decidedOn.modelCalls.find((c) => c.status === 'started' && c.agent === p.agent.name && c.purpose === p.purpose));
+    const calls = plans.map((p, i) => ({ ...p, callId: reuse[i]?.callId ?? p.callId }));
+    const fresh = calls.filter((_, i) => !reuse[i]);
+    if (fresh.length > 0) {
+      const ok = await this.writeIfUnchanged(runId, decidedOn.seq, () =>
+        fresh.map((c) => ({
+          type: 'model-call.started',
+          actor: agentActor(c.agent.name),
+          data: { callId: c.callId, agent: c.agent.name, purpose: c.purpose, model: c.agent.model },
+        })),
+      );
+      if (!ok) return;
+    }
+    await Promise.all(calls.map((call) => this.callModel(runId, call)));
+  }
+
+  private async callModel(runId: string, call: ModelCallPlan): Promise<void> {
+    const agent = call.agent.name;
+    let event: NewEvent;
+    try {
+      const result = await this.deps.models.complete(call, {
+        runId,
+        onToken: (delta) => this.deps.onToken?.(runId, agent, delta),
+      });
+      event = {
+        type: 'model-call.completed',
+        actor: agentActor(agent),
+        data: {
+          callId: call.callId,
+          agent,
+          purpose: call.purpose,
+          content: result.content,
+          toolCalls: result.toolCalls,
+          structured: result.structured,
+          attempts: result.attempts,
+          usage: result.usage,
+        },
+      };
+    } catch (error) {
+      const e = error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
+      this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
+      event = {
+        type: 'model-call.failed',
+        actor: agentActor(agent),
+        data: { callId: call.callId, agent, purpose: call.purpose, code: e.code, message: e.message, attempts: e.attempts },
+      };
+    }
+    // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
+    await this.write(runId, (state) =>
+      state?.modelCalls.some((c) => c.callId === call.callId && c.status === 'started') ? { events: [event], result: undefined } : { events: [], result: undefined },
+    );
+  }
+
+  private async runTool(runId: string, callId: string): Promise<void> {
+    const started = await this.write(runId, (state) => {
+      const call = state?.toolCalls.find((c) => c.callId === callId);
+      if (!state || !call || (call.status !== 'requested' && call.status !== 'started')) return { events: [], result: undefined };
+      const events: NewEvent[] =
+        call.status === 'requested' ? [{ type: 'tool-call.started', actor: SYSTEM_ACTOR, data: { callId, idempotencyKey: call.idempotencyKey } }] : [];
+      return { events, result: { call, args: effectiveArgs(state, call) } };
+    });
+    const target = started.result;
+    if (!target) return;
+    let event: NewEvent;
+    try {
+      const outcome = await this.deps.tools.execute(target.call.tool, target.args, {
+        runId,
+        callId,
+        idempotencyKey: target.call.idempotencyKey,
+      });
+      event = { type: 'tool-call.completed', actor: SYSTEM_ACTOR, data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false } };
+    } catch (error) {
+      const code = error instanceof ToolError ? error.code : 'TOOL.FAILED';
+      event = { type: 'tool-call.failed', actor: SYSTEM_ACTOR, data: { callId, code, message: error instanceof Error ? error.message : String(error) } };
+    }
+    await this.write(runId, (state) =>
+      state?.toolCalls.some((c) => c.callId === callId && c.status === 'started') ? { events: [event], result: undefined } : { events: [], result: undefined },
+    );
+  }
+
+  private async withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(runId) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(runId, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(runId) === tail) this.locks.delete(runId);
+    }
+  }
+}
+
+export type { EventEnvelope };

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { ValidationError, toValidationError } from '@parley/contracts';
+import type { ToolSpec } from '../steps';
+
+export interface ToolContext {
+  runId: string;
+  callId: string;
+  /** `runId:callId`. A tool with effects applies each key at most once. */
+  idempotencyKey: string;
+}
+
+export interface ToolOutcome {
+  result: unknown;
+  /** True when the key had already been applied: the earlier result is returned, nothing is done again. */
+  reconciled?: boolean;
+}
+
+export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  args: S;
+  execute(args: z.output<S>, ctx: ToolContext): Promise<ToolOutcome> | ToolOutcome;
+}
+
+export class ToolError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Tools are TypeScript functions registered by name with a zod schema for their arguments. */
+export class ToolRegistry {
+  private readonly tools = new Map<string, ToolDefinition>();
+
+  register<S extends z.ZodType>(tool: ToolDefinition<S>): this {
+    if (this.tools.has(tool.name)) throw new Error(`tool ${tool.name} is registered twice`);
+    this.tools.set(tool.name, tool as unknown as ToolDefinition);
+    return this;
+  }
+
+  has(name: string): boolean {
+    return this.tools.has(name);
+  }
+
+  names(): string[] {
+    return [...this.tools.keys()];
+  }
+
+  spec(name: string): ToolSpec | undefined {
+    const tool = this.tools.get(name);
+    if (!tool) return undefined;
+    const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.args) as Record<string, unknown>;
+    return { name: tool.name, description: tool.description, parameters };
+  }
+
+  /** Check arguments against the tool's schema; a ValidationError names the bad field under `prefix`. */
+  validate(name: string, args: unknown, prefix: string): void {
+    const tool = this.tools.get(name);
+    if (!tool) throw new ValidationError('TOOL.UNKNOWN', `no tool named "${name}"`, prefix);
+    const parsed = tool.args.safeParse(args);
+    if (!parsed.success) throw toValidationError(parsed.error, 'TOOL.INVALID_ARGS', prefix);
+  }
+
+  async execute(name: string, args: unknown, ctx: ToolContext): Promise<ToolOutcome> {
+    const tool = this.tools.get(name);
+    if (!tool) throw new ToolError('TOOL.UNKNOWN', `no tool named "${name}"`);
+    const parsed = tool.args.safeParse(args);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ToolError('TOOL.INVALID_ARGS', `${name}: ${issue.path.join('.') || 'arguments'}: ${issue.message}`);
+    }
+    return tool.execute(parsed.data, ctx);
+  }
+}

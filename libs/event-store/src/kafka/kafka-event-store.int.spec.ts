@@ -1,0 +1,315 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import type { EventEnvelope, StoredEvent } from '@parley/contracts';
+import { ConcurrencyError, verifyChain } from '@parley/contracts';
+import { waitFor } from '@parley/testing';
+import { eventStoreContract, message } from '../event-store.contract';
+import { sealBatch } from '../seal';
+import { KafkaEventStore, type KafkaEventStoreConfig } from './kafka-event-store';
+
+const BROKERS = process.env.KAFKA_BROKERS;
+if (!BROKERS) {
+  throw new Error(
+    'KAFKA_BROKERS is unset: the Kafka event store tests need a real broker. Run them with `node scripts/test.mjs event-store` ' +
+      '(it starts one) or set KAFKA_BROKERS=host:port.',
+  );
+}
+const brokers = BROKERS.split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
+const tag = randomUUID().slice(0, 8);
+const root = mkdtempSync(join(tmpdir(), 'parley-kafka-store-'));
+const topics = new Set<string>();
+const REPO = resolve(__dirname, '../../../../..');
+
+const lines: string[] = [];
+const log = (line: string): void => {
+  lines.push(line);
+  if (process.env.PARLEY_KAFKA_DEBUG) process.stderr.write(`${line}\n`);
+};
+
+function topicName(suffix: string): string {
+  const topic = `parley-test-${tag}-${suffix}`;
+  topics.add(topic);
+  return topic;
+}
+
+function openStore(
+  topic: string,
+  localDir: string,
+  extra: Partial<KafkaEventStoreConfig> = {},
+): Promise<KafkaEventStore> {
+  return KafkaEventStore.open({ brokers, topic, localDir, log, clientId: `parley-test-${tag}`, ...extra });
+}
+
+async function deleteTopics(): Promise<void> {
+  const admin = new Kafka({ brokers, clientId: 'parley-test-cleanup', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [...topics], timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+after(async () => {
+  await deleteTopics().catch((error: Error) =>
+    process.stderr.write(`topic cleanup failed: ${error.message}\n`),
+  );
+  rmSync(root, { recursive: true, force: true });
+});
+
+// Each location is its own topic; each open at a location gets a FRESH local store, so the
+// "persists across close and reopen" test proves that a new client rebuilds from the topic.
+let locations = 0;
+eventStoreContract('kafka', {
+  newLocation: () => join(root, `contract-${++locations}`),
+  open: (location) => openStore(topicName(basename(location)), join(location, `local-${randomUUID()}`)),
+});
+
+describe('KafkaEventStore: Kafka-specific behaviour', () => {
+  const opened: KafkaEventStore[] = [];
+  const track = async (store: Promise<KafkaEventStore>): Promise<KafkaEventStore> => {
+    const s = await store;
+    opened.push(s);
+    return s;
+  };
+  after(async () => {
+    for (const s of opened) await s.close().catch(() => undefined);
+  });
+
+  it('lets a second, independent instance (fresh local store) see the first one’s events', async (t) => {
+    const topic = topicName('two-instances');
+    const a = await track(openStore(topic, ':memory:'));
+    const runId = `run-${randomUUID()}`;
+    const written = await a.append(runId, 0, [message('from A 1'), message('from A 2')]);
+
+    const startedAt = Date.now();
+    const b = await track(openStore(topic, ':memory:'));
+    t.diagnostic(`second instance open + catch-up: ${Date.now() - startedAt} ms`);
+    assert.deepStrictEqual(await b.read(runId), written, 'open resolves only after the catch-up');
+
+    // Live: B follows A's later writes (fan-out), by subscription and by waitForCatchUp.
+    const seen: StoredEvent[] = [];
+    const sub = b.subscribe(await b.lastPosition(), (s) => seen.push(s));
+    await sub.ready;
+    const more = await a.append(runId, 2, [message('from A 3')]);
+    await b.waitForCatchUp();
+    assert.deepStrictEqual(await b.read(runId), [...written, ...more]);
+    await waitFor('B’s subscription delivers A’s live event', () => seen.length === 1);
+    assert.equal(seen[0].event.eventId, more[0].eventId);
+    sub.close();
+
+    // B can continue the run from what it materialised; A sees it too.
+    await b.append(runId, 3, [message('from B')]);
+    await a.waitForCatchUp();
+    assert.equal((await a.head(runId))?.seq, 4);
+    assert.equal(verifyChain(await a.read(runId)).ok, true);
+    // Stale check is against B's local head.
+    await assert.rejects(b.append(runId, 3, [message('stale')]), ConcurrencyError);
+  });
+
+  it('resumes a persisted local store from its stored offsets, and receives what was written while it was down', async (t) => {
+    const topic = topicName('resume');
+    const dir = join(root, 'resume-local');
+    const first = await track(openStore(topic, dir));
+    const runA = `run-${randomUUID()}`;
+    const before = await first.append(runA, 0, [message('1'), message('2'), message('3')]);
+    const other = `run-${randomUUID()}`;
+    await first.append(other, 0, [message('other')]);
+    await first.waitForCatchUp(); // the consumer has recorded its offsets
+    const offsetsBefore = first.offsets();
+    const positionBefore = await first.lastPosition();
+    assert.equal(
+      Object.values(offsetsBefore).reduce((a, b) => a + b, 0),
+      4,
+    );
+    await first.close();
+
+    // While it is down, another instance writes to the same run and a new one.
+    const writer = await track(openStore(topic, ':memory:'));
+    const whileDown = await writer.append(runA, 3, [message('4 while down')]);
+    const runB = `run-${randomUUID()}`;
+    const newRun = await writer.append(runB, 0, [message('new run while down')]);
+
+    const startedAt = Date.now();
+    const again = await track(openStore(topic, dir));
+    t.diagnostic(`reopen of a persisted store + catch-up: ${Date.now() - startedAt} ms`);
+    // It read only the two records written while it was down: it resumed, it did not rebuild.
+    assert.deepEqual(again.stats(), {
+      recordsConsumed: 2,
+      eventsApplied: 2,
+      duplicates: 0,
+      rejected: 0,
+      badRecords: 0,
+    });
+    assert.deepStrictEqual(await again.read(runA), [...before, ...whileDown]);
+    assert.deepStrictEqual(await again.read(runB), newRun);
+    assert.equal((await again.read(other)).length, 1);
+    assert.equal(await again.lastPosition(), positionBefore + 2);
+    await again.append(runA, 4, [message('5 after restart')]);
+    assert.equal(verifyChain(await again.read(runA)).ok, true);
+  });
+
+  it('applies a duplicated record once, keeps the first of a conflicting one, and skips garbage without stopping', async () => {
+    const topic = topicName('duplicates');
+    const store = await track(openStore(topic, ':memory:'));
+    const runId = `run-${randomUUID()}`;
+    const [first] = sealBatch(runId, undefined, [message('original')]);
+    const [forged] = sealBatch(runId, undefined, [message('split-brain rival')]);
+    const [second] = sealBatch(runId, { seq: 1, hash: first.hash }, [message('second')]);
+
+    const raw = new Kafka({ brokers, clientId: 'parley-test-raw', logLevel: logLevel.NOTHING }).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await raw.connect();
+    try {
+      const record = (e: EventEnvelope) => ({ key: runId, value: JSON.stringify(e) });
+      await raw.send({ topic, acks: -1, messages: [record(first), record(first)] });
+      await raw.send({
+        topic,
+        acks: -1,
+        messages: [{ key: runId, value: '{not json' }, record(forged), record(first)],
+      });
+      await raw.send({
+        topic,
+        acks: -1,
+        messages: [{ key: 'wrong-key', value: JSON.stringify(second) }, record(second)],
+      });
+    } finally {
+      await raw.disconnect();
+    }
+    await store.waitForCatchUp();
+    assert.deepStrictEqual(await store.read(runId), [first, second]);
+    assert.deepEqual(store.stats(), {
+      recordsConsumed: 7,
+      eventsApplied: 2,
+      duplicates: 2,
+      rejected: 1,
+      badRecords: 2,
+    });
+    assert.ok(lines.some((l) => l.includes('split-brain write') && l.includes(runId)));
+    assert.ok(lines.some((l) => l.includes('skipping bad record') && l.includes(topic)));
+
+    // The consumer is still alive, and the store appends after what it consumed.
+    await store.append(runId, 2, [message('third')]);
+    const other = await track(openStore(topic, ':memory:'));
+    assert.deepStrictEqual(await other.read(runId), await store.read(runId));
+  });
+
+  it('reads what a separate process appended', async () => {
+    const topic = topicName('child');
+    const store = await track(openStore(topic, ':memory:'));
+    const runId = `run-${randomUUID()}`;
+    const script = `
+      const { KafkaEventStore } = require('@parley/event-store');
+      (async () => {
+        const store = await KafkaEventStore.open({ brokers: process.env.KAFKA_BROKERS.split(','), topic: process.env.TOPIC, localDir: ':memory:', log: () => {} });
+        const actor = { kind: 'human', id: 'bob' };
+        const data = (text) => ({ by: { id: 'bob', role: 'participant' }, text });
+        const written = await store.append(process.env.RUN_ID, 0, [
+          { type: 'human-message.posted', actor, data: data('from another process') },
+          { type: 'human-message.posted', actor, data: data('and again') },
+        ]);
+        await store.close();
+        process.stdout.write(JSON.stringify(written));
+      })().catch((e) => { console.error(e); process.exit(1); });
+    `;
+    const child = spawn(process.execPath, ['-e', script], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `--require ${join(REPO, 'bin/register-paths.js')}`,
+        TOPIC: topic,
+        RUN_ID: runId,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    assert.equal(code, 0, `child failed: ${err}`);
+    const written = JSON.parse(out) as EventEnvelope[];
+    assert.equal(written.length, 2);
+
+    await waitFor('the other process’s events', async () => (await store.read(runId)).length === 2, {
+      timeoutMs: 15_000,
+    });
+    assert.deepStrictEqual(await store.read(runId), written);
+    await store.append(runId, 2, [message('continued here')]);
+    assert.equal(verifyChain(await store.read(runId)).ok, true);
+  });
+
+  it('after a produce with an unknown outcome, the next append on that run first catches up', async () => {
+    const store = await track(openStore(topicName('uncertain'), ':memory:'));
+    const runId = `run-${randomUUID()}`;
+    // Simulate a lost acknowledgement: the batch reaches the log but `send` fails.
+    const producer = (store as unknown as { producer: { send: (r: unknown) => Promise<unknown> } }).producer;
+    const send = producer.send.bind(producer);
+    producer.send = async (record) => {
+      await send(record);
+      producer.send = send;
+      throw new Error('simulated: request timed out');
+    };
+    await assert.rejects(
+      store.append(runId, 0, [message('landed anyway')]),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'EVENT_STORE.UNAVAILABLE');
+        return true;
+      },
+    );
+    // A retry at the same expectedSeq must not fork the stream: it sees what landed.
+    await assert.rejects(store.append(runId, 0, [message('retry')]), ConcurrencyError);
+    const events = await store.read(runId);
+    assert.deepEqual(
+      events.map((e) => (e.data as { text: string }).text),
+      ['landed anyway'],
+    );
+    await store.append(runId, 1, [message('next')]);
+    assert.equal(verifyChain(await store.read(runId)).ok, true);
+  });
+
+  it('measures append latency (sequential, acks=all)', async (t) => {
+    const store = await track(openStore(topicName('latency'), ':memory:'));
+    const runId = `run-${randomUUID()}`;
+    const times: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const started = process.hrtime.bigint();
+      await store.append(runId, i, [message(`m${i}`)]);
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))].toFixed(1);
+    t.diagnostic(
+      `append latency over 100 sequential appends: p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, max ${pct(100)} ms`,
+    );
+    const startedAt = Date.now();
+    const rebuilt = await track(openStore(store.topic, ':memory:'));
+    t.diagnostic(`rebuild of 100 events from the topic (open + catch-up): ${Date.now() - startedAt} ms`);
+    assert.equal((await rebuilt.read(runId)).length, 100);
+  });
+
+  it('fails open with a clear error when the brokers are unreachable', async () => {
+    const startedAt = Date.now();
+    await assert.rejects(
+      KafkaEventStore.open({ brokers: ['127.0.0.1:1'], localDir: ':memory:', log: () => undefined }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'EVENT_STORE.KAFKA_UNREACHABLE');
+        assert.match(error.message, /KAFKA_BROKERS/);
+        assert.match(error.message, /127\.0\.0\.1:1/);
+        return true;
+      },
+    );
+    const elapsed = Date.now() - startedAt;
+    assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
+  });
+});

@@ -1,0 +1,738 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Statement } from 'better-sqlite3';
+import {
+  ConfigResourceTypes,
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
+import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
+import { ConcurrencyError, GENESIS_HASH, ParleyError, hashEvent } from '@parley/contracts';
+import type {
+  EventListener,
+  EventStore,
+  ReadAllOptions,
+  ReadOptions,
+  StreamHead,
+  Subscription,
+} from '../event-store.port';
+import { assertImportable } from '../import-check';
+import { defaultSealContext, sealBatch, type SealContext } from '../seal';
+import { SqliteLog } from '../sqlite/sqlite-log';
+import { LogSubscriptions } from '../subscriptions';
+
+export const DEFAULT_RUN_EVENTS_TOPIC = 'parley.run-events';
+
+const LEVELS: Record<number, string> = { 1: 'ERROR', 2: 'WARN', 4: 'INFO', 5: 'DEBUG' };
+
+export interface KafkaEventStoreConfig {
+  /** `host:port` of one or more brokers (usually from KAFKA_BROKERS). */
+  brokers: string[];
+  clientId?: string;
+  /** Default `parley.run-events`. */
+  topic?: string;
+  /** Used only when the topic is created. Default 12. */
+  partitions?: number;
+  /** Used only when the topic is created. Default 1 (production: 3). */
+  replicationFactor?: number;
+  /**
+   * The materialised local store: a folder (`events.db` inside it) or `:memory:`. A persisted
+   * folder resumes from its stored offsets; `:memory:` or a new folder rebuilds from the topic.
+   */
+  localDir: string;
+  seal?: SealContext;
+  /** Warnings and errors (kafkajs's included), one line each. Default: stderr. */
+  log?: (line: string) => void;
+  /** Bound on reaching the brokers in `open`. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Bound on the initial catch-up in `open` (and the default for `waitForCatchUp`). Default 120 000 ms. */
+  catchUpTimeoutMs?: number;
+}
+
+interface CatchUpWaiter {
+  targets: Map<number, { low: number; high: number }>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface ApplyResult {
+  applied: number;
+  /** Events that were not stored because the local chain already holds something else there. */
+  rejected: EventEnvelope[];
+}
+
+/**
+ * The Kafka adapter: the topic (key = runId) is the source of truth, and every instance keeps a
+ * local SQLite store materialised from ALL partitions of it; reads come from that store.
+ *
+ * - append: check `expectedSeq` against the local head (serialised per run inside this process),
+ *   seal, produce the whole batch in one `send`, wait for `acks=all`, apply locally, notify.
+ * - a consumer with a throwaway group (no committed offsets are relied on) seeks each assigned
+ *   partition to the next offset recorded in the local store (`offset:<partition>` meta, written
+ *   in the same SQLite transaction as the events), and applies what it reads: each (runId, seq)
+ *   once, and only when it extends the local chain.
+ *
+ * Atomicity caveat: one `append` is one `producer.send` of records that share a key, hence one
+ * partition, hence one record batch in one Produce request; Kafka appends a record batch to the
+ * partition log as a unit, so in practice the batch is all-or-nothing. This is not a transaction
+ * (kafkajs's idempotent producer is also marked experimental): if `send` fails after retries the
+ * outcome is unknown (the batch may still be in the log). The run is then marked uncertain, and
+ * its next append first waits for the consumer to catch up, so it sees whatever did land.
+ *
+ * Multiple writers to one run in different processes are meant to be prevented by ownership.
+ * Should it happen anyway (split brain), each instance keeps the first version it stored of a
+ * (runId, seq) and logs a warning; instances can then disagree, since an instance's own append is
+ * applied locally at ack time, possibly before it has consumed a competing earlier record.
+ *
+ * Global positions (`readAll`, `subscribe`) are local to each instance's store.
+ */
+export class KafkaEventStore implements EventStore {
+  readonly kind = 'kafka' as const;
+  readonly topic: string;
+  readonly groupId: string;
+
+  private readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private readonly producer: Producer;
+  private readonly consumer: Consumer;
+  private readonly log: SqliteLog;
+  private readonly subscriptions: LogSubscriptions;
+  private readonly seal: SealContext;
+  private readonly emit: (line: string) => void;
+  private readonly hashAt: Statement<[string, number], { hash: string }>;
+
+  /** Next offset to read, per partition, mirrored from the local store's meta. */
+  private readonly consumed = new Map<number, number>();
+  private readonly waiters = new Set<CatchUpWaiter>();
+  private readonly runLocks = new Map<string, Promise<void>>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Runs whose last produce failed with an unknown outcome. */
+  private readonly uncertain = new Set<string>();
+  private readonly counters = {
+    recordsConsumed: 0,
+    eventsApplied: 0,
+    duplicates: 0,
+    rejected: 0,
+    badRecords: 0,
+  };
+  private consumerError: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private adminConnected = false;
+  private creatingTopic = false;
+  private producerConnected = false;
+  private consumerStarted = false;
+
+  private constructor(private readonly config: KafkaEventStoreConfig) {
+    if (!config.brokers?.length) {
+      throw new Error('KafkaEventStore needs at least one broker (set KAFKA_BROKERS, e.g. 127.0.0.1:9092)');
+    }
+    this.topic = config.topic ?? DEFAULT_RUN_EVENTS_TOPIC;
+    this.groupId = `parley-materializer-${randomUUID()}`;
+    this.seal = config.seal ?? defaultSealContext;
+    this.emit = config.log ?? ((line) => process.stderr.write(`${line}\n`));
+
+    let file = ':memory:';
+    if (config.localDir !== ':memory:') {
+      mkdirSync(config.localDir, { recursive: true });
+      file = join(config.localDir, 'events.db');
+    }
+    this.log = new SqliteLog(file);
+    this.hashAt = this.log.db.prepare('SELECT hash FROM events WHERE run_id = ? AND seq = ?');
+    this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
+      this.log.readAll({ afterPosition, limit }),
+    );
+
+    const storedTopic = this.log.getMeta('kafka.topic');
+    if (storedTopic !== undefined && storedTopic !== this.topic) {
+      this.log.close();
+      throw new Error(
+        `the local store in ${config.localDir} was materialised from topic ${storedTopic}, not ${this.topic}; use another localDir`,
+      );
+    }
+    if (storedTopic === undefined) this.log.applyOnce([], { 'kafka.topic': this.topic });
+    for (const row of this.log.db
+      .prepare<[], { key: string; value: string }>("SELECT key, value FROM meta WHERE key LIKE 'offset:%'")
+      .all()) {
+      this.consumed.set(Number(row.key.slice('offset:'.length)), Number(row.value));
+    }
+
+    this.kafka = new Kafka({
+      clientId: config.clientId ?? 'parley',
+      brokers: config.brokers,
+      connectionTimeout: 3000,
+      requestTimeout: 30_000,
+      // Bounded: an unreachable broker fails `open` in seconds, not minutes.
+      retry: { retries: 5, initialRetryTime: 250, maxRetryTime: 2000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => this.kafkaLog(entry),
+    });
+    this.admin = this.kafka.admin();
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 of the key, as Java clients
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 3000 },
+    });
+    this.consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+      retry: {
+        retries: 10,
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        restartOnFailure: async (error) => {
+          this.emit(`[kafka-event-store] consumer failed, restarting: ${error.message}`);
+          return true;
+        },
+      },
+    });
+  }
+
+  /** Connect, create the topic if missing, start consuming, and resolve once caught up. */
+  static async open(config: KafkaEventStoreConfig): Promise<KafkaEventStore> {
+    const store = new KafkaEventStore(config);
+    try {
+      await store.start();
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+    return store;
+  }
+
+  private async start(): Promise<void> {
+    const started = Date.now();
+    await this.connectAdmin();
+    await this.ensureTopic();
+    await this.producer.connect();
+    this.producerConnected = true;
+    await this.startConsumer();
+    await this.waitForCatchUp(this.config.catchUpTimeoutMs ?? 120_000);
+    this.debug(
+      `open: topic ${this.topic} caught up in ${Date.now() - started} ms (local head position ${this.log.lastPosition()})`,
+    );
+  }
+
+  private async connectAdmin(): Promise<void> {
+    const timeoutMs = this.config.connectTimeoutMs ?? 10_000;
+    const brokers = this.config.brokers.join(',');
+    let timer: NodeJS.Timeout | undefined;
+    const attempt = (async () => {
+      await this.admin.connect();
+      await this.admin.describeCluster();
+    })();
+    attempt.catch(() => undefined); // it may settle after the deadline
+    try {
+      await Promise.race([
+        attempt,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      this.adminConnected = true;
+    } catch (error) {
+      throw new ParleyError(
+        'EVENT_STORE.KAFKA_UNREACHABLE',
+        `Cannot reach the Kafka brokers ${brokers} within ${timeoutMs / 1000} s: ${(error as Error).message}. ` +
+          'Check KAFKA_BROKERS (comma-separated host:port) and that a broker is running there (npm run kafka:start).',
+        'unavailable',
+        undefined,
+        { brokers: this.config.brokers },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async ensureTopic(): Promise<void> {
+    const replicationFactor = this.config.replicationFactor ?? 1;
+    const numPartitions = this.config.partitions ?? 12;
+    this.creatingTopic = true;
+    try {
+      await this.createTopicIfMissing(numPartitions, replicationFactor);
+    } finally {
+      this.creatingTopic = false;
+    }
+  }
+
+  private async createTopicIfMissing(numPartitions: number, replicationFactor: number): Promise<void> {
+    const existing = await this.admin.listTopics();
+    if (!existing.includes(this.topic)) {
+      // waitForLeaders is false: kafkajs 2.2.4 does not retry UNKNOWN_TOPIC_OR_PARTITION while a
+      // new topic's metadata propagates on a KRaft broker (kafkajs #815); poll below instead.
+      await this.admin.createTopics({
+        waitForLeaders: false,
+        topics: [
+          {
+            topic: this.topic,
+            numPartitions,
+            replicationFactor,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'delete' },
+              { name: 'retention.ms', value: '-1' }, // the log is the source of truth: keep it forever
+              { name: 'retention.bytes', value: '-1' },
+              { name: 'min.insync.replicas', value: String(Math.min(2, replicationFactor)) },
+            ],
+          },
+        ],
+      });
+    }
+    const deadline = Date.now() + 30_000;
+    let last = 'no metadata yet';
+    for (;;) {
+      try {
+        const md = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+        const partitions = md.topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0)) {
+          // The metadata can name a leader before that broker serves the partition (ListOffsets
+          // answers NOT_LEADER_FOR_PARTITION for a moment on KRaft): ready once offsets answer.
+          await this.admin.fetchTopicOffsets(this.topic);
+          if (existing.includes(this.topic)) await this.checkExistingTopic(partitions.length, numPartitions);
+          return;
+        }
+        last = 'partitions without a leader';
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`topic ${this.topic} has no partition leaders after 30 s: ${last}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** An existing topic is used as it is; say so when its settings could lose or misplace events. */
+  private async checkExistingTopic(actualPartitions: number, numPartitions: number): Promise<void> {
+    if (actualPartitions !== numPartitions) {
+      this.debug(
+        `topic ${this.topic} exists with ${actualPartitions} partitions (config asks ${numPartitions}); using it as is`,
+      );
+    }
+    try {
+      const { resources } = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: this.topic,
+            configNames: ['cleanup.policy', 'retention.ms'],
+          },
+        ],
+      });
+      const value = (name: string) =>
+        resources[0]?.configEntries.find((c) => c.configName === name)?.configValue;
+      if (value('retention.ms') !== '-1' || value('cleanup.policy') !== 'delete') {
+        this.emit(
+          `[kafka-event-store] WARNING: topic ${this.topic} has retention.ms=${value('retention.ms')} cleanup.policy=${value('cleanup.policy')}; ` +
+            'it is the source of truth and should keep everything (retention.ms=-1, cleanup.policy=delete)',
+        );
+      }
+    } catch (error) {
+      this.debug(`could not describe the configs of ${this.topic}: ${(error as Error).message}`);
+    }
+  }
+
+  private async startConsumer(): Promise<void> {
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      // A new generation starts from the group's committed offsets (none: fromBeginning). Seek
+      // every partition the local store has seen to where it left off instead.
+      for (const [partition, offset] of this.consumed) {
+        try {
+          this.consumer.seek({ topic: this.topic, partition, offset: String(offset) });
+        } catch (error) {
+          this.emit(
+            `[kafka-event-store] seek ${this.topic}/${partition} to ${offset} failed: ${(error as Error).message}`,
+          );
+        }
+      }
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean };
+      this.emit(
+        `[kafka-event-store] consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`,
+      );
+      if (!restart && !this.closing) {
+        this.consumerError = error;
+        for (const waiter of [...this.waiters]) this.settle(waiter, error);
+      }
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    this.consumerStarted = true;
+    await this.consumer.run({
+      autoCommit: false, // the local store holds the offsets, in the same transaction as the events
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch, isRunning, isStale }) => {
+        if (this.closing || !isRunning() || isStale() || batch.messages.length === 0) return;
+        this.consumeBatch(batch.partition, batch.messages);
+      },
+    });
+  }
+
+  /** Decode, check and apply one fetched batch. A bad record is logged and skipped (its offset still advances). */
+  private consumeBatch(partition: number, messages: KafkaMessage[]): void {
+    const events: EventEnvelope[] = [];
+    const where = new Map<EventEnvelope, string>();
+    for (const message of messages) {
+      const at = `${this.topic}/${partition}@${message.offset}`;
+      const event = this.decode(message, at);
+      if (event) {
+        events.push(event);
+        where.set(event, at);
+      }
+    }
+    const next = Number(messages[messages.length - 1].offset) + 1;
+    try {
+      const { applied, rejected } = this.applyChecked(
+        events,
+        { [`offset:${partition}`]: String(next) },
+        (e) => where.get(e) ?? '?',
+      );
+      this.consumed.set(partition, next);
+      this.counters.recordsConsumed += messages.length;
+      this.counters.badRecords += messages.length - events.length;
+      this.counters.eventsApplied += applied;
+      this.counters.rejected += rejected.length;
+      this.counters.duplicates += events.length - applied - rejected.length;
+      if (applied > 0) this.subscriptions.notify();
+    } catch (error) {
+      // Only a local storage failure lands here (the store is closing, disk full...). Do not
+      // advance: the batch is fetched again after the consumer restarts.
+      this.emit(
+        `[kafka-event-store] could not apply ${this.topic}/${partition} up to offset ${next - 1}: ${(error as Error).message}`,
+      );
+      throw error;
+    }
+    this.checkWaiters();
+  }
+
+  private decode(message: KafkaMessage, at: string): EventEnvelope | undefined {
+    try {
+      if (!message.value) throw new Error('empty value');
+      const event = JSON.parse(message.value.toString('utf8')) as EventEnvelope;
+      if (typeof event !== 'object' || event === null) throw new Error('not a JSON object');
+      if (typeof event.runId !== 'string' || !event.runId) throw new Error('no runId');
+      if (!Number.isInteger(event.seq) || event.seq < 1) throw new Error(`bad seq ${String(event.seq)}`);
+      if (
+        typeof event.hash !== 'string' ||
+        typeof event.prevHash !== 'string' ||
+        typeof event.type !== 'string'
+      ) {
+        throw new Error('missing hash, prevHash or type');
+      }
+      const key = message.key?.toString('utf8');
+      if (key !== event.runId) throw new Error(`key ${key} differs from runId ${event.runId}`);
+      if (hashEvent(event) !== event.hash)
+        throw new Error(`run ${event.runId} seq ${event.seq} does not match its hash`);
+      return event;
+    } catch (error) {
+      this.emit(`[kafka-event-store] skipping bad record at ${at}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Store, in one SQLite transaction (with `meta`), the events that extend the local chain of their
+   * run. A (runId, seq) already stored with the same hash is a duplicate (ignored silently); with a
+   * different hash, or an event that does not link to the stored head, it is rejected with a
+   * warning: the first version stored wins.
+   */
+  private applyChecked(
+    events: EventEnvelope[],
+    meta?: Record<string, string>,
+    where: (e: EventEnvelope) => string = () => 'append',
+  ): ApplyResult {
+    const run = this.log.db.transaction((): ApplyResult => {
+      const heads = new Map<string, StreamHead | undefined>();
+      const batchHashes = new Map<string, string>();
+      const accepted: EventEnvelope[] = [];
+      const rejected: EventEnvelope[] = [];
+      for (const event of events) {
+        const head = heads.has(event.runId) ? heads.get(event.runId) : this.log.head(event.runId);
+        const headSeq = head?.seq ?? 0;
+        if (event.seq <= headSeq) {
+          const stored =
+            batchHashes.get(`${event.runId}\u0000${event.seq}`) ??
+            this.hashAt.get(event.runId, event.seq)?.hash;
+          if (stored !== event.hash) {
+            this.emit(
+              `[kafka-event-store] split-brain write: run ${event.runId} seq ${event.seq} is stored with hash ${stored}, ` +
+                `but ${where(event)} carries ${event.hash}; keeping the first`,
+            );
+            rejected.push(event);
+          }
+          continue;
+        }
+        if (event.seq !== headSeq + 1 || event.prevHash !== (head?.hash ?? GENESIS_HASH)) {
+          this.emit(
+            `[kafka-event-store] ${where(event)}: run ${event.runId} seq ${event.seq} does not extend the stored chain ` +
+              `(head seq ${headSeq}); skipped`,
+          );
+          rejected.push(event);
+          continue;
+        }
+        accepted.push(event);
+        heads.set(event.runId, { seq: event.seq, hash: event.hash });
+        batchHashes.set(`${event.runId}\u0000${event.seq}`, event.hash);
+      }
+      const applied = this.log.applyOnce(accepted, meta).length;
+      return { applied, rejected };
+    });
+    return run();
+  }
+
+  async append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {
+    this.assertOpen();
+    if (events.length === 0) return [];
+    return this.withRunLock(runId, async () => {
+      await this.settleUncertain(runId);
+      const head = this.log.head(runId);
+      const actual = head?.seq ?? 0;
+      if (actual !== expectedSeq) throw new ConcurrencyError(runId, expectedSeq, actual);
+      const sealed = sealBatch(runId, head, events, this.seal);
+      await this.produce(runId, sealed);
+      const { rejected } = this.applyChecked(sealed);
+      this.subscriptions.notify();
+      if (rejected.length > 0) {
+        // Another writer's events for this run reached the local store between the check and the ack.
+        throw new ConcurrencyError(runId, expectedSeq, this.log.head(runId)?.seq ?? 0);
+      }
+      return sealed;
+    });
+  }
+
+  async importStream(runId: string, events: EventEnvelope[]): Promise<void> {
+    this.assertOpen();
+    assertImportable(runId, events);
+    await this.withRunLock(runId, async () => {
+      await this.settleUncertain(runId);
+      const head = this.log.head(runId);
+      if (head) throw new ConcurrencyError(runId, 0, head.seq);
+      await this.produce(runId, events);
+      const { rejected } = this.applyChecked(events);
+      this.subscriptions.notify();
+      if (rejected.length > 0) throw new ConcurrencyError(runId, 0, this.log.head(runId)?.seq ?? 0);
+    });
+  }
+
+  /** One `send` of the whole batch (one key, one partition, one record batch), acks from all in-sync replicas. */
+  private async produce(runId: string, events: EventEnvelope[]): Promise<void> {
+    try {
+      await this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: events.map((e) => ({
+          key: runId,
+          value: JSON.stringify(e),
+          headers: { 'parley-type': e.type, 'parley-seq': String(e.seq), 'parley-event-id': e.eventId },
+        })),
+      });
+    } catch (error) {
+      this.uncertain.add(runId);
+      throw new ParleyError(
+        'EVENT_STORE.UNAVAILABLE',
+        `Could not write ${events.length} event(s) of run ${runId} to Kafka topic ${this.topic}: ${(error as Error).message}. ` +
+          'They may or may not have been stored; read the run again before retrying.',
+        'unavailable',
+        undefined,
+        { runId },
+      );
+    }
+  }
+
+  /** After a produce with an unknown outcome, wait until whatever landed is in the local store. */
+  private async settleUncertain(runId: string): Promise<void> {
+    if (!this.uncertain.has(runId)) return;
+    await this.waitForCatchUp();
+    this.uncertain.delete(runId);
+  }
+
+  private withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.runLocks.get(runId) ?? Promise.resolve();
+    const result = previous.then(fn);
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.runLocks.set(runId, done);
+    this.inflight.add(done);
+    void done.then(() => {
+      this.inflight.delete(done);
+      if (this.runLocks.get(runId) === done) this.runLocks.delete(runId);
+    });
+    return result;
+  }
+
+  /**
+   * What the consumer has done since this instance opened: records read from the topic, events
+   * they added to the local store, duplicates ignored, records rejected (split brain / unlinked),
+   * undecodable records skipped. Appends applied directly are not counted.
+   */
+  stats(): {
+    recordsConsumed: number;
+    eventsApplied: number;
+    duplicates: number;
+    rejected: number;
+    badRecords: number;
+  } {
+    return { ...this.counters };
+  }
+
+  /** Next offset to read per partition, as stored in the local store. */
+  offsets(): Record<number, number> {
+    return Object.fromEntries(this.consumed);
+  }
+
+  async read(runId: string, options: ReadOptions = {}): Promise<EventEnvelope[]> {
+    return this.log.read(runId, options.fromSeq ?? 1);
+  }
+
+  async *stream(runId: string, options: ReadOptions = {}): AsyncIterable<EventEnvelope> {
+    let fromSeq = options.fromSeq ?? 1;
+    for (;;) {
+      const page = this.log.readPage(runId, fromSeq, 1000);
+      yield* page;
+      if (page.length < 1000) return;
+      fromSeq = page[page.length - 1].seq + 1;
+    }
+  }
+
+  async head(runId: string): Promise<StreamHead | undefined> {
+    return this.log.head(runId);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.log.readAll(options);
+  }
+
+  async lastPosition(): Promise<number> {
+    return this.log.lastPosition();
+  }
+
+  subscribe(afterPosition: number, listener: EventListener): Subscription {
+    return this.subscriptions.subscribe(afterPosition, listener);
+  }
+
+  /**
+   * Resolves once the local store has applied every record up to the topic's high watermarks as
+   * they are at the time of the call (other instances' writes included).
+   */
+  async waitForCatchUp(timeoutMs = this.config.catchUpTimeoutMs ?? 120_000): Promise<void> {
+    this.assertOpen();
+    if (this.consumerError) throw this.consumerError;
+    const offsets = await this.highWatermarks();
+    const targets = new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
+    if (this.isCaughtUp(targets)) return;
+    await new Promise<void>((resolve, reject) => {
+      const waiter: CatchUpWaiter = {
+        targets,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const behind = [...targets]
+            .filter(([p, t]) => (this.consumed.get(p) ?? t.low) < t.high)
+            .map(([p, t]) => `${p}: ${this.consumed.get(p) ?? t.low}/${t.high}`);
+          this.settle(
+            waiter,
+            new Error(
+              `${this.topic} not caught up after ${timeoutMs} ms (partition: next/high ${behind.join(', ')})`,
+            ),
+          );
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** `fetchTopicOffsets`, retrying what kafkajs's admin does not (a leader moving or just elected). */
+  private async highWatermarks(): Promise<Array<{ partition: number; high: string; low: string }>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.admin.fetchTopicOffsets(this.topic);
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || attempt >= 50 || this.closing) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
+      }
+    }
+  }
+
+  private isCaughtUp(targets: CatchUpWaiter['targets']): boolean {
+    for (const [partition, { low, high }] of targets) {
+      if ((this.consumed.get(partition) ?? low) < high) return false;
+    }
+    return true;
+  }
+
+  private checkWaiters(): void {
+    for (const waiter of [...this.waiters]) if (this.isCaughtUp(waiter.targets)) this.settle(waiter);
+  }
+
+  private settle(waiter: CatchUpWaiter, error?: Error): void {
+    if (!this.waiters.delete(waiter)) return;
+    clearTimeout(waiter.timer);
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const waiter of [...this.waiters])
+      this.settle(waiter, new Error('the Kafka event store was closed'));
+    await Promise.allSettled([...this.inflight]);
+    const quietly = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (error) {
+        this.debug(`close: ${what} failed: ${(error as Error).message}`);
+      }
+    };
+    if (this.consumerStarted) await quietly('consumer disconnect', () => this.consumer.disconnect());
+    if (this.producerConnected) await quietly('producer disconnect', () => this.producer.disconnect());
+    if (this.adminConnected) {
+      if (this.consumerStarted)
+        await quietly(`delete group ${this.groupId}`, () => this.admin.deleteGroups([this.groupId]));
+      await quietly('admin disconnect', () => this.admin.disconnect());
+    } else {
+      await quietly('admin disconnect', () => this.admin.disconnect());
+    }
+    this.subscriptions.closeAll();
+    this.log.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new Error('the Kafka event store is closed');
+  }
+
+  private kafkaLog({ level, namespace, log }: LogEntry): void {
+    if (this.closing && level > logLevel.ERROR) return;
+    // Known and deliberate: retries are bounded so that `append` fails (uncertain, see above)
+    // instead of hanging through a long outage.
+    if (log.message.startsWith('Limiting retries for the idempotent producer')) return;
+    // A just-created topic's partitions answer NOT_LEADER for a moment; ensureTopic retries it.
+    if (this.creatingTopic && namespace === 'Connection' && String(log.error).includes('not the leader'))
+      return;
+    const { message, ...rest } = log;
+    delete (rest as Record<string, unknown>).timestamp;
+    delete (rest as Record<string, unknown>).logger;
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+    this.emit(`[kafkajs ${LEVELS[level] ?? level} ${namespace}] ${message}${extra}`);
+  }
+
+  private debug(line: string): void {
+    if (process.env.PARLEY_KAFKA_DEBUG) this.emit(`[kafka-event-store] ${line}`);
+  }
+}

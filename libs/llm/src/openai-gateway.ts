@@ -1,0 +1,170 @@
+import OpenAI from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { z } from 'zod';
+import type { Provider } from '@parley/contracts';
+import type { ChatMessage, ModelCallPlan } from '@parley/engine';
+import { ModelCallError, type ModelCallContext, type ModelGateway, type ModelResult } from '@parley/engine';
+
+export interface OpenAiGatewayOptions {
+  /** Used when neither the agent nor the workflow names a provider. */
+  defaultProvider: { baseURL: string; apiKey: string };
+  /** Tries for a structured output that does not validate. */
+  structuredAttempts?: number;
+  /** SDK-level retries of transport errors and 5xx. */
+  maxRetries?: number;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Chat completions through the official `openai` SDK, streamed so that tokens can be shown live.
+ * Structured outputs use `response_format: json_schema` and are validated with zod; an invalid one
+ * is asked for again a bounded number of times.
+ */
+export class OpenAiModelGateway implements ModelGateway {
+  private readonly clients = new Map<string, OpenAI>();
+
+  constructor(private readonly options: OpenAiGatewayOptions) {}
+
+  async complete(plan: ModelCallPlan, ctx: ModelCallContext): Promise<ModelResult> {
+    const client = this.clientFor(plan.agent.provider);
+    const attempts = plan.structured ? (this.options.structuredAttempts ?? 3) : 1;
+    let lastProblem = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const answer = await this.once(client, plan, ctx);
+      if (!plan.structured) return { ...answer, attempts: attempt };
+      const parsed = parseStructured(plan.structured.schema, answer.content);
+      if (parsed.ok) return { ...answer, structured: parsed.value, attempts: attempt };
+      lastProblem = parsed.problem;
+    }
+    throw new ModelCallError(
+      'MODEL_OUTPUT_INVALID',
+      `${plan.agent.name} gave no valid ${plan.structured?.name} after ${attempts} attempts: ${lastProblem}`,
+      attempts,
+    );
+  }
+
+  private async once(client: OpenAI, plan: ModelCallPlan, ctx: ModelCallContext): Promise<Omit<ModelResult, 'attempts'>> {
+    const tools: ChatCompletionTool[] = plan.tools.map((t) => ({
+      type: 'function',
+      function: { name: t.name, description: t.description, parameters: t.parameters },
+    }));
+    let stream;
+    try {
+      stream = await client.chat.completions.create({
+        model: plan.agent.model,
+        messages: plan.messages.map(toOpenAi),
+        ...(tools.length ? { tools } : {}),
+        ...(plan.agent.temperature !== undefined ? { temperature: plan.agent.temperature } : {}),
+        ...(plan.structured
+          ? {
+              response_format: {
+                type: 'json_schema',
+                json_schema: { name: plan.structured.name, schema: z.toJSONSchema(plan.structured.schema) as Record<string, unknown>, strict: true },
+              },
+            }
+          : {}),
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+    } catch (error) {
+      throw new ModelCallError('MODEL_UNAVAILABLE', `${plan.agent.name}: ${describe(error)}`, 1);
+    }
+    let content = '';
+    const calls: Array<{ id: string; name: string; args: string }> = [];
+    let usage: ModelResult['usage'];
+    try {
+      for await (const chunk of stream) {
+        if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+        const delta = chunk.choices[0]?.delta;
+        if (!delta) continue;
+        if (delta.content) {
+          content += delta.content;
+          if (!plan.structured) ctx.onToken?.(delta.content);
+        }
+        for (const tc of delta.tool_calls ?? []) {
+          const slot = (calls[tc.index] ??= { id: '', name: '', args: '' });
+          if (tc.id) slot.id = tc.id;
+          if (tc.function?.name) slot.name += tc.function.name;
+          if (tc.function?.arguments) slot.args += tc.function.arguments;
+        }
+      }
+    } catch (error) {
+      throw new ModelCallError('MODEL_UNAVAILABLE', `${plan.agent.name}: the stream broke: ${describe(error)}`, 1);
+    }
+    return {
+      content,
+      toolCalls: calls.filter(Boolean).map((c) => ({ id: c.id, name: c.name, arguments: parseArgs(c.args) })),
+      usage,
+    };
+  }
+
+  private clientFor(provider: Provider | undefined): OpenAI {
+    const env = this.options.env ?? process.env;
+    const baseURL = provider?.baseURL ?? this.options.defaultProvider.baseURL;
+    let apiKey = this.options.defaultProvider.apiKey;
+    if (provider?.apiKeyEnv) {
+      const value = env[provider.apiKeyEnv];
+      if (!value) throw new ModelCallError('MODEL_MISCONFIGURED', `the environment variable ${provider.apiKeyEnv} (the provider's API key) is not set`, 1);
+      apiKey = value;
+    }
+    const key = `${baseURL} ${apiKey}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new OpenAI({ baseURL, apiKey, maxRetries: this.options.maxRetries ?? 2, timeout: this.options.timeoutMs ?? 120_000 });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+function toOpenAi(m: ChatMessage): ChatCompletionMessageParam {
+  switch (m.role) {
+    case 'system':
+      return { role: 'system', content: m.content };
+    case 'user':
+      return { role: 'user', content: m.content };
+    case 'tool':
+      return { role: 'tool', content: m.content, tool_call_id: m.toolCallId ?? '' };
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: m.content || null,
+        ...(m.toolCalls?.length
+          ? {
+              tool_calls: m.toolCalls.map((tc) => ({
+                id: tc.id,
+                type: 'function' as const,
+                function: { name: tc.name, arguments: JSON.stringify(tc.arguments ?? {}) },
+              })),
+            }
+          : {}),
+      };
+  }
+}
+
+function parseArgs(text: string): unknown {
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { _unparsed: text };
+  }
+}
+
+function parseStructured(schema: z.ZodType, content: string): { ok: true; value: unknown } | { ok: false; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch {
+    return { ok: false, problem: 'the answer is not JSON' };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  const issue = result.error.issues[0];
+  return { ok: false, problem: `${issue.path.join('.') || '(root)'}: ${issue.message}` };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
