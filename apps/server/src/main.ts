@@ -21,7 +21,8 @@ async function bootstrap(): Promise<void> {
   );
   SwaggerModule.setup('docs', app, document);
   await app.listen(config.port, config.host);
-  logger.log(`Parley listening on http://localhost:${config.port} (event log: ${config.eventLog}; API docs at /docs)`);
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  logger.log(`Parley listening on http://localhost:${port} (event log: ${config.eventLog}; API docs at /docs)`);
 }
 
 bootstrap().catch((error: unknown) => {

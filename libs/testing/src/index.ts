@@ -1,1 +1,3 @@
+export * from './http-client';
+export * from './parley-process';
 export * from './wait-for';
