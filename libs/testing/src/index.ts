@@ -1,3 +1,5 @@
 export * from './http-client';
 export * from './parley-process';
 export * from './wait-for';
+export * from './model-proxy';
+export * from './given';

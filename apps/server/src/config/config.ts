@@ -37,7 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
   if (eventLog !== 'sqlite' && eventLog !== 'kafka') {
     throw new ConfigError('PARLEY_EVENT_LOG', `must be "sqlite" or "kafka", not "${eventLog}"`);
   }
-  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
+  const kafkaBrokers = (eventLog === 'kafka' ? (env.KAFKA_BROKERS ?? '') : '')
     .split(',')
     .map((b) => b.trim())
     .filter(Boolean);
