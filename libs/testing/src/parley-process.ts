@@ -88,7 +88,8 @@ export class ParleyProcess {
     return server;
   }
 
-  client(user: TestUser | undefined = 'admin'): HttpClient {
+  /** A client acting as a test user; `null` for no token at all. */
+  client(user: TestUser | null = 'admin'): HttpClient {
     return new HttpClient(this.url, user ? TEST_USERS[user].token : undefined);
   }
 
