@@ -65,10 +65,10 @@ export class IdentityService {
     } else if (options.tokensFile) {
       throw new ConfigError('PARLEY_TOKENS_FILE', `${file} does not exist`);
     }
-    if (options.adminToken) {
-      this.tokens.set(options.adminToken, { id: 'admin', roles: ['admin'] });
-    } else if (this.tokens.size === 0) {
-      const adminFile = join(options.dataDir, 'admin-token');
+    if (options.adminToken) this.tokens.set(options.adminToken, { id: 'admin', roles: ['admin'] });
+    // Secure by default: with nothing configured, create an admin token once; once created it stays valid.
+    const adminFile = join(options.dataDir, 'admin-token');
+    if (existsSync(adminFile) || this.tokens.size === 0) {
       let token: string;
       if (existsSync(adminFile)) token = readFileSync(adminFile, 'utf8').trim();
       else {
@@ -76,7 +76,7 @@ export class IdentityService {
         writeFileSync(adminFile, `${token}\n`, { mode: 0o600 });
       }
       this.tokens.set(token, { id: 'admin', roles: ['admin'] });
-      this.notice = `no tokens configured: the admin token is in ${adminFile} (cat it; send it as "Authorization: Bearer <token>")`;
+      this.notice = `the admin token is in ${adminFile} (cat it; send it as "Authorization: Bearer <token>")`;
     }
   }
 
