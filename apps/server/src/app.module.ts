@@ -9,6 +9,7 @@ import { DeadlineScheduler } from './hitl/deadline-scheduler';
 import { RequestsHttpController } from './hitl/requests.http.controller';
 import { ResumeRunSaga } from './hitl/resume-run.saga';
 import { ErrorFilter } from './http/error.filter';
+import { NotificationsModule } from './notifications/notifications.module';
 import { RUN_COMMAND_HANDLERS } from './runs/commands/run-commands.handlers';
 import { StartRunHandler } from './runs/commands/start-run.handler';
 import { RunsHttpController } from './runs/runs.http.controller';
@@ -16,7 +17,7 @@ import { RefundsHttpController } from './tools/refunds.http.controller';
 import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
-  imports: [CqrsModule.forRoot(), CoreModule],
+  imports: [CqrsModule.forRoot(), CoreModule, NotificationsModule],
   controllers: [HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController],
   providers: [
     StartRunHandler,

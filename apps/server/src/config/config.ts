@@ -29,6 +29,7 @@ export interface ParleyConfig {
   instanceId: string;
   webhooks: string[];
   webhookSecret?: string;
+  webhookBackoffMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
@@ -46,6 +47,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
   }
   for (const broker of kafkaBrokers) {
     if (!/^[^:\s]+:\d{1,5}$/.test(broker)) throw new ConfigError('KAFKA_BROKERS', `"${broker}" is not host:port`);
+  }
+  const webhooks = (env.PARLEY_WEBHOOKS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const hook of webhooks) {
+    try {
+      const url = new URL(hook);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
+    } catch {
+      throw new ConfigError('PARLEY_WEBHOOKS', `"${hook}" is not an http(s) URL`);
+    }
   }
   const dataDir = resolve(env.PARLEY_DATA_DIR ?? 'data');
   ensureWritable(dataDir);
@@ -75,11 +88,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
       .map((o) => o.trim())
       .filter(Boolean),
     instanceId: env.PARLEY_INSTANCE_ID ?? `parley-${process.pid}`,
-    webhooks: (env.PARLEY_WEBHOOKS ?? '')
-      .split(',')
-      .map((o) => o.trim())
-      .filter(Boolean),
+    webhooks,
     webhookSecret: env.PARLEY_WEBHOOK_SECRET?.trim() || undefined,
+    webhookBackoffMs: integer(env, 'PARLEY_WEBHOOK_BACKOFF_MS', 1000, 1, 600_000),
   };
 }
 

@@ -1,0 +1,79 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+
+export interface Delivery {
+  id: number;
+  target: string;
+  body: string;
+  attempts: number;
+  status: 'pending' | 'delivered' | 'failed';
+  lastError: string | null;
+  nextAt: number;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+/**
+ * The outbox of notifications: rows written in the same transaction as the cursor of the log
+ * position they come from, so a crash neither loses a notification nor invents one. Delivery
+ * state (attempts, last error) is kept for operators.
+ */
+export class NotificationOutbox {
+  private readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, 'notifications.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', last_error TEXT,
+        next_at INTEGER NOT NULL, created_at TEXT NOT NULL, delivered_at TEXT);
+      CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);
+      CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);`);
+  }
+
+  position(): number {
+    return this.db.prepare<[], { position: number }>('SELECT position FROM cursor WHERE id = 1').get()?.position ?? 0;
+  }
+
+  enqueue(position: number, rows: Array<{ target: string; body: string }>, now: Date): void {
+    const insert = this.db.prepare('INSERT INTO deliveries (target, body, next_at, created_at) VALUES (?, ?, ?, ?)');
+    const cursor = this.db.prepare('INSERT INTO cursor (id, position) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET position = excluded.position');
+    this.db.transaction(() => {
+      for (const row of rows) insert.run(row.target, row.body, now.getTime(), now.toISOString());
+      cursor.run(position);
+    })();
+  }
+
+  due(now: number, limit = 50): Delivery[] {
+    return this.db.prepare<[number, number], Delivery>(`SELECT ${COLUMNS} FROM deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`).all(now, limit);
+  }
+
+  nextDueAt(): number | undefined {
+    return this.db.prepare<[], { n: number | null }>("SELECT MIN(next_at) AS n FROM deliveries WHERE status = 'pending'").get()?.n ?? undefined;
+  }
+
+  delivered(id: number, now: Date): void {
+    this.db.prepare("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?").run(now.toISOString(), id);
+  }
+
+  retry(id: number, error: string, nextAt: number, giveUp: boolean): void {
+    this.db
+      .prepare('UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_at = ?, status = ? WHERE id = ?')
+      .run(error, nextAt, giveUp ? 'failed' : 'pending', id);
+  }
+
+  list(status?: string, limit = 200): Delivery[] {
+    return status
+      ? this.db.prepare<[string, number], Delivery>(`SELECT ${COLUMNS} FROM deliveries WHERE status = ? ORDER BY id DESC LIMIT ?`).all(status, limit)
+      : this.db.prepare<[number], Delivery>(`SELECT ${COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?`).all(limit);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+const COLUMNS =
+  'id, target, body, attempts, status, last_error AS lastError, next_at AS nextAt, created_at AS createdAt, delivered_at AS deliveredAt';

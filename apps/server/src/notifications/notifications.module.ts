@@ -1,0 +1,44 @@
+import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { EventStore } from '@parley/event-store';
+import { PARLEY_CONFIG, type ParleyConfig } from '../config/config';
+import { EVENT_STORE } from '../core/tokens';
+import { NotificationOutbox } from './notification-outbox';
+import { NotificationsHttpController } from './notifications.http.controller';
+import { Notifier } from './notifier';
+
+@Module({
+  controllers: [NotificationsHttpController],
+  providers: [
+    { provide: NotificationOutbox, useFactory: (config: ParleyConfig) => new NotificationOutbox(config.dataDir), inject: [PARLEY_CONFIG] },
+    {
+      provide: Notifier,
+      useFactory: (config: ParleyConfig, store: EventStore, outbox: NotificationOutbox) => {
+        const logger = new Logger('Notifications');
+        return new Notifier(store, outbox, {
+          webhooks: config.webhooks,
+          secret: config.webhookSecret,
+          kafkaBrokers: config.eventLog === 'kafka' ? config.kafkaBrokers : undefined,
+          clientId: config.instanceId,
+          backoffMs: config.webhookBackoffMs,
+          log: (line) => logger.warn(line),
+        });
+      },
+      inject: [PARLEY_CONFIG, EVENT_STORE, NotificationOutbox],
+    },
+  ],
+})
+export class NotificationsModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(Notifier) private readonly notifier: Notifier,
+    @Inject(NotificationOutbox) private readonly outbox: NotificationOutbox,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.notifier.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.notifier.stop();
+    this.outbox.close();
+  }
+}
