@@ -21,7 +21,7 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
-const files = findTests(join(root, 'dist')).filter((f) => filters.every((x) => f.includes(x)));
+const files = findTests(join(root, 'dist')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   log(`no test files match ${filters.join(' ')}`);
   console.log('0 passed, 0 failed');

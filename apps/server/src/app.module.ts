@@ -1,7 +1,8 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AuthGuard } from './auth/auth.guard';
+import type { ParleyCore } from './core/core';
 import { CoreModule } from './core/core.module';
 import { HealthHttpController } from './health/health.http.controller';
 import { REQUEST_COMMAND_HANDLERS } from './hitl/commands/request-commands.handlers';
@@ -17,7 +18,7 @@ import { RefundsHttpController } from './tools/refunds.http.controller';
 import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
-  imports: [CqrsModule.forRoot(), CoreModule, NotificationsModule],
+  imports: [CqrsModule.forRoot(), NotificationsModule],
   controllers: [HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController],
   providers: [
     StartRunHandler,
@@ -29,4 +30,8 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     { provide: APP_FILTER, useClass: ErrorFilter },
   ],
 })
-export class AppModule {}
+export class AppModule {
+  static forRoot(core: ParleyCore): DynamicModule {
+    return { module: AppModule, imports: [CoreModule.forRoot(core)] };
+  }
+}

@@ -6,10 +6,12 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ParleyError } from '@parley/contracts';
 import { AppModule } from './app.module';
 import { ConfigError, loadConfig } from './config/config';
+import { createCore } from './core/core';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
-  const app = await NestFactory.create(AppModule, { bufferLogs: false, logger: ['log', 'warn', 'error'] });
+  const core = await createCore(config);
+  const app = await NestFactory.create(AppModule.forRoot(core), { logger: ['log', 'warn', 'error'], abortOnError: false });
   app.enableShutdownHooks();
   const logger = new Logger('Parley');
   app.get(UnhandledExceptionBus).subscribe(({ exception, cause }) =>

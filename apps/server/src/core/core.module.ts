@@ -1,12 +1,12 @@
-import { Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { RunEngine } from '@parley/engine';
 import { IdentityService } from '../auth/identity';
-import { loadConfig, PARLEY_CONFIG } from '../config/config';
+import { PARLEY_CONFIG } from '../config/config';
 import { RunsProjection } from '../projections/runs.projection';
 import { RefundLedger } from '../tools/refund-ledger';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
-import { createCore, type ParleyCore } from './core';
+import type { ParleyCore } from './core';
 import { toCqrsEvent } from './cqrs-events';
 import { LiveTokens } from './live-tokens';
 import { EVENT_STORE } from './tokens';
@@ -14,10 +14,7 @@ import { EVENT_STORE } from './tokens';
 export const PARLEY_CORE = Symbol('PARLEY_CORE');
 const from = <T>(pick: (core: ParleyCore) => T) => ({ useFactory: pick, inject: [PARLEY_CORE] });
 
-@Global()
-@Module({
-  providers: [
-    { provide: PARLEY_CORE, useFactory: () => createCore(loadConfig()) },
+const PROVIDERS = [
     { provide: PARLEY_CONFIG, ...from((c) => c.config) },
     { provide: EVENT_STORE, ...from((c) => c.store) },
     { provide: RunEngine, ...from((c) => c.engine) },
@@ -26,10 +23,23 @@ const from = <T>(pick: (core: ParleyCore) => T) => ({ useFactory: pick, inject: 
     { provide: RefundLedger, ...from((c) => c.ledger) },
     { provide: IdentityService, ...from((c) => c.identity) },
     { provide: LiveTokens, ...from((c) => c.liveTokens) },
-  ],
-  exports: [PARLEY_CORE, PARLEY_CONFIG, EVENT_STORE, RunEngine, RunsProjection, WorkflowCatalog, RefundLedger, IdentityService, LiveTokens],
-})
+];
+
+/**
+ * The core is built before Nest (main.ts → createCore), so that bad configuration stops the server
+ * with one clear line; this module hands its parts to Nest's injector.
+ */
+@Global()
+@Module({})
 export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  static forRoot(core: ParleyCore): DynamicModule {
+    return {
+      module: CoreModule,
+      providers: [{ provide: PARLEY_CORE, useValue: core }, ...PROVIDERS],
+      exports: [PARLEY_CORE, ...PROVIDERS.map((p) => p.provide)],
+    };
+  }
+
   private readonly logger = new Logger('Parley');
 
   constructor(
