@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { AuditHttpController } from './audit/audit.http.controller';
+import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
 import { AuthGuard } from './auth/auth.guard';
 import type { ParleyCore } from './core/core';
 import { CoreModule } from './core/core.module';
@@ -19,11 +21,12 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
   imports: [CqrsModule.forRoot(), NotificationsModule],
-  controllers: [HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController],
+  controllers: [AuditHttpController, HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController],
   providers: [
     StartRunHandler,
     ...RUN_COMMAND_HANDLERS,
     ...REQUEST_COMMAND_HANDLERS,
+    ...AUDIT_COMMAND_HANDLERS,
     ResumeRunSaga,
     DeadlineScheduler,
     { provide: APP_GUARD, useClass: AuthGuard },

@@ -87,6 +87,14 @@ export const HumanRequestExpired = z.object({
   escalateTo: z.string().optional(),
 });
 
+/**
+ * A human speaks in a run. Version 2; version 1 was `{author: string, text}` (no role), upcast on
+ * read by `upcastHumanMessageV1` (a committed fixture log keeps that shape forever).
+ */
 export const HumanMessagePosted = z.object({ by: HumanRefSchema, text: z.string().min(1).max(8000) });
+export function upcastHumanMessageV1(data: unknown): unknown {
+  const v1 = data as { author: string; text: string };
+  return { by: { id: v1.author, role: 'participant' }, text: v1.text };
+}
 
 export const HandoffOverridden = z.object({ by: HumanRefSchema, to: z.string().min(1), reason: z.string().min(1) });

@@ -52,7 +52,7 @@ export const EVENT_REGISTRY = {
   'human-decision.recorded': def(human.HumanDecisionRecorded, HUMAN),
   'human-request.resolved': def(human.HumanRequestResolved, ['human', 'system']),
   'human-request.expired': def(human.HumanRequestExpired, SYSTEM),
-  'human-message.posted': def(human.HumanMessagePosted, HUMAN),
+  'human-message.posted': def(human.HumanMessagePosted, HUMAN, 2, { 1: human.upcastHumanMessageV1 }),
   'handoff.overridden': def(human.HandoffOverridden, HUMAN),
   'handoff.performed': def(pattern.HandoffPerformed, ['agent', 'system']),
   'escalation.raised': def(pattern.EscalationRaised, ['agent', 'system']),

@@ -1,0 +1,147 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import {
+  ChainVerifier,
+  EVENT_REGISTRY,
+  NotFoundError,
+  ValidationError,
+  canonicalJson,
+  upcast,
+  type ExportManifest,
+} from '@parley/contracts';
+import type { EventStore } from '@parley/event-store';
+import { evolve, type RunState } from '@parley/engine';
+import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
+import type { Human } from '../auth/identity';
+import { EVENT_STORE } from '../core/tokens';
+import { parseBody } from '../http/parse';
+import { RunsProjection } from '../projections/runs.projection';
+import { runView } from '../runs/run-view';
+import { auditTrail } from './audit-trail';
+import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
+
+const ForkBody = z.strictObject({
+  atSeq: z.number().int().min(1),
+  note: z.string().min(1, 'say why you fork').max(2000),
+  message: z.string().min(1).max(8000).optional(),
+});
+const StateQuery = z.strictObject({ at: z.coerce.number().int().min(1).optional() });
+const RangeQuery = z.strictObject({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() });
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller('api')
+export class AuditHttpController {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(CommandBus) private readonly commands: CommandBus,
+  ) {}
+
+  @Get('runs/:runId/verify')
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: "Check the run's hash chain and seq continuity (streaming, constant memory)" })
+  async verify(@Param('runId') runId: string) {
+    await this.mustExist(runId);
+    const verifier = new ChainVerifier();
+    for await (const event of this.store.stream(runId)) verifier.push(event);
+    return verifier.result();
+  }
+
+  @Get('runs/:runId/state')
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'The run as it was at a seq, rebuilt from its events alone (no model or tool call)' })
+  async state(@Param('runId') runId: string, @Query() query: unknown, @Res() res: Response) {
+    const { at } = parseBody(StateQuery, query, 'REQUEST.INVALID_QUERY');
+    const head = await this.mustExist(runId);
+    if (at !== undefined && at > head) throw new ValidationError('REPLAY.BEYOND_HEAD', `the run has ${head} events; at must be at most ${head}`, 'at');
+    let state: RunState | undefined;
+    for await (const event of this.store.stream(runId)) {
+      if (at !== undefined && event.seq > at) break;
+      state = evolve(state, upcast(event));
+    }
+    // Canonical JSON: the same log always gives byte-identical state.
+    res.type('application/json').send(canonicalJson({ at: state!.seq, state: runView(state!) }));
+  }
+
+  @Get('runs/:runId/audit')
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'Who decided each human request: identity, role, comment, time, the exact payload shown' })
+  async audit(@Param('runId') runId: string) {
+    await this.mustExist(runId);
+    const events = (await this.store.read(runId)).map(upcast);
+    return { runId, requests: auditTrail(events) };
+  }
+
+  @Get('runs/:runId/export')
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'The run as NDJSON: a manifest line, then every event as stored' })
+  async exportRun(@Param('runId') runId: string, @Res() res: Response) {
+    await this.mustExist(runId);
+    await this.writeExport(res, [runId], `parley-${runId}.ndjson`);
+  }
+
+  @Get('export')
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'All runs started in a time range, as NDJSON with a manifest' })
+  async exportRange(@Query() query: unknown, @Res() res: Response) {
+    const { from, to } = parseBody(RangeQuery, query, 'REQUEST.INVALID_QUERY');
+    const runs = this.projection
+      .listRuns()
+      .filter((r) => (!from || r.createdAt >= from) && (!to || r.createdAt <= to))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .map((r) => r.runId);
+    await this.writeExport(res, runs, 'parley-export.ndjson');
+  }
+
+  @Post('import')
+  @HttpCode(201)
+  @RequiresRole('admin')
+  @ApiOperation({ summary: 'Import an NDJSON export (verified first): for example from Kafka into a local SQLite for an offline audit' })
+  async import(@Req() req: Request) {
+    return this.commands.execute(new ImportLogCommand(req));
+  }
+
+  @Post('runs/:runId/fork')
+  @HttpCode(201)
+  @RequiresRole('participant')
+  @ApiOperation({ summary: "Start a new run from the first atSeq events of this one, and continue it live" })
+  async fork(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
+    const parsed = parseBody(ForkBody, body);
+    return this.commands.execute(new ForkRunCommand(runId, parsed.atSeq, parsed.note, human, parsed.message));
+  }
+
+  private async mustExist(runId: string): Promise<number> {
+    const head = await this.store.head(runId);
+    if (!head) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
+    return head.seq;
+  }
+
+  private async writeExport(res: Response, runIds: string[], filename: string): Promise<void> {
+    const runs: ExportManifest['runs'] = [];
+    for (const runId of runIds) {
+      const head = await this.store.head(runId);
+      if (head) runs.push({ runId, count: head.seq, head: head.hash });
+    }
+    const manifest: ExportManifest = {
+      kind: 'parley.export',
+      version: 1,
+      exportedAt: new Date().toISOString(),
+      runs,
+      schemaVersions: Object.fromEntries(Object.entries(EVENT_REGISTRY).map(([type, d]) => [type, d.version])),
+    };
+    res.setHeader('Content-Type', 'application/x-ndjson');
+    res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+    res.write(`${JSON.stringify(manifest)}\n`);
+    for (const run of runs) {
+      for await (const event of this.store.stream(run.runId)) {
+        if (event.seq > run.count) break;
+        if (!res.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => res.once('drain', r));
+      }
+    }
+    res.end();
+  }
+}

@@ -1,0 +1,18 @@
+import type { Readable } from 'node:stream';
+import type { Human } from '../../auth/identity';
+
+export class ForkRunCommand {
+  constructor(
+    readonly runId: string,
+    readonly atSeq: number,
+    readonly note: string,
+    readonly by: Human,
+    /** A human's correction, posted into the fork before it continues. */
+    readonly message?: string,
+  ) {}
+}
+
+/** Import an NDJSON export read from `body`. */
+export class ImportLogCommand {
+  constructor(readonly body: Readable) {}
+}
