@@ -13,6 +13,7 @@ import { RequestsHttpController } from './hitl/requests.http.controller';
 import { ResumeRunSaga } from './hitl/resume-run.saga';
 import { ErrorFilter } from './http/error.filter';
 import { NotificationsModule } from './notifications/notifications.module';
+import { RealtimeGateway } from './realtime/realtime.gateway';
 import { RUN_COMMAND_HANDLERS } from './runs/commands/run-commands.handlers';
 import { StartRunHandler } from './runs/commands/start-run.handler';
 import { RunsHttpController } from './runs/runs.http.controller';
@@ -29,6 +30,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     ...AUDIT_COMMAND_HANDLERS,
     ResumeRunSaga,
     DeadlineScheduler,
+    RealtimeGateway,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },
   ],

@@ -9,4 +9,5 @@ export * from './events/registry';
 export * from './workflow/duration';
 export * from './workflow/workflow.schema';
 export * from './http/api.schemas';
+export * from './socket/socket.schemas';
 export * from './export/export-format';

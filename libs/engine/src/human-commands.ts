@@ -90,16 +90,29 @@ export function decideOnRequest(
       data: { requestId, decision: input.decision, by, comment: input.comment, payload: input.payload, payloadHash: request.payloadHash },
     },
   ];
-  const approving = input.decision === 'approve' || input.decision === 'confirm';
-  const approvals = request.votes.filter((v) => v.decision === 'approve' || v.decision === 'confirm').length + (approving ? 1 : 0);
+  // An edit approves the edited payload: it is a vote towards the quorum like an approval, so
+  // that one approver cannot settle a request that needs two by editing instead of approving.
+  const approves = (d: Decision): boolean => d === 'approve' || d === 'confirm' || d === 'edit';
+  const approving = approves(input.decision);
+  const approvals = request.votes.filter((v) => approves(v.decision)).length + (approving ? 1 : 0);
   if (approving && approvals < request.quorum) {
     return { events, result: { status: 'recorded', request, votes: approvals, quorum: request.quorum } };
   }
-  const deciders = [...request.votes.filter((v) => v.decision === input.decision).map((v) => v.by), by];
+  let outcome: Decision = input.decision;
+  let payload = input.payload;
+  let deciders = [...request.votes.filter((v) => v.decision === input.decision).map((v) => v.by), by];
+  if (approving) {
+    deciders = [...request.votes.filter((v) => approves(v.decision)).map((v) => v.by), by];
+    const edit = input.decision === 'edit' ? undefined : [...request.votes].reverse().find((v) => v.decision === 'edit');
+    if (edit) {
+      outcome = 'edit';
+      payload = edit.payload;
+    }
+  }
   events.push({
     type: 'human-request.resolved',
     actor: human(who.id),
-    data: { requestId, outcome: input.decision, payload: input.payload, comment: input.comment, deciders },
+    data: { requestId, outcome, payload, comment: input.comment, deciders },
   });
   return { events, result: { status: 'resolved', request } };
 }

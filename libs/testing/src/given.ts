@@ -17,7 +17,17 @@ import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Actor, HumanRef, NewEvent, RunEvent, ToolCall, Workflow } from '@parley/contracts';
 import { ParleyError, WorkflowSchema, upcast } from '@parley/contracts';
-import type { Acting, DecideContext, RunState, Step, ToolSpec } from '@parley/engine';
+import { z } from 'zod';
+import type {
+  Acting,
+  ChatMessage,
+  DecideContext,
+  ModelCallPlan,
+  RunState,
+  Step,
+  StructuredOutput,
+  ToolSpec,
+} from '@parley/engine';
 import { decide, foldRun } from '@parley/engine';
 import { sealBatch } from '@parley/event-store';
 
@@ -28,16 +38,57 @@ export const SYSTEM: Actor = { kind: 'system', id: 'parley' };
 export const agent = (id: string): Actor => ({ kind: 'agent', id });
 export const humanActor = (id: string): Actor => ({ kind: 'human', id });
 
+export interface ContextOptions {
+  now?: Date;
+  /** ids are `${ids}-1`, `${ids}-2` ... */
+  ids?: string;
+  tools?: Record<string, ToolSpec> | ((name: string) => ToolSpec | undefined);
+}
+
 /** A deterministic DecideContext: ids `${prefix}-1`, `${prefix}-2` ...; a fixed clock; stub tool specs. */
-export function testContext(options: { now?: Date; ids?: string; tools?: Record<string, ToolSpec> | ((name: string) => ToolSpec | undefined) } = {}): DecideContext {
+export function testContext(options: ContextOptions = {}): DecideContext {
   let n = 0;
   const prefix = options.ids ?? 'id';
   const tools = options.tools ?? {};
   return {
     now: options.now ?? T0,
     newId: () => `${prefix}-${++n}`,
-    toolSpec: typeof tools === 'function' ? tools : (name) => (Object.prototype.hasOwnProperty.call(tools, name) ? tools[name] : undefined),
+    toolSpec:
+      typeof tools === 'function'
+        ? tools
+        : (name) => (Object.prototype.hasOwnProperty.call(tools, name) ? tools[name] : undefined),
   };
+}
+
+/** The plan of a model call as the deciders build it: the agent's system prompt first. */
+export function callPlan(
+  workflow: Workflow,
+  agentName: string,
+  callId: string,
+  purpose: string,
+  messages: ChatMessage[],
+  options: { tools?: ToolSpec[]; structured?: StructuredOutput } = {},
+): ModelCallPlan {
+  const definition = workflow.agents.find((a) => a.name === agentName);
+  if (!definition) throw new Error(`workflow ${workflow.name} has no agent ${agentName}`);
+  return {
+    callId,
+    agent: definition,
+    purpose,
+    messages: [{ role: 'system', content: definition.system }, ...messages],
+    tools: options.tools ?? [],
+    structured: options.structured,
+  };
+}
+
+/** zod schemas compare by identity; as JSON Schema they compare by meaning. */
+export function comparable<T>(value: T): T {
+  if (value instanceof z.ZodType) return { jsonSchema: z.toJSONSchema(value) } as T;
+  if (Array.isArray(value)) return value.map(comparable) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, comparable(v)])) as T;
+  }
+  return value;
 }
 
 /**
@@ -112,13 +163,26 @@ export function modelCall(
 }
 
 export function modelStarted(callId: string, agentName: string, purpose: string): NewEvent {
-  return { type: 'model-call.started', actor: agent(agentName), data: { callId, agent: agentName, purpose, model: 'offline' } };
+  return {
+    type: 'model-call.started',
+    actor: agent(agentName),
+    data: { callId, agent: agentName, purpose, model: 'offline' },
+  };
 }
 
-export function modelFailed(callId: string, agentName: string, purpose: string, code = 'MODEL_UNAVAILABLE'): NewEvent[] {
+export function modelFailed(
+  callId: string,
+  agentName: string,
+  purpose: string,
+  code = 'MODEL_UNAVAILABLE',
+): NewEvent[] {
   return [
     modelStarted(callId, agentName, purpose),
-    { type: 'model-call.failed', actor: agent(agentName), data: { callId, agent: agentName, purpose, code, message: 'no answer', attempts: 3 } },
+    {
+      type: 'model-call.failed',
+      actor: agent(agentName),
+      data: { callId, agent: agentName, purpose, code, message: 'no answer', attempts: 3 },
+    },
   ];
 }
 
@@ -145,7 +209,14 @@ export function resolve(
     {
       type: 'human-decision.recorded',
       actor: humanActor(by.id),
-      data: { requestId, decision, by, comment: extra.comment, payload: extra.payload, payloadHash: extra.payloadHash ?? 'shown' },
+      data: {
+        requestId,
+        decision,
+        by,
+        comment: extra.comment,
+        payload: extra.payload,
+        payloadHash: extra.payloadHash ?? 'shown',
+      },
     },
     {
       type: 'human-request.resolved',
@@ -155,7 +226,11 @@ export function resolve(
   ];
 }
 
-export function expired(requestId: string, action: 'reject' | 'approve' | 'escalate' | 'continue', escalateTo?: string): NewEvent {
+export function expired(
+  requestId: string,
+  action: 'reject' | 'approve' | 'escalate' | 'continue',
+  escalateTo?: string,
+): NewEvent {
   return { type: 'human-request.expired', actor: SYSTEM, data: { requestId, action, escalateTo } };
 }
 
@@ -176,10 +251,14 @@ export class Given {
     readonly facts: NewEvent[],
     readonly options: RunOptions = {},
   ) {
-    let tick = 0;
+    // The n-th fact (seq n) happens at T0 + (n - 1) ms unless it says when.
+    const timed = [runStarted(workflow, options), ...facts].map((e, i) => ({
+      ...e,
+      at: e.at ?? new Date(T0.getTime() + i).toISOString(),
+    }));
     let id = 0;
-    this.events = sealBatch(options.runId ?? 'run-1', undefined, [runStarted(workflow, options), ...facts], {
-      now: () => new Date(T0.getTime() + tick++),
+    this.events = sealBatch(options.runId ?? 'run-1', undefined, timed, {
+      now: () => T0,
       newId: () => `ev-${++id}`,
     }).map(upcast);
   }
@@ -200,9 +279,38 @@ export class Given {
     return this.and(...step.events);
   }
 
-  /** Decide the next step. */
-  when(ctx: DecideContext = testContext()): Then<Step> {
-    return new Then(decide(this.state, ctx));
+  /**
+   * Decide the next step. Without ids of its own, the context's ids are `d<seq>-1`, `d<seq>-2` ...
+   * (decided at stream position seq): unique along a scenario, and predictable.
+   */
+  when(ctx: DecideContext | ContextOptions = {}): Then<Step> {
+    const state = this.state;
+    const context = 'newId' in ctx ? ctx : testContext({ ids: `d${state.seq}`, ...ctx });
+    return new Then(decide(state, context));
+  }
+
+  /**
+   * The engine performing a `call-models` step: each call starts and completes with the given
+   * result (in order; a string is a plain text answer).
+   */
+  andAnswers(
+    step: Step,
+    ...results: Array<string | { content?: string; toolCalls?: ToolCall[]; structured?: unknown }>
+  ): Given {
+    if (step.kind !== 'call-models') throw new Error(`expected a call-models step, got ${step.kind}`);
+    if (results.length !== step.calls.length)
+      throw new Error(`${step.calls.length} calls, ${results.length} results`);
+    return this.and(
+      ...step.calls.map((plan, i) => {
+        const r = results[i];
+        return modelCall(
+          plan.callId,
+          plan.agent.name,
+          plan.purpose,
+          typeof r === 'string' ? { content: r } : r,
+        );
+      }),
+    );
   }
 
   /** Run a command (decideOnRequest, postMessage ...) against the state. */
@@ -218,9 +326,9 @@ export function given(workflow: Workflow, facts: Facts = [], options: RunOptions
 export class Then<T> {
   constructor(readonly result: T) {}
 
-  /** The whole result, deeply and strictly equal to `expected`. */
+  /** The whole result, deeply and strictly equal to `expected` (zod schemas compared as JSON Schema). */
   then(expected: T): T {
-    assert.deepStrictEqual(this.result, expected);
+    assert.deepStrictEqual(comparable(this.result), comparable(expected));
     return this.result;
   }
 
@@ -233,6 +341,11 @@ export class Then<T> {
 
 export class ThenCommand<T> {
   constructor(private readonly run: () => T) {}
+
+  /** What the command returns (to append its events in a longer scenario). */
+  get result(): T {
+    return this.run();
+  }
 
   then(expected: T): T {
     const result = this.run();
@@ -254,7 +367,10 @@ export class ThenCommand<T> {
     } catch (error) {
       caught = error;
     }
-    assert.ok(caught instanceof ParleyError, `expected a ParleyError ${code}, got ${caught === undefined ? 'no error' : String(caught)}`);
+    assert.ok(
+      caught instanceof ParleyError,
+      `expected a ParleyError ${code}, got ${caught === undefined ? 'no error' : String(caught)}`,
+    );
     assert.equal(caught.code, code);
     if (kind) assert.equal(caught.kind, kind);
     return caught;

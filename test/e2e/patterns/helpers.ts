@@ -3,6 +3,10 @@ import { type HttpClient, waitFor } from '@parley/testing';
 
 /** Shared steps of the pattern e2e specs: everything through the REST API, nothing in-process. */
 
+/** JSON read from the API: the assertions check its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export interface Envelope {
   eventId: string;
   runId: string;
@@ -10,24 +14,29 @@ export interface Envelope {
   type: string;
   at: string;
   actor: { kind: string; id: string };
-  data: any;
+  data: Json;
+  prevHash: string;
+  hash: string;
 }
 
 export interface RequestView {
   id: string;
   kind: string;
   status: string;
-  subject: any;
+  subject: Json;
   title: string;
-  payload: any;
+  ask: string;
+  payload: Json;
   payloadHash: string;
   decisions: string[];
   roles: string[];
+  fourEyes: boolean;
+  requester: string;
   createdAt: string;
   deadline: string | null;
   onTimeout: { action: string; escalateTo?: string } | null;
   claimedBy: { id: string } | null;
-  escalation: any;
+  escalation: Json;
 }
 
 export interface RunView {
@@ -39,6 +48,8 @@ export interface RunView {
   currentAgent: string | null;
   transcript: Array<{ seq: number; role: string; speaker: string; content: string }>;
   pendingRequests: RequestView[];
+  toolCalls: Array<{ callId: string; tool: string; args: Json; status: string; result: Json; error: string | null }>;
+  plan: Json;
   failure: { code: string; message: string } | null;
 }
 
@@ -114,7 +125,7 @@ export async function waitForRequest(
   return { run: found.run, request: found.request };
 }
 
-export async function decide(client: HttpClient, requestId: string, body: Record<string, unknown>): Promise<any> {
+export async function decide(client: HttpClient, requestId: string, body: Record<string, unknown>): Promise<Json> {
   const answer = await client.post(`/api/requests/${requestId}/decision`, body);
   assert.equal(answer.status, 200, `decision ${JSON.stringify(body)} on ${requestId}: ${JSON.stringify(answer.body)}`);
   assert.equal(answer.body.status, 'resolved');
@@ -123,7 +134,7 @@ export async function decide(client: HttpClient, requestId: string, body: Record
 
 /** A 4xx answer with a coded error body. */
 export function assertError(
-  answer: { status: number; body: any },
+  answer: { status: number; body: Json },
   status: number,
   code: string | RegExp,
   field?: string,
@@ -150,4 +161,33 @@ export const modelCalls = (list: Envelope[], purpose: string, status: 'started' 
 export function quoted(text: string): string {
   const words = text.replace(/\s+/g, ' ').trim().split(' ');
   return `You wrote: "${words.slice(0, 12).join(' ')}${words.length > 12 ? ' ...' : ''}"`;
+}
+
+/** `content-pipeline` with both reviews approved: the same on every event log. */
+export const CONTENT_PIPELINE_APPROVED = [
+  'run.started',
+  'model-call.started',
+  'model-call.completed',
+  'human-request.opened',
+  'human-decision.recorded',
+  'human-request.resolved',
+  'model-call.started',
+  'model-call.completed',
+  'human-request.opened',
+  'human-decision.recorded',
+  'human-request.resolved',
+  'model-call.started',
+  'model-call.completed',
+  'run.completed',
+];
+
+/** Run `content-pipeline`, approving both reviews; returns the run's events. */
+export async function runContentPipelineApproved(client: HttpClient, input: string): Promise<{ runId: string; log: Envelope[]; output: string | null }> {
+  const runId = await startRun(client, 'content-pipeline', input);
+  const first = await waitForRequest(client, runId, (r) => r.subject.type === 'stage' && r.subject.index === 0, 'the stage 0 review', 30_000);
+  await decide(client, first.request.id, { decision: 'approve' });
+  const second = await waitForRequest(client, runId, (r) => r.subject.type === 'stage' && r.subject.index === 1, 'the stage 1 review', 30_000);
+  await decide(client, second.request.id, { decision: 'approve' });
+  const done = await waitForStatus(client, runId, 'completed', 30_000);
+  return { runId, log: await events(client, runId), output: done.output };
 }

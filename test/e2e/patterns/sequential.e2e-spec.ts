@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after as afterAll, before, describe, it } from 'node:test';
 import { ParleyProcess } from '@parley/testing';
-import { after, decide, events, findEvent, modelCalls, quoted, startRun, typesOf, waitForRequest, waitForStatus } from './helpers';
+import { CONTENT_PIPELINE_APPROVED, after, decide, runContentPipelineApproved, events, findEvent, modelCalls, quoted, startRun, typesOf, waitForRequest, waitForStatus } from './helpers';
 
 /** Sequential pattern (`content-pipeline`): writer → review → editor → review → publisher. */
 describe('content-pipeline (sequential) over REST with the offline model', () => {
@@ -97,6 +97,16 @@ describe('content-pipeline (sequential) over REST with the offline model', () =>
     const kindOf = (type: string): string =>
       type.startsWith('model-call.') ? 'agent' : type === 'human-request.opened' || type === 'run.completed' ? 'system' : 'human';
     for (const e of log) assert.equal(e.actor.kind, kindOf(e.type), `actor of ${e.type}@${e.seq}`);
+  });
+
+  it('with both reviews approved, each stage gets the previous stage\'s output', async () => {
+    const { log, output } = await runContentPipelineApproved(server.client('alice'), 'Write about bike lanes');
+    assert.deepEqual(typesOf(log), CONTENT_PIPELINE_APPROVED);
+    const [writer, editor, publisher] = [0, 1, 2].map((i) => modelCalls(log, `stage:${i}`)[0].data);
+    assert.deepEqual([writer.agent, editor.agent, publisher.agent], ['writer', 'editor', 'publisher']);
+    assert.ok(editor.content.includes(quoted(writer.content)));
+    assert.ok(publisher.content.includes(quoted(editor.content)));
+    assert.equal(output, publisher.content);
   });
 
   it('a reviewer who rejects a stage cancels the run; a decision on a closed request is refused', async () => {

@@ -21,7 +21,7 @@ export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideCon
     .join('\n\n');
   const aggregates = completed(callsFor(state, 'aggregate'));
   const feedback = state.requests
-    .filter((r) => r.subject.type === 'result' && r.status === 'resolved' && r.outcome === 'feedback')
+    .filter((r) => r.subject.type === 'result' && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
     .map((r) => r.outcomeComment ?? 'Please revise.');
   const latest = last(aggregates);
   if (!latest || feedback.length > aggregates.length - 1) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { agentActor, callModel, callStep, callsFor, cancel, completed, fail, finish, last, review } from './shared';
+import { agentActor, callModel, callStep, callsFor, cancel, completed, fail, finish, last, requestsAbout, review } from './shared';
 
 type Magentic = Extract<Workflow, { pattern: 'magentic' }>;
 
@@ -76,9 +76,12 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
     if (verdict.edited) {
       const edited = planSchema(wf.specialists).safeParse(verdict.value);
       if (edited.success && state.plans.every((p) => p.seq <= plan.seq)) {
+        // The revision is the editing human's: attribute it to them, not to a placeholder.
+        const request = last(requestsAbout(state, (s) => s.type === 'plan' && s.revision === plan.revision));
+        const editor = last(request?.votes.filter((v) => v.decision === 'edit') ?? [])?.by.id ?? 'reviewer';
         return {
           kind: 'append',
-          events: [{ type: 'plan.recorded', actor: { kind: 'human', id: 'reviewer' }, data: { revision: state.plans.length, ...edited.data, source: 'human' } }],
+          events: [{ type: 'plan.recorded', actor: { kind: 'human', id: editor }, data: { revision: state.plans.length, ...edited.data, source: 'human' } }],
         };
       }
     }

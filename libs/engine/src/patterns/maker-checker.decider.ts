@@ -71,7 +71,7 @@ function feedbackSoFar(state: RunState): string[] {
     .filter((v) => v.success && v.data.verdict === 'revise')
     .map((v) => (v.success ? v.data.feedback : ''));
   const fromHuman = state.requests
-    .filter((r) => r.subject.type === 'draft' && r.status === 'resolved' && r.outcome === 'feedback')
+    .filter((r) => r.subject.type === 'draft' && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
     .map((r) => r.outcomeComment ?? 'Please revise.');
   return [...fromAgent, ...fromHuman];
 }

@@ -54,6 +54,6 @@ export function decideSequential(state: RunState, wf: Sequential, ctx: DecideCon
 /** Feedback given on stage `index`, in order (one per returned version). */
 function feedbackFor(state: RunState, index: number): string[] {
   return state.requests
-    .filter((r) => r.subject.type === 'stage' && r.subject.index === index && r.status === 'resolved' && r.outcome === 'feedback')
+    .filter((r) => r.subject.type === 'stage' && r.subject.index === index && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
     .map((r) => r.outcomeComment ?? 'Please revise.');
 }

@@ -85,11 +85,14 @@ export function requestToolCalls(
     }
     const policies = state.workflow.policies;
     const escalation = policies.escalations.find((rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)));
+    const approval = policies.approvals.find((rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)));
     if (escalation) {
-      events.push(...escalate(state, ctx, escalation, { type: 'tool-call', callId }, { tool: tc.name, args }, argsHash));
+      // The escalation replaces the approval gate: it keeps the approval's four-eyes rule, else
+      // the requester could approve their own call by way of the escalation.
+      const fourEyes = approval?.fourEyes ?? false;
+      events.push(...escalate(state, ctx, escalation, { type: 'tool-call', callId }, { tool: tc.name, args }, argsHash, fourEyes));
       return;
     }
-    const approval = policies.approvals.find((rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)));
     if (approval) {
       const confirmation = approval.kind === 'confirmation';
       events.push(
@@ -118,6 +121,7 @@ export function escalate(
   subject: Parameters<typeof openRequestEvent>[2]['subject'],
   payload: unknown,
   payloadHash?: string,
+  fourEyes = false,
 ): NewEvent[] {
   const context = typeof payload === 'string' ? payload : JSON.stringify(payload);
   const ruleName = rule.when ?? rule.inputMatches ?? rule.reason;
@@ -134,7 +138,7 @@ export function escalate(
       ask: `${rule.reason}. Suggested: ${rule.suggestedAction} Approve the held action, reject it, answer or hand back with guidance, or close the run.`,
       payload,
       payloadHash,
-      gate: { roles: rule.roles },
+      gate: { roles: rule.roles, fourEyes },
       escalation: { reason: rule.reason, context, suggested_action: rule.suggestedAction, source: 'policy' },
     }),
   ];

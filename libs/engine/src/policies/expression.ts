@@ -12,32 +12,58 @@ type Node =
   | { t: 'not'; e: Node }
   | { t: 'bin'; op: string; l: Node; r: Node };
 
-export class ExpressionError extends Error {}
+/** A malformed expression; `position` is the 0-based offset in the source where it goes wrong. */
+export class ExpressionError extends Error {
+  constructor(
+    message: string,
+    readonly position?: number,
+  ) {
+    super(message);
+    this.name = 'ExpressionError';
+  }
+}
 
-const TOKEN = /\s*(?:(\d+(?:\.\d+)?)|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(\|\||&&|==|!=|>=|<=|>|<|!|\(|\))|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*))/y;
+interface Token {
+  text: string;
+  pos: number;
+}
 
-function tokenize(src: string): string[] {
-  const out: string[] = [];
-  TOKEN.lastIndex = 0;
+const TOKEN = /(\d+(?:\.\d+)?)|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(\|\||&&|==|!=|>=|<=|>|<|!|\(|\))|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/y;
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
   let pos = 0;
-  while (pos < src.length) {
-    if (/^\s*$/.test(src.slice(pos))) break;
+  for (;;) {
+    while (pos < src.length && /\s/.test(src[pos])) pos++;
+    if (pos >= src.length) return out;
     TOKEN.lastIndex = pos;
     const m = TOKEN.exec(src);
-    if (!m) throw new ExpressionError(`unexpected character at position ${pos} in "${src}"`);
-    out.push(m[0].trim());
+    if (!m) throw new ExpressionError(`unexpected character "${src[pos]}" at position ${pos} in "${src}"`, pos);
+    out.push({ text: m[0], pos });
     pos = TOKEN.lastIndex;
   }
-  return out;
 }
+
+/**
+ * The text of a quoted literal. `\\`, `\"`, `\'`, `\n`, `\t` and `\r` are escapes; any other
+ * backslash is kept as written, so that a regular expression reads naturally: `"\bsue\b"`, `"\d+"`.
+ */
+function unquote(token: string): string {
+  const body = token.slice(1, -1);
+  const ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', "'": "'", n: '\n', t: '\t', r: '\r' };
+  return body.replace(/\\(.)/gs, (whole, c: string) => ESCAPES[c] ?? whole);
+}
+
+const COMPARISONS = ['==', '!=', '>', '>=', '<', '<=', 'matches', 'contains'];
 
 export function parseExpression(src: string): Node {
   const tokens = tokenize(src);
   let i = 0;
-  const peek = (): string | undefined => tokens[i];
-  const take = (): string => {
+  const peek = (): string | undefined => tokens[i]?.text;
+  const at = (): number => tokens[i]?.pos ?? src.length;
+  const take = (): Token => {
     const t = tokens[i++];
-    if (t === undefined) throw new ExpressionError(`unexpected end of expression "${src}"`);
+    if (t === undefined) throw new ExpressionError(`unexpected end of expression at position ${src.length} in "${src}"`, src.length);
     return t;
   };
   const or = (): Node => {
@@ -66,28 +92,39 @@ export function parseExpression(src: string): Node {
   const comparison = (): Node => {
     const l = primary();
     const op = peek();
-    if (op && ['==', '!=', '>', '>=', '<', '<=', 'matches', 'contains'].includes(op)) {
+    if (op && COMPARISONS.includes(op)) {
       i++;
-      return { t: 'bin', op, l, r: primary() };
+      const rightAt = at();
+      const r = primary();
+      if (op === 'matches' && r.t === 'lit' && typeof r.v === 'string') {
+        try {
+          new RegExp(r.v, 'i');
+        } catch (error) {
+          throw new ExpressionError(`invalid regular expression at position ${rightAt} in "${src}": ${(error as Error).message}`, rightAt);
+        }
+      }
+      return { t: 'bin', op, l, r };
     }
     return l;
   };
   const primary = (): Node => {
-    const t = take();
+    const token = take();
+    const t = token.text;
     if (t === '(') {
       const e = or();
-      if (take() !== ')') throw new ExpressionError(`expected ")" in "${src}"`);
+      if (peek() !== ')') throw new ExpressionError(`expected ")" at position ${at()} in "${src}"`, at());
+      i++;
       return e;
     }
     if (/^\d/.test(t)) return { t: 'lit', v: Number(t) };
-    if (t.startsWith('"') || t.startsWith("'")) return { t: 'lit', v: JSON.parse(`"${t.slice(1, -1).replace(/"/g, '\\"')}"`) };
+    if (t.startsWith('"') || t.startsWith("'")) return { t: 'lit', v: unquote(t) };
     if (t === 'true' || t === 'false') return { t: 'lit', v: t === 'true' };
     if (t === 'null') return { t: 'lit', v: null };
-    if (/^[A-Za-z_]/.test(t)) return { t: 'id', path: t.split('.') };
-    throw new ExpressionError(`unexpected "${t}" in "${src}"`);
+    if (/^[A-Za-z_]/.test(t) && !COMPARISONS.includes(t)) return { t: 'id', path: t.split('.') };
+    throw new ExpressionError(`unexpected "${t}" at position ${token.pos} in "${src}"`, token.pos);
   };
   const node = or();
-  if (i !== tokens.length) throw new ExpressionError(`unexpected "${tokens[i]}" in "${src}"`);
+  if (i !== tokens.length) throw new ExpressionError(`unexpected "${tokens[i].text}" at position ${tokens[i].pos} in "${src}"`, tokens[i].pos);
   return node;
 }
 
@@ -101,7 +138,8 @@ export function evaluate(node: Node, scope: unknown): Value {
         if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, key)) return undefined;
         v = (v as Record<string, unknown>)[key];
       }
-      return typeof v === 'object' ? JSON.stringify(v) : (v as Value);
+      // a null field is null (typeof null is 'object': it is no object to compare as JSON)
+      return v !== null && typeof v === 'object' ? JSON.stringify(v) : (v as Value);
     }
     case 'not':
       return !truthy(evaluate(node.e, scope));
@@ -124,12 +162,21 @@ export function evaluate(node: Node, scope: unknown): Value {
         case '<=':
           return typeof l === typeof r && l != null && r != null && l <= r;
         case 'matches':
-          return typeof l === 'string' && typeof r === 'string' && new RegExp(r, 'i').test(l);
+          return typeof l === 'string' && typeof r === 'string' && safeRegExp(r)?.test(l) === true;
         case 'contains':
           return typeof l === 'string' && typeof r === 'string' && l.toLowerCase().includes(r.toLowerCase());
       }
       throw new ExpressionError(`unknown operator ${node.op}`);
     }
+  }
+}
+
+/** A pattern taken from the arguments may be no regular expression at all: then nothing matches. */
+function safeRegExp(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source, 'i');
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import { EventEnvelopeSchema } from '../envelope';
+import { Decision, HumanRequestKind } from '../events/human.events';
+
+/**
+ * The WebSocket (socket.io) protocol: every client → server message, its acknowledgement, and
+ * every server → client event. One definition, used by the gateway, the console and the tests.
+ * docs/WEBSOCKET.md describes it for people.
+ */
+
+const RunId = z.string().min(1, 'name a run').max(200);
+const RequestId = z.string().min(1, 'name a request').max(200);
+
+// ---------------------------------------------------------------------------------------------
+// Client → server messages (each one is acknowledged: see SocketAck)
+// ---------------------------------------------------------------------------------------------
+
+/** Follow a run. With `afterSeq`, its stored events after that seq come first (reconnect). */
+export const RunWatchMessage = z.strictObject({
+  runId: RunId,
+  afterSeq: z.number().int().min(0).optional(),
+});
+export type RunWatchMessage = z.infer<typeof RunWatchMessage>;
+
+export const RunUnwatchMessage = z.strictObject({ runId: RunId });
+export type RunUnwatchMessage = z.infer<typeof RunUnwatchMessage>;
+
+/** A human speaks in a run; with the floor open to them (an `input` request) it answers it. */
+export const RunMessageMessage = z.strictObject({
+  runId: RunId,
+  text: z.string().min(1, 'the message is empty').max(8000),
+});
+export type RunMessageMessage = z.infer<typeof RunMessageMessage>;
+
+export const RequestDecideMessage = z.strictObject({
+  requestId: RequestId,
+  decision: Decision,
+  comment: z.string().max(4000).optional(),
+  payload: z.unknown().optional(),
+  payloadHash: z.string().optional(),
+});
+export type RequestDecideMessage = z.infer<typeof RequestDecideMessage>;
+
+export const RequestClaimMessage = z.strictObject({ requestId: RequestId });
+export type RequestClaimMessage = z.infer<typeof RequestClaimMessage>;
+
+/** Re-route a handoff run to another agent. */
+export const RunHandoffMessage = z.strictObject({
+  runId: RunId,
+  to: z.string().min(1),
+  reason: z.string().min(1, 'say why you re-route').max(2000),
+});
+export type RunHandoffMessage = z.infer<typeof RunHandoffMessage>;
+
+/** Follow the inbox: requests the user may act on (optionally only those open to `roles`). */
+export const InboxWatchMessage = z.strictObject({
+  roles: z.array(z.string().min(1)).min(1).max(50).optional(),
+});
+export type InboxWatchMessage = z.infer<typeof InboxWatchMessage>;
+
+export const InboxUnwatchMessage = z.strictObject({});
+export type InboxUnwatchMessage = z.infer<typeof InboxUnwatchMessage>;
+
+/** Every message a client may send, by event name, with its payload schema. */
+export const SOCKET_CLIENT_MESSAGES = {
+  'run:watch': RunWatchMessage,
+  'run:unwatch': RunUnwatchMessage,
+  'run:message': RunMessageMessage,
+  'run:handoff': RunHandoffMessage,
+  'request:decide': RequestDecideMessage,
+  'request:claim': RequestClaimMessage,
+  'inbox:watch': InboxWatchMessage,
+  'inbox:unwatch': InboxUnwatchMessage,
+} as const;
+export type SocketClientMessageName = keyof typeof SOCKET_CLIENT_MESSAGES;
+export type SocketClientMessages = {
+  [K in SocketClientMessageName]: z.infer<(typeof SOCKET_CLIENT_MESSAGES)[K]>;
+};
+
+/** The least role each message needs (built-in roles rank viewer < participant < approver < admin). */
+export const SOCKET_MESSAGE_ROLES: Record<SocketClientMessageName, 'viewer' | 'participant'> = {
+  'run:watch': 'viewer',
+  'run:unwatch': 'viewer',
+  'run:message': 'participant',
+  'run:handoff': 'participant',
+  // who may decide or claim depends on the request (its roles, four-eyes): the command checks it
+  'request:decide': 'viewer',
+  'request:claim': 'viewer',
+  'inbox:watch': 'viewer',
+  'inbox:unwatch': 'viewer',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Acknowledgements
+// ---------------------------------------------------------------------------------------------
+
+/** Error codes the socket layer adds to the domain's (RUN.NOT_FOUND, REQUEST.CLOSED, AUTH.*, ...). */
+export const SOCKET_ERROR_CODES = {
+  /** The payload does not match the message's schema; `field` names the bad field. */
+  invalidPayload: 'SOCKET.INVALID_PAYLOAD',
+  /** No such client message. */
+  unknownEvent: 'SOCKET.UNKNOWN_EVENT',
+  /** `run:watch` with an `afterSeq` beyond the run's head. */
+  afterSeqAhead: 'SOCKET.AFTER_SEQ_AHEAD',
+  /** Too many messages on this connection: slow down (token bucket). */
+  rateLimited: 'RATE_LIMITED',
+  /** An unexpected server error (logged on the server). */
+  internal: 'INTERNAL',
+} as const;
+
+/** Codes a refused handshake carries in `connect_error`'s `err.data.code`. */
+export const SOCKET_HANDSHAKE_ERROR_CODES = ['AUTH.MISSING_TOKEN', 'AUTH.INVALID_TOKEN'] as const;
+
+export const SocketError = z.object({
+  code: z.string(),
+  message: z.string(),
+  field: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type SocketError = z.infer<typeof SocketError>;
+
+export const SocketAckError = z.object({ ok: z.literal(false), error: SocketError });
+export type SocketAckError = z.infer<typeof SocketAckError>;
+
+export const RequestSummarySchema = z.object({
+  id: z.string(),
+  runId: z.string(),
+  kind: HumanRequestKind,
+  status: z.enum(['open', 'resolved', 'expired']),
+  title: z.string(),
+  ask: z.string(),
+  roles: z.array(z.string()),
+  createdAt: z.string(),
+  deadline: z.string().nullable(),
+  claimedBy: z.string().optional(),
+  closedAt: z.string().optional(),
+  outcome: z.string().optional(),
+});
+export type RequestSummaryPayload = z.infer<typeof RequestSummarySchema>;
+
+/** The successful ack of each message. */
+export const SOCKET_ACKS = {
+  /** Sent after the catch-up: every event up to `headSeq` has been emitted before this ack. */
+  'run:watch': z.object({
+    ok: z.literal(true),
+    runId: z.string(),
+    headSeq: z.number().int().min(0),
+    replayed: z.number().int().min(0),
+  }),
+  'run:unwatch': z.object({ ok: z.literal(true), runId: z.string(), watching: z.boolean() }),
+  'run:message': z.object({ ok: z.literal(true), runId: z.string(), seq: z.number().int().positive() }),
+  'run:handoff': z.object({ ok: z.literal(true), runId: z.string(), seq: z.number().int().positive() }),
+  'request:decide': z.object({
+    ok: z.literal(true),
+    requestId: z.string(),
+    // unchanged: the same human repeated the same decision (idempotent)
+    status: z.enum(['resolved', 'recorded', 'unchanged']),
+    votes: z.number().int().optional(),
+    quorum: z.number().int().optional(),
+  }),
+  'request:claim': z.object({
+    ok: z.literal(true),
+    requestId: z.string(),
+    status: z.literal('claimed'),
+    by: z.string(),
+  }),
+  'inbox:watch': z.object({ ok: z.literal(true), requests: z.array(RequestSummarySchema) }),
+  'inbox:unwatch': z.object({ ok: z.literal(true) }),
+} as const satisfies Record<SocketClientMessageName, z.ZodType>;
+export type SocketAckOk<K extends SocketClientMessageName> = z.infer<(typeof SOCKET_ACKS)[K]>;
+export type SocketAck<K extends SocketClientMessageName> = SocketAckOk<K> | SocketAckError;
+
+// ---------------------------------------------------------------------------------------------
+// Server → client events
+// ---------------------------------------------------------------------------------------------
+
+export const RunTokenPayload = z.object({ runId: z.string(), agent: z.string(), delta: z.string() });
+export type RunTokenPayload = z.infer<typeof RunTokenPayload>;
+
+export const InboxChangedPayload = z.object({ request: RequestSummarySchema });
+export type InboxChangedPayload = z.infer<typeof InboxChangedPayload>;
+
+/** A message sent without an ack callback that failed: the error comes back as this event. */
+export const SocketErrorPayload = z.object({ event: z.string(), error: SocketError });
+export type SocketErrorPayload = z.infer<typeof SocketErrorPayload>;
+
+export const SOCKET_SERVER_EVENTS = {
+  /** Every event of a watched run, in seq order, exactly once per watch: the stored envelope. */
+  'run:event': EventEnvelopeSchema,
+  /** Tokens while an agent of a watched run speaks (never stored; the final message is a run:event). */
+  'run:token': RunTokenPayload,
+  /** A request the user may act on was opened, claimed, resolved or expired (inbox watchers). */
+  'inbox:changed': InboxChangedPayload,
+  /** The failure of a message that came without an ack callback. */
+  'socket:error': SocketErrorPayload,
+} as const;
+export type SocketServerEventName = keyof typeof SOCKET_SERVER_EVENTS;
+
+/** Socket.io settings the server applies (documented for clients). */
+export const SOCKET_LIMITS = {
+  path: '/socket.io',
+  /** Larger frames close the connection (socket.io `maxHttpBufferSize`). */
+  maxMessageBytes: 64 * 1024,
+  /** Token bucket per connection: sustained messages per second, and burst. */
+  ratePerSecond: 20,
+  burst: 40,
+} as const;
