@@ -26,7 +26,9 @@ export class ErrorFilter implements ExceptionFilter {
       status = exception.getStatus();
       const r = exception.getResponse();
       const message = typeof r === 'string' ? r : String((r as { message?: unknown }).message ?? exception.message);
-      body = { error: { code: status === 404 ? 'HTTP.NOT_FOUND' : status === 400 ? 'HTTP.BAD_REQUEST' : `HTTP.${status}`, message } };
+      const badJson = status === 400 && /JSON/i.test(message);
+      const code = badJson ? 'REQUEST.INVALID_JSON' : status === 404 ? 'HTTP.NOT_FOUND' : status === 400 ? 'HTTP.BAD_REQUEST' : `HTTP.${status}`;
+      body = { error: { code, message: badJson ? `the body is not valid JSON (${message})` : message } };
     } else {
       this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     }

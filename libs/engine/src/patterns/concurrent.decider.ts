@@ -1,7 +1,7 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, cancel, completed, fail, finish, last, review } from './shared';
+import { callModel, callStep, callsFor, cancel, completed, fail, feedbackOn, finish, last, review } from './shared';
 
 type Concurrent = Extract<Workflow, { pattern: 'concurrent' }>;
 
@@ -20,9 +20,7 @@ export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideCon
     .map((w) => `[${w}] ${last(completed(callsFor(state, `worker:${w}`)))!.content}`)
     .join('\n\n');
   const aggregates = completed(callsFor(state, 'aggregate'));
-  const feedback = state.requests
-    .filter((r) => r.subject.type === 'result' && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
-    .map((r) => r.outcomeComment ?? 'Please revise.');
+  const feedback = feedbackOn(state, (s) => s.type === 'result');
   const latest = last(aggregates);
   if (!latest || feedback.length > aggregates.length - 1) {
     if (aggregates.length > wf.maxRevisions + 1) return fail('MAX_REVISIONS', 'the aggregate was sent back too many times');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { agentActor, callModel, callStep, callsFor, cancel, completed, fail, finish, last, requestsAbout, review } from './shared';
+import { agentActor, callModel, callsFor, callStep, cancel, completed, fail, feedbackOn, finish, last, requestsAbout, review } from './shared';
 
 type Magentic = Extract<Workflow, { pattern: 'magentic' }>;
 
@@ -154,9 +154,7 @@ function reports(state: RunState): ChatMessage[] {
 }
 
 function planNotes(state: RunState): string[] {
-  return state.requests
-    .filter((r) => r.subject.type === 'plan' && r.status === 'resolved' && r.outcome === 'feedback')
-    .map((r) => r.outcomeComment ?? '');
+  return feedbackOn(state, (s) => s.type === 'plan');
 }
 
 /** Re-plan when the last `maxStalls` ledgers all report no progress or a loop. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, cancel, completed, finish, last, review } from './shared';
+import { callModel, callStep, callsFor, cancel, completed, feedbackOn, finish, last, review } from './shared';
 
 type MakerChecker = Extract<Workflow, { pattern: 'maker-checker' }>;
 
@@ -70,8 +70,6 @@ function feedbackSoFar(state: RunState): string[] {
     .map((c) => CheckerVerdict.safeParse(c.structured))
     .filter((v) => v.success && v.data.verdict === 'revise')
     .map((v) => (v.success ? v.data.feedback : ''));
-  const fromHuman = state.requests
-    .filter((r) => r.subject.type === 'draft' && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
-    .map((r) => r.outcomeComment ?? 'Please revise.');
+  const fromHuman = feedbackOn(state, (s) => s.type === 'draft');
   return [...fromAgent, ...fromHuman];
 }

@@ -1,7 +1,7 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, cancel, completed, fail, finish, humanMessagesSince, last, review } from './shared';
+import { callModel, callStep, callsFor, cancel, completed, fail, feedbackOn, finish, humanMessagesSince, last, review } from './shared';
 
 type Sequential = Extract<Workflow, { pattern: 'sequential' }>;
 
@@ -53,7 +53,5 @@ export function decideSequential(state: RunState, wf: Sequential, ctx: DecideCon
 
 /** Feedback given on stage `index`, in order (one per returned version). */
 function feedbackFor(state: RunState, index: number): string[] {
-  return state.requests
-    .filter((r) => r.subject.type === 'stage' && r.subject.index === index && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
-    .map((r) => r.outcomeComment ?? 'Please revise.');
+  return feedbackOn(state, (s) => s.type === 'stage' && s.index === index);
 }

@@ -136,6 +136,16 @@ export function outcomeOf(r: HumanRequestState): NewEventDecision | 'open' | 'es
   }
 }
 
+/**
+ * Feedback given on a subject, one entry per version sent back, in order: a `feedback` decision, or
+ * an escalation of the review answered (`answer` / `handback`) with guidance.
+ */
+export function feedbackOn(state: RunState, about: (s: RequestSubject) => boolean): string[] {
+  return state.requests
+    .filter((r) => about(r.subject) && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
+    .map((r) => r.outcomeComment ?? 'Please revise.');
+}
+
 /** Human messages and answers posted after `afterSeq`, as user messages. */
 export function humanMessagesSince(state: RunState, afterSeq: number): ChatMessage[] {
   return state.transcript
