@@ -27,7 +27,7 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     assertError(await alice.post('/api/runs', { workflow: 'content-pipeline', input: 'x', colour: 'red' }), 400, 'REQUEST.INVALID_BODY');
     const malformed = await alice.post('/api/runs', '{"workflow": "content-pipeline", "input": ');
     assert.equal(malformed.status, 400, JSON.stringify(malformed.body));
-    assert.equal(typeof malformed.body.error.code, 'string');
+    assert.equal(malformed.body.error.code, 'REQUEST.INVALID_JSON');
     assertError(await server.client('alice').as(undefined).post('/api/runs', { workflow: 'content-pipeline', input: 'x' }), 401, 'AUTH.MISSING_TOKEN');
     assertError(await alice.as('not-a-valid-token-at-all').post('/api/runs', { workflow: 'content-pipeline', input: 'x' }), 401, 'AUTH.INVALID_TOKEN');
     assertError(await server.client('victor').post('/api/runs', { workflow: 'content-pipeline', input: 'x' }), 403, 'AUTH.ROLE_REQUIRED');
