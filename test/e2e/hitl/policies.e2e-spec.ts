@@ -92,12 +92,14 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
     assert.equal(unknown.body.error.code, 'REQUEST.NOT_FOUND');
   });
 
-  it('an approver edits the refund down; the tool runs with the edited arguments', async () => {
+  it('an approver edits the refund down, a second approves; the tool runs with the edited arguments', async () => {
     const runId = await start(server, 'carol', 'refund-quorum', 'Please refund $400 for order #Q3');
     const request = (await runUntil(server.client(), runId, 'waiting')).pendingRequests[0];
     const edited = { args: { order_id: 'Q3', amount: 120, reason: 'partial refund: item kept' } };
     const first = await server.client('alice').post(`/api/requests/${request.id}/decision`, { decision: 'edit', payload: edited, comment: 'partial' });
-    assert.equal(first.body.status, 'resolved');
+    assert.equal(first.body.status, 'recorded', 'an edit is one vote of the quorum of 2');
+    const second = await server.client('bob').post(`/api/requests/${request.id}/decision`, { decision: 'approve' });
+    assert.equal(second.body.status, 'resolved');
     await runUntil(server.client(), runId, 'completed');
     const refunds = (await server.client().get(`/api/refunds?runId=${runId}`)).body.refunds;
     assert.deepEqual(
