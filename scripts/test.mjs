@@ -21,11 +21,22 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+// The console's browser tests need the built console and Debian's chromium (installed with apt-get
+// when missing; never a browser download). Both steps are quick when there is nothing to do.
+if (spawnSync(process.execPath, ['scripts/build-console.mjs'], { cwd: root, stdio: 'inherit' }).status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 const files = findTests(join(root, 'dist')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   log(`no test files match ${filters.join(' ')}`);
   console.log('0 passed, 0 failed');
   process.exit(1);
+}
+
+if (files.some((f) => f.includes(`${join('e2e', 'console')}`))) {
+  spawnSync(process.execPath, ['scripts/ensure-chromium.mjs'], { cwd: root, stdio: 'inherit' });
 }
 
 let broker;

@@ -5,6 +5,7 @@ import { AuditHttpController } from './audit/audit.http.controller';
 import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
 import { AuthGuard } from './auth/auth.guard';
 import type { ParleyCore } from './core/core';
+import { ConsoleController } from './console/console.controller';
 import { CoreModule } from './core/core.module';
 import { HealthHttpController } from './health/health.http.controller';
 import { REQUEST_COMMAND_HANDLERS } from './hitl/commands/request-commands.handlers';
@@ -22,7 +23,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
   imports: [CqrsModule.forRoot(), NotificationsModule],
-  controllers: [AuditHttpController, HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController],
+  controllers: [AuditHttpController, HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController, ConsoleController],
   providers: [
     StartRunHandler,
     ...RUN_COMMAND_HANDLERS,

@@ -1,0 +1,227 @@
+import { useEffect, useState } from 'react';
+import { http, session, type RunEvent, type RunView } from './api';
+import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
+
+interface Verify {
+  ok: boolean;
+  events: number;
+  head?: string;
+  seq?: number;
+  reason?: string;
+  message?: string;
+}
+
+interface AuditEntry {
+  requestId: string;
+  kind: string;
+  title: string;
+  ask: string;
+  roles: string[];
+  opened: { seq: number; at: string };
+  decisions: Array<{
+    by: { id: string; role: string };
+    decision: string;
+    comment: string | null;
+    seq: number;
+    at: string;
+  }>;
+  outcome: { status: string; outcome: string; seq: number; at: string } | null;
+}
+
+/** A run's timeline: pick an event, see the state as it was then; the chain check; the audit trail. */
+export function Replay({ runId }: { runId: string }) {
+  const base = `/api/runs/${encodeURIComponent(runId)}`;
+  const [events, setEvents] = useState<RunEvent[] | null>(null);
+  const [at, setAt] = useState<number | null>(null);
+  const [state, setState] = useState<{ at: number; state: RunView } | null>(null);
+  const [verify, setVerify] = useState<Verify | null>(null);
+  const [audit, setAudit] = useState<AuditEntry[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [downloadError, setDownloadError] = useState<string | null>(null);
+
+  useEffect(() => {
+    http<{ events: RunEvent[] }>(`${base}/events`)
+      .then((r) => {
+        setEvents(r.events);
+        setAt(r.events.length ? r.events[r.events.length - 1].seq : null);
+      })
+      .catch((e: Error) => setError(e.message));
+    http<Verify>(`${base}/verify`)
+      .then(setVerify)
+      .catch((e: Error) => setError(e.message));
+    http<{ requests: AuditEntry[] }>(`${base}/audit`)
+      .then((r) => setAudit(r.requests))
+      .catch((e: Error) => setError(e.message));
+  }, [base]);
+
+  useEffect(() => {
+    if (at === null) return;
+    let current = true;
+    http<{ at: number; state: RunView }>(`${base}/state?at=${at}`)
+      .then((s) => current && setState(s))
+      .catch((e: Error) => current && setError(e.message));
+    return () => {
+      current = false;
+    };
+  }, [base, at]);
+
+  const download = async (): Promise<void> => {
+    setDownloadError(null);
+    try {
+      const res = await fetch(`${base}/export`, {
+        headers: { Authorization: `Bearer ${session.token ?? ''}` },
+      });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        throw new Error(body?.error?.message ?? `the server answered ${res.status}`);
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `parley-${runId}.ndjson`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      setDownloadError(`The export could not be downloaded: ${(e as Error).message}.`);
+    }
+  };
+
+  const head = events?.length ? events[events.length - 1].seq : 0;
+  const selected = events?.find((e) => e.seq === at);
+
+  return (
+    <>
+      <h1>
+        Replay <span className="muted small">run {runId}</span>
+      </h1>
+      <p>
+        <a href={`#/runs/${encodeURIComponent(runId)}`}>Back to the live run</a>
+      </p>
+      <ErrorText error={error} />
+      <div className="card replay-bar">
+        <p>
+          {verify === null ? (
+            <span className="badge">checking the hash chain…</span>
+          ) : verify.ok ? (
+            <span className="badge chain-ok" data-testid="chain-badge">
+              Hash chain verified ({verify.events} events)
+            </span>
+          ) : (
+            <span className="badge chain-broken" data-testid="chain-badge">
+              Hash chain broken at event {verify.seq}: {verify.message}
+            </span>
+          )}
+        </p>
+        <button type="button" className="secondary" onClick={() => void download()}>
+          Download the log (NDJSON)
+        </button>
+        <ErrorText error={downloadError} />
+      </div>
+      {events && at !== null && (
+        <div className="replay-layout">
+          <section aria-labelledby="timeline-h" className="timeline">
+            <h2 id="timeline-h">Timeline</h2>
+            <label htmlFor="replay-at">
+              Event {at} of {head}
+            </label>
+            <input
+              id="replay-at"
+              type="range"
+              min={1}
+              max={head}
+              step={1}
+              value={at}
+              onChange={(e) => setAt(Number(e.target.value))}
+              aria-valuetext={selected ? `event ${at}: ${selected.type}` : `event ${at}`}
+            />
+            <ol className="events" aria-label="Events">
+              {events.map((e) => (
+                <li key={e.seq}>
+                  <button
+                    type="button"
+                    className="event"
+                    aria-current={e.seq === at ? 'step' : undefined}
+                    onClick={() => setAt(e.seq)}
+                  >
+                    <span className="seq">#{e.seq}</span> {e.type}{' '}
+                    <span className="muted">
+                      {e.actor.kind}:{e.actor.id}
+                    </span>
+                  </button>
+                </li>
+              ))}
+            </ol>
+          </section>
+          <section aria-labelledby="state-h" className="state">
+            <h2 id="state-h">The run at event {state?.at ?? at}</h2>
+            {state ? (
+              <>
+                <p>
+                  Status: <StatusBadge status={state.state.status} /> · {state.state.transcript.length}{' '}
+                  transcript entries ·{' '}
+                  <span data-testid="state-pending">{state.state.pendingRequests.length} open requests</span>
+                </p>
+                {state.state.pendingRequests.map((r) => (
+                  <RequestCard key={r.id} request={r} me={null} readOnly />
+                ))}
+                <Transcript entries={state.state.transcript} label="Transcript at this point" />
+              </>
+            ) : (
+              <p>Loading…</p>
+            )}
+          </section>
+        </div>
+      )}
+      <section aria-labelledby="audit-h">
+        <h2 id="audit-h">Audit trail: who decided what</h2>
+        {audit === null ? (
+          <p>Loading…</p>
+        ) : audit.length === 0 ? (
+          <p className="muted">No human request in this run.</p>
+        ) : (
+          <table className="audit">
+            <thead>
+              <tr>
+                <th scope="col">Request</th>
+                <th scope="col">Decisions</th>
+                <th scope="col">Outcome</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.map((a) => (
+                <tr key={a.requestId}>
+                  <td data-label="Request">
+                    <strong>{a.title}</strong>{' '}
+                    <span className="muted">
+                      ({a.kind}, event {a.opened.seq}, for {a.roles.join(', ')})
+                    </span>
+                  </td>
+                  <td data-label="Decisions">
+                    {a.decisions.length === 0 ? (
+                      <span className="muted">none</span>
+                    ) : (
+                      <ul>
+                        {a.decisions.map((d) => (
+                          <li key={d.seq}>
+                            {d.by.id} ({d.by.role}) chose <strong>{d.decision}</strong>
+                            {d.comment ? `: “${d.comment}”` : ''}{' '}
+                            <span className="muted">at {new Date(d.at).toLocaleString()}</span>
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                  </td>
+                  <td data-label="Outcome">
+                    {a.outcome ? `${a.outcome.status}: ${a.outcome.outcome}` : 'open'}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,311 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { RunHandoffMessage, RunMessageMessage } from '@parley/contracts/socket/socket.schemas';
+import {
+  emit,
+  getSocket,
+  hasRole,
+  http,
+  issueSentence,
+  type Me,
+  type RunEvent,
+  type RunToken,
+  type RunView,
+} from './api';
+import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
+import { useWorkflows } from './Runs';
+
+const ENDED = new Set(['completed', 'failed', 'cancelled']);
+
+interface Streaming {
+  agent: string;
+  text: string;
+  /** the seq of the model-call.completed that ends it, once it arrived */
+  doneSeq?: number;
+}
+
+/** A run, live: events over the socket (run:watch), tokens while an agent speaks, the view from REST. */
+export function RunPage({ runId, me }: { runId: string; me: Me }) {
+  const [run, setRun] = useState<RunView | null>(null);
+  const [events, setEvents] = useState<RunEvent[]>([]);
+  const [streaming, setStreaming] = useState<Streaming | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [live, setLive] = useState(false);
+  const inFlight = useRef(false);
+  const again = useRef(false);
+
+  const refresh = useCallback(async (): Promise<void> => {
+    if (inFlight.current) {
+      again.current = true;
+      return;
+    }
+    inFlight.current = true;
+    try {
+      do {
+        again.current = false;
+        const view = await http<RunView>(`/api/runs/${encodeURIComponent(runId)}`);
+        setRun(view);
+        setError(null);
+        setStreaming((s) => (s?.doneSeq !== undefined && view.seq >= s.doneSeq ? null : s));
+      } while (again.current);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      inFlight.current = false;
+    }
+  }, [runId]);
+
+  useEffect(() => {
+    void refresh();
+    let socket;
+    try {
+      socket = getSocket();
+    } catch (e) {
+      setError((e as Error).message);
+      return;
+    }
+    let lastSeq = 0;
+    const watch = (): void => {
+      emit('run:watch', { runId, afterSeq: lastSeq })
+        .then(() => {
+          setLive(true);
+          void refresh();
+        })
+        .catch((e: Error) => setError(e.message));
+    };
+    const onEvent = (event: RunEvent): void => {
+      if (event.runId !== runId || event.seq <= lastSeq) return;
+      lastSeq = event.seq;
+      setEvents((prev) => [...prev, event]);
+      const data = event.data as { agent?: string };
+      if (event.type === 'model-call.started' && data.agent) {
+        setStreaming((s) =>
+          s && s.agent === data.agent && s.doneSeq === undefined ? s : { agent: data.agent!, text: '' },
+        );
+      } else if (
+        (event.type === 'model-call.completed' || event.type === 'model-call.failed') &&
+        data.agent
+      ) {
+        setStreaming((s) => (s && s.agent === data.agent ? { ...s, doneSeq: event.seq } : s));
+      }
+      void refresh();
+    };
+    const onToken = (token: RunToken): void => {
+      if (token.runId !== runId) return;
+      setStreaming((s) =>
+        s && s.agent === token.agent && s.doneSeq === undefined
+          ? { ...s, text: s.text + token.delta }
+          : { agent: token.agent, text: token.delta },
+      );
+    };
+    const onDisconnect = (): void => setLive(false);
+    socket.on('run:event', onEvent);
+    socket.on('run:token', onToken);
+    socket.on('connect', watch);
+    socket.on('disconnect', onDisconnect);
+    if (socket.connected) watch();
+    return () => {
+      socket.off('run:event', onEvent);
+      socket.off('run:token', onToken);
+      socket.off('connect', watch);
+      socket.off('disconnect', onDisconnect);
+      if (socket.connected) socket.emit('run:unwatch', { runId }, () => undefined);
+    };
+  }, [runId, refresh]);
+
+  if (!run) {
+    return (
+      <>
+        <h1>Run {runId}</h1>
+        {error ? <ErrorText error={error} /> : <p>Loading the run…</p>}
+      </>
+    );
+  }
+
+  const ended = ENDED.has(run.status);
+  const next = ended ? null : whoSpeaks(events);
+  const canSpeak = hasRole(me, 'participant') && !ended;
+  const floorOpen = run.pendingRequests.some(
+    (r) => r.kind === 'input' && r.roles.some((role) => hasRole(me, role)),
+  );
+
+  return (
+    <>
+      <h1>
+        {run.workflow} <span className="muted small">run {run.runId}</span>
+      </h1>
+      <div className="run-summary card">
+        <p>
+          Status: <StatusBadge status={run.status} />{' '}
+          {run.pendingRequests.length > 0 && <span className="badge waiting-human">waiting on a human</span>}
+        </p>
+        <p>
+          Pattern: {run.pattern} · started by {run.requestedBy} · {run.seq} events ·{' '}
+          <span className={live ? 'live' : 'muted'}>{live ? 'live' : 'connecting…'}</span>
+        </p>
+        {next && (
+          <p>
+            Who speaks next: <strong data-testid="next-speaker">{next}</strong>
+          </p>
+        )}
+        {run.pattern === 'handoff' && run.currentAgent && (
+          <p>
+            Current specialist: <strong data-testid="current-agent">{run.currentAgent}</strong>
+          </p>
+        )}
+        {run.failure && <ErrorText error={`The run failed: ${run.failure.message}`} />}
+        <p>
+          <a href={`#/replay/${encodeURIComponent(run.runId)}`}>Replay and audit this run</a>
+        </p>
+      </div>
+      <ErrorText error={error} />
+      <div className="run-layout">
+        <div className="run-main">
+          <Transcript entries={run.transcript} streaming={streaming && streaming.text ? streaming : null} />
+          {run.pattern === 'group-chat' && canSpeak && (
+            <Speak runId={runId} floorOpen={floorOpen} onSent={refresh} />
+          )}
+          {run.output && ended && (
+            <section aria-labelledby="output-h">
+              <h2 id="output-h">Output</h2>
+              <div className="card text">{run.output}</div>
+            </section>
+          )}
+        </div>
+        <aside className="run-side" aria-labelledby="pending-h">
+          <h2 id="pending-h">Pending requests</h2>
+          {run.pendingRequests.length === 0 ? (
+            <p className="muted">No request is waiting.</p>
+          ) : (
+            run.pendingRequests.map((r) => (
+              <RequestCard key={r.id} request={r} me={me} onDone={() => void refresh()} />
+            ))
+          )}
+          {run.pattern === 'handoff' && canSpeak && (
+            <Reroute runId={runId} workflow={run.workflow} current={run.currentAgent} onDone={refresh} />
+          )}
+        </aside>
+      </div>
+    </>
+  );
+}
+
+/** The latest speaker.selected or model-call.started says who speaks (next). */
+function whoSpeaks(events: RunEvent[]): string | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.type === 'speaker.selected') return (e.data as { speaker: string }).speaker;
+    if (e.type === 'model-call.started') return (e.data as { agent: string }).agent;
+  }
+  return null;
+}
+
+function Speak({
+  runId,
+  floorOpen,
+  onSent,
+}: {
+  runId: string;
+  floorOpen: boolean;
+  onSent: () => Promise<void>;
+}) {
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    const parsed = RunMessageMessage.safeParse({ runId, text: text.trim() });
+    if (!parsed.success) return setError(issueSentence(parsed.error));
+    setBusy(true);
+    try {
+      await emit('run:message', parsed.data);
+      setText('');
+      await onSent();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-labelledby="speak-h" className="card">
+      <h2 id="speak-h">Speak in the conversation</h2>
+      <p className="muted">
+        {floorOpen
+          ? 'The floor is yours: the conversation waits for you.'
+          : 'The next speaker will see your message.'}
+      </p>
+      <form onSubmit={submit}>
+        <label htmlFor="speak-text">Your message</label>
+        <textarea id="speak-text" rows={3} value={text} onChange={(e) => setText(e.target.value)} />
+        <ErrorText error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Sending…' : 'Send message'}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function Reroute({
+  runId,
+  workflow,
+  current,
+  onDone,
+}: {
+  runId: string;
+  workflow: string;
+  current: string | null;
+  onDone: () => Promise<void>;
+}) {
+  const workflows = useWorkflows();
+  const specialists = (workflows.find((w) => w.name === workflow)?.definition.specialists ?? []).filter(
+    (s) => s !== current,
+  );
+  const [to, setTo] = useState('');
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    setNote(null);
+    const parsed = RunHandoffMessage.safeParse({ runId, to, reason: reason.trim() });
+    if (!parsed.success)
+      return setError(to ? issueSentence(parsed.error) : 'Choose the specialist to re-route to.');
+    setBusy(true);
+    try {
+      await emit('run:handoff', parsed.data);
+      setNote(`Re-routed to ${to}.`);
+      setReason('');
+      setTo('');
+      await onDone();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-labelledby="reroute-h" className="card">
+      <h2 id="reroute-h">Re-route</h2>
+      <form onSubmit={submit}>
+        <label htmlFor="reroute-to">Re-route to</label>
+        <select id="reroute-to" value={to} onChange={(e) => setTo(e.target.value)}>
+          <option value="">Choose a specialist…</option>
+          {specialists.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+        <label htmlFor="reroute-reason">Reason</label>
+        <textarea id="reroute-reason" rows={2} value={reason} onChange={(e) => setReason(e.target.value)} />
+        <ErrorText error={error} />
+        {note && <p role="status">{note}</p>}
+        <button type="submit" disabled={busy}>
+          Re-route
+        </button>
+      </form>
+    </section>
+  );
+}

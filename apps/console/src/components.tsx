@@ -1,0 +1,347 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import { RequestDecideMessage } from '@parley/contracts/socket/socket.schemas';
+import { emit, hasRole, issueSentence, type Me, type RequestView, type TranscriptEntry } from './api';
+
+export function ErrorText({ error }: { error: string | null | undefined }) {
+  if (!error) return null;
+  return (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  );
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span className={`badge status-${status}`}>{status}</span>;
+}
+
+/** Re-render every `ms`. */
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
+
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+export function Age({ since }: { since: string }) {
+  const now = useNow(5000);
+  return (
+    <time dateTime={since} title={new Date(since).toLocaleString()}>
+      {duration(now - Date.parse(since))} ago
+    </time>
+  );
+}
+
+export function Countdown({ deadline }: { deadline: string | null }) {
+  const now = useNow(1000);
+  if (!deadline) return <span>No deadline</span>;
+  const left = Date.parse(deadline) - now;
+  return (
+    <time
+      dateTime={deadline}
+      className={left < 60_000 ? 'urgent' : undefined}
+      title={new Date(deadline).toLocaleString()}
+    >
+      {left > 0 ? `Closes in ${duration(left)}` : 'Deadline passed'}
+    </time>
+  );
+}
+
+/** Any JSON value, readable: objects as a list of fields, long text as text, the rest as JSON. */
+export function Payload({ value }: { value: unknown }): ReactNode {
+  if (value === null || value === undefined) return <span className="muted">nothing</span>;
+  if (typeof value === 'string') return <div className="text">{value}</div>;
+  if (typeof value !== 'object') return <code>{String(value)}</code>;
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v !== 'object' || v === null))
+      return <span>{value.map(String).join(', ')}</span>;
+    return (
+      <ol className="payload-list">
+        {value.map((v, i) => (
+          <li key={i}>
+            <Payload value={v} />
+          </li>
+        ))}
+      </ol>
+    );
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return <code>{'{}'}</code>;
+  return (
+    <dl className="payload">
+      {entries.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>
+            {typeof v === 'object' && v !== null && depth(v) > 2 ? (
+              <pre>{JSON.stringify(v, null, 2)}</pre>
+            ) : (
+              <Payload value={v} />
+            )}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function depth(v: unknown): number {
+  if (typeof v !== 'object' || v === null) return 0;
+  return 1 + Math.max(0, ...Object.values(v as Record<string, unknown>).map(depth));
+}
+
+export function Transcript({
+  entries,
+  streaming,
+  label = 'Transcript',
+}: {
+  entries: TranscriptEntry[];
+  streaming?: { agent: string; text: string } | null;
+  label?: string;
+}) {
+  return (
+    <section aria-labelledby="transcript-h">
+      <h2 id="transcript-h">{label}</h2>
+      {entries.length === 0 && !streaming && <p className="muted">Nothing has been said yet.</p>}
+      <ol className="transcript" aria-live="polite" aria-relevant="additions">
+        {entries.map((t) => (
+          <li key={`${t.seq}-${t.speaker}`} className={`turn role-${t.role}`} data-seq={t.seq}>
+            <div className="speaker">
+              <strong>{t.speaker}</strong>{' '}
+              <span className="muted">
+                {t.role} · #{t.seq}
+              </span>
+            </div>
+            <div className="text">{t.content}</div>
+          </li>
+        ))}
+      </ol>
+      {streaming && (
+        <div className="turn role-agent streaming" data-testid="streaming" aria-live="off">
+          <div className="speaker">
+            <strong>{streaming.agent}</strong> <span className="muted">is speaking…</span>
+          </div>
+          <div className="text">{streaming.text}</div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+const DECISION_LABELS: Record<string, string> = {
+  approve: 'Approve',
+  reject: 'Reject',
+  edit: 'Edit…',
+  feedback: 'Send feedback',
+  confirm: 'Confirm',
+  decline: 'Decline',
+  answer: 'Answer',
+  handback: 'Hand back',
+  close: 'Close',
+  skip: 'Skip',
+};
+const NEEDS_COMMENT = new Set(['feedback', 'answer', 'handback']);
+
+/** A human request: what is asked and why, its deadline, and the decisions the user may take. */
+export function RequestCard({
+  request,
+  me,
+  onDone,
+  headingLevel = 3,
+  readOnly = false,
+}: {
+  request: RequestView;
+  me: Me | null;
+  onDone?: (status: string) => void;
+  headingLevel?: 2 | 3;
+  readOnly?: boolean;
+}) {
+  const [comment, setComment] = useState('');
+  const [editing, setEditing] = useState(false);
+  const [edited, setEdited] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const canAct = !readOnly && request.status === 'open' && request.roles.some((r) => hasRole(me, r));
+  const H = headingLevel === 2 ? 'h2' : 'h3';
+  const idBase = `req-${request.id}`;
+
+  const decide = async (decision: string, payload?: unknown): Promise<void> => {
+    setError(null);
+    setNote(null);
+    if (NEEDS_COMMENT.has(decision) && !comment.trim()) {
+      setError(
+        `"${DECISION_LABELS[decision] ?? decision}" needs a comment: write what the agent should know in the comment box.`,
+      );
+      return;
+    }
+    const message = {
+      requestId: request.id,
+      decision,
+      ...(comment.trim() ? { comment: comment.trim() } : {}),
+      ...(payload !== undefined ? { payload } : {}),
+      payloadHash: request.payloadHash,
+    };
+    const parsed = RequestDecideMessage.safeParse(message);
+    if (!parsed.success) return setError(issueSentence(parsed.error));
+    setBusy(true);
+    try {
+      const ack = await emit('request:decide', parsed.data);
+      if (ack.status === 'recorded')
+        setNote(`Your decision is recorded: ${ack.votes} of ${ack.quorum} votes.`);
+      else if (ack.status === 'unchanged') setNote('You already took this decision.');
+      else setNote('Decided.');
+      setEditing(false);
+      onDone?.(ack.status);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const submitEdit = (): void => {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(edited);
+    } catch (e) {
+      setError(`The edited payload is not valid JSON: ${(e as Error).message}.`);
+      return;
+    }
+    void decide('edit', payload);
+  };
+
+  const claim = async (): Promise<void> => {
+    setError(null);
+    setBusy(true);
+    try {
+      const ack = await emit('request:claim', { requestId: request.id });
+      setNote(`Claimed by ${ack.by}.`);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <article className="card request" aria-labelledby={`${idBase}-h`} data-request-id={request.id}>
+      <header className="request-head">
+        <H id={`${idBase}-h`}>{request.title}</H>
+        <span className="badge">{request.kind}</span>
+        {request.status !== 'open' && <StatusBadge status={request.status} />}
+      </header>
+      <p className="ask">{request.ask}</p>
+      {request.escalation && (
+        <p>
+          <strong>Why:</strong> {request.escalation.reason}. <strong>Suggested:</strong>{' '}
+          {request.escalation.suggested_action}
+        </p>
+      )}
+      <details open>
+        <summary>What is shown for the decision</summary>
+        <Payload value={request.payload} />
+      </details>
+      <p className="meta">
+        For {request.roles.join(', ')} · asked by {request.requester}
+        {request.fourEyes ? ' · four-eyes' : ''}
+        {request.quorum > 1 ? ` · quorum ${request.quorum}` : ''} ·{' '}
+        {readOnly ? (
+          request.deadline ? (
+            `deadline ${new Date(request.deadline).toLocaleString()}`
+          ) : (
+            'no deadline'
+          )
+        ) : (
+          <Countdown deadline={request.deadline} />
+        )}
+        {request.claimedBy ? ` · claimed by ${request.claimedBy.id}` : ''}
+      </p>
+      {canAct && (
+        <div className="actions">
+          <label htmlFor={`${idBase}-comment`}>Comment (optional; needed for feedback and answers)</label>
+          <textarea
+            id={`${idBase}-comment`}
+            rows={2}
+            value={comment}
+            onChange={(e) => setComment(e.target.value)}
+          />
+          {editing && (
+            <>
+              <label htmlFor={`${idBase}-edit`}>Edited payload (JSON)</label>
+              <textarea
+                id={`${idBase}-edit`}
+                rows={8}
+                className="mono"
+                value={edited}
+                onChange={(e) => setEdited(e.target.value)}
+              />
+            </>
+          )}
+          <div className="buttons">
+            {request.decisions.map((d) =>
+              d === 'edit' ? (
+                editing ? (
+                  <button key={d} type="button" disabled={busy} onClick={submitEdit}>
+                    Submit edit
+                  </button>
+                ) : (
+                  <button
+                    key={d}
+                    type="button"
+                    className="secondary"
+                    disabled={busy}
+                    onClick={() => {
+                      setEdited(JSON.stringify(request.payload, null, 2));
+                      setEditing(true);
+                    }}
+                  >
+                    Edit…
+                  </button>
+                )
+              ) : (
+                <button
+                  key={d}
+                  type="button"
+                  className={d === 'reject' || d === 'decline' ? 'danger' : undefined}
+                  disabled={busy}
+                  onClick={() => void decide(d)}
+                >
+                  {DECISION_LABELS[d] ?? d}
+                </button>
+              ),
+            )}
+            {editing && (
+              <button type="button" className="secondary" onClick={() => setEditing(false)}>
+                Cancel edit
+              </button>
+            )}
+            {request.claimedBy?.id !== me?.id && (
+              <button type="button" className="secondary" disabled={busy} onClick={() => void claim()}>
+                Claim
+              </button>
+            )}
+          </div>
+        </div>
+      )}
+      {note && (
+        <p className="note" role="status">
+          {note}
+        </p>
+      )}
+      <ErrorText error={error} />
+    </article>
+  );
+}

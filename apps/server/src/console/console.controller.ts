@@ -1,0 +1,81 @@
+import { Controller, Get, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { existsSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
+import type { Human } from '../auth/identity';
+
+/**
+ * Where the built console lives: `dist/console` at the repository root (scripts/build-console.mjs
+ * writes it), or PARLEY_CONSOLE_DIR. This file compiles to dist/apps/server/src/console/.
+ */
+export function consoleDir(): string {
+  return process.env.PARLEY_CONSOLE_DIR
+    ? resolve(process.env.PARLEY_CONSOLE_DIR)
+    : resolve(__dirname, '..', '..', '..', '..', 'console');
+}
+
+/**
+ * Serves the web console (a static single-page app) at /console: files as they are, any other
+ * /console/* path gets index.html (the app routes with the URL hash). Public: the app signs in
+ * with a bearer token itself. Also `GET /api/me`, so the console knows who the token is.
+ */
+@ApiTags('console')
+@Controller()
+export class ConsoleController {
+  private readonly root = consoleDir();
+
+  @Get('api/me')
+  @ApiBearerAuth()
+  @RequiresRole('viewer')
+  @ApiOperation({ summary: 'Who the bearer token is: {id, roles}' })
+  me(@CurrentHuman() human: Human) {
+    return { id: human.id, roles: human.roles };
+  }
+
+  @Get('console')
+  @ApiExcludeEndpoint()
+  index(@Req() req: Request, @Res() res: Response): void {
+    // base is /console/: relative URLs resolve against the folder
+    if (!req.path.endsWith('/')) return res.redirect(301, `/console/${req.url.slice(req.path.length)}`);
+    this.sendIndex(res);
+  }
+
+  @Get('console/*path')
+  @ApiExcludeEndpoint()
+  file(@Req() req: Request, @Res() res: Response): void {
+    const relative = decodeURIComponent(req.path.slice('/console/'.length));
+    const file = normalize(join(this.root, relative));
+    if (relative && (file === this.root || file.startsWith(this.root + sep)) && isFile(file)) {
+      const hashed = file.startsWith(join(this.root, 'assets') + sep);
+      res.setHeader('Cache-Control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+      return res.sendFile(file, { dotfiles: 'deny' });
+    }
+    // a missing asset is a 404; any other path is a route of the app
+    if (extname(relative) && relative.startsWith('assets/')) {
+      res.status(404).json({ error: { code: 'CONSOLE.NOT_FOUND', message: `no file ${req.path}` } });
+      return;
+    }
+    this.sendIndex(res);
+  }
+
+  private sendIndex(res: Response): void {
+    const index = join(this.root, 'index.html');
+    if (!isFile(index)) {
+      res.status(404).json({
+        error: {
+          code: 'CONSOLE.NOT_BUILT',
+          message: `the console is not built (no ${index}): run "npm run build" (node scripts/build-console.mjs)`,
+        },
+      });
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(index);
+  }
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Build the web console (apps/console) with Vite into dist/console, which the server serves at
+// /console. Skipped when dist/console/index.html is newer than every source file under
+// apps/console/ and libs/contracts/src/ (the console imports the contracts' schemas), so that
+// `npm start` stays quick when nothing changed.
+//
+//   node scripts/build-console.mjs           build if stale
+//   node scripts/build-console.mjs --force   build anyway
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const consoleRoot = join(root, 'apps', 'console');
+const outDir = join(root, 'dist', 'console');
+const marker = join(outDir, 'index.html');
+const force = process.argv.includes('--force');
+const log = (line) => process.stderr.write(`[console] ${line}\n`);
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
+    const full = join(dir, name);
+    const stat = statSync(full);
+    newest = Math.max(newest, stat.isDirectory() ? newestSource(full) : stat.mtimeMs);
+  }
+  return newest;
+}
+
+const sources = Math.max(
+  newestSource(consoleRoot),
+  newestSource(join(root, 'libs', 'contracts', 'src')),
+  statSync(fileURLToPath(import.meta.url)).mtimeMs,
+);
+if (!force && existsSync(marker) && statSync(marker).mtimeMs > sources) {
+  log('dist/console is up to date');
+  process.exit(0);
+}
+
+log('building apps/console with Vite → dist/console');
+const started = Date.now();
+try {
+  const { build } = await import('vite');
+  await build({ configFile: join(consoleRoot, 'vite.config.ts'), logLevel: 'warn' });
+} catch (error) {
+  log(`the console build failed: ${error?.message ?? error}`);
+  process.exit(1);
+}
+log(`built in ${Date.now() - started} ms`);
