@@ -22,12 +22,12 @@ export class ModelProxy {
 
   static async start(targetBaseUrl: string): Promise<ModelProxy> {
     const target = new URL(targetBaseUrl);
-    let proxy!: ModelProxy;
-    const server = createServer((req, res) => void proxy.handle(req, res, target));
+    const holder: { proxy?: ModelProxy } = {};
+    const server = createServer((req, res) => void holder.proxy!.handle(req, res, target));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    proxy = new ModelProxy(server, `http://127.0.0.1:${port}${target.pathname}`);
-    return proxy;
+    holder.proxy = new ModelProxy(server, `http://127.0.0.1:${port}${target.pathname}`);
+    return holder.proxy;
   }
 
   /** Hold (do not forward) the calls that match, until `release()`. */
