@@ -1,0 +1,30 @@
+import type { Options, Values } from './args';
+import type { Http } from './http';
+
+/** What a command gets: its flags, its positionals, the REST client, and output helpers. */
+export interface Context {
+  values: Values;
+  positionals: string[];
+  json: boolean;
+  server: string;
+  token: string | undefined;
+  http(): Http;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface Command {
+  /** `runs`, `run start` ... */
+  name: string;
+  /** `<workflow> <input...>` */
+  args: string;
+  summary: string;
+  /** More lines for `--help`. */
+  details?: string;
+  options: Options;
+  /** Positional arguments: at least `min`, at most `max` (Infinity: the rest is joined). */
+  min: number;
+  max: number;
+  /** Resolves to the exit code (0 when nothing is returned). */
+  run(ctx: Context): Promise<number | void>;
+}

@@ -1,0 +1,101 @@
+import { DecisionBody, ListRequestsQuery } from '@parley/contracts';
+import { validate } from '../args';
+import type { Command } from '../command';
+import { table } from '../format';
+
+interface RequestSummary {
+  id: string;
+  runId: string;
+  kind: string;
+  title: string;
+  roles: string[];
+  deadline: string | null;
+  claimedBy?: string;
+}
+
+const inbox: Command = {
+  name: 'inbox',
+  args: '',
+  summary: 'the open requests you may act on: id, kind, run, title, deadline',
+  options: {
+    kind: {
+      type: 'string',
+      value: 'kind',
+      description: 'approval | escalation | review | confirmation | plan | input',
+    },
+    role: { type: 'string', value: 'role', description: 'only requests open to this role' },
+    run: { type: 'string', value: 'runId', description: 'only requests of this run' },
+  },
+  min: 0,
+  max: 0,
+  async run(ctx) {
+    const query = validate(
+      ListRequestsQuery,
+      { status: 'open', kind: ctx.values.kind, role: ctx.values.role, runId: ctx.values.run },
+      { kind: '--kind', role: '--role', runId: '--run' },
+    );
+    const params = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
+    const { requests } = await ctx.http().get<{ requests: RequestSummary[] }>(`/api/requests?${params}`);
+    if (ctx.json) return ctx.out(JSON.stringify(requests));
+    if (!requests.length) return ctx.out('inbox: nothing open for you');
+    ctx.out(
+      table(
+        ['ID', 'KIND', 'RUN', 'TITLE', 'DEADLINE'],
+        requests.map((r) => [
+          r.id,
+          r.kind,
+          r.runId,
+          r.title + (r.claimedBy ? ` (claimed by ${r.claimedBy})` : ''),
+          r.deadline ?? '-',
+        ]),
+      ),
+    );
+  },
+};
+
+interface DecisionAnswer {
+  status: 'resolved' | 'recorded' | 'unchanged';
+  requestId: string;
+  votes?: number;
+  quorum?: number;
+}
+
+function decisionCommand(decision: 'approve' | 'reject', past: string): Command {
+  return {
+    name: decision,
+    args: '<requestId>',
+    summary: `${decision} a request`,
+    options: {
+      comment: { type: 'string', short: 'm', value: 'text', description: 'why (kept in the audit trail)' },
+    },
+    min: 1,
+    max: 1,
+    async run(ctx) {
+      const requestId = ctx.positionals[0];
+      const body = validate(
+        DecisionBody,
+        { decision, comment: ctx.values.comment },
+        { comment: '--comment', decision: 'decision' },
+      );
+      const { body: answer } = await ctx
+        .http()
+        .post<DecisionAnswer>(`/api/requests/${encodeURIComponent(requestId)}/decision`, body);
+      if (ctx.json) return ctx.out(JSON.stringify(answer));
+      const detail =
+        answer.status === 'recorded'
+          ? `your vote is recorded (${answer.votes}/${answer.quorum}); the request stays open`
+          : answer.status === 'unchanged'
+            ? 'you had already decided the same'
+            : 'the request is resolved';
+      ctx.out(`${past} ${requestId}: ${detail}`);
+    },
+  };
+}
+
+export const REQUEST_COMMANDS: Command[] = [
+  inbox,
+  decisionCommand('approve', 'approved'),
+  decisionCommand('reject', 'rejected'),
+];

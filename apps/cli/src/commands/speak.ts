@@ -1,0 +1,45 @@
+import { HandoffBody, MessageBody } from '@parley/contracts';
+import { validate } from '../args';
+import type { Command } from '../command';
+
+const say: Command = {
+  name: 'say',
+  args: '<runId> <text...>',
+  summary: 'speak in a run (group chat); with the floor open to you it answers it',
+  options: {},
+  min: 2,
+  max: Infinity,
+  async run(ctx) {
+    const [runId, ...words] = ctx.positionals;
+    const body = validate(MessageBody, { text: words.join(' ') }, { text: '<text>' });
+    const { body: answer } = await ctx
+      .http()
+      .post<{ seq: number }>(`/api/runs/${encodeURIComponent(runId)}/messages`, body);
+    ctx.out(ctx.json ? JSON.stringify({ runId, ...answer }) : `said in ${runId} (seq ${answer.seq})`);
+  },
+};
+
+const handoff: Command = {
+  name: 'handoff',
+  args: '<runId> <agent>',
+  summary: 're-route a handoff run to another agent',
+  options: { reason: { type: 'string', short: 'r', value: 'text', description: 'why (required)' } },
+  min: 2,
+  max: 2,
+  async run(ctx) {
+    const [runId, to] = ctx.positionals;
+    const body = validate(
+      HandoffBody,
+      { to, reason: ctx.values.reason },
+      { to: '<agent>', reason: '--reason' },
+    );
+    const { body: answer } = await ctx
+      .http()
+      .post<{ seq: number }>(`/api/runs/${encodeURIComponent(runId)}/handoff`, body);
+    ctx.out(
+      ctx.json ? JSON.stringify({ runId, to, ...answer }) : `re-routed ${runId} to ${to} (seq ${answer.seq})`,
+    );
+  },
+};
+
+export const SPEAK_COMMANDS: Command[] = [say, handoff];
