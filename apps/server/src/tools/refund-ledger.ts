@@ -17,6 +17,7 @@ export interface RefundRow {
  */
 export class RefundLedger {
   private readonly db: Database.Database;
+  private readonly statements;
 
   constructor(dataDir: string) {
     this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, 'refunds.db'));
@@ -24,6 +25,14 @@ export class RefundLedger {
     this.db.exec(`CREATE TABLE IF NOT EXISTS refunds (
       idempotency_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, order_id TEXT NOT NULL, amount REAL NOT NULL,
       reason TEXT NOT NULL, refund_id TEXT NOT NULL, created_at TEXT NOT NULL)`);
+    this.statements = {
+      insert: this.db.prepare(
+        'INSERT INTO refunds (idempotency_key, run_id, order_id, amount, reason, refund_id, created_at) VALUES (@idempotencyKey, @runId, @orderId, @amount, @reason, @refundId, @createdAt)',
+      ),
+      byKey: this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE idempotency_key = ?`),
+      byRun: this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE run_id = ? ORDER BY created_at`),
+      all: this.db.prepare<[], RefundRow>(`SELECT ${COLUMNS} FROM refunds ORDER BY created_at`),
+    };
   }
 
   /** Apply once per key. Returns the row and whether it already existed. */
@@ -32,22 +41,16 @@ export class RefundLedger {
     if (existing) return { row: existing, existed: true };
     const refundId = `rf_${row.idempotencyKey.replace(/[^A-Za-z0-9]/g, '').slice(-12)}`;
     const full: RefundRow = { ...row, refundId, createdAt: now.toISOString() };
-    this.db
-      .prepare(
-        'INSERT INTO refunds (idempotency_key, run_id, order_id, amount, reason, refund_id, created_at) VALUES (@idempotencyKey, @runId, @orderId, @amount, @reason, @refundId, @createdAt)',
-      )
-      .run(full);
+    this.statements.insert.run(full);
     return { row: full, existed: false };
   }
 
   byKey(key: string): RefundRow | undefined {
-    return this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE idempotency_key = ?`).get(key);
+    return this.statements.byKey.get(key);
   }
 
   list(runId?: string): RefundRow[] {
-    return runId
-      ? this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE run_id = ? ORDER BY created_at`).all(runId)
-      : this.db.prepare<[], RefundRow>(`SELECT ${COLUMNS} FROM refunds ORDER BY created_at`).all();
+    return runId ? this.statements.byRun.all(runId) : this.statements.all.all();
   }
 
   close(): void {

@@ -34,6 +34,8 @@ export class ToolError extends Error {
 /** Tools are TypeScript functions registered by name with a zod schema for their arguments. */
 export class ToolRegistry {
   private readonly tools = new Map<string, ToolDefinition>();
+  /** Specs are derived once: every model step of a tool-using agent asks for them. */
+  private readonly specs = new Map<string, ToolSpec>();
 
   register<S extends z.ZodType>(tool: ToolDefinition<S>): this {
     if (this.tools.has(tool.name)) throw new Error(`tool ${tool.name} is registered twice`);
@@ -50,10 +52,14 @@ export class ToolRegistry {
   }
 
   spec(name: string): ToolSpec | undefined {
+    const known = this.specs.get(name);
+    if (known) return known;
     const tool = this.tools.get(name);
     if (!tool) return undefined;
     const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.args) as Record<string, unknown>;
-    return { name: tool.name, description: tool.description, parameters };
+    const spec = { name: tool.name, description: tool.description, parameters };
+    this.specs.set(name, spec);
+    return spec;
   }
 
   /** Check arguments against the tool's schema; a ValidationError names the bad field under `prefix`. */
