@@ -4,6 +4,9 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { AuditHttpController } from './audit/audit.http.controller';
 import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
 import { AuthGuard } from './auth/auth.guard';
+import { ClusterHttpController } from './cluster/cluster.http.controller';
+import { ClusterService } from './cluster/cluster.service';
+import { CommandRouter } from './cluster/command-router';
 import type { ParleyCore } from './core/core';
 import { ConsoleController } from './console/console.controller';
 import { CoreModule } from './core/core.module';
@@ -23,7 +26,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
   imports: [CqrsModule.forRoot(), NotificationsModule],
-  controllers: [AuditHttpController, HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController, ConsoleController],
+  controllers: [AuditHttpController, HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController, ConsoleController, ClusterHttpController],
   providers: [
     StartRunHandler,
     ...RUN_COMMAND_HANDLERS,
@@ -31,6 +34,8 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     ...AUDIT_COMMAND_HANDLERS,
     ResumeRunSaga,
     DeadlineScheduler,
+    CommandRouter,
+    ClusterService,
     RealtimeGateway,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
-import { ConcurrencyError, NotFoundError, upcast } from '@parley/contracts';
+import { ConcurrencyError, NotFoundError, ParleyError, upcast } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
@@ -21,6 +21,21 @@ export interface RunEngineDeps {
   /** Live tokens while an agent speaks. */
   onToken?: (runId: string, agent: string, delta: string) => void;
   log?: (line: string) => void;
+  /**
+   * Whether this process may write the run now (several instances on one Kafka log: only the
+   * run's owner may). Checked by `kick`, by the driving loop before each step, and by `write`
+   * right before each append. Default: every run is ours.
+   */
+  owns?: (runId: string) => boolean;
+  /** While ownership is being reassigned, resolves once it is settled (bounded): `write` then checks `owns` again. */
+  ownershipSettled?: () => Promise<void>;
+}
+
+/** This process does not own the run (any more): another instance drives it and takes its commands. */
+export class NotOwnerError extends ParleyError {
+  constructor(runId: string) {
+    super('CLUSTER.NOT_OWNER', `this instance does not own run ${runId} (ownership moved); try again`, 'unavailable', undefined, { runId });
+  }
 }
 
 export interface StartRun {
@@ -48,16 +63,22 @@ export class RunEngine {
   private readonly now: () => Date;
   private readonly newId: () => string;
   private stopped = false;
+  private readonly owns: (runId: string) => boolean;
 
   constructor(private readonly deps: RunEngineDeps) {
     this.now = deps.now ?? (() => new Date());
     this.newId = deps.newId ?? randomUUID;
+    this.owns = deps.owns ?? (() => true);
   }
 
-  /** The run's current state, from memory when active, else folded from its log. */
+  /**
+   * The run's current state, from memory when active (and still at the log's head), else folded
+   * from its log. The head check is one indexed lookup; it keeps a cached state honest when
+   * something else wrote the run (another instance that owned it for a while).
+   */
   async state(runId: string): Promise<RunState | undefined> {
     const cached = this.active.get(runId);
-    if (cached) return cached;
+    if (cached && (await this.deps.store.head(runId))?.seq === cached.seq) return cached;
     const events = await this.deps.store.read(runId);
     return events.length ? foldRun(events.map(upcast)) : undefined;
   }
@@ -97,9 +118,16 @@ export class RunEngine {
       if (!state && !allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
       const { events, result } = decider(state);
       if (events.length === 0) return { result, events: [], state };
+      if (!this.owns(runId)) {
+        // A rebalance in progress: an answer that arrived meanwhile is kept if the run stays ours.
+        await this.deps.ownershipSettled?.();
+        if (!this.owns(runId)) throw new NotOwnerError(runId);
+      }
       const stored = (await this.deps.store.append(runId, state?.seq ?? 0, events)).map(upcast);
       for (const event of stored) state = evolve(state, event);
-      if (state && !isTerminal(state.status) && this.driving.has(runId)) this.active.set(runId, state);
+      // Keep the folded state when the run is (about to be) driven: a decision that resumes a run is
+      // followed by a kick, which then need not read and fold the whole stream again.
+      if (state && (state.status === 'running' || (!isTerminal(state.status) && this.driving.has(runId)))) this.active.set(runId, state);
       this.deps.onAppended?.(stored);
       return { result, events: stored, state };
     });
@@ -107,7 +135,7 @@ export class RunEngine {
 
   /** Make sure the run is being driven (no-op for a run that waits or has ended: decide says so). */
   kick(runId: string): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.owns(runId)) return;
     const current = this.driving.get(runId);
     if (current) {
       current.again = true;
@@ -116,7 +144,11 @@ export class RunEngine {
     const entry = { again: false, done: Promise.resolve() };
     this.driving.set(runId, entry);
     entry.done = this.drive(runId, entry)
-      .catch((error: unknown) => this.deps.log?.(`run ${runId}: engine error: ${error instanceof Error ? error.stack : String(error)}`))
+      .catch((error: unknown) => {
+        // Ownership moved while a step was in flight: its result was not appended; the new owner redoes it.
+        if (error instanceof NotOwnerError) return;
+        this.deps.log?.(`run ${runId}: engine error: ${error instanceof Error ? error.stack : String(error)}`);
+      })
       .finally(() => {
         this.driving.delete(runId);
         this.active.delete(runId);
@@ -128,6 +160,23 @@ export class RunEngine {
     await this.driving.get(runId)?.done;
   }
 
+  /**
+   * Stop driving the runs that match (their ownership moved away; `owns` must already say so) and
+   * resolve once their in-flight steps have ended. A model answer or tool result that arrives after
+   * the move is not appended (`write` checks `owns`); the new owner asks or runs it again.
+   */
+  async release(predicate: (runId: string) => boolean): Promise<number> {
+    const released = [...this.driving].filter(([runId]) => predicate(runId));
+    for (const [runId] of released) this.active.delete(runId);
+    await Promise.all(released.map(([, d]) => d.done));
+    return released.length;
+  }
+
+  /** The runs this process is driving right now. */
+  drivingRuns(): string[] {
+    return [...this.driving.keys()];
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all([...this.driving.values()].map((d) => d.done));
@@ -135,7 +184,7 @@ export class RunEngine {
 
   private async drive(runId: string, entry: { again: boolean }): Promise<void> {
     for (;;) {
-      if (this.stopped) return;
+      if (this.stopped || !this.owns(runId)) return;
       const state = await this.state(runId);
       if (!state) return;
       if (!isTerminal(state.status)) this.active.set(runId, state);

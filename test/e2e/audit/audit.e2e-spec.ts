@@ -173,6 +173,10 @@ describe('audit and replay', () => {
     assert.ok(forkEvents.length > atSeq + 1, 'the fork continued live');
     assert.ok(forked.transcript.some((t: { content: string }) => t.content === 'Please consider the audit trail.'));
     assert.equal((await server.client().get(`/api/runs/${fork.body.runId}/verify`)).body.ok, true);
+    const originalRequests = original.pendingRequests.map((r: { id: string }) => r.id);
+    const forkRequests = (await server.client().get(`/api/requests?status=open&runId=${fork.body.runId}`)).body.requests.map((r: { id: string }) => r.id);
+    for (const id of forkRequests) assert.ok(!originalRequests.includes(id), 'a request id names one request of one run');
+    for (const id of originalRequests) assert.equal((await server.client().get(`/api/requests/${id}`)).body.runId, original.runId);
     const badFork = await server.client('carol').post(`/api/runs/${original.runId}/fork`, { atSeq: 9999, note: 'x' });
     assert.equal(badFork.status, 400);
     assert.equal(badFork.body.error.field, 'atSeq');

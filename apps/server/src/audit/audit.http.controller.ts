@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -22,6 +21,7 @@ import { RunsProjection } from '../projections/runs.projection';
 import { runView } from '../runs/run-view';
 import { auditTrail } from './audit-trail';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
+import { CommandRouter } from '../cluster/command-router';
 
 const ForkBody = z.strictObject({
   atSeq: z.number().int().min(1),
@@ -38,7 +38,7 @@ export class AuditHttpController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
-    @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(CommandRouter) private readonly commands: CommandRouter,
   ) {}
 
   @Get('runs/:runId/verify')

@@ -19,6 +19,13 @@ export interface ParleyConfig {
   eventLog: 'sqlite' | 'kafka';
   kafkaBrokers: string[];
   kafkaPartitions: number;
+  /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
+  kafkaTopicPrefix: string;
+  /** The owners' consumer group: an instance silent this long loses its runs to the others. */
+  kafkaSessionTimeoutMs: number;
+  kafkaHeartbeatIntervalMs: number;
+  /** How long a command routed to another instance may take before 503 CLUSTER.OWNER_UNAVAILABLE. */
+  clusterCommandTimeoutMs: number;
   workflowsDir: string;
   /** An OpenAI-compatible endpoint; undefined: the offline model runs in-process. */
   llm?: { baseURL: string; apiKey: string };
@@ -78,6 +85,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     eventLog,
     kafkaBrokers,
     kafkaPartitions: integer(env, 'PARLEY_KAFKA_PARTITIONS', 12, 1, 1000),
+    kafkaTopicPrefix: topicPrefix(env),
+    kafkaSessionTimeoutMs: integer(env, 'PARLEY_KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000),
+    kafkaHeartbeatIntervalMs: integer(env, 'PARLEY_KAFKA_HEARTBEAT_MS', 1000, 100, 60_000),
+    clusterCommandTimeoutMs: integer(env, 'PARLEY_CLUSTER_COMMAND_TIMEOUT_MS', 30_000, 1000, 600_000),
     workflowsDir: resolve(env.PARLEY_WORKFLOWS_DIR ?? 'workflows'),
     llm: baseURL || apiKey ? { baseURL: baseURL ?? 'https://api.openai.com/v1', apiKey: apiKey ?? 'not-needed' } : undefined,
     offlineTokenLatencyMs: integer(env, 'OFFLINE_MODEL_TOKEN_LATENCY_MS', 0, 0, 10_000),
@@ -92,6 +103,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     webhookSecret: env.PARLEY_WEBHOOK_SECRET?.trim() || undefined,
     webhookBackoffMs: integer(env, 'PARLEY_WEBHOOK_BACKOFF_MS', 1000, 1, 600_000),
   };
+}
+
+function topicPrefix(env: NodeJS.ProcessEnv): string {
+  const prefix = (env.PARLEY_KAFKA_TOPIC_PREFIX ?? 'parley').trim();
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(prefix)) {
+    throw new ConfigError('PARLEY_KAFKA_TOPIC_PREFIX', `"${prefix}" must be 1-100 letters, digits, ".", "_" or "-"`);
+  }
+  return prefix;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

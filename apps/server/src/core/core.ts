@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { EventStore } from '@parley/event-store';
+import type { EventStore, KafkaEventStore } from '@parley/event-store';
 import { RunEngine, type ModelGateway, type ToolRegistry } from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
@@ -10,6 +10,8 @@ import { RunsProjection } from '../projections/runs.projection';
 import { exampleTools } from '../tools/example-tools';
 import { RefundLedger } from '../tools/refund-ledger';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
+import { KafkaCluster } from '../cluster/kafka-cluster';
+import { LocalOwnership, type Ownership } from '../cluster/ownership';
 import { openEventLog } from './event-log.factory';
 import { LiveTokens } from './live-tokens';
 
@@ -26,6 +28,10 @@ export interface ParleyCore {
   projection: RunsProjection;
   identity: IdentityService;
   liveTokens: LiveTokens;
+  /** Which runs this instance may drive: all of them with SQLite; its assigned partitions with Kafka. */
+  ownership: Ownership;
+  /** Kafka mode only: ownership by consumer group, command routing, token fan-out. */
+  cluster?: KafkaCluster;
   /** Set by the CQRS wiring: appended events go to the EventBus (sagas) from here. */
   publish: (events: RunEvent[]) => void;
   close(): Promise<void>;
@@ -55,6 +61,25 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
   const store = await openEventLog(config, log);
   logger.log(`event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`);
   const liveTokens = new LiveTokens();
+  let cluster: KafkaCluster | undefined;
+  if (store.kind === 'kafka') {
+    try {
+      cluster = await KafkaCluster.create({
+        brokers: config.kafkaBrokers,
+        instanceId: config.instanceId,
+        prefix: config.kafkaTopicPrefix,
+        store: store as KafkaEventStore,
+        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
+        log: (line) => logger.log(line),
+        warn: (line) => logger.warn(line),
+      });
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+  }
+  const ownership: Ownership = cluster ?? new LocalOwnership();
   const core: ParleyCore = {
     config,
     store,
@@ -65,10 +90,13 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
     offline,
     identity,
     liveTokens,
+    ownership,
+    cluster,
     projection: new RunsProjection(store),
     publish: () => undefined,
     engine: undefined as unknown as RunEngine,
     close: async () => {
+      await cluster?.close(); // leave the owners' group first: the other instances take our runs at once
       await core.engine.stop();
       core.projection.stop();
       await store.close();
@@ -81,7 +109,12 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
     models,
     tools,
     onAppended: (events) => core.publish(events),
-    onToken: (runId, agent, delta) => liveTokens.next({ runId, agent, delta }),
+    onToken: (runId, agent, delta) => {
+      liveTokens.next({ runId, agent, delta });
+      cluster?.publishToken({ runId, agent, delta });
+    },
+    owns: (runId) => ownership.owns(runId),
+    ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),
   });
   return core;

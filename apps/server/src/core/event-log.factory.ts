@@ -11,6 +11,7 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       brokers: config.kafkaBrokers,
       clientId: config.instanceId,
       partitions: config.kafkaPartitions,
+      topic: `${config.kafkaTopicPrefix}.run-events`,
       localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
       log,
     });

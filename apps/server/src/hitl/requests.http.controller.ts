@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
@@ -12,13 +11,14 @@ import { RunsProjection } from '../projections/runs.projection';
 import { requestView } from '../runs/run-view';
 import { ClaimRequestCommand, DecideRequestCommand } from './commands/request-commands';
 import { runOfRequest } from './commands/request-commands.handlers';
+import { CommandRouter } from '../cluster/command-router';
 
 @ApiTags('requests')
 @ApiBearerAuth()
 @Controller('api/requests')
 export class RequestsHttpController {
   constructor(
-    @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(CommandRouter) private readonly commands: CommandRouter,
     @Inject(RunEngine) private readonly engine: RunEngine,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,

@@ -1,6 +1,8 @@
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { EventStore } from '@parley/event-store';
 import { PARLEY_CONFIG, type ParleyConfig } from '../config/config';
+import type { ParleyCore } from '../core/core';
+import { PARLEY_CORE } from '../core/core.module';
 import { EVENT_STORE } from '../core/tokens';
 import { NotificationOutbox } from './notification-outbox';
 import { NotificationsHttpController } from './notifications.http.controller';
@@ -12,7 +14,7 @@ import { Notifier } from './notifier';
     { provide: NotificationOutbox, useFactory: (config: ParleyConfig) => new NotificationOutbox(config.dataDir), inject: [PARLEY_CONFIG] },
     {
       provide: Notifier,
-      useFactory: (config: ParleyConfig, store: EventStore, outbox: NotificationOutbox) => {
+      useFactory: (config: ParleyConfig, store: EventStore, outbox: NotificationOutbox, core: ParleyCore) => {
         const logger = new Logger('Notifications');
         return new Notifier(store, outbox, {
           webhooks: config.webhooks,
@@ -21,9 +23,10 @@ import { Notifier } from './notifier';
           clientId: config.instanceId,
           backoffMs: config.webhookBackoffMs,
           log: (line) => logger.warn(line),
+          owns: (runId) => core.ownership.owns(runId),
         });
       },
-      inject: [PARLEY_CONFIG, EVENT_STORE, NotificationOutbox],
+      inject: [PARLEY_CONFIG, EVENT_STORE, NotificationOutbox, PARLEY_CORE],
     },
   ],
 })

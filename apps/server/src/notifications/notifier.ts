@@ -18,6 +18,11 @@ export interface NotifierOptions {
   backoffMs?: number;
   timeoutMs?: number;
   log: (line: string) => void;
+  /**
+   * Several instances on one Kafka log: only the run's owner notifies (every instance reads every
+   * event). Default: every run is ours.
+   */
+  owns?: (runId: string) => boolean;
 }
 
 export function signature(secret: string, body: string): string {
@@ -68,7 +73,8 @@ export class Notifier {
       } catch {
         notification = undefined;
       }
-      const body = notification ? JSON.stringify(notification) : undefined;
+      const ours = this.options.owns?.(stored.event.runId) ?? true;
+      const body = notification && ours ? JSON.stringify(notification) : undefined;
       this.outbox.enqueue(stored.position, body ? this.targets.map((target) => ({ target, body })) : [], new Date());
       if (body) this.schedule(0);
     });

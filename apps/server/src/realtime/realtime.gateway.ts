@@ -1,5 +1,4 @@
 import { Inject, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import {
   Ack,
   ConnectedSocket,
@@ -42,6 +41,7 @@ import { OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/command
 import { OriginPolicy } from './origin-policy';
 import { RunFeed, type RunWatch } from './run-feed';
 import { TokenBucket } from './token-bucket';
+import { CommandRouter } from '../cluster/command-router';
 
 type AckFn = (reply: unknown) => void;
 
@@ -85,7 +85,7 @@ export class RealtimeGateway
   private stopInbox?: () => void;
 
   constructor(
-    @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(CommandRouter) private readonly commands: CommandRouter,
     @Inject(IdentityService) private readonly identity: IdentityService,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(LiveTokens) private readonly liveTokens: LiveTokens,

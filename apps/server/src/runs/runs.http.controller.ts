@@ -1,5 +1,4 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CancelBody, HandoffBody, ListRunsQuery, MessageBody, NotFoundError, StartRunBody } from '@parley/contracts';
@@ -13,13 +12,14 @@ import { RunsProjection } from '../projections/runs.projection';
 import { CancelRunCommand, OverrideHandoffCommand, PostHumanMessageCommand } from './commands/run-commands';
 import { StartRunCommand } from './commands/start-run.command';
 import { runView } from './run-view';
+import { CommandRouter } from '../cluster/command-router';
 
 @ApiTags('runs')
 @ApiBearerAuth()
 @Controller('api/runs')
 export class RunsHttpController {
   constructor(
-    @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(CommandRouter) private readonly commands: CommandRouter,
     @Inject(RunEngine) private readonly engine: RunEngine,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,

@@ -11,7 +11,7 @@ import {
   verifyChain,
   type EventEnvelope,
 } from '@parley/contracts';
-import type { EventStore } from '@parley/event-store';
+import type { EventStore, KafkaEventStore } from '@parley/event-store';
 import { RunEngine, postMessage } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
@@ -30,21 +30,30 @@ export class ForkRunHandler implements ICommandHandler<ForkRunCommand, { runId: 
    * the prefix can be checked against the original at any time.
    */
   async execute(c: ForkRunCommand) {
-    const original: EventEnvelope[] = [];
-    for await (const event of this.store.stream(c.runId)) {
-      if (event.seq > c.atSeq) break;
-      original.push(event);
+    let original = await this.prefix(c.runId, c.atSeq);
+    if (original.length < c.atSeq && this.store.kind === 'kafka') {
+      // Routed to the fork's owner, which may not have read the original's latest events yet.
+      await (this.store as KafkaEventStore).waitForCatchUp();
+      original = await this.prefix(c.runId, c.atSeq);
     }
     if (original.length === 0) throw new ValidationError('RUN.NOT_FOUND', `no run with id ${c.runId}`, 'runId');
     if (original.length < c.atSeq) throw new ValidationError('FORK.BEYOND_HEAD', `run ${c.runId} has only ${original.length} events`, 'atSeq');
     const verdict = verifyChain(original);
     if (!verdict.ok) throw new ConflictError('FORK.SOURCE_TAMPERED', `the original run does not verify: ${verdict.message}`);
     const forkOf = { runId: c.runId, atSeq: c.atSeq, head: verdict.head };
-    const runId = randomUUID();
+    const runId = c.newRunId ?? randomUUID();
     let prevHash = GENESIS_HASH;
+    // Human requests get new ids in the fork: a request id names one request of one run.
+    const requestIds = new Map<string, string>();
+    const renamed = (data: unknown): unknown => {
+      const requestId = (data as { requestId?: unknown } | null)?.requestId;
+      if (typeof requestId !== 'string') return data;
+      if (!requestIds.has(requestId)) requestIds.set(requestId, randomUUID());
+      return { ...(data as object), requestId: requestIds.get(requestId) };
+    };
     const copied = original.map((e) => {
       const { hash: _hash, ...rest } = e;
-      const data = e.type === 'run.started' ? { ...(e.data as object), forkOf, idempotencyKey: undefined } : e.data;
+      const data = e.type === 'run.started' ? { ...(e.data as object), forkOf, idempotencyKey: undefined } : renamed(e.data);
       const sealed = sealEvent({ ...rest, eventId: randomUUID(), runId, correlationId: runId, data, prevHash });
       prevHash = sealed.hash;
       return sealed;
@@ -53,6 +62,15 @@ export class ForkRunHandler implements ICommandHandler<ForkRunCommand, { runId: 
     if (c.message) await this.engine.write(runId, (state) => ({ events: postMessage(state!, acting(c.by), c.message!), result: undefined }));
     this.engine.kick(runId);
     return { runId, forkOf, note: c.note };
+  }
+
+  private async prefix(runId: string, atSeq: number): Promise<EventEnvelope[]> {
+    const events: EventEnvelope[] = [];
+    for await (const event of this.store.stream(runId)) {
+      if (event.seq > atSeq) break;
+      events.push(event);
+    }
+    return events;
   }
 }
 

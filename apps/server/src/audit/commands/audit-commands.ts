@@ -9,6 +9,8 @@ export class ForkRunCommand {
     readonly by: Human,
     /** A human's correction, posted into the fork before it continues. */
     readonly message?: string,
+    /** The fork's run id, chosen before the command is routed to that run's owner; generated when absent. */
+    readonly newRunId?: string,
   ) {}
 }
 

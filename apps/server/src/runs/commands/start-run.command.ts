@@ -5,5 +5,7 @@ export class StartRunCommand {
   constructor(
     readonly body: StartRunBody,
     readonly by: Human,
+    /** Chosen before the command is routed (the run's id picks its owner); generated when absent. */
+    readonly runId?: string,
   ) {}
 }

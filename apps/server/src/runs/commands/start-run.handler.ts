@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { ConcurrencyError } from '@parley/contracts';
 import { RunEngine } from '@parley/engine';
 import { RunsProjection } from '../../projections/runs.projection';
 import { WorkflowCatalog } from '../../workflows/workflow-catalog';
@@ -17,9 +18,9 @@ export class StartRunHandler implements ICommandHandler<StartRunCommand, { runId
     @Inject(RunsProjection) private readonly projection: RunsProjection,
   ) {}
 
-  async execute({ body, by }: StartRunCommand): Promise<{ runId: string; created: boolean }> {
+  async execute({ body, by, runId }: StartRunCommand): Promise<{ runId: string; created: boolean }> {
     const workflow = this.workflows.get(body.workflow);
-    if (!body.idempotencyKey) return this.start(body, by, workflow);
+    if (!body.idempotencyKey) return this.start(body, by, workflow, runId);
     const key = `${by.id}\u0000${body.idempotencyKey}`;
     const known = this.projection.runForIdempotencyKey(key);
     if (known) {
@@ -28,19 +29,30 @@ export class StartRunHandler implements ICommandHandler<StartRunCommand, { runId
     }
     const inFlight = this.pending.get(key);
     if (inFlight) return { ...(await inFlight), created: false };
-    const promise = this.start(body, by, workflow);
+    const promise = this.start(body, by, workflow, runId);
     this.pending.set(key, promise);
     promise.catch(() => this.pending.delete(key));
     return promise;
   }
 
-  private async start(body: StartRunCommand['body'], by: StartRunCommand['by'], workflow: ReturnType<WorkflowCatalog['get']>) {
-    const state = await this.engine.start({
-      workflow,
-      input: body.input,
-      requestedBy: { kind: 'human', id: by.id },
-      idempotencyKey: body.idempotencyKey,
-    });
-    return { runId: state.runId, created: true };
+  private async start(body: StartRunCommand['body'], by: StartRunCommand['by'], workflow: ReturnType<WorkflowCatalog['get']>, runId?: string) {
+    try {
+      const state = await this.engine.start({
+        runId,
+        workflow,
+        input: body.input,
+        requestedBy: { kind: 'human', id: by.id },
+        idempotencyKey: body.idempotencyKey,
+      });
+      return { runId: state.runId, created: true };
+    } catch (error) {
+      // The run id derived from this human's idempotency key exists already (the read model had not
+      // applied it yet, or the first request went through another instance): the same run again.
+      if (error instanceof ConcurrencyError && runId && body.idempotencyKey) {
+        const existing = await this.engine.state(runId);
+        if (existing?.requestedBy === by.id) return { runId, created: false }; // the id is derived from (human, key)
+      }
+      throw error;
+    }
   }
 }

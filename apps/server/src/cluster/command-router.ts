@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import type { EventStore, KafkaEventStore } from '@parley/event-store';
+import { NotOwnerError } from '@parley/engine';
+import { ForkRunCommand } from '../audit/commands/audit-commands';
+import { PARLEY_CORE } from '../core/core.module';
+import type { ParleyCore } from '../core/core';
+import { EVENT_STORE } from '../core/tokens';
+import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
+import { runOfRequest } from '../hitl/commands/request-commands.handlers';
+import { RunsProjection } from '../projections/runs.projection';
+import { StartRunCommand } from '../runs/commands/start-run.command';
+import { encodeCommand } from './command-codecs';
+import { wireErrorToError } from './kafka-cluster';
+import { runIdForIdempotencyKey } from './ownership';
+
+/**
+ * Where the REST controllers and the socket gateway send human commands. A command for a run this
+ * instance owns (always, with SQLite) runs here through the CommandBus; a command for a run owned
+ * by another instance goes to it through Kafka, and its answer (result or coded error) comes back
+ * as if it had run here. Either way the caller's next read sees the command's events.
+ */
+@Injectable()
+export class CommandRouter {
+  constructor(
+    @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
+  ) {}
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as CommandBus.execute: the caller knows its command's result
+  async execute<T = any>(input: object): Promise<T> {
+    const command = this.prepare(input);
+    const cluster = this.core.cluster;
+    const wire = cluster ? encodeCommand(command) : undefined;
+    if (!cluster || !wire) return this.commands.execute(command as never) as Promise<T>;
+    const runId = await this.runOf(command);
+    const deadline = Date.now() + this.core.config.clusterCommandTimeoutMs;
+    const commandId = randomUUID();
+    for (;;) {
+      if (cluster.owns(runId)) {
+        try {
+          return (await this.commands.execute(command as never)) as T;
+        } catch (error) {
+          if (!(error instanceof NotOwnerError) || Date.now() >= deadline) throw error;
+          await cluster.settled(Math.max(0, deadline - Date.now()));
+          continue;
+        }
+      }
+      const reply = await cluster.send({ commandId, type: wire.type, args: wire.args, runId, deadline });
+      if (reply.ok) {
+        await this.sees(runId, reply.headSeq);
+        return reply.result as T;
+      }
+      if (reply.error.code === 'CLUSTER.NOT_OWNER' && Date.now() < deadline) {
+        // It reached an instance while ownership moved: send it again to whoever owns the run now.
+        await new Promise((r) => setTimeout(r, 100));
+        await cluster.settled(Math.max(0, deadline - Date.now()));
+        continue;
+      }
+      throw wireErrorToError(reply.error);
+    }
+  }
+
+  /** Ids chosen before routing: they decide which instance owns the new run. */
+  private prepare(command: object): object {
+    if (command instanceof StartRunCommand && !command.runId) {
+      const key = command.body.idempotencyKey;
+      return new StartRunCommand(command.body, command.by, key ? runIdForIdempotencyKey(command.by.id, key) : randomUUID());
+    }
+    if (command instanceof ForkRunCommand && !command.newRunId) {
+      const c = command;
+      return new ForkRunCommand(c.runId, c.atSeq, c.note, c.by, c.message, randomUUID());
+    }
+    return command;
+  }
+
+  private async runOf(command: object): Promise<string> {
+    if (command instanceof StartRunCommand) return command.runId!;
+    if (command instanceof ForkRunCommand) return command.newRunId!;
+    if (command instanceof DecideRequestCommand || command instanceof ClaimRequestCommand) {
+      return runOfRequest(this.projection, this.store, command.requestId);
+    }
+    return (command as { runId: string }).runId;
+  }
+
+  /** Read-your-writes: the owner acknowledged `headSeq`; wait until this instance's store has it. */
+  private async sees(runId: string, headSeq: number): Promise<void> {
+    if (((await this.store.head(runId))?.seq ?? 0) >= headSeq) return;
+    await (this.store as KafkaEventStore).waitForCatchUp();
+  }
+}

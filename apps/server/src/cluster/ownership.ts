@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
+
+/**
+ * Which runs this instance may drive and take commands for. With SQLite (one instance) every run
+ * is ours; with Kafka, the runs whose partition the owners' consumer group assigned to us.
+ */
+export interface Ownership {
+  readonly mode: 'local' | 'kafka';
+  /** This instance owns the run now (and has caught up with its log): it may write it. */
+  owns(runId: string): boolean;
+  /** Called after this instance gained runs (an assignment, caught up); returns an unsubscribe. */
+  onGained(listener: () => void): () => void;
+}
+
+/** One instance owns everything (SQLite mode). */
+export class LocalOwnership implements Ownership {
+  readonly mode = 'local' as const;
+  owns(): boolean {
+    return true;
+  }
+  onGained(): () => void {
+    return () => undefined;
+  }
+}
+
+const partitioner = Partitioners.DefaultPartitioner();
+const metadataCache = new Map<number, PartitionMetadata[]>();
+
+/**
+ * The partition Kafka's default (Java-compatible murmur2) partitioner picks for `key` among
+ * `partitions`: the same function the producers use, so `partitionOf(runId)` is where the run's
+ * events and commands live.
+ */
+export function partitionOf(key: string, partitions: number): number {
+  let metadata = metadataCache.get(partitions);
+  if (!metadata) {
+    metadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    metadataCache.set(partitions, metadata);
+  }
+  return partitioner({ topic: 'parley', partitionMetadata: metadata, message: { key, value: null } });
+}
+
+/** RFC 9562 name-based UUID (version 5, SHA-1). */
+export function uuidV5(name: string, namespace: string): string {
+  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Parley's namespace for run ids derived from idempotency keys. */
+const RUN_ID_NAMESPACE = '6f2b7c1e-3d4a-5b6c-8d7e-9f0a1b2c3d4e';
+
+/**
+ * The run id of a start with an idempotency key: the same human and key always name the same run,
+ * hence the same partition and owner, wherever the request arrives.
+ */
+export function runIdForIdempotencyKey(requester: string, key: string): string {
+  return uuidV5(`${requester}\u0000${key}`, RUN_ID_NAMESPACE);
+}
