@@ -11,3 +11,4 @@ export * from './model-gateway';
 export * from './tools/tool-registry';
 export * from './run-engine';
 export * from './human-commands';
+export * from './run-view';

@@ -9,7 +9,7 @@ import {
   type EventEnvelope,
   type VerifyResult,
 } from '@parley/contracts';
-import type { RunState } from '@parley/engine';
+import { evolve, runView, type RunState } from '@parley/engine';
 import { positiveInt } from '../args';
 import type { Command } from '../command';
 import { CliError, EXIT, usageError } from '../errors';
@@ -17,7 +17,6 @@ import { formatState, type RunViewLike } from '../format';
 import { fileArgument, lines } from '../ndjson';
 // The server's own view of a state (a pure function), so that an offline replay prints exactly
 // what `GET /api/runs/:id/state?at=` answers.
-import { runView } from '../../../server/src/runs/run-view';
 
 const replay: Command = {
   name: 'replay',
@@ -53,7 +52,6 @@ async function replayFile(
   at: number | undefined,
   only: string | undefined,
 ): Promise<{ at: number; state: RunViewLike }> {
-  const { evolve } = await import('@parley/engine');
   let state: RunState | undefined;
   let runId = only;
   const others = new Set<string>();

@@ -12,13 +12,12 @@ import {
   type ExportManifest,
 } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import { evolve, type RunState } from '@parley/engine';
+import { evolve, runView, type RunState } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import type { Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
-import { runView } from '../runs/run-view';
 import { auditTrail } from './audit-trail';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
 import { CommandRouter } from '../cluster/command-router';

@@ -2,13 +2,12 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@ne
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import { RunEngine, type DecisionOutcome } from '@parley/engine';
+import { RunEngine, requestView, type DecisionOutcome } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import { hasRole, type Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
-import { requestView } from '../runs/run-view';
 import { ClaimRequestCommand, DecideRequestCommand } from './commands/request-commands';
 import { runOfRequest } from './commands/request-commands.handlers';
 import { CommandRouter } from '../cluster/command-router';

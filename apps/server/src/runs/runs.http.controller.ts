@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CancelBody, HandoffBody, ListRunsQuery, MessageBody, NotFoundError, StartRunBody } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import { RunEngine } from '@parley/engine';
+import { RunEngine, runView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import type { Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
@@ -11,7 +11,6 @@ import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
 import { CancelRunCommand, OverrideHandoffCommand, PostHumanMessageCommand } from './commands/run-commands';
 import { StartRunCommand } from './commands/start-run.command';
-import { runView } from './run-view';
 import { CommandRouter } from '../cluster/command-router';
 
 @ApiTags('runs')

@@ -1,4 +1,4 @@
-import type { RunState } from '@parley/engine';
+import type { RunState } from './run-state';
 
 /** What the API shows of a run: its state folded from the log, without internal bookkeeping. */
 export function runView(state: RunState) {
