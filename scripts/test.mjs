@@ -23,12 +23,16 @@ if (build.status !== 0) {
 
 // The console's browser tests need the built console and Debian's chromium (installed with apt-get
 // when missing; never a browser download). Both steps are quick when there is nothing to do.
-if (spawnSync(process.execPath, ['scripts/build-console.mjs'], { cwd: root, stdio: 'inherit' }).status !== 0) {
+if (
+  spawnSync(process.execPath, ['scripts/build-console.mjs'], { cwd: root, stdio: 'inherit' }).status !== 0
+) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
 
-const files = findTests(join(root, 'dist')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const files = findTests(join(root, 'dist')).filter(
+  (f) => filters.length === 0 || filters.some((x) => f.includes(x)),
+);
 if (files.length === 0) {
   log(`no test files match ${filters.join(' ')}`);
   console.log('0 passed, 0 failed');
@@ -40,7 +44,11 @@ if (files.some((f) => f.includes(`${join('e2e', 'console')}`))) {
 }
 
 let broker;
-const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(root, 'bin/register-paths.js')} --enable-source-maps`.trim() };
+const env = {
+  ...process.env,
+  NODE_OPTIONS:
+    `${process.env.NODE_OPTIONS ?? ''} --require ${join(root, 'bin/register-paths.js')} --enable-source-maps`.trim(),
+};
 if (!process.env.KAFKA_BROKERS) {
   const { startBroker } = await import('./kafka/broker.mjs');
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-kafka-test-'));

@@ -26,7 +26,16 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
   imports: [CqrsModule.forRoot(), NotificationsModule],
-  controllers: [AuditHttpController, HealthHttpController, WorkflowsHttpController, RunsHttpController, RequestsHttpController, RefundsHttpController, ConsoleController, ClusterHttpController],
+  controllers: [
+    AuditHttpController,
+    HealthHttpController,
+    WorkflowsHttpController,
+    RunsHttpController,
+    RequestsHttpController,
+    RefundsHttpController,
+    ConsoleController,
+    ClusterHttpController,
+  ],
   providers: [
     StartRunHandler,
     ...RUN_COMMAND_HANDLERS,

@@ -11,27 +11,42 @@ import { createCore } from './core/core';
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
   const core = await createCore(config);
-  const app = await NestFactory.create(AppModule.forRoot(core), { logger: ['log', 'warn', 'error'], abortOnError: false });
+  const app = await NestFactory.create(AppModule.forRoot(core), {
+    logger: ['log', 'warn', 'error'],
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   const logger = new Logger('Parley');
-  app.get(UnhandledExceptionBus).subscribe(({ exception, cause }) =>
-    logger.error(`unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`),
-  );
+  app
+    .get(UnhandledExceptionBus)
+    .subscribe(({ exception, cause }) =>
+      logger.error(
+        `unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`,
+      ),
+    );
   const document = SwaggerModule.createDocument(
     app,
-    new DocumentBuilder().setTitle('Parley').setDescription('Event-sourced multi-agent orchestration with humans in the loop').addBearerAuth().build(),
+    new DocumentBuilder()
+      .setTitle('Parley')
+      .setDescription('Event-sourced multi-agent orchestration with humans in the loop')
+      .addBearerAuth()
+      .build(),
   );
   SwaggerModule.setup('docs', app, document);
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as { port: number }).port;
-  logger.log(`Parley listening on http://localhost:${port} (event log: ${config.eventLog}; API docs at /docs)`);
+  logger.log(
+    `Parley listening on http://localhost:${port} (event log: ${config.eventLog}; API docs at /docs)`,
+  );
 }
 
 bootstrap().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof ParleyError) {
     process.stderr.write(`parley: cannot start: ${error.message}\n`);
   } else if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
-    process.stderr.write(`parley: cannot start: PORT: ${(error as Error).message} (set PORT to a free port)\n`);
+    process.stderr.write(
+      `parley: cannot start: PORT: ${(error as Error).message} (set PORT to a free port)\n`,
+    );
   } else {
     process.stderr.write(`parley: cannot start: ${error instanceof Error ? error.stack : String(error)}\n`);
   }

@@ -2,7 +2,8 @@
  * Coded errors. The code is stable and machine-readable; the message is a sentence for a person.
  * They become HTTP responses or socket acks only at the edge.
  */
-export type ErrorKind = 'validation' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable';
+export type ErrorKind =
+  'validation' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable';
 
 export class ParleyError extends Error {
   constructor(

@@ -52,20 +52,36 @@ export class ChainVerifier {
       this.failure = { ok: false, events: this.count, seq, reason, message };
     };
     if (event.runId !== this.runId) {
-      return fail(event.seq, 'wrong-run', `event at seq ${event.seq} belongs to run ${event.runId}, not ${this.runId}`);
+      return fail(
+        event.seq,
+        'wrong-run',
+        `event at seq ${event.seq} belongs to run ${event.runId}, not ${this.runId}`,
+      );
     }
     if (event.seq !== this.expectedSeq) {
       const swapped = event.seq > this.expectedSeq && next?.seq === this.expectedSeq;
       if (event.seq < this.expectedSeq || swapped) {
-        return fail(this.expectedSeq, 'reordered', `expected seq ${this.expectedSeq}, found seq ${event.seq}: events are out of order`);
+        return fail(
+          this.expectedSeq,
+          'reordered',
+          `expected seq ${this.expectedSeq}, found seq ${event.seq}: events are out of order`,
+        );
       }
-      return fail(this.expectedSeq, 'missing', `seq ${this.expectedSeq} is missing (the next event found is seq ${event.seq})`);
+      return fail(
+        this.expectedSeq,
+        'missing',
+        `seq ${this.expectedSeq} is missing (the next event found is seq ${event.seq})`,
+      );
     }
     if (hashEvent(event) !== event.hash) {
       return fail(event.seq, 'edited', `event at seq ${event.seq} does not match its hash: it was edited`);
     }
     if (event.prevHash !== this.prevHash) {
-      return fail(event.seq, 'unlinked', `event at seq ${event.seq} does not link to the hash of seq ${event.seq - 1}`);
+      return fail(
+        event.seq,
+        'unlinked',
+        `event at seq ${event.seq} does not link to the hash of seq ${event.seq - 1}`,
+      );
     }
     this.prevHash = event.hash;
     this.expectedSeq += 1;

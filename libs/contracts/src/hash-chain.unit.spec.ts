@@ -29,7 +29,10 @@ function chain(n: number): EventEnvelope[] {
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth and drops undefined members', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } }),
+      '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}',
+    );
   });
 });
 
@@ -43,7 +46,9 @@ describe('hash chain', () => {
   it('hashes the event without its hash member, independent of key order', () => {
     const [e] = chain(1);
     const { hash, ...rest } = e;
-    const reordered = JSON.parse(JSON.stringify({ hash, ...rest, data: { text: 'm1', by: (e.data as { by: unknown }).by } }));
+    const reordered = JSON.parse(
+      JSON.stringify({ hash, ...rest, data: { text: 'm1', by: (e.data as { by: unknown }).by } }),
+    );
     assert.equal(hashEvent(reordered), e.hash);
   });
 

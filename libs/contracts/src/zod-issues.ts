@@ -12,7 +12,12 @@ export function toValidationError(error: z.ZodError, code: string, prefix = ''):
 }
 
 /** Parse `value` with `schema`, or throw a ValidationError naming the bad field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, code: string, prefix = ''): z.infer<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  code: string,
+  prefix = '',
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw toValidationError(result.error, code, prefix);
   return result.data;

@@ -22,12 +22,16 @@ export const MAX_MODEL_CALLS = 200;
 export function decide(state: RunState, ctx: DecideContext): Step {
   if (isTerminal(state.status)) return { kind: 'done' };
   const failed = state.modelCalls.find((c) => c.status === 'failed');
-  if (failed) return fail('MODEL_CALL_FAILED', `the model call of ${failed.agent} (${failed.purpose}) failed`);
-  if (state.modelCalls.length >= MAX_MODEL_CALLS) return fail('MAX_MODEL_CALLS', `more than ${MAX_MODEL_CALLS} model calls`);
+  if (failed)
+    return fail('MODEL_CALL_FAILED', `the model call of ${failed.agent} (${failed.purpose}) failed`);
+  if (state.modelCalls.length >= MAX_MODEL_CALLS)
+    return fail('MAX_MODEL_CALLS', `more than ${MAX_MODEL_CALLS} model calls`);
 
   for (const request of state.requests) {
     if (outcomeOf(request) !== 'escalated') continue;
-    const superseded = state.requests.some((r) => r.openedSeq > (request.closedSeq ?? 0) && sameSubject(r.subject, request.subject));
+    const superseded = state.requests.some(
+      (r) => r.openedSeq > (request.closedSeq ?? 0) && sameSubject(r.subject, request.subject),
+    );
     if (!superseded) return escalateExpired(state, ctx, request);
   }
   const tools = advanceToolCalls(state, ctx);

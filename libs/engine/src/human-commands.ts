@@ -34,7 +34,10 @@ function findRequest(state: RunState, requestId: string): HumanRequestState {
 function entitled(request: HumanRequestState, who: Acting): string {
   const role = who.roleFor(request.roles);
   if (!role) {
-    throw new ForbiddenError('REQUEST.FORBIDDEN', `${who.id} may not answer this request: it is for ${request.roles.join(', ')}`);
+    throw new ForbiddenError(
+      'REQUEST.FORBIDDEN',
+      `${who.id} may not answer this request: it is for ${request.roles.join(', ')}`,
+    );
   }
   return role;
 }
@@ -54,32 +57,64 @@ export function decideOnRequest(
 ): { events: NewEvent[]; result: DecisionOutcome } {
   const request = findRequest(state, requestId);
   const mine = request.votes.find((v) => v.by.id === who.id);
-  if (mine && mine.decision === input.decision) return { events: [], result: { status: 'unchanged', request } };
-  if (request.status === 'expired') throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
-  if (request.status === 'resolved') throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is already ${request.outcome === undefined ? 'closed' : `resolved (${request.outcome})`}`);
-  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  if (mine && mine.decision === input.decision)
+    return { events: [], result: { status: 'unchanged', request } };
+  if (request.status === 'expired')
+    throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
+  if (request.status === 'resolved')
+    throw new ConflictError(
+      'REQUEST.CLOSED',
+      `request ${requestId} is already ${request.outcome === undefined ? 'closed' : `resolved (${request.outcome})`}`,
+    );
+  if (isTerminal(state.status))
+    throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
   if (request.deadline && Date.parse(request.deadline) <= now.getTime()) {
     throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
   }
   const role = entitled(request, who);
-  if (mine) throw new ConflictError('REQUEST.ALREADY_DECIDED', `${who.id} already decided "${mine.decision}" on request ${requestId}`);
+  if (mine)
+    throw new ConflictError(
+      'REQUEST.ALREADY_DECIDED',
+      `${who.id} already decided "${mine.decision}" on request ${requestId}`,
+    );
   if (request.fourEyes && who.id === request.requester) {
-    throw new ForbiddenError('REQUEST.FOUR_EYES', `four-eyes: ${who.id} started this run and may not approve its requests`);
+    throw new ForbiddenError(
+      'REQUEST.FOUR_EYES',
+      `four-eyes: ${who.id} started this run and may not approve its requests`,
+    );
   }
   if (!request.decisions.includes(input.decision)) {
-    throw new ValidationError('REQUEST.DECISION_NOT_ALLOWED', `"${input.decision}" is not a decision for this ${request.kind} request (allowed: ${request.decisions.join(', ')})`, 'decision');
+    throw new ValidationError(
+      'REQUEST.DECISION_NOT_ALLOWED',
+      `"${input.decision}" is not a decision for this ${request.kind} request (allowed: ${request.decisions.join(', ')})`,
+      'decision',
+    );
   }
   if (request.kind === 'escalation' && request.claimedBy && request.claimedBy.id !== who.id && !who.isAdmin) {
-    throw new ConflictError('REQUEST.CLAIMED_BY_OTHER', `request ${requestId} is claimed by ${request.claimedBy.id}`);
+    throw new ConflictError(
+      'REQUEST.CLAIMED_BY_OTHER',
+      `request ${requestId} is claimed by ${request.claimedBy.id}`,
+    );
   }
   if (input.payloadHash && input.payloadHash !== request.payloadHash) {
-    throw new ConflictError('REQUEST.STALE_PAYLOAD', 'the payload you saw is not the one this request is about; reload it');
+    throw new ConflictError(
+      'REQUEST.STALE_PAYLOAD',
+      'the payload you saw is not the one this request is about; reload it',
+    );
   }
-  if ((input.decision === 'feedback' || input.decision === 'answer' || input.decision === 'handback') && !input.comment?.trim()) {
-    throw new ValidationError('REQUEST.COMMENT_REQUIRED', `"${input.decision}" needs a comment (the text for the agent)`, 'comment');
+  if (
+    (input.decision === 'feedback' || input.decision === 'answer' || input.decision === 'handback') &&
+    !input.comment?.trim()
+  ) {
+    throw new ValidationError(
+      'REQUEST.COMMENT_REQUIRED',
+      `"${input.decision}" needs a comment (the text for the agent)`,
+      'comment',
+    );
   }
   if (input.decision === 'edit') {
-    if (input.payload === undefined) throw new ValidationError('REQUEST.PAYLOAD_REQUIRED', '"edit" needs the edited payload', 'payload');
+    if (input.payload === undefined)
+      throw new ValidationError('REQUEST.PAYLOAD_REQUIRED', '"edit" needs the edited payload', 'payload');
     validatePayload(request, input.payload);
   }
   const by = { id: who.id, role };
@@ -87,7 +122,14 @@ export function decideOnRequest(
     {
       type: 'human-decision.recorded',
       actor: human(who.id),
-      data: { requestId, decision: input.decision, by, comment: input.comment, payload: input.payload, payloadHash: request.payloadHash },
+      data: {
+        requestId,
+        decision: input.decision,
+        by,
+        comment: input.comment,
+        payload: input.payload,
+        payloadHash: request.payloadHash,
+      },
     },
   ];
   // An edit approves the edited payload: it is a vote towards the quorum like an approval, so
@@ -103,7 +145,8 @@ export function decideOnRequest(
   let deciders = [...request.votes.filter((v) => v.decision === input.decision).map((v) => v.by), by];
   if (approving) {
     deciders = [...request.votes.filter((v) => approves(v.decision)).map((v) => v.by), by];
-    const edit = input.decision === 'edit' ? undefined : [...request.votes].reverse().find((v) => v.decision === 'edit');
+    const edit =
+      input.decision === 'edit' ? undefined : [...request.votes].reverse().find((v) => v.decision === 'edit');
     if (edit) {
       outcome = 'edit';
       payload = edit.payload;
@@ -117,14 +160,25 @@ export function decideOnRequest(
   return { events, result: { status: 'resolved', request } };
 }
 
-export function claimRequest(state: RunState, requestId: string, who: Acting): { events: NewEvent[]; result: HumanRequestState } {
+export function claimRequest(
+  state: RunState,
+  requestId: string,
+  who: Acting,
+): { events: NewEvent[]; result: HumanRequestState } {
   const request = findRequest(state, requestId);
-  if (request.status !== 'open') throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is ${request.status}`);
+  if (request.status !== 'open')
+    throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is ${request.status}`);
   const role = entitled(request, who);
   if (request.claimedBy?.id === who.id) return { events: [], result: request };
-  if (request.claimedBy) throw new ConflictError('REQUEST.CLAIMED_BY_OTHER', `request ${requestId} is claimed by ${request.claimedBy.id}`);
+  if (request.claimedBy)
+    throw new ConflictError(
+      'REQUEST.CLAIMED_BY_OTHER',
+      `request ${requestId} is claimed by ${request.claimedBy.id}`,
+    );
   return {
-    events: [{ type: 'human-request.claimed', actor: human(who.id), data: { requestId, by: { id: who.id, role } } }],
+    events: [
+      { type: 'human-request.claimed', actor: human(who.id), data: { requestId, by: { id: who.id, role } } },
+    ],
     result: request,
   };
 }
@@ -146,39 +200,79 @@ export function expireRequest(state: RunState, requestId: string, now: Date): Ne
 
 /** A human speaks in a run. With the floor open to them, the message answers that request. */
 export function postMessage(state: RunState, who: Acting, text: string): NewEvent[] {
-  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  if (isTerminal(state.status))
+    throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
   if (!text.trim()) throw new ValidationError('MESSAGE.EMPTY', 'the message is empty', 'text');
   const floor = state.requests.find((r) => r.status === 'open' && r.kind === 'input' && who.roleFor(r.roles));
   if (floor) {
     const by = { id: who.id, role: who.roleFor(floor.roles)! };
     return [
-      { type: 'human-decision.recorded', actor: human(who.id), data: { requestId: floor.requestId, decision: 'answer', by, comment: text, payloadHash: floor.payloadHash } },
-      { type: 'human-request.resolved', actor: human(who.id), data: { requestId: floor.requestId, outcome: 'answer', comment: text, deciders: [by] } },
+      {
+        type: 'human-decision.recorded',
+        actor: human(who.id),
+        data: {
+          requestId: floor.requestId,
+          decision: 'answer',
+          by,
+          comment: text,
+          payloadHash: floor.payloadHash,
+        },
+      },
+      {
+        type: 'human-request.resolved',
+        actor: human(who.id),
+        data: { requestId: floor.requestId, outcome: 'answer', comment: text, deciders: [by] },
+      },
     ];
   }
-  return [{ type: 'human-message.posted', actor: human(who.id), data: { by: { id: who.id, role: who.roleFor(['participant']) ?? 'participant' }, text } }];
+  return [
+    {
+      type: 'human-message.posted',
+      actor: human(who.id),
+      data: { by: { id: who.id, role: who.roleFor(['participant']) ?? 'participant' }, text },
+    },
+  ];
 }
 
 /** A human re-routes a handoff run to another agent; an open routing review is settled by it. */
 export function overrideHandoff(state: RunState, who: Acting, to: string, reason: string): NewEvent[] {
   const wf = state.workflow;
-  if (wf.pattern !== 'handoff') throw new ValidationError('HANDOFF.NOT_A_HANDOFF_RUN', `run ${state.runId} is a ${wf.pattern} run, not a handoff run`, 'runId');
-  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  if (wf.pattern !== 'handoff')
+    throw new ValidationError(
+      'HANDOFF.NOT_A_HANDOFF_RUN',
+      `run ${state.runId} is a ${wf.pattern} run, not a handoff run`,
+      'runId',
+    );
+  if (isTerminal(state.status))
+    throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
   const agents = [wf.triage, ...wf.specialists];
-  if (!agents.includes(to)) throw new ValidationError('HANDOFF.UNKNOWN_AGENT', `"${to}" is not an agent of ${wf.name} (${agents.join(', ')})`, 'to');
+  if (!agents.includes(to))
+    throw new ValidationError(
+      'HANDOFF.UNKNOWN_AGENT',
+      `"${to}" is not an agent of ${wf.name} (${agents.join(', ')})`,
+      'to',
+    );
   if (!reason.trim()) throw new ValidationError('HANDOFF.REASON_REQUIRED', 'say why you re-route', 'reason');
-  if (state.currentAgent === to) throw new ConflictError('HANDOFF.ALREADY_THERE', `${to} already holds the conversation`);
+  if (state.currentAgent === to)
+    throw new ConflictError('HANDOFF.ALREADY_THERE', `${to} already holds the conversation`);
   const by = { id: who.id, role: who.roleFor(['participant']) ?? 'participant' };
   const events: NewEvent[] = [{ type: 'handoff.overridden', actor: human(who.id), data: { by, to, reason } }];
   for (const r of state.requests) {
     if (r.status === 'open' && r.subject.type === 'route') {
-      events.push({ type: 'human-request.resolved', actor: human(who.id), data: { requestId: r.requestId, outcome: 'edit', payload: { to }, comment: reason, deciders: [by] } });
+      events.push({
+        type: 'human-request.resolved',
+        actor: human(who.id),
+        data: { requestId: r.requestId, outcome: 'edit', payload: { to }, comment: reason, deciders: [by] },
+      });
     }
   }
   return events;
 }
 
 export function cancelRun(state: RunState, who: Acting, reason?: string): NewEvent[] {
-  if (isTerminal(state.status)) throw new ConflictError('RUN.ENDED', `run ${state.runId} has already ended (${state.status})`);
-  return [{ type: 'run.cancelled', actor: human(who.id), data: { reason: reason ?? `cancelled by ${who.id}` } }];
+  if (isTerminal(state.status))
+    throw new ConflictError('RUN.ENDED', `run ${state.runId} has already ended (${state.status})`);
+  return [
+    { type: 'run.cancelled', actor: human(who.id), data: { reason: reason ?? `cancelled by ${who.id}` } },
+  ];
 }

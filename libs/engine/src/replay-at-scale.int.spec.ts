@@ -36,12 +36,22 @@ describe(`a run of ${EVENTS.toLocaleString('en')} events`, () => {
         { name: 'b', system: 'You are b.' },
       ],
     });
-    await store.append(runId, 0, [{ type: 'run.started', actor: { kind: 'human', id: 'carol' }, data: { workflow, input: 'go', requestedBy: 'carol' } }]);
+    await store.append(runId, 0, [
+      {
+        type: 'run.started',
+        actor: { kind: 'human', id: 'carol' },
+        data: { workflow, input: 'go', requestedBy: 'carol' },
+      },
+    ]);
     let seq = 1;
     while (seq < EVENTS) {
       const batch: NewEvent[] = [];
       for (let i = 0; i < 1000 && seq + batch.length < EVENTS; i++) {
-        batch.push({ type: 'human-message.posted', actor: { kind: 'human', id: 'carol' }, data: { by: { id: 'carol', role: 'participant' }, text: `message ${seq + batch.length}` } });
+        batch.push({
+          type: 'human-message.posted',
+          actor: { kind: 'human', id: 'carol' },
+          data: { by: { id: 'carol', role: 'participant' }, text: `message ${seq + batch.length}` },
+        });
       }
       await store.append(runId, seq, batch);
       seq += batch.length;

@@ -34,7 +34,13 @@ export interface RunEngineDeps {
 /** This process does not own the run (any more): another instance drives it and takes its commands. */
 export class NotOwnerError extends ParleyError {
   constructor(runId: string) {
-    super('CLUSTER.NOT_OWNER', `this instance does not own run ${runId} (ownership moved); try again`, 'unavailable', undefined, { runId });
+    super(
+      'CLUSTER.NOT_OWNER',
+      `this instance does not own run ${runId} (ownership moved); try again`,
+      'unavailable',
+      undefined,
+      { runId },
+    );
   }
 }
 
@@ -85,25 +91,29 @@ export class RunEngine {
 
   async start(command: StartRun): Promise<RunState> {
     const runId = command.runId ?? this.newId();
-    await this.write(runId, (state) => {
-      if (state) throw new ConcurrencyError(runId, 0, state.seq);
-      return {
-        events: [
-          {
-            type: 'run.started',
-            actor: command.requestedBy,
-            data: {
-              workflow: command.workflow,
-              input: command.input,
-              requestedBy: command.requestedBy.id,
-              idempotencyKey: command.idempotencyKey,
-              forkOf: command.forkOf,
+    await this.write(
+      runId,
+      (state) => {
+        if (state) throw new ConcurrencyError(runId, 0, state.seq);
+        return {
+          events: [
+            {
+              type: 'run.started',
+              actor: command.requestedBy,
+              data: {
+                workflow: command.workflow,
+                input: command.input,
+                requestedBy: command.requestedBy.id,
+                idempotencyKey: command.idempotencyKey,
+                forkOf: command.forkOf,
+              },
             },
-          },
-        ],
-        result: undefined,
-      };
-    }, true);
+          ],
+          result: undefined,
+        };
+      },
+      true,
+    );
     this.kick(runId);
     return (await this.state(runId))!;
   }
@@ -112,7 +122,11 @@ export class RunEngine {
    * Append what `decider` decides against the run's current state, under the run's lock: the
    * path of every command (human decisions, messages, hand-offs) and of the engine itself.
    */
-  async write<T>(runId: string, decider: (state: RunState | undefined) => { events: NewEvent[]; result: T }, allowNew = false): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }> {
+  async write<T>(
+    runId: string,
+    decider: (state: RunState | undefined) => { events: NewEvent[]; result: T },
+    allowNew = false,
+  ): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }> {
     return this.withLock(runId, async () => {
       let state = await this.state(runId);
       if (!state && !allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
@@ -127,7 +141,8 @@ export class RunEngine {
       for (const event of stored) state = evolve(state, event);
       // Keep the folded state when the run is (about to be) driven: a decision that resumes a run is
       // followed by a kick, which then need not read and fold the whole stream again.
-      if (state && (state.status === 'running' || (!isTerminal(state.status) && this.driving.has(runId)))) this.active.set(runId, state);
+      if (state && (state.status === 'running' || (!isTerminal(state.status) && this.driving.has(runId))))
+        this.active.set(runId, state);
       this.deps.onAppended?.(stored);
       return { result, events: stored, state };
     });
@@ -147,7 +162,9 @@ export class RunEngine {
       .catch((error: unknown) => {
         // Ownership moved while a step was in flight: its result was not appended; the new owner redoes it.
         if (error instanceof NotOwnerError) return;
-        this.deps.log?.(`run ${runId}: engine error: ${error instanceof Error ? error.stack : String(error)}`);
+        this.deps.log?.(
+          `run ${runId}: engine error: ${error instanceof Error ? error.stack : String(error)}`,
+        );
       })
       .finally(() => {
         this.driving.delete(runId);
@@ -202,7 +219,11 @@ export class RunEngine {
     return { now: this.now(), newId: this.newId, toolSpec: (name) => this.deps.tools.spec(name) };
   }
 
-  private async perform(runId: string, decidedOn: RunState, step: Exclude<Step, { kind: 'wait' | 'done' }>): Promise<void> {
+  private async perform(
+    runId: string,
+    decidedOn: RunState,
+    step: Exclude<Step, { kind: 'wait' | 'done' }>,
+  ): Promise<void> {
     switch (step.kind) {
       case 'append':
         await this.writeIfUnchanged(runId, decidedOn.seq, () => step.events);
@@ -225,7 +246,11 @@ export class RunEngine {
   private async callModels(runId: string, decidedOn: RunState, plans: ModelCallPlan[]): Promise<void> {
     // A call started before a crash and never completed is made again under the same id:
     // only a recorded answer counts, so repeating an unanswered model call is harmless.
-    const reuse = plans.map((p) => decidedOn.modelCalls.find((c) => c.status === 'started' && c.agent === p.agent.name && c.purpose === p.purpose));
+    const reuse = plans.map((p) =>
+      decidedOn.modelCalls.find(
+        (c) => c.status === 'started' && c.agent === p.agent.name && c.purpose === p.purpose,
+      ),
+    );
     const calls = plans.map((p, i) => ({ ...p, callId: reuse[i]?.callId ?? p.callId }));
     const fresh = calls.filter((_, i) => !reuse[i]);
     if (fresh.length > 0) {
@@ -264,26 +289,45 @@ export class RunEngine {
         },
       };
     } catch (error) {
-      const e = error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
+      const e =
+        error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
       this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
       event = {
         type: 'model-call.failed',
         actor: agentActor(agent),
-        data: { callId: call.callId, agent, purpose: call.purpose, code: e.code, message: e.message, attempts: e.attempts },
+        data: {
+          callId: call.callId,
+          agent,
+          purpose: call.purpose,
+          code: e.code,
+          message: e.message,
+          attempts: e.attempts,
+        },
       };
     }
     // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
     await this.write(runId, (state) =>
-      state?.modelCalls.some((c) => c.callId === call.callId && c.status === 'started') ? { events: [event], result: undefined } : { events: [], result: undefined },
+      state?.modelCalls.some((c) => c.callId === call.callId && c.status === 'started')
+        ? { events: [event], result: undefined }
+        : { events: [], result: undefined },
     );
   }
 
   private async runTool(runId: string, callId: string): Promise<void> {
     const started = await this.write(runId, (state) => {
       const call = state?.toolCalls.find((c) => c.callId === callId);
-      if (!state || !call || (call.status !== 'requested' && call.status !== 'started')) return { events: [], result: undefined };
+      if (!state || !call || (call.status !== 'requested' && call.status !== 'started'))
+        return { events: [], result: undefined };
       const events: NewEvent[] =
-        call.status === 'requested' ? [{ type: 'tool-call.started', actor: SYSTEM_ACTOR, data: { callId, idempotencyKey: call.idempotencyKey } }] : [];
+        call.status === 'requested'
+          ? [
+              {
+                type: 'tool-call.started',
+                actor: SYSTEM_ACTOR,
+                data: { callId, idempotencyKey: call.idempotencyKey },
+              },
+            ]
+          : [];
       return { events, result: { call, args: effectiveArgs(state, call) } };
     });
     const target = started.result;
@@ -295,13 +339,23 @@ export class RunEngine {
         callId,
         idempotencyKey: target.call.idempotencyKey,
       });
-      event = { type: 'tool-call.completed', actor: SYSTEM_ACTOR, data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false } };
+      event = {
+        type: 'tool-call.completed',
+        actor: SYSTEM_ACTOR,
+        data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false },
+      };
     } catch (error) {
       const code = error instanceof ToolError ? error.code : 'TOOL.FAILED';
-      event = { type: 'tool-call.failed', actor: SYSTEM_ACTOR, data: { callId, code, message: error instanceof Error ? error.message : String(error) } };
+      event = {
+        type: 'tool-call.failed',
+        actor: SYSTEM_ACTOR,
+        data: { callId, code, message: error instanceof Error ? error.message : String(error) },
+      };
     }
     await this.write(runId, (state) =>
-      state?.toolCalls.some((c) => c.callId === callId && c.status === 'started') ? { events: [event], result: undefined } : { events: [], result: undefined },
+      state?.toolCalls.some((c) => c.callId === callId && c.status === 'started')
+        ? { events: [event], result: undefined }
+        : { events: [], result: undefined },
     );
   }
 

@@ -95,7 +95,8 @@ export function foldRun(events: readonly RunEvent[]): RunState | undefined {
 
 export function evolve(state: RunState | undefined, event: RunEvent): RunState {
   if (event.type === 'run.started') {
-    if (state) throw new Error(`run.started at seq ${event.seq}, but the run ${event.runId} has already started`);
+    if (state)
+      throw new Error(`run.started at seq ${event.seq}, but the run ${event.runId} has already started`);
     return {
       runId: event.runId,
       seq: event.seq,
@@ -108,7 +109,15 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       modelCalls: [],
       toolCalls: [],
       requests: [],
-      transcript: [{ seq: event.seq, at: event.at, role: 'human', speaker: event.data.requestedBy, content: event.data.input }],
+      transcript: [
+        {
+          seq: event.seq,
+          at: event.at,
+          role: 'human',
+          speaker: event.data.requestedBy,
+          content: event.data.input,
+        },
+      ],
       plans: [],
       ledgers: [],
       escalations: [],
@@ -139,83 +148,148 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       s.failure = { code: 'CANCELLED', message: event.data.reason ?? 'cancelled' };
       break;
     case 'model-call.started':
-      s.modelCalls.push({ callId: event.data.callId, agent: event.data.agent, purpose: event.data.purpose, status: 'started', content: '', toolCalls: [], seq: event.seq });
+      s.modelCalls.push({
+        callId: event.data.callId,
+        agent: event.data.agent,
+        purpose: event.data.purpose,
+        status: 'started',
+        content: '',
+        toolCalls: [],
+        seq: event.seq,
+      });
       break;
     case 'model-call.completed': {
       const d = event.data;
-      s.modelCalls = replace(s.modelCalls, (c) => c.callId === d.callId, (c) => ({
-        ...c,
-        status: 'completed',
-        content: d.content,
-        toolCalls: d.toolCalls,
-        structured: d.structured,
-        seq: event.seq,
-      }));
+      s.modelCalls = replace(
+        s.modelCalls,
+        (c) => c.callId === d.callId,
+        (c) => ({
+          ...c,
+          status: 'completed',
+          content: d.content,
+          toolCalls: d.toolCalls,
+          structured: d.structured,
+          seq: event.seq,
+        }),
+      );
       if (d.content && d.structured === undefined) say('agent', d.agent, d.content);
       break;
     }
     case 'model-call.failed':
-      s.modelCalls = replace(s.modelCalls, (c) => c.callId === event.data.callId, (c) => ({ ...c, status: 'failed' }));
+      s.modelCalls = replace(
+        s.modelCalls,
+        (c) => c.callId === event.data.callId,
+        (c) => ({ ...c, status: 'failed' }),
+      );
       break;
     case 'tool-call.requested':
       s.toolCalls.push({ ...event.data, status: 'requested', seq: event.seq });
       break;
     case 'tool-call.started':
-      s.toolCalls = replace(s.toolCalls, (c) => c.callId === event.data.callId, (c) => ({ ...c, status: 'started' }));
+      s.toolCalls = replace(
+        s.toolCalls,
+        (c) => c.callId === event.data.callId,
+        (c) => ({ ...c, status: 'started' }),
+      );
       break;
     case 'tool-call.completed': {
       const d = event.data;
-      s.toolCalls = replace(s.toolCalls, (c) => c.callId === d.callId, (c) => ({ ...c, status: 'completed', result: d.result }));
+      s.toolCalls = replace(
+        s.toolCalls,
+        (c) => c.callId === d.callId,
+        (c) => ({ ...c, status: 'completed', result: d.result }),
+      );
       const call = s.toolCalls.find((c) => c.callId === d.callId);
       say('tool', call?.tool ?? 'tool', JSON.stringify(d.result));
       break;
     }
     case 'tool-call.failed':
-      s.toolCalls = replace(s.toolCalls, (c) => c.callId === event.data.callId, (c) => ({ ...c, status: 'failed', error: event.data.message }));
+      s.toolCalls = replace(
+        s.toolCalls,
+        (c) => c.callId === event.data.callId,
+        (c) => ({ ...c, status: 'failed', error: event.data.message }),
+      );
       break;
     case 'tool-call.rejected':
-      s.toolCalls = replace(s.toolCalls, (c) => c.callId === event.data.callId, (c) => ({ ...c, status: 'rejected', error: event.data.reason }));
+      s.toolCalls = replace(
+        s.toolCalls,
+        (c) => c.callId === event.data.callId,
+        (c) => ({ ...c, status: 'rejected', error: event.data.reason }),
+      );
       break;
     case 'human-request.opened':
       s.requests.push({ ...event.data, status: 'open', openedSeq: event.seq, openedAt: event.at, votes: [] });
       break;
     case 'human-request.claimed':
-      s.requests = replace(s.requests, (r) => r.requestId === event.data.requestId, (r) => ({ ...r, claimedBy: event.data.by }));
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === event.data.requestId,
+        (r) => ({ ...r, claimedBy: event.data.by }),
+      );
       break;
     case 'human-decision.recorded': {
       const d = event.data;
-      s.requests = replace(s.requests, (r) => r.requestId === d.requestId, (r) => ({
-        ...r,
-        votes: [...r.votes, { decision: d.decision, by: d.by, comment: d.comment, payload: d.payload, seq: event.seq, at: event.at }],
-      }));
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === d.requestId,
+        (r) => ({
+          ...r,
+          votes: [
+            ...r.votes,
+            {
+              decision: d.decision,
+              by: d.by,
+              comment: d.comment,
+              payload: d.payload,
+              seq: event.seq,
+              at: event.at,
+            },
+          ],
+        }),
+      );
       const request = s.requests.find((r) => r.requestId === d.requestId);
       const answers = d.decision === 'answer' || d.decision === 'handback';
-      if ((request?.kind === 'input' || request?.kind === 'escalation') && answers && d.comment) say('human', d.by.id, d.comment);
+      if ((request?.kind === 'input' || request?.kind === 'escalation') && answers && d.comment)
+        say('human', d.by.id, d.comment);
       break;
     }
     case 'human-request.resolved':
-      s.requests = replace(s.requests, (r) => r.requestId === event.data.requestId, (r) => ({
-        ...r,
-        status: 'resolved',
-        outcome: event.data.outcome,
-        outcomePayload: event.data.payload,
-        outcomeComment: event.data.comment,
-        closedSeq: event.seq,
-      }));
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === event.data.requestId,
+        (r) => ({
+          ...r,
+          status: 'resolved',
+          outcome: event.data.outcome,
+          outcomePayload: event.data.payload,
+          outcomeComment: event.data.comment,
+          closedSeq: event.seq,
+        }),
+      );
       break;
     case 'human-request.expired':
-      s.requests = replace(s.requests, (r) => r.requestId === event.data.requestId, (r) => ({
-        ...r,
-        status: 'expired',
-        expiredAction: event.data.action,
-        closedSeq: event.seq,
-      }));
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === event.data.requestId,
+        (r) => ({
+          ...r,
+          status: 'expired',
+          expiredAction: event.data.action,
+          closedSeq: event.seq,
+        }),
+      );
       break;
     case 'human-message.posted':
       say('human', event.data.by.id, event.data.text);
       break;
     case 'handoff.overridden':
-      s.handoffs.push({ from: s.currentAgent ?? '', to: event.data.to, reason: event.data.reason, by: 'human', seq: event.seq });
+      s.handoffs.push({
+        from: s.currentAgent ?? '',
+        to: event.data.to,
+        reason: event.data.reason,
+        by: 'human',
+        seq: event.seq,
+      });
       s.currentAgent = event.data.to;
       say('system', event.data.by.id, `re-routed to ${event.data.to}: ${event.data.reason}`);
       break;

@@ -17,7 +17,14 @@ export function runView(state: RunState) {
     currentAgent: state.currentAgent ?? null,
     transcript: state.transcript,
     pendingRequests: state.requests.filter((r) => r.status === 'open').map(requestView),
-    toolCalls: state.toolCalls.map((t) => ({ callId: t.callId, tool: t.tool, args: t.args, status: t.status, result: t.result ?? null, error: t.error ?? null })),
+    toolCalls: state.toolCalls.map((t) => ({
+      callId: t.callId,
+      tool: t.tool,
+      args: t.args,
+      status: t.status,
+      result: t.result ?? null,
+      error: t.error ?? null,
+    })),
     plan: state.plans[state.plans.length - 1] ?? null,
   };
 }

@@ -17,7 +17,11 @@ const system = { kind: 'system', id: 'contract-test' } as const;
 const human = { kind: 'human', id: 'alice' } as const;
 
 export function message(text: string): NewEvent {
-  return { type: 'human-message.posted', actor: human, data: { by: { id: 'alice', role: 'participant' }, text } };
+  return {
+    type: 'human-message.posted',
+    actor: human,
+    data: { by: { id: 'alice', role: 'participant' }, text },
+  };
 }
 
 function completed(output: string): NewEvent {
@@ -67,12 +71,15 @@ export function eventStoreContract(name: string, factory: StoreFactory): void {
     it('rejects a stale expectedSeq with a coded ConcurrencyError and writes nothing', async () => {
       const runId = `run-${randomUUID()}`;
       await store.append(runId, 0, [message('first')]);
-      await assert.rejects(store.append(runId, 0, [message('stale'), message('stale too')]), (error: unknown) => {
-        assert.ok(error instanceof ConcurrencyError);
-        assert.equal(error.code, 'EVENT_STORE.CONCURRENCY');
-        assert.equal(error.actualSeq, 1);
-        return true;
-      });
+      await assert.rejects(
+        store.append(runId, 0, [message('stale'), message('stale too')]),
+        (error: unknown) => {
+          assert.ok(error instanceof ConcurrencyError);
+          assert.equal(error.code, 'EVENT_STORE.CONCURRENCY');
+          assert.equal(error.actualSeq, 1);
+          return true;
+        },
+      );
       await assert.rejects(store.append(runId, 5, [message('ahead')]), ConcurrencyError);
       assert.equal((await store.read(runId)).length, 1);
     });
@@ -92,15 +99,26 @@ export function eventStoreContract(name: string, factory: StoreFactory): void {
     it('refuses invalid events with a coded error and writes nothing', async () => {
       const runId = `run-${randomUUID()}`;
       await assert.rejects(
-        store.append(runId, 0, [message('fine'), { type: 'run.completed', actor: system, data: { output: 42 } }]),
-        (error: unknown) => error instanceof ParleyError && error.code === 'EVENT.INVALID_DATA' && error.field === 'data.output',
+        store.append(runId, 0, [
+          message('fine'),
+          { type: 'run.completed', actor: system, data: { output: 42 } },
+        ]),
+        (error: unknown) =>
+          error instanceof ParleyError &&
+          error.code === 'EVENT.INVALID_DATA' &&
+          error.field === 'data.output',
       );
       await assert.rejects(
         store.append(runId, 0, [
           {
             type: 'human-decision.recorded',
             actor: { kind: 'agent', id: 'sneaky' },
-            data: { requestId: 'r', decision: 'approve', by: { id: 'x', role: 'approver' }, payloadHash: 'h' },
+            data: {
+              requestId: 'r',
+              decision: 'approve',
+              by: { id: 'x', role: 'approver' },
+              payloadHash: 'h',
+            },
           },
         ]),
         (error: unknown) => error instanceof ParleyError && error.code === 'EVENT.ACTOR_NOT_ALLOWED',
@@ -223,7 +241,10 @@ export function eventStoreContract(name: string, factory: StoreFactory): void {
       const broken = events.map((e) => structuredClone(e));
       (broken[0].data as { text: string }).text = 'forged';
       await assert.rejects(
-        target.importStream(`run-${randomUUID()}`, broken.map((e) => ({ ...e }))),
+        target.importStream(
+          `run-${randomUUID()}`,
+          broken.map((e) => ({ ...e })),
+        ),
         (error: unknown) => error instanceof ParleyError && error.code.startsWith('IMPORT.'),
       );
     });

@@ -44,7 +44,11 @@ export class OpenAiModelGateway implements ModelGateway {
     );
   }
 
-  private async once(client: OpenAI, plan: ModelCallPlan, ctx: ModelCallContext): Promise<Omit<ModelResult, 'attempts'>> {
+  private async once(
+    client: OpenAI,
+    plan: ModelCallPlan,
+    ctx: ModelCallContext,
+  ): Promise<Omit<ModelResult, 'attempts'>> {
     const tools: ChatCompletionTool[] = plan.tools.map((t) => ({
       type: 'function',
       function: { name: t.name, description: t.description, parameters: t.parameters },
@@ -60,7 +64,11 @@ export class OpenAiModelGateway implements ModelGateway {
           ? {
               response_format: {
                 type: 'json_schema',
-                json_schema: { name: plan.structured.name, schema: z.toJSONSchema(plan.structured.schema) as Record<string, unknown>, strict: true },
+                json_schema: {
+                  name: plan.structured.name,
+                  schema: z.toJSONSchema(plan.structured.schema) as Record<string, unknown>,
+                  strict: true,
+                },
               },
             }
           : {}),
@@ -75,7 +83,11 @@ export class OpenAiModelGateway implements ModelGateway {
     let usage: ModelResult['usage'];
     try {
       for await (const chunk of stream) {
-        if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+        if (chunk.usage)
+          usage = {
+            promptTokens: chunk.usage.prompt_tokens,
+            completionTokens: chunk.usage.completion_tokens,
+          };
         const delta = chunk.choices[0]?.delta;
         if (!delta) continue;
         if (delta.content) {
@@ -90,7 +102,11 @@ export class OpenAiModelGateway implements ModelGateway {
         }
       }
     } catch (error) {
-      throw new ModelCallError('MODEL_UNAVAILABLE', `${plan.agent.name}: the stream broke: ${describe(error)}`, 1);
+      throw new ModelCallError(
+        'MODEL_UNAVAILABLE',
+        `${plan.agent.name}: the stream broke: ${describe(error)}`,
+        1,
+      );
     }
     return {
       content,
@@ -105,13 +121,23 @@ export class OpenAiModelGateway implements ModelGateway {
     let apiKey = this.options.defaultProvider.apiKey;
     if (provider?.apiKeyEnv) {
       const value = env[provider.apiKeyEnv];
-      if (!value) throw new ModelCallError('MODEL_MISCONFIGURED', `the environment variable ${provider.apiKeyEnv} (the provider's API key) is not set`, 1);
+      if (!value)
+        throw new ModelCallError(
+          'MODEL_MISCONFIGURED',
+          `the environment variable ${provider.apiKeyEnv} (the provider's API key) is not set`,
+          1,
+        );
       apiKey = value;
     }
     const key = `${baseURL} ${apiKey}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new OpenAI({ baseURL, apiKey, maxRetries: this.options.maxRetries ?? 2, timeout: this.options.timeoutMs ?? 120_000 });
+      client = new OpenAI({
+        baseURL,
+        apiKey,
+        maxRetries: this.options.maxRetries ?? 2,
+        timeout: this.options.timeoutMs ?? 120_000,
+      });
       this.clients.set(key, client);
     }
     return client;
@@ -152,7 +178,10 @@ function parseArgs(text: string): unknown {
   }
 }
 
-function parseStructured(schema: z.ZodType, content: string): { ok: true; value: unknown } | { ok: false; problem: string } {
+function parseStructured(
+  schema: z.ZodType,
+  content: string,
+): { ok: true; value: unknown } | { ok: false; problem: string } {
   let json: unknown;
   try {
     json = JSON.parse(content);

@@ -23,7 +23,12 @@ export class HttpClient {
     return this.send('POST', path, body, headers);
   }
 
-  async send<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<HttpAnswer<T>> {
+  async send<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<HttpAnswer<T>> {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
@@ -35,7 +40,8 @@ export class HttpClient {
     });
     const text = await response.text();
     let parsed: unknown = text;
-    if ((response.headers.get('content-type') ?? '').includes('application/json')) parsed = text ? JSON.parse(text) : undefined;
+    if ((response.headers.get('content-type') ?? '').includes('application/json'))
+      parsed = text ? JSON.parse(text) : undefined;
     return { status: response.status, body: parsed as T, headers: response.headers };
   }
 }

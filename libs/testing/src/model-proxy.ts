@@ -1,9 +1,19 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ProxiedCall {
   n: number;
-  body: { model?: string; messages?: Array<{ role: string; content: unknown }>; response_format?: { json_schema?: { name?: string } } };
+  body: {
+    model?: string;
+    messages?: Array<{ role: string; content: unknown }>;
+    response_format?: { json_schema?: { name?: string } };
+  };
   held: boolean;
 }
 
@@ -51,7 +61,11 @@ export class ModelProxy {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
     if (req.url?.endsWith('/chat/completions')) {
-      const call: ProxiedCall = { n: this.calls.length + 1, body: JSON.parse(raw.toString() || '{}'), held: false };
+      const call: ProxiedCall = {
+        n: this.calls.length + 1,
+        body: JSON.parse(raw.toString() || '{}'),
+        held: false,
+      };
       this.calls.push(call);
       if (this.holdPredicate?.(call)) {
         call.held = true;
@@ -63,7 +77,13 @@ export class ModelProxy {
       }
     }
     const upstream = httpRequest(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: target.host },
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

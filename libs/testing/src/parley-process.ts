@@ -60,11 +60,17 @@ export class ParleyProcess {
     delete env.OPENAI_API_KEY;
     delete env.OPENAI_BASE_URL;
     Object.assign(env, options.env ?? {});
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'server.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'server.js')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const output: string[] = [];
     const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
     const url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Parley did not start in 30 s:\n${output.join('')}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`Parley did not start in 30 s:\n${output.join('')}`)),
+        30_000,
+      );
       const onData = (chunk: Buffer): void => {
         const text = chunk.toString();
         output.push(text);

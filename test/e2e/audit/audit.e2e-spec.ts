@@ -31,10 +31,15 @@ describe('audit and replay', () => {
 
   before(async () => {
     [server, other] = await Promise.all([ParleyProcess.start(), ParleyProcess.start()]);
-    const { body } = await server.client('carol').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $140 for order #R9' });
+    const { body } = await server
+      .client('carol')
+      .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $140 for order #R9' });
     refundRun = body.runId;
     const waiting = await until(server.client(), refundRun, ['waiting']);
-    await server.client('alice').post(`/api/requests/${waiting.pendingRequests[0].id}/decision`, { decision: 'approve', comment: 'checked the order' });
+    await server.client('alice').post(`/api/requests/${waiting.pendingRequests[0].id}/decision`, {
+      decision: 'approve',
+      comment: 'checked the order',
+    });
     await until(server.client(), refundRun, ['completed']);
   });
   after(async () => Promise.all([server.dispose(), other.dispose()]));
@@ -47,7 +52,10 @@ describe('audit and replay', () => {
   });
 
   it('rebuilds the state at any seq from events alone, byte-identical every time', async () => {
-    const events = (await server.client().get(`/api/runs/${refundRun}/events`)).body.events as Array<{ seq: number; type: string }>;
+    const events = (await server.client().get(`/api/runs/${refundRun}/events`)).body.events as Array<{
+      seq: number;
+      type: string;
+    }>;
     const openedAt = events.find((e) => e.type === 'human-request.opened')!.seq;
     for (const e of events) {
       const a = await server.client().get(`/api/runs/${refundRun}/state?at=${e.seq}`);
@@ -63,7 +71,11 @@ describe('audit and replay', () => {
     assert.equal(first.status, 'running');
     assert.equal(first.transcript.length, 1);
     const latest = (await server.client().get(`/api/runs/${refundRun}/state`)).body.state;
-    assert.deepEqual(latest, (await server.client().get(`/api/runs/${refundRun}`)).body, 'replay at head equals the live view');
+    assert.deepEqual(
+      latest,
+      (await server.client().get(`/api/runs/${refundRun}`)).body,
+      'replay at head equals the live view',
+    );
     const beyond = await server.client().get(`/api/runs/${refundRun}/state?at=999`);
     assert.equal(beyond.status, 400);
     assert.equal(beyond.body.error.field, 'at');
@@ -75,12 +87,24 @@ describe('audit and replay', () => {
     const [entry] = requests;
     const args = { order_id: 'R9', amount: 140, reason: 'Please refund $140 for order #R9' };
     assert.deepEqual(entry.shown.payload, { tool: 'process_refund', args });
-    const expectedHash = createHash('sha256').update(canonicalJson({ tool: 'process_refund', args })).digest('hex');
+    const expectedHash = createHash('sha256')
+      .update(canonicalJson({ tool: 'process_refund', args }))
+      .digest('hex');
     assert.equal(entry.shown.payloadHash, expectedHash, 'the hash of the tool arguments approved');
     assert.equal(entry.decisions.length, 1);
     assert.deepEqual(
-      { by: entry.decisions[0].by, decision: entry.decisions[0].decision, comment: entry.decisions[0].comment, payloadHash: entry.decisions[0].payloadHash },
-      { by: { id: 'alice', role: 'approver' }, decision: 'approve', comment: 'checked the order', payloadHash: expectedHash },
+      {
+        by: entry.decisions[0].by,
+        decision: entry.decisions[0].decision,
+        comment: entry.decisions[0].comment,
+        payloadHash: entry.decisions[0].payloadHash,
+      },
+      {
+        by: { id: 'alice', role: 'approver' },
+        decision: 'approve',
+        comment: 'checked the order',
+        payloadHash: expectedHash,
+      },
     );
     assert.ok(Date.parse(entry.decisions[0].at) >= Date.parse(entry.opened.at));
     assert.deepEqual(
@@ -96,7 +120,10 @@ describe('audit and replay', () => {
     assert.equal(manifest.kind, 'parley.export');
     assert.equal(manifest.runs[0].count, lines.length - 1);
     assert.equal(manifest.schemaVersions['human-message.posted'], 2);
-    assert.deepEqual(verifyExportText(text).runs.map((r) => r.ok), [true]);
+    assert.deepEqual(
+      verifyExportText(text).runs.map((r) => r.ok),
+      [true],
+    );
 
     // one byte changed in one event (seq 5)
     const edited = [...lines];
@@ -104,16 +131,33 @@ describe('audit and replay', () => {
     edited[target] = edited[target].replace('"seq":5', '"seq":5').replace('approver', 'approvex');
     assert.notEqual(edited[target], lines[target]);
     const editedVerdict = verifyExportText(edited.join('\n')).runs[0];
-    assert.deepEqual([editedVerdict.ok, !editedVerdict.ok && editedVerdict.seq, !editedVerdict.ok && editedVerdict.reason], [false, target, 'edited']);
+    assert.deepEqual(
+      [editedVerdict.ok, !editedVerdict.ok && editedVerdict.seq, !editedVerdict.ok && editedVerdict.reason],
+      [false, target, 'edited'],
+    );
 
     const deleted = lines.filter((_, i) => i !== 4);
     const deletedVerdict = verifyExportText(deleted.join('\n')).runs[0];
-    assert.deepEqual([deletedVerdict.ok, !deletedVerdict.ok && deletedVerdict.seq, !deletedVerdict.ok && deletedVerdict.reason], [false, 4, 'missing']);
+    assert.deepEqual(
+      [
+        deletedVerdict.ok,
+        !deletedVerdict.ok && deletedVerdict.seq,
+        !deletedVerdict.ok && deletedVerdict.reason,
+      ],
+      [false, 4, 'missing'],
+    );
 
     const swapped = [...lines];
     [swapped[3], swapped[4]] = [swapped[4], swapped[3]];
     const swappedVerdict = verifyExportText(swapped.join('\n')).runs[0];
-    assert.deepEqual([swappedVerdict.ok, !swappedVerdict.ok && swappedVerdict.seq, !swappedVerdict.ok && swappedVerdict.reason], [false, 3, 'reordered']);
+    assert.deepEqual(
+      [
+        swappedVerdict.ok,
+        !swappedVerdict.ok && swappedVerdict.seq,
+        !swappedVerdict.ok && swappedVerdict.reason,
+      ],
+      [false, 3, 'reordered'],
+    );
 
     const truncated = lines.slice(0, -1);
     const truncatedVerdict = verifyExportText(truncated.join('\n')).runs[0];
@@ -139,7 +183,11 @@ describe('audit and replay', () => {
     assert.deepEqual(there, here);
     const again = await importText(other.client(), text);
     assert.equal(again.status, 409);
-    assert.equal((await other.client('alice').post('/api/import', text, { 'content-type': 'application/x-ndjson' })).status, 403);
+    assert.equal(
+      (await other.client('alice').post('/api/import', text, { 'content-type': 'application/x-ndjson' }))
+        .status,
+      403,
+    );
   });
 
   it('exports all runs in a time range', async () => {
@@ -154,15 +202,26 @@ describe('audit and replay', () => {
   });
 
   it('forks a debate from before a turn, with a human correction, and the fork continues live', async () => {
-    const { body } = await server.client('carol').post('/api/runs', { workflow: 'debate', input: 'Agents should approve their own refunds' });
+    const { body } = await server
+      .client('carol')
+      .post('/api/runs', { workflow: 'debate', input: 'Agents should approve their own refunds' });
     const original = await until(server.client(), body.runId, ['waiting']);
-    const events = (await server.client().get(`/api/runs/${original.runId}/events`)).body.events as Array<{ seq: number; type: string; hash: string }>;
+    const events = (await server.client().get(`/api/runs/${original.runId}/events`)).body.events as Array<{
+      seq: number;
+      type: string;
+      hash: string;
+    }>;
     const atSeq = events.findIndex((e) => e.type === 'model-call.completed') + 1; // after the first turn
-    const fork = await server.client('carol').post(`/api/runs/${original.runId}/fork`, { atSeq, note: 'retry after the first turn', message: 'Please consider the audit trail.' });
+    const fork = await server.client('carol').post(`/api/runs/${original.runId}/fork`, {
+      atSeq,
+      note: 'retry after the first turn',
+      message: 'Please consider the audit trail.',
+    });
     assert.equal(fork.status, 201, JSON.stringify(fork.body));
     assert.deepEqual(fork.body.forkOf, { runId: original.runId, atSeq, head: events[atSeq - 1].hash });
     const forked = await until(server.client(), fork.body.runId, ['waiting', 'completed']);
-    const forkEvents = (await server.client().get(`/api/runs/${fork.body.runId}/events`)).body.events as Array<{ seq: number; type: string; data: { forkOf?: unknown } }>;
+    const forkEvents = (await server.client().get(`/api/runs/${fork.body.runId}/events`)).body
+      .events as Array<{ seq: number; type: string; data: { forkOf?: unknown } }>;
     assert.deepEqual(
       forkEvents.slice(0, atSeq).map((e) => e.type),
       events.slice(0, atSeq).map((e) => e.type),
@@ -171,13 +230,21 @@ describe('audit and replay', () => {
     assert.deepEqual(forkEvents[0].data.forkOf, fork.body.forkOf);
     assert.equal(forkEvents[atSeq].type, 'human-message.posted');
     assert.ok(forkEvents.length > atSeq + 1, 'the fork continued live');
-    assert.ok(forked.transcript.some((t: { content: string }) => t.content === 'Please consider the audit trail.'));
+    assert.ok(
+      forked.transcript.some((t: { content: string }) => t.content === 'Please consider the audit trail.'),
+    );
     assert.equal((await server.client().get(`/api/runs/${fork.body.runId}/verify`)).body.ok, true);
     const originalRequests = original.pendingRequests.map((r: { id: string }) => r.id);
-    const forkRequests = (await server.client().get(`/api/requests?status=open&runId=${fork.body.runId}`)).body.requests.map((r: { id: string }) => r.id);
-    for (const id of forkRequests) assert.ok(!originalRequests.includes(id), 'a request id names one request of one run');
-    for (const id of originalRequests) assert.equal((await server.client().get(`/api/requests/${id}`)).body.runId, original.runId);
-    const badFork = await server.client('carol').post(`/api/runs/${original.runId}/fork`, { atSeq: 9999, note: 'x' });
+    const forkRequests = (
+      await server.client().get(`/api/requests?status=open&runId=${fork.body.runId}`)
+    ).body.requests.map((r: { id: string }) => r.id);
+    for (const id of forkRequests)
+      assert.ok(!originalRequests.includes(id), 'a request id names one request of one run');
+    for (const id of originalRequests)
+      assert.equal((await server.client().get(`/api/requests/${id}`)).body.runId, original.runId);
+    const badFork = await server
+      .client('carol')
+      .post(`/api/runs/${original.runId}/fork`, { atSeq: 9999, note: 'x' });
     assert.equal(badFork.status, 400);
     assert.equal(badFork.body.error.field, 'atSeq');
   });
@@ -191,7 +258,11 @@ describe('audit and replay', () => {
     const run = (await other.client().get('/api/runs/fixture-debate-v1')).body;
     assert.equal(run.status, 'cancelled');
     assert.deepEqual(
-      run.transcript.map((t: { role: string; speaker: string; content: string }) => [t.role, t.speaker, t.content]),
+      run.transcript.map((t: { role: string; speaker: string; content: string }) => [
+        t.role,
+        t.speaker,
+        t.content,
+      ]),
       [
         ['human', 'carol', 'Should teams let agents refund customers on their own?'],
         ['agent', 'optimist', 'Yes: small refunds are safe to automate.'],
@@ -213,9 +284,14 @@ describe('replay of every shipped example', () => {
   after(async () => server.dispose());
 
   it('rebuilds each example run at every seq, deterministically, and the chain verifies', async () => {
-    const workflows = (await server.client().get('/api/workflows')).body.workflows.map((w: { name: string }) => w.name);
+    const workflows = (await server.client().get('/api/workflows')).body.workflows.map(
+      (w: { name: string }) => w.name,
+    );
     for (const workflow of workflows) {
-      const { body } = await server.client('carol').post('/api/runs', { workflow, input: 'Refund $80 for order #X1; we launch product X; my login is broken' });
+      const { body } = await server.client('carol').post('/api/runs', {
+        workflow,
+        input: 'Refund $80 for order #X1; we launch product X; my login is broken',
+      });
       await until(server.client(), body.runId, ['waiting', 'completed']);
       const events = (await server.client().get(`/api/runs/${body.runId}/events`)).body.events as unknown[];
       assert.ok(events.length >= 3, workflow);

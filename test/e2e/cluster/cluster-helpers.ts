@@ -6,7 +6,10 @@ import { ParleyProcess, waitFor } from '@parley/testing';
 /** The broker of the cluster tests: they need a real one and say so loudly. */
 export function brokers(): string {
   const value = process.env.KAFKA_BROKERS;
-  if (!value) throw new Error('KAFKA_BROKERS is unset: the cluster tests need a real Kafka broker (run through `node scripts/test.mjs`, or `node scripts/kafka/cli.mjs start`)');
+  if (!value)
+    throw new Error(
+      'KAFKA_BROKERS is unset: the cluster tests need a real Kafka broker (run through `node scripts/test.mjs`, or `node scripts/kafka/cli.mjs start`)',
+    );
   return value;
 }
 
@@ -25,7 +28,10 @@ export interface ClusterStatus {
  * N Parley instances sharing one Kafka cluster under their own topic prefix (isolated from other
  * tests), with a short session timeout so that a SIGKILLed owner is replaced in seconds.
  */
-export async function startCluster(n: number, env: Record<string, string> = {}): Promise<{ prefix: string; instances: ParleyProcess[] }> {
+export async function startCluster(
+  n: number,
+  env: Record<string, string> = {},
+): Promise<{ prefix: string; instances: ParleyProcess[] }> {
   const prefix = `parley-e2e-${randomUUID().slice(0, 8)}`;
   const start = (i: number): Promise<ParleyProcess> =>
     ParleyProcess.start({
@@ -59,7 +65,10 @@ export async function waitBalanced(instances: ParleyProcess[], timeoutMs = 60_00
     async () => {
       const all = await Promise.all(instances.map((i) => status(i)));
       const owned = all.flatMap((s) => s.owned).sort((a, b) => a - b);
-      const complete = all.every((s) => s.stable && s.owned.length > 0) && owned.length === all[0].partitions && new Set(owned).size === owned.length;
+      const complete =
+        all.every((s) => s.stable && s.owned.length > 0) &&
+        owned.length === all[0].partitions &&
+        new Set(owned).size === owned.length;
       return complete ? all : undefined;
     },
     { timeoutMs, intervalMs: 100 },
@@ -67,7 +76,11 @@ export async function waitBalanced(instances: ParleyProcess[], timeoutMs = 60_00
 }
 
 /** The instance that owns the run (exactly one). */
-export async function ownerOf(instances: ParleyProcess[], runId: string, timeoutMs = 30_000): Promise<ParleyProcess> {
+export async function ownerOf(
+  instances: ParleyProcess[],
+  runId: string,
+  timeoutMs = 30_000,
+): Promise<ParleyProcess> {
   return waitFor(
     `the owner of run ${runId}`,
     async () => {
@@ -82,7 +95,11 @@ export async function ownerOf(instances: ParleyProcess[], runId: string, timeout
 
 /** Delete a test cluster's topics and its owners' group (after its instances stopped). */
 export async function dropCluster(prefix: string): Promise<void> {
-  const admin = new Kafka({ clientId: 'cluster-test-cleanup', brokers: brokers().split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: 'cluster-test-cleanup',
+    brokers: brokers().split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));

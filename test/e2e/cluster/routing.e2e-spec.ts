@@ -44,12 +44,19 @@ describe('cluster: two instances, commands routed to the owner', () => {
     const [a, b] = await Promise.all(instances.map((i) => status(i)));
     assert.equal(a.mode, 'kafka');
     assert.equal(a.owned.length + b.owned.length, a.partitions);
-    assert.deepEqual(a.owned.filter((p) => b.owned.includes(p)), [], 'no partition has two owners');
+    assert.deepEqual(
+      a.owned.filter((p) => b.owned.includes(p)),
+      [],
+      'no partition has two owners',
+    );
   });
 
   it('a decision sent to the non-owner reaches the owner, with the same answers and error codes', async () => {
     // admin starts it (and so may not approve it: four-eyes)
-    const started = await instances[0].client('admin').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $250 for order #B777, it never arrived' });
+    const started = await instances[0].client('admin').post('/api/runs', {
+      workflow: 'refund-desk',
+      input: 'Please refund $250 for order #B777, it never arrived',
+    });
     assert.equal(started.status, 201, JSON.stringify(started.body));
     const runId: string = started.body.runId;
     const { owner, other } = await split(runId);
@@ -62,22 +69,38 @@ describe('cluster: two instances, commands routed to the owner', () => {
       ['admin', 'REQUEST.FOUR_EYES', 403],
       ['carol', 'REQUEST.FORBIDDEN', 403],
     ] as const) {
-      const viaOther = await other.client(user).post(`/api/requests/${requestId}/decision`, { decision: 'approve' });
-      const viaOwner = await owner.client(user).post(`/api/requests/${requestId}/decision`, { decision: 'approve' });
+      const viaOther = await other
+        .client(user)
+        .post(`/api/requests/${requestId}/decision`, { decision: 'approve' });
+      const viaOwner = await owner
+        .client(user)
+        .post(`/api/requests/${requestId}/decision`, { decision: 'approve' });
       assert.equal(viaOther.status, http, JSON.stringify(viaOther.body));
       assert.equal(viaOther.body.error.code, code);
-      assert.deepEqual([viaOther.status, viaOther.body], [viaOwner.status, viaOwner.body], `${user}: the same answer from the owner and the other instance`);
+      assert.deepEqual(
+        [viaOther.status, viaOther.body],
+        [viaOwner.status, viaOwner.body],
+        `${user}: the same answer from the owner and the other instance`,
+      );
     }
     const [sentAfter, ranAfter] = [(await status(other)).commands.sent, (await status(owner)).commands.ran];
-    assert.equal(sentAfter - sentBefore, 2, 'the other instance sent both refused decisions to the owner through Kafka');
+    assert.equal(
+      sentAfter - sentBefore,
+      2,
+      'the other instance sent both refused decisions to the owner through Kafka',
+    );
     assert.equal(ranAfter - ranBefore, 2, 'the owner ran them');
-    const unknown = await other.client('alice').post('/api/requests/no-such-request/decision', { decision: 'approve' });
+    const unknown = await other
+      .client('alice')
+      .post('/api/requests/no-such-request/decision', { decision: 'approve' });
     assert.deepEqual([unknown.status, unknown.body.error.code], [404, 'REQUEST.NOT_FOUND']);
 
     // claim and approve through the non-owner
     const claimed = await other.client('alice').post(`/api/requests/${requestId}/claim`);
     assert.deepEqual([claimed.status, claimed.body], [200, { status: 'claimed', requestId, by: 'alice' }]);
-    const decided = await other.client('alice').post(`/api/requests/${requestId}/decision`, { decision: 'approve', comment: 'entitled' });
+    const decided = await other
+      .client('alice')
+      .post(`/api/requests/${requestId}/decision`, { decision: 'approve', comment: 'entitled' });
     assert.deepEqual([decided.status, decided.body], [200, { status: 'resolved', requestId }]);
 
     const done = await waitStatus(other.client('alice'), runId, 'completed');
@@ -85,25 +108,52 @@ describe('cluster: two instances, commands routed to the owner', () => {
     const log: EventEnvelope[] = (await other.client('alice').get(`/api/runs/${runId}/events`)).body.events;
     assert.ok(contiguous(log));
     assert.equal(log.filter((e) => e.type === 'tool-call.completed').length, 1, 'the refund tool ran once');
-    assert.deepEqual(log, (await owner.client('alice').get(`/api/runs/${runId}/events`)).body.events, 'both instances hold the same log');
-    const refunds = await Promise.all(instances.map(async (i) => (await i.client('alice').get(`/api/refunds?runId=${runId}`)).body.refunds.length));
+    assert.deepEqual(
+      log,
+      (await owner.client('alice').get(`/api/runs/${runId}/events`)).body.events,
+      'both instances hold the same log',
+    );
+    const refunds = await Promise.all(
+      instances.map(
+        async (i) => (await i.client('alice').get(`/api/refunds?runId=${runId}`)).body.refunds.length,
+      ),
+    );
     assert.deepEqual(refunds.sort(), [0, 1], 'applied once, by the owner');
     // Request notifications (opened, resolved) are published by the owner only, not once per instance.
     const notified = await waitFor('both notifications delivered', async () => {
-      const all = (await Promise.all(instances.map(async (i) => (await i.client('admin').get('/api/notifications')).body.deliveries as Array<{ body: string; status: string }>))).flat();
+      const all = (
+        await Promise.all(
+          instances.map(
+            async (i) =>
+              (await i.client('admin').get('/api/notifications')).body.deliveries as Array<{
+                body: string;
+                status: string;
+              }>,
+          ),
+        )
+      ).flat();
       const forRun = all.filter((d) => JSON.parse(d.body).runId === runId);
       return forRun.length >= 2 && forRun.every((d) => d.status === 'delivered') ? forRun : undefined;
     });
-    assert.deepEqual(notified.map((d) => JSON.parse(d.body).type).sort(), ['request.opened', 'request.resolved']);
+    assert.deepEqual(notified.map((d) => JSON.parse(d.body).type).sort(), [
+      'request.opened',
+      'request.resolved',
+    ]);
 
     // a decision on a closed request: the same conflict through either instance
-    const late = await other.client('bob').post(`/api/requests/${requestId}/decision`, { decision: 'reject' });
-    const lateOwner = await owner.client('bob').post(`/api/requests/${requestId}/decision`, { decision: 'reject' });
+    const late = await other
+      .client('bob')
+      .post(`/api/requests/${requestId}/decision`, { decision: 'reject' });
+    const lateOwner = await owner
+      .client('bob')
+      .post(`/api/requests/${requestId}/decision`, { decision: 'reject' });
     assert.ok(late.status >= 400, JSON.stringify(late.body));
     assert.deepEqual([late.status, late.body], [lateOwner.status, lateOwner.body]);
 
     // a fork through either instance: its new run id is chosen first, then it goes to that run's owner
-    const fork = await other.client('carol').post(`/api/runs/${runId}/fork`, { atSeq: 5, note: 'replay the approval' });
+    const fork = await other
+      .client('carol')
+      .post(`/api/runs/${runId}/fork`, { atSeq: 5, note: 'replay the approval' });
     assert.equal(fork.status, 201, JSON.stringify(fork.body));
     assert.deepEqual(fork.body.forkOf, { runId, atSeq: 5, head: log[4].hash });
     const forked = await other.client('carol').get(`/api/runs/${fork.body.runId}`);
@@ -112,20 +162,32 @@ describe('cluster: two instances, commands routed to the owner', () => {
 
   it('an idempotency key names the same run through either instance; cancel through the non-owner reads its own write', async () => {
     const key = `cluster-key-${Date.now()}`;
-    const first = await instances[0].client('carol').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $300 for order #C1', idempotencyKey: key });
-    const second = await instances[1].client('carol').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $300 for order #C1', idempotencyKey: key });
+    const first = await instances[0].client('carol').post('/api/runs', {
+      workflow: 'refund-desk',
+      input: 'Please refund $300 for order #C1',
+      idempotencyKey: key,
+    });
+    const second = await instances[1].client('carol').post('/api/runs', {
+      workflow: 'refund-desk',
+      input: 'Please refund $300 for order #C1',
+      idempotencyKey: key,
+    });
     assert.equal(first.status, 201, JSON.stringify(first.body));
     assert.equal(second.status, 200, JSON.stringify(second.body));
     assert.equal(second.body.runId, first.body.runId);
     const runId: string = first.body.runId;
     const { other } = await split(runId);
-    const cancelled = await other.client('carol').post(`/api/runs/${runId}/cancel`, { reason: 'changed my mind' });
+    const cancelled = await other
+      .client('carol')
+      .post(`/api/runs/${runId}/cancel`, { reason: 'changed my mind' });
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     assert.equal(cancelled.body.status, 'cancelled', 'the answer shows the run after the owner wrote it');
   });
 
   it('a human watching on one instance sees, in order, a debate run by the other, and speaks in it', async () => {
-    const started = await instances[1].client('carol').post('/api/runs', { workflow: 'debate', input: 'Remote work beats the office' });
+    const started = await instances[1]
+      .client('carol')
+      .post('/api/runs', { workflow: 'debate', input: 'Remote work beats the office' });
     assert.equal(started.status, 201, JSON.stringify(started.body));
     const runId: string = started.body.runId;
     const { owner, other } = await split(runId);
@@ -135,21 +197,46 @@ describe('cluster: two instances, commands routed to the owner', () => {
     const watch = await ask(carol, 'run:watch', { runId, afterSeq: 0 });
     assert.equal(watch.ok, true, JSON.stringify(watch));
 
-    const floor = await recorder.event(runId, 'the floor opens for a human', (e) => e.type === 'human-request.opened', 60_000);
+    const floor = await recorder.event(
+      runId,
+      'the floor opens for a human',
+      (e) => e.type === 'human-request.opened',
+      60_000,
+    );
     const { requestId } = floor.data as { requestId: string };
     const text = 'Commutes waste ten hours every week';
     const posted = await ask(carol, 'run:message', { runId, text });
     assert.equal(posted.ok, true, JSON.stringify(posted));
     assert.equal(typeof posted.seq, 'number');
-    const resolved = await recorder.event(runId, 'the floor request is answered', (e) => e.type === 'human-request.resolved' && (e.data as { requestId: string }).requestId === requestId);
-    const reply = await recorder.event(runId, 'the next agent speaks', (e) => e.type === 'model-call.completed' && e.seq > resolved.seq);
-    assert.match((reply.data as { content: string }).content, new RegExp(`You wrote: "(\\[\\w+\\] )?${text}"`), 'the next speaker quotes the human');
+    const resolved = await recorder.event(
+      runId,
+      'the floor request is answered',
+      (e) => e.type === 'human-request.resolved' && (e.data as { requestId: string }).requestId === requestId,
+    );
+    const reply = await recorder.event(
+      runId,
+      'the next agent speaks',
+      (e) => e.type === 'model-call.completed' && e.seq > resolved.seq,
+    );
+    assert.match(
+      (reply.data as { content: string }).content,
+      new RegExp(`You wrote: "(\\[\\w+\\] )?${text}"`),
+      'the next speaker quotes the human',
+    );
     assert.equal(reply.actor.kind, 'agent');
 
-    await recorder.event(runId, 'the debate ends', (e) => ['run.completed', 'run.failed', 'run.cancelled'].includes(e.type), 90_000);
+    await recorder.event(
+      runId,
+      'the debate ends',
+      (e) => ['run.completed', 'run.failed', 'run.cancelled'].includes(e.type),
+      90_000,
+    );
     const rest: EventEnvelope[] = (await owner.client('victor').get(`/api/runs/${runId}/events`)).body.events;
     assert.ok(contiguous(recorder.events(runId)));
     assert.deepEqual(recorder.events(runId), rest, 'every event once, in order, as the owner stored it');
-    assert.ok(recorder.tokens(runId).length > 0, 'tokens streamed by the owner reach the watcher on the other instance');
+    assert.ok(
+      recorder.tokens(runId).length > 0,
+      'tokens streamed by the owner reach the watcher on the other instance',
+    );
   });
 });

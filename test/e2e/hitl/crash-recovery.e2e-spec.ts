@@ -28,7 +28,10 @@ describe('crash recovery (SIGKILL, restart on the same data)', () => {
   it('a refund over $100 waits, survives SIGKILL, is approved on the new process and runs exactly once', async () => {
     const first = await ParleyProcess.start({ env: env() });
     const callsBefore = proxy.calls.length;
-    const started = await first.client('carol').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $250 for order #B777, it never arrived' });
+    const started = await first.client('carol').post('/api/runs', {
+      workflow: 'refund-desk',
+      input: 'Please refund $250 for order #B777, it never arrived',
+    });
     assert.equal(started.status, 201);
     const runId: string = started.body.runId;
     const waiting = await waitFor('the run waits for an approval', async () => {
@@ -37,16 +40,29 @@ describe('crash recovery (SIGKILL, restart on the same data)', () => {
     });
     const [request] = waiting.pendingRequests;
     assert.equal(request.kind, 'approval');
-    assert.deepEqual(request.payload, { tool: 'process_refund', args: { order_id: 'B777', amount: 250, reason: 'Please refund $250 for order #B777, it never arrived' } });
-    assert.equal((await first.client('alice').get(`/api/refunds?runId=${runId}`)).body.refunds.length, 0, 'nothing refunded before the approval');
+    assert.deepEqual(request.payload, {
+      tool: 'process_refund',
+      args: { order_id: 'B777', amount: 250, reason: 'Please refund $250 for order #B777, it never arrived' },
+    });
+    assert.equal(
+      (await first.client('alice').get(`/api/refunds?runId=${runId}`)).body.refunds.length,
+      0,
+      'nothing refunded before the approval',
+    );
 
     await first.kill();
     const second = await ParleyProcess.start({ dataDir: first.dataDir, env: env() });
     try {
       const alice = second.client('alice');
       const inbox = (await alice.get('/api/requests?status=open')).body.requests;
-      assert.ok(inbox.some((r: { id: string }) => r.id === request.id), 'the pending approval is still in the inbox after the restart');
-      const decided = await alice.post(`/api/requests/${request.id}/decision`, { decision: 'approve', comment: 'customer is entitled' });
+      assert.ok(
+        inbox.some((r: { id: string }) => r.id === request.id),
+        'the pending approval is still in the inbox after the restart',
+      );
+      const decided = await alice.post(`/api/requests/${request.id}/decision`, {
+        decision: 'approve',
+        comment: 'customer is entitled',
+      });
       assert.equal(decided.status, 200);
       assert.equal(decided.body.status, 'resolved');
       const done = await waitFor('the run completes', async () => {
@@ -71,7 +87,11 @@ describe('crash recovery (SIGKILL, restart on the same data)', () => {
         'model-call.completed',
         'run.completed',
       ]);
-      assert.equal(proxy.calls.length - callsBefore, 2, 'two model calls in all: none asked again after the restart');
+      assert.equal(
+        proxy.calls.length - callsBefore,
+        2,
+        'two model calls in all: none asked again after the restart',
+      );
     } finally {
       await second.dispose();
     }
@@ -82,11 +102,21 @@ describe('crash recovery (SIGKILL, restart on the same data)', () => {
     const offset = proxy.calls.length;
     // press-release-auto: draft, check (revise), draft, check (approve). Hold the first check.
     proxy.holdWhen((call) => call.body.response_format?.json_schema?.name === 'checker_verdict');
-    const { body } = await first.client('carol').post('/api/runs', { workflow: 'press-release-auto', input: 'Announce Parley 1.0, an orchestration server' });
+    const { body } = await first.client('carol').post('/api/runs', {
+      workflow: 'press-release-auto',
+      input: 'Announce Parley 1.0, an orchestration server',
+    });
     const runId: string = body.runId;
-    await waitFor('the checker call is held at the model', () => proxy.calls.slice(offset).some((c) => c.held));
+    await waitFor('the checker call is held at the model', () =>
+      proxy.calls.slice(offset).some((c) => c.held),
+    );
     const recorded = await types(first.client('alice'), runId);
-    assert.deepEqual(recorded, ['run.started', 'model-call.started', 'model-call.completed', 'model-call.started']);
+    assert.deepEqual(recorded, [
+      'run.started',
+      'model-call.started',
+      'model-call.completed',
+      'model-call.started',
+    ]);
 
     await first.kill();
     proxy.release();
@@ -98,14 +128,25 @@ describe('crash recovery (SIGKILL, restart on the same data)', () => {
         return run.status === 'completed' ? run : undefined;
       });
       assert.ok(done.output.length > 0);
-      const events = (await alice.get(`/api/runs/${runId}/events`)).body.events as Array<{ type: string; data: { callId?: string } }>;
+      const events = (await alice.get(`/api/runs/${runId}/events`)).body.events as Array<{
+        type: string;
+        data: { callId?: string };
+      }>;
       const completedCalls = events.filter((e) => e.type === 'model-call.completed');
       const startedCalls = events.filter((e) => e.type === 'model-call.started');
       assert.equal(completedCalls.length, 4, 'draft, check, draft, check');
-      assert.equal(startedCalls.length, 4, 'the call in flight at the kill was re-asked under its recorded id, not started anew');
+      assert.equal(
+        startedCalls.length,
+        4,
+        'the call in flight at the kill was re-asked under its recorded id, not started anew',
+      );
       const calls = proxy.calls.slice(offset);
       assert.equal(calls.length, 5, 'four answered calls, plus the one cut off by the kill');
-      assert.deepEqual(calls[2].body.messages, calls[1].body.messages, 'the only repeated request is the unanswered one');
+      assert.deepEqual(
+        calls[2].body.messages,
+        calls[1].body.messages,
+        'the only repeated request is the unanswered one',
+      );
       const bodies = calls.map((c) => JSON.stringify(c.body.messages));
       assert.equal(new Set(bodies).size, 4, 'no answered call was asked twice');
     } finally {

@@ -13,7 +13,9 @@ interface Received {
 }
 
 /** A real webhook receiver that fails its first `failures` deliveries with HTTP 500. */
-async function receiver(failures: number): Promise<{ url: string; received: Received[]; refused: number; close(): Promise<void> }> {
+async function receiver(
+  failures: number,
+): Promise<{ url: string; received: Received[]; refused: number; close(): Promise<void> }> {
   const state = { received: [] as Received[], refused: 0 };
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -24,7 +26,11 @@ async function receiver(failures: number): Promise<{ url: string; received: Rece
       return;
     }
     const body = Buffer.concat(chunks).toString();
-    state.received.push({ body, signature: req.headers['x-parley-signature'] as string | undefined, json: JSON.parse(body) });
+    state.received.push({
+      body,
+      signature: req.headers['x-parley-signature'] as string | undefined,
+      json: JSON.parse(body),
+    });
     res.writeHead(204).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -56,22 +62,43 @@ describe('notifications of human requests', () => {
   });
 
   it('posts signed webhooks for opened and resolved requests, retrying failures without blocking the run', async () => {
-    const { body } = await server.client('carol').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $180 for order #N1' });
+    const { body } = await server
+      .client('carol')
+      .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $180 for order #N1' });
     const runId: string = body.runId;
-    const opened = await waitFor('the opened notification', () => hook.received.find((r) => r.json.runId === runId && r.json.type === 'request.opened'));
+    const opened = await waitFor('the opened notification', () =>
+      hook.received.find((r) => r.json.runId === runId && r.json.type === 'request.opened'),
+    );
     assert.equal(hook.refused, 2, 'the first two deliveries failed and were retried');
-    assert.equal(opened.signature, `sha256=${createHmac('sha256', secret).update(opened.body).digest('hex')}`);
+    assert.equal(
+      opened.signature,
+      `sha256=${createHmac('sha256', secret).update(opened.body).digest('hex')}`,
+    );
     assert.equal(opened.json.kind, 'approval');
-    await server.client('alice').post(`/api/requests/${opened.json.requestId}/decision`, { decision: 'approve' });
-    const resolved = await waitFor('the resolved notification', () => hook.received.find((r) => r.json.runId === runId && r.json.type === 'request.resolved'));
+    await server
+      .client('alice')
+      .post(`/api/requests/${opened.json.requestId}/decision`, { decision: 'approve' });
+    const resolved = await waitFor('the resolved notification', () =>
+      hook.received.find((r) => r.json.runId === runId && r.json.type === 'request.resolved'),
+    );
     assert.equal(resolved.json.outcome, 'approve');
-    const deliveries = (await server.client('admin').get('/api/notifications')).body.deliveries as Array<{ attempts: number; status: string; lastError: string | null }>;
-    assert.ok(deliveries.some((d) => d.status === 'delivered' && d.attempts === 3), 'the failed attempts are recorded with the delivery');
+    const deliveries = (await server.client('admin').get('/api/notifications')).body.deliveries as Array<{
+      attempts: number;
+      status: string;
+      lastError: string | null;
+    }>;
+    assert.ok(
+      deliveries.some((d) => d.status === 'delivered' && d.attempts === 3),
+      'the failed attempts are recorded with the delivery',
+    );
     assert.equal((await server.client('alice').get('/api/notifications')).status, 403, 'operators only');
   });
 
   it('refuses a bad webhook setting with a clear message', async () => {
-    await assert.rejects(ParleyProcess.start({ env: { PARLEY_WEBHOOKS: 'ftp://nowhere' } }), /PARLEY_WEBHOOKS: "ftp:\/\/nowhere" is not an http\(s\) URL/);
+    await assert.rejects(
+      ParleyProcess.start({ env: { PARLEY_WEBHOOKS: 'ftp://nowhere' } }),
+      /PARLEY_WEBHOOKS: "ftp:\/\/nowhere" is not an http\(s\) URL/,
+    );
   });
 });
 
@@ -79,16 +106,27 @@ describe('notifications on the Kafka topic when the log is Kafka', () => {
   it('publishes request notifications to parley.notifications', async () => {
     const brokers = process.env.KAFKA_BROKERS;
     assert.ok(brokers && brokers.includes(':'), 'KAFKA_BROKERS must point at the test broker');
-    const server = await ParleyProcess.start({ eventLog: 'kafka', env: { KAFKA_BROKERS: brokers, PARLEY_INSTANCE_ID: `n-${randomUUID().slice(0, 8)}` } });
+    const server = await ParleyProcess.start({
+      eventLog: 'kafka',
+      env: { KAFKA_BROKERS: brokers, PARLEY_INSTANCE_ID: `n-${randomUUID().slice(0, 8)}` },
+    });
     const kafka = new Kafka({ clientId: 'notifications-test', brokers: brokers.split(','), logLevel: 1 });
     const consumer = kafka.consumer({ groupId: `notifications-test-${randomUUID()}` });
     const seen: Array<{ type: string; runId: string }> = [];
     try {
-      const { body } = await server.client('carol').post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $160 for order #K1' });
+      const { body } = await server
+        .client('carol')
+        .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $160 for order #K1' });
       await consumer.connect();
       await consumer.subscribe({ topic: 'parley.notifications', fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ message }) => void seen.push(JSON.parse(message.value!.toString())) });
-      const opened = await waitFor('the opened notification on Kafka', () => seen.find((n) => n.runId === body.runId && n.type === 'request.opened'), { timeoutMs: 30_000 });
+      await consumer.run({
+        eachMessage: async ({ message }) => void seen.push(JSON.parse(message.value!.toString())),
+      });
+      const opened = await waitFor(
+        'the opened notification on Kafka',
+        () => seen.find((n) => n.runId === body.runId && n.type === 'request.opened'),
+        { timeoutMs: 30_000 },
+      );
       assert.equal(opened.runId, body.runId);
     } finally {
       await consumer.disconnect();

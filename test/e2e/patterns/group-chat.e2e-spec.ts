@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { after as afterAll, before, describe, it } from 'node:test';
 import { ParleyProcess, waitFor } from '@parley/testing';
-import { after, assertError, decide, events, modelCalls, startRun, typesOf, waitForRequest, waitForStatus } from './helpers';
+import {
+  after,
+  assertError,
+  decide,
+  events,
+  modelCalls,
+  startRun,
+  typesOf,
+  waitForRequest,
+  waitForStatus,
+} from './helpers';
 
 const MOTION = 'Remote work is better than office work';
 const turn = ['speaker.selected', 'model-call.started', 'model-call.completed'];
@@ -27,7 +37,10 @@ describe('debate (group chat) over REST with the offline model', () => {
       log.filter((e) => e.type === 'speaker.selected').map((e) => e.data.speaker),
       ['optimist', 'skeptic', 'moderator'],
     );
-    assert.deepEqual(modelCalls(log, 'turn').map((e) => e.data.agent), ['optimist', 'skeptic', 'moderator']);
+    assert.deepEqual(
+      modelCalls(log, 'turn').map((e) => e.data.agent),
+      ['optimist', 'skeptic', 'moderator'],
+    );
     assert.equal(request.kind, 'input');
     assert.deepEqual(request.subject, { type: 'floor', turn: 3 });
     assert.deepEqual(request.decisions, ['answer', 'skip']);
@@ -63,7 +76,10 @@ describe('debate (group chat) over REST with the offline model', () => {
     assert.deepEqual(log[11].data.by, { id: 'carol', role: 'participant' });
     assert.equal(log[12].data.outcome, 'answer');
     const turns = modelCalls(log, 'turn');
-    assert.deepEqual(turns.map((t) => t.data.agent), ['optimist', 'skeptic', 'moderator', 'optimist', 'skeptic', 'moderator']);
+    assert.deepEqual(
+      turns.map((t) => t.data.agent),
+      ['optimist', 'skeptic', 'moderator', 'optimist', 'skeptic', 'moderator'],
+    );
     // The next speaker saw the human's words (the offline model quotes the last message it got).
     assert.ok(turns[3].data.content.includes(`You wrote: "[human] ${said}"`), turns[3].data.content);
     assert.ok(!turns[2].data.content.includes('TERMINATE'), 'the moderator did not end the opening round');
@@ -81,7 +97,9 @@ describe('debate (group chat) over REST with the offline model', () => {
     const maya = server.client('maya');
     const runId = await startRun(maya, 'debate', 'Cities should ban cars from their centres');
     // While the first speaker is still talking (the floor opens only after three turns).
-    await waitFor('the first turn to start', async () => (await events(maya, runId)).some((e) => e.type === 'model-call.started'));
+    await waitFor('the first turn to start', async () =>
+      (await events(maya, runId)).some((e) => e.type === 'model-call.started'),
+    );
     const said = 'Delivery vans need access though';
     const answer = await maya.post(`/api/runs/${runId}/messages`, { text: said });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
@@ -112,9 +130,23 @@ describe('debate (group chat) over REST with the offline model', () => {
     const runId = await startRun(carol, 'debate', MOTION);
     await waitForRequest(carol, runId, (r) => r.subject.type === 'floor');
     const before = (await events(carol, runId)).length;
-    assertError(await carol.post(`/api/runs/${runId}/messages`, { text: '' }), 400, 'REQUEST.INVALID_BODY', 'text');
-    assertError(await carol.post(`/api/runs/${runId}/messages`, { text: '   ' }), 400, 'MESSAGE.EMPTY', 'text');
-    assertError(await server.client('victor').post(`/api/runs/${runId}/messages`, { text: 'hi' }), 403, 'AUTH.ROLE_REQUIRED');
+    assertError(
+      await carol.post(`/api/runs/${runId}/messages`, { text: '' }),
+      400,
+      'REQUEST.INVALID_BODY',
+      'text',
+    );
+    assertError(
+      await carol.post(`/api/runs/${runId}/messages`, { text: '   ' }),
+      400,
+      'MESSAGE.EMPTY',
+      'text',
+    );
+    assertError(
+      await server.client('victor').post(`/api/runs/${runId}/messages`, { text: 'hi' }),
+      403,
+      'AUTH.ROLE_REQUIRED',
+    );
     assert.equal((await events(carol, runId)).length, before);
     const view = await waitForStatus(carol, runId, 'waiting');
     assert.equal(view.pendingRequests.length, 1);

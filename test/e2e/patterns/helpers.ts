@@ -4,7 +4,7 @@ import { type HttpClient, waitFor } from '@parley/testing';
 /** Shared steps of the pattern e2e specs: everything through the REST API, nothing in-process. */
 
 /** JSON read from the API: the assertions check its shape. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type Json = any;
 
 export interface Envelope {
@@ -48,7 +48,14 @@ export interface RunView {
   currentAgent: string | null;
   transcript: Array<{ seq: number; role: string; speaker: string; content: string }>;
   pendingRequests: RequestView[];
-  toolCalls: Array<{ callId: string; tool: string; args: Json; status: string; result: Json; error: string | null }>;
+  toolCalls: Array<{
+    callId: string;
+    tool: string;
+    args: Json;
+    status: string;
+    result: Json;
+    error: string | null;
+  }>;
   plan: Json;
   failure: { code: string; message: string } | null;
 }
@@ -89,7 +96,12 @@ export const after = (list: Envelope[], seq: number): Envelope[] => list.filter(
  * Wait until the run reaches a state where the engine has stopped driving it: waiting for a human
  * or ended. Fails at once (with the run's failure) when it ends otherwise than expected.
  */
-export async function waitForStatus(client: HttpClient, runId: string, status: string, timeoutMs = 15_000): Promise<RunView> {
+export async function waitForStatus(
+  client: HttpClient,
+  runId: string,
+  status: string,
+  timeoutMs = 15_000,
+): Promise<RunView> {
   const view = await waitFor(
     `run ${runId} to be ${status}`,
     async () => {
@@ -98,7 +110,11 @@ export async function waitForStatus(client: HttpClient, runId: string, status: s
     },
     { timeoutMs },
   );
-  assert.equal(view.status, status, `run ${runId} is ${view.status}, expected ${status} (failure: ${JSON.stringify(view.failure)})`);
+  assert.equal(
+    view.status,
+    status,
+    `run ${runId} is ${view.status}, expected ${status} (failure: ${JSON.stringify(view.failure)})`,
+  );
   return view;
 }
 
@@ -120,14 +136,25 @@ export async function waitForRequest(
     },
     { timeoutMs },
   );
-  assert.ok(found.request, `run ${runId} ended (${found.run.status}) instead of waiting on ${what}: ${JSON.stringify(found.run.failure)}`);
+  assert.ok(
+    found.request,
+    `run ${runId} ended (${found.run.status}) instead of waiting on ${what}: ${JSON.stringify(found.run.failure)}`,
+  );
   assert.equal(found.run.status, 'waiting');
   return { run: found.run, request: found.request };
 }
 
-export async function decide(client: HttpClient, requestId: string, body: Record<string, unknown>): Promise<Json> {
+export async function decide(
+  client: HttpClient,
+  requestId: string,
+  body: Record<string, unknown>,
+): Promise<Json> {
   const answer = await client.post(`/api/requests/${requestId}/decision`, body);
-  assert.equal(answer.status, 200, `decision ${JSON.stringify(body)} on ${requestId}: ${JSON.stringify(answer.body)}`);
+  assert.equal(
+    answer.status,
+    200,
+    `decision ${JSON.stringify(body)} on ${requestId}: ${JSON.stringify(answer.body)}`,
+  );
   assert.equal(answer.body.status, 'resolved');
   return answer.body;
 }
@@ -139,7 +166,11 @@ export function assertError(
   code: string | RegExp,
   field?: string,
 ): void {
-  assert.equal(answer.status, status, `expected ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`);
+  assert.equal(
+    answer.status,
+    status,
+    `expected ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`,
+  );
   assert.ok(answer.body?.error, `an error body: ${JSON.stringify(answer.body)}`);
   if (typeof code === 'string') assert.equal(answer.body.error.code, code);
   else assert.match(answer.body.error.code, code);
@@ -148,14 +179,22 @@ export function assertError(
 }
 
 /** The first event of `type` (after `from`, exclusive) matching `match`. */
-export function findEvent(list: Envelope[], type: string, match: (e: Envelope) => boolean = () => true, from = 0): Envelope {
+export function findEvent(
+  list: Envelope[],
+  type: string,
+  match: (e: Envelope) => boolean = () => true,
+  from = 0,
+): Envelope {
   const event = list.find((e) => e.seq > from && e.type === type && match(e));
   assert.ok(event, `no ${type} event after seq ${from}: ${typesOf(list).join(', ')}`);
   return event;
 }
 
-export const modelCalls = (list: Envelope[], purpose: string, status: 'started' | 'completed' = 'completed'): Envelope[] =>
-  list.filter((e) => e.type === `model-call.${status}` && e.data.purpose === purpose);
+export const modelCalls = (
+  list: Envelope[],
+  purpose: string,
+  status: 'started' | 'completed' = 'completed',
+): Envelope[] => list.filter((e) => e.type === `model-call.${status}` && e.data.purpose === purpose);
 
 /** What the offline model quotes of the last user message: its first 12 words. */
 export function quoted(text: string): string {
@@ -182,11 +221,26 @@ export const CONTENT_PIPELINE_APPROVED = [
 ];
 
 /** Run `content-pipeline`, approving both reviews; returns the run's events. */
-export async function runContentPipelineApproved(client: HttpClient, input: string): Promise<{ runId: string; log: Envelope[]; output: string | null }> {
+export async function runContentPipelineApproved(
+  client: HttpClient,
+  input: string,
+): Promise<{ runId: string; log: Envelope[]; output: string | null }> {
   const runId = await startRun(client, 'content-pipeline', input);
-  const first = await waitForRequest(client, runId, (r) => r.subject.type === 'stage' && r.subject.index === 0, 'the stage 0 review', 30_000);
+  const first = await waitForRequest(
+    client,
+    runId,
+    (r) => r.subject.type === 'stage' && r.subject.index === 0,
+    'the stage 0 review',
+    30_000,
+  );
   await decide(client, first.request.id, { decision: 'approve' });
-  const second = await waitForRequest(client, runId, (r) => r.subject.type === 'stage' && r.subject.index === 1, 'the stage 1 review', 30_000);
+  const second = await waitForRequest(
+    client,
+    runId,
+    (r) => r.subject.type === 'stage' && r.subject.index === 1,
+    'the stage 1 review',
+    30_000,
+  );
   await decide(client, second.request.id, { decision: 'approve' });
   const done = await waitForStatus(client, runId, 'completed', 30_000);
   return { runId, log: await events(client, runId), output: done.output };

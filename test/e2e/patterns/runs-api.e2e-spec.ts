@@ -13,7 +13,8 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     await server?.dispose();
   });
 
-  const runCount = async (): Promise<number> => (await server.client('admin').get('/api/runs')).body.runs.length;
+  const runCount = async (): Promise<number> =>
+    (await server.client('admin').get('/api/runs')).body.runs.length;
 
   it('refuses bad starts with coded errors and starts nothing', async () => {
     const alice = server.client('alice');
@@ -21,16 +22,47 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     const unknown = await alice.post('/api/runs', { workflow: 'no-such-workflow', input: 'hello' });
     assertError(unknown, 404, 'WORKFLOW.NOT_FOUND');
     assert.match(unknown.body.error.message, /content-pipeline/, 'the message lists the known workflows');
-    assertError(await alice.post('/api/runs', { workflow: 'content-pipeline' }), 400, 'REQUEST.INVALID_BODY', 'input');
-    assertError(await alice.post('/api/runs', { workflow: 'content-pipeline', input: '' }), 400, 'REQUEST.INVALID_BODY', 'input');
+    assertError(
+      await alice.post('/api/runs', { workflow: 'content-pipeline' }),
+      400,
+      'REQUEST.INVALID_BODY',
+      'input',
+    );
+    assertError(
+      await alice.post('/api/runs', { workflow: 'content-pipeline', input: '' }),
+      400,
+      'REQUEST.INVALID_BODY',
+      'input',
+    );
     assertError(await alice.post('/api/runs', { input: 'hello' }), 400, 'REQUEST.INVALID_BODY', 'workflow');
-    assertError(await alice.post('/api/runs', { workflow: 'content-pipeline', input: 'x', colour: 'red' }), 400, 'REQUEST.INVALID_BODY');
+    assertError(
+      await alice.post('/api/runs', { workflow: 'content-pipeline', input: 'x', colour: 'red' }),
+      400,
+      'REQUEST.INVALID_BODY',
+    );
     const malformed = await alice.post('/api/runs', '{"workflow": "content-pipeline", "input": ');
     assert.equal(malformed.status, 400, JSON.stringify(malformed.body));
     assert.equal(malformed.body.error.code, 'REQUEST.INVALID_JSON');
-    assertError(await server.client('alice').as(undefined).post('/api/runs', { workflow: 'content-pipeline', input: 'x' }), 401, 'AUTH.MISSING_TOKEN');
-    assertError(await alice.as('not-a-valid-token-at-all').post('/api/runs', { workflow: 'content-pipeline', input: 'x' }), 401, 'AUTH.INVALID_TOKEN');
-    assertError(await server.client('victor').post('/api/runs', { workflow: 'content-pipeline', input: 'x' }), 403, 'AUTH.ROLE_REQUIRED');
+    assertError(
+      await server
+        .client('alice')
+        .as(undefined)
+        .post('/api/runs', { workflow: 'content-pipeline', input: 'x' }),
+      401,
+      'AUTH.MISSING_TOKEN',
+    );
+    assertError(
+      await alice
+        .as('not-a-valid-token-at-all')
+        .post('/api/runs', { workflow: 'content-pipeline', input: 'x' }),
+      401,
+      'AUTH.INVALID_TOKEN',
+    );
+    assertError(
+      await server.client('victor').post('/api/runs', { workflow: 'content-pipeline', input: 'x' }),
+      403,
+      'AUTH.ROLE_REQUIRED',
+    );
     assertError(await alice.get('/api/runs/no-such-run'), 404, 'RUN.NOT_FOUND');
     assertError(await alice.get('/api/runs/no-such-run/events'), 404, 'RUN.NOT_FOUND');
     assert.equal(await runCount(), before, 'no run was started');
@@ -38,7 +70,11 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
 
   it('the same idempotency key returns the same run; another key starts another run', async () => {
     const carol = server.client('carol');
-    const body = { workflow: 'content-pipeline', input: 'Write about night trains', idempotencyKey: 'carol-night-trains-1' };
+    const body = {
+      workflow: 'content-pipeline',
+      input: 'Write about night trains',
+      idempotencyKey: 'carol-night-trains-1',
+    };
     const first = await carol.post('/api/runs', body);
     assert.equal(first.status, 201, JSON.stringify(first.body));
     const again = await carol.post('/api/runs', body);
@@ -70,15 +106,22 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
       return answer.body.runs.some((r: { runId: string }) => r.runId === waiting) && answer.body.runs;
     });
     assert.ok(list.length >= 1);
-    for (const r of list) assert.deepEqual([r.status, r.workflow, r.pattern], ['waiting', 'content-pipeline', 'sequential']);
+    for (const r of list)
+      assert.deepEqual([r.status, r.workflow, r.pattern], ['waiting', 'content-pipeline', 'sequential']);
     assert.ok(!list.some((r: { runId: string }) => r.runId === otherWorkflow));
     const done = await waitFor('the completed run to be listed', async () => {
-      const runs = (await alice.get('/api/runs?status=completed')).body.runs as Array<{ runId: string; status: string }>;
+      const runs = (await alice.get('/api/runs?status=completed')).body.runs as Array<{
+        runId: string;
+        status: string;
+      }>;
       return runs.some((r) => r.runId === completed) && runs;
     });
     assert.ok(done.every((r) => r.status === 'completed'));
     assert.ok(!done.some((r) => r.runId === waiting));
-    const byWorkflow = (await alice.get('/api/runs?workflow=press-release')).body.runs as Array<{ runId: string; workflow: string }>;
+    const byWorkflow = (await alice.get('/api/runs?workflow=press-release')).body.runs as Array<{
+      runId: string;
+      workflow: string;
+    }>;
     assert.ok(byWorkflow.every((r) => r.workflow === 'press-release'));
     assert.ok(byWorkflow.some((r) => r.runId === otherWorkflow));
     assertError(await alice.get('/api/runs?status=sleeping'), 400, 'REQUEST.INVALID_QUERY', 'status');
@@ -91,14 +134,19 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     const runId = await startRun(alice, 'press-release-auto', 'We launch Parley 2.0');
     await waitForStatus(alice, runId, 'completed');
     const json = await events(alice, runId);
-    const answer = await server.client('victor').get(`/api/runs/${runId}/events`, { accept: 'application/x-ndjson' });
+    const answer = await server
+      .client('victor')
+      .get(`/api/runs/${runId}/events`, { accept: 'application/x-ndjson' });
     assert.equal(answer.status, 200);
     assert.match(answer.headers.get('content-type') ?? '', /^application\/x-ndjson/);
     const text = answer.body as string;
     assert.ok(text.endsWith('\n'));
     const lines = text.trimEnd().split('\n');
     const parsed = lines.map((line) => JSON.parse(line));
-    assert.deepEqual(parsed.map((e) => e.seq), json.map((_, i) => i + 1));
+    assert.deepEqual(
+      parsed.map((e) => e.seq),
+      json.map((_, i) => i + 1),
+    );
     assert.deepEqual(parsed, json);
     for (const e of parsed) assert.equal(e.runId, runId);
     // The hash chain links each envelope to the previous one.
@@ -114,7 +162,14 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     const doc = await anonymous.get('/docs-json');
     assert.equal(doc.status, 200);
     assert.match(doc.body.openapi, /^3\./);
-    for (const path of ['/api/runs', '/api/runs/{runId}', '/api/runs/{runId}/events', '/api/runs/{runId}/messages', '/api/runs/{runId}/handoff', '/api/requests/{id}/decision']) {
+    for (const path of [
+      '/api/runs',
+      '/api/runs/{runId}',
+      '/api/runs/{runId}/events',
+      '/api/runs/{runId}/messages',
+      '/api/runs/{runId}/handoff',
+      '/api/requests/{id}/decision',
+    ]) {
       assert.ok(doc.body.paths[path], `OpenAPI documents ${path}`);
     }
     assert.ok(doc.body.paths['/api/runs'].post, 'POST /api/runs is documented');

@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { after as afterAll, before, describe, it } from 'node:test';
 import { ParleyProcess } from '@parley/testing';
-import { after, assertError, decide, events, modelCalls, quoted, startRun, typesOf, waitForRequest, waitForStatus } from './helpers';
+import {
+  after,
+  assertError,
+  decide,
+  events,
+  modelCalls,
+  quoted,
+  startRun,
+  typesOf,
+  waitForRequest,
+  waitForStatus,
+} from './helpers';
 
 /** Single agent with tools (`refund-desk`): the quick paths (no approval, escalations). */
 describe('refund-desk (single agent with tools) over REST with the offline model', () => {
@@ -31,7 +42,10 @@ describe('refund-desk (single agent with tools) over REST with the offline model
     ]);
     const requested = log[3].data;
     assert.equal(requested.tool, 'process_refund');
-    assert.deepEqual({ order_id: requested.args.order_id, amount: requested.args.amount }, { order_id: 'A123', amount: 50 });
+    assert.deepEqual(
+      { order_id: requested.args.order_id, amount: requested.args.amount },
+      { order_id: 'A123', amount: 50 },
+    );
     assert.equal(requested.idempotencyKey, `${runId}:${requested.callId}`);
     assert.equal(log[5].data.result.status, 'refunded');
     assert.equal(log[5].data.reconciled, false);
@@ -42,8 +56,20 @@ describe('refund-desk (single agent with tools) over REST with the offline model
     assert.equal(refunds.body.refunds.length, 1);
     const [refund] = refunds.body.refunds;
     assert.deepEqual(
-      { runId: refund.runId, orderId: refund.orderId, amount: refund.amount, refundId: refund.refundId, key: refund.idempotencyKey },
-      { runId, orderId: 'A123', amount: 50, refundId: log[5].data.result.refundId, key: requested.idempotencyKey },
+      {
+        runId: refund.runId,
+        orderId: refund.orderId,
+        amount: refund.amount,
+        refundId: refund.refundId,
+        key: refund.idempotencyKey,
+      },
+      {
+        runId,
+        orderId: 'A123',
+        amount: 50,
+        refundId: log[5].data.result.refundId,
+        key: requested.idempotencyKey,
+      },
     );
     assert.match(done.output!, /process_refund returned: .*"amount":50/);
     assert.equal(done.toolCalls[0].status, 'completed');
@@ -80,13 +106,24 @@ describe('refund-desk (single agent with tools) over REST with the offline model
     const claim = await alice.post(`/api/requests/${request.id}/claim`);
     assert.equal(claim.status, 200, JSON.stringify(claim.body));
     assert.deepEqual(claim.body, { status: 'claimed', requestId: request.id, by: 'alice' });
-    assertError(await server.client('bob').post(`/api/requests/${request.id}/claim`), 409, 'REQUEST.CLAIMED_BY_OTHER');
     assertError(
-      await server.client('bob').post(`/api/requests/${request.id}/decision`, { decision: 'answer', comment: 'bob here' }),
+      await server.client('bob').post(`/api/requests/${request.id}/claim`),
       409,
       'REQUEST.CLAIMED_BY_OTHER',
     );
-    assertError(await alice.post(`/api/requests/${request.id}/decision`, { decision: 'answer' }), 400, 'REQUEST.COMMENT_REQUIRED', 'comment');
+    assertError(
+      await server
+        .client('bob')
+        .post(`/api/requests/${request.id}/decision`, { decision: 'answer', comment: 'bob here' }),
+      409,
+      'REQUEST.CLAIMED_BY_OTHER',
+    );
+    assertError(
+      await alice.post(`/api/requests/${request.id}/decision`, { decision: 'answer' }),
+      400,
+      'REQUEST.COMMENT_REQUIRED',
+      'comment',
+    );
     const guidance = 'Refund not approved: offer the customer store credit instead';
     await decide(alice, request.id, { decision: 'answer', comment: guidance });
     const done = await waitForStatus(alice, runId, 'completed');
@@ -105,7 +142,10 @@ describe('refund-desk (single agent with tools) over REST with the offline model
     assert.match(log[9].data.reason, /not run \(answer\) by a human: Refund not approved/);
     const replies = modelCalls(log, 'reply');
     assert.equal(replies.length, 2);
-    assert.ok(replies[1].data.content.includes(quoted(guidance)), `the agent continued from the human's answer: ${replies[1].data.content}`);
+    assert.ok(
+      replies[1].data.content.includes(quoted(guidance)),
+      `the agent continued from the human's answer: ${replies[1].data.content}`,
+    );
     assert.deepEqual(replies[1].data.toolCalls, []);
     assert.equal(done.output, replies[1].data.content);
     assert.equal(done.toolCalls[0].status, 'rejected');
@@ -119,9 +159,16 @@ describe('refund-desk (single agent with tools) over REST with the offline model
     const { request } = await waitForRequest(alice, runId, (r) => r.kind === 'escalation');
     assert.equal(request.requester, 'alice');
     assert.equal(request.fourEyes, true, 'the approval rule for refunds over $100 is four-eyes');
-    assertError(await alice.post(`/api/requests/${request.id}/decision`, { decision: 'approve' }), 403, 'REQUEST.FOUR_EYES');
+    assertError(
+      await alice.post(`/api/requests/${request.id}/decision`, { decision: 'approve' }),
+      403,
+      'REQUEST.FOUR_EYES',
+    );
     assert.equal((await alice.get(`/api/refunds?runId=${runId}`)).body.refunds.length, 0);
-    await decide(server.client('bob'), request.id, { decision: 'approve', comment: 'Manager-level approval' });
+    await decide(server.client('bob'), request.id, {
+      decision: 'approve',
+      comment: 'Manager-level approval',
+    });
     await waitForStatus(alice, runId, 'completed');
     const log = await events(alice, runId);
     assert.deepEqual(typesOf(after(log, 6)), [
@@ -134,7 +181,10 @@ describe('refund-desk (single agent with tools) over REST with the offline model
       'run.completed',
     ]);
     const refunds = (await alice.get(`/api/refunds?runId=${runId}`)).body.refunds;
-    assert.deepEqual(refunds.map((r: { amount: number; orderId: string }) => [r.orderId, r.amount]), [['A127', 650]]);
+    assert.deepEqual(
+      refunds.map((r: { amount: number; orderId: string }) => [r.orderId, r.amount]),
+      [['A127', 650]],
+    );
   });
 
   it('an input mentioning a lawyer escalates before any model call', async () => {
@@ -155,7 +205,11 @@ describe('refund-desk (single agent with tools) over REST with the offline model
     await decide(alice, request.id, { decision: 'close', comment: 'Handed to legal' });
     const done = await waitForStatus(alice, runId, 'completed');
     log = await events(alice, runId);
-    assert.deepEqual(typesOf(after(log, 3)), ['human-decision.recorded', 'human-request.resolved', 'run.completed']);
+    assert.deepEqual(typesOf(after(log, 3)), [
+      'human-decision.recorded',
+      'human-request.resolved',
+      'run.completed',
+    ]);
     assert.equal(done.output, 'Handed to legal');
     assert.equal(modelCalls(log, 'reply', 'started').length, 0, 'the model was never called');
   });
@@ -177,8 +231,15 @@ describe('refund-desk (single agent with tools) over REST with the offline model
       'model-call.completed',
       'run.completed',
     ]);
-    assert.equal(log.filter((e) => e.type === 'escalation.raised').length, 1, 'the input is not escalated twice');
-    assert.ok(modelCalls(log, 'reply')[0].data.content.includes(quoted(guidance)), 'the agent saw the guidance');
+    assert.equal(
+      log.filter((e) => e.type === 'escalation.raised').length,
+      1,
+      'the input is not escalated twice',
+    );
+    assert.ok(
+      modelCalls(log, 'reply')[0].data.content.includes(quoted(guidance)),
+      'the agent saw the guidance',
+    );
     assert.equal(done.output, modelCalls(log, 'reply')[0].data.content);
   });
 });

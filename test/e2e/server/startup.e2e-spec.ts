@@ -40,19 +40,31 @@ describe('server start-up', () => {
 
   it('stops with one clear line naming the setting for an unknown event log', async () => {
     const message = await refusal({ PARLEY_EVENT_LOG: 'postgres' });
-    assert.match(message, /parley: cannot start: PARLEY_EVENT_LOG: must be "sqlite" or "kafka", not "postgres"/);
+    assert.match(
+      message,
+      /parley: cannot start: PARLEY_EVENT_LOG: must be "sqlite" or "kafka", not "postgres"/,
+    );
     assert.doesNotMatch(message, /\n\s+at /, 'no stack trace');
   });
 
   it('stops with a clear message for unreachable brokers', async () => {
     const message = await refusal({ PARLEY_EVENT_LOG: 'kafka', KAFKA_BROKERS: '127.0.0.1:1' });
-    assert.match(message, /parley: cannot start: KAFKA_BROKERS: cannot use the Kafka event log at 127\.0\.0\.1:1/);
+    assert.match(
+      message,
+      /parley: cannot start: KAFKA_BROKERS: cannot use the Kafka event log at 127\.0\.0\.1:1/,
+    );
     assert.doesNotMatch(message, /\n\s+at /);
   });
 
   it('stops with a clear message for a malformed broker list or a missing one', async () => {
-    assert.match(await refusal({ PARLEY_EVENT_LOG: 'kafka', KAFKA_BROKERS: 'nohostport' }), /KAFKA_BROKERS: "nohostport" is not host:port/);
-    assert.match(await refusal({ PARLEY_EVENT_LOG: 'kafka', KAFKA_BROKERS: '' }), /KAFKA_BROKERS: must list the brokers/);
+    assert.match(
+      await refusal({ PARLEY_EVENT_LOG: 'kafka', KAFKA_BROKERS: 'nohostport' }),
+      /KAFKA_BROKERS: "nohostport" is not host:port/,
+    );
+    assert.match(
+      await refusal({ PARLEY_EVENT_LOG: 'kafka', KAFKA_BROKERS: '' }),
+      /KAFKA_BROKERS: must list the brokers/,
+    );
   });
 
   it('stops with a clear message for an unwritable data dir', async () => {
@@ -72,11 +84,20 @@ describe('server start-up', () => {
     assert.match(await refusal({ PORT: 'eighty' }), /PORT: must be an integer from 0 to 65535, not "eighty"/);
     const dir = mkdtempSync(join(tmpdir(), 'parley-wf-'));
     try {
-      writeFileSync(join(dir, 'broken.yaml'), 'name: broken\npattern: sequential\nstages: []\nagents:\n  - name: a\n    system: hi\n');
+      writeFileSync(
+        join(dir, 'broken.yaml'),
+        'name: broken\npattern: sequential\nstages: []\nagents:\n  - name: a\n    system: hi\n',
+      );
       const message = await refusal({ PARLEY_WORKFLOWS_DIR: dir });
       assert.match(message, /broken\.yaml: stages: /);
-      writeFileSync(join(dir, 'broken.yaml'), 'name: broken\npattern: single-agent\nagent: ghost\nagents:\n  - name: a\n    system: hi\n');
-      assert.match(await refusal({ PARLEY_WORKFLOWS_DIR: dir }), /broken\.yaml: agent: no agent named "ghost"/);
+      writeFileSync(
+        join(dir, 'broken.yaml'),
+        'name: broken\npattern: single-agent\nagent: ghost\nagents:\n  - name: a\n    system: hi\n',
+      );
+      assert.match(
+        await refusal({ PARLEY_WORKFLOWS_DIR: dir }),
+        /broken\.yaml: agent: no agent named "ghost"/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -31,7 +31,12 @@ export function auditTrail(events: RunEvent[]): AuditEntry[] {
   const awaitingNext: AuditEntry[] = [];
   for (const e of events) {
     for (const entry of awaitingNext.splice(0)) {
-      entry.next.push({ seq: e.seq, type: e.type, actor: `${e.actor.kind}:${e.actor.id}`, summary: summarize(e) });
+      entry.next.push({
+        seq: e.seq,
+        type: e.type,
+        actor: `${e.actor.kind}:${e.actor.id}`,
+        summary: summarize(e),
+      });
       if (entry.next.length < 3) awaitingNext.push(entry);
     }
     switch (e.type) {

@@ -52,11 +52,18 @@ export class AuditHttpController {
 
   @Get('runs/:runId/state')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'The run as it was at a seq, rebuilt from its events alone (no model or tool call)' })
+  @ApiOperation({
+    summary: 'The run as it was at a seq, rebuilt from its events alone (no model or tool call)',
+  })
   async state(@Param('runId') runId: string, @Query() query: unknown, @Res() res: Response) {
     const { at } = parseBody(StateQuery, query, 'REQUEST.INVALID_QUERY');
     const head = await this.mustExist(runId);
-    if (at !== undefined && at > head) throw new ValidationError('REPLAY.BEYOND_HEAD', `the run has ${head} events; at must be at most ${head}`, 'at');
+    if (at !== undefined && at > head)
+      throw new ValidationError(
+        'REPLAY.BEYOND_HEAD',
+        `the run has ${head} events; at must be at most ${head}`,
+        'at',
+      );
     let state: RunState | undefined;
     for await (const event of this.store.stream(runId)) {
       if (at !== undefined && event.seq > at) break;
@@ -68,7 +75,9 @@ export class AuditHttpController {
 
   @Get('runs/:runId/audit')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'Who decided each human request: identity, role, comment, time, the exact payload shown' })
+  @ApiOperation({
+    summary: 'Who decided each human request: identity, role, comment, time, the exact payload shown',
+  })
   async audit(@Param('runId') runId: string) {
     await this.mustExist(runId);
     const events = (await this.store.read(runId)).map(upcast);
@@ -99,7 +108,10 @@ export class AuditHttpController {
   @Post('import')
   @HttpCode(201)
   @RequiresRole('admin')
-  @ApiOperation({ summary: 'Import an NDJSON export (verified first): for example from Kafka into a local SQLite for an offline audit' })
+  @ApiOperation({
+    summary:
+      'Import an NDJSON export (verified first): for example from Kafka into a local SQLite for an offline audit',
+  })
   async import(@Req() req: Request) {
     return this.commands.execute(new ImportLogCommand(req));
   }
@@ -107,7 +119,7 @@ export class AuditHttpController {
   @Post('runs/:runId/fork')
   @HttpCode(201)
   @RequiresRole('participant')
-  @ApiOperation({ summary: "Start a new run from the first atSeq events of this one, and continue it live" })
+  @ApiOperation({ summary: 'Start a new run from the first atSeq events of this one, and continue it live' })
   async fork(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(ForkBody, body);
     return this.commands.execute(new ForkRunCommand(runId, parsed.atSeq, parsed.note, human, parsed.message));
@@ -130,7 +142,9 @@ export class AuditHttpController {
       version: 1,
       exportedAt: new Date().toISOString(),
       runs,
-      schemaVersions: Object.fromEntries(Object.entries(EVENT_REGISTRY).map(([type, d]) => [type, d.version])),
+      schemaVersions: Object.fromEntries(
+        Object.entries(EVENT_REGISTRY).map(([type, d]) => [type, d.version]),
+      ),
     };
     res.setHeader('Content-Type', 'application/x-ndjson');
     res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);

@@ -38,7 +38,10 @@ export function actingRole(human: Human, roles: string[]): string | undefined {
 
 export function requireRole(human: Human, role: string): void {
   if (!hasRole(human, role)) {
-    throw new ForbiddenError('AUTH.ROLE_REQUIRED', `this needs the role "${role}"; ${human.id} has ${human.roles.join(', ')}`);
+    throw new ForbiddenError(
+      'AUTH.ROLE_REQUIRED',
+      `this needs the role "${role}"; ${human.id} has ${human.roles.join(', ')}`,
+    );
   }
 }
 
@@ -54,7 +57,10 @@ export class IdentityService {
       try {
         raw = JSON.parse(readFileSync(file, 'utf8'));
       } catch (error) {
-        throw new ConfigError('PARLEY_TOKENS_FILE', `${file} is not valid JSON (${(error as Error).message})`);
+        throw new ConfigError(
+          'PARLEY_TOKENS_FILE',
+          `${file} is not valid JSON (${(error as Error).message})`,
+        );
       }
       const parsed = TokensFileSchema.safeParse(raw);
       if (!parsed.success) {
@@ -82,7 +88,8 @@ export class IdentityService {
 
   authenticate(header: string | undefined): Human {
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : header?.trim();
-    if (!token) throw new UnauthorizedError('AUTH.MISSING_TOKEN', 'send a bearer token: Authorization: Bearer <token>');
+    if (!token)
+      throw new UnauthorizedError('AUTH.MISSING_TOKEN', 'send a bearer token: Authorization: Bearer <token>');
     const human = this.lookup(token);
     if (!human) throw new UnauthorizedError('AUTH.INVALID_TOKEN', 'the token is not valid');
     return human;

@@ -16,12 +16,25 @@ export class ClusterHttpController {
 
   @Get()
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'This instance: the partitions (runs) it owns; with ?runId=, whether it owns that run' })
+  @ApiOperation({
+    summary: 'This instance: the partitions (runs) it owns; with ?runId=, whether it owns that run',
+  })
   status(@Query() query: unknown) {
     const { runId } = parseBody(ClusterQuery, query, 'REQUEST.INVALID_QUERY');
     const cluster = this.core.cluster;
-    const run = runId ? { runId, ownedHere: this.core.ownership.owns(runId), ...(cluster ? { partition: cluster.partitionOf(runId) } : {}) } : undefined;
+    const run = runId
+      ? {
+          runId,
+          ownedHere: this.core.ownership.owns(runId),
+          ...(cluster ? { partition: cluster.partitionOf(runId) } : {}),
+        }
+      : undefined;
     if (!cluster) return { mode: 'local', instanceId: this.core.config.instanceId, ...(run ? { run } : {}) };
-    return { mode: 'kafka', ...cluster.status(), driving: this.core.engine.drivingRuns().length, ...(run ? { run } : {}) };
+    return {
+      mode: 'kafka',
+      ...cluster.status(),
+      driving: this.core.engine.drivingRuns().length,
+      ...(run ? { run } : {}),
+    };
   }
 }

@@ -34,11 +34,13 @@ export class ClusterService implements OnApplicationBootstrap {
         await this.projection.caughtUp(await this.store.lastPosition());
         const running = this.projection.runningRuns().filter((runId) => cluster.owns(runId));
         for (const runId of running) this.engine.kick(runId);
-        if (running.length) this.logger.log(`took over ${running.length} running run(s): ${running.join(', ')}`);
+        if (running.length)
+          this.logger.log(`took over ${running.length} running run(s): ${running.join(', ')}`);
       },
       lost: async (partitions) => {
         const released = await this.engine.release((runId) => !cluster.owns(runId));
-        if (released) this.logger.log(`released ${released} run(s) of ${partitions.length} partition(s) no longer owned`);
+        if (released)
+          this.logger.log(`released ${released} run(s) of ${partitions.length} partition(s) no longer owned`);
       },
       remoteTokens: (tokens) => {
         for (const token of tokens) this.core.liveTokens.next(token);

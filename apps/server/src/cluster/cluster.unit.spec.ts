@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ForkRunCommand } from '../audit/commands/audit-commands';
-import { ClaimRequestCommand, DecideRequestCommand, ExpireRequestCommand } from '../hitl/commands/request-commands';
-import { CancelRunCommand, OverrideHandoffCommand, PostHumanMessageCommand, ResumeRunCommand } from '../runs/commands/run-commands';
+import {
+  ClaimRequestCommand,
+  DecideRequestCommand,
+  ExpireRequestCommand,
+} from '../hitl/commands/request-commands';
+import {
+  CancelRunCommand,
+  OverrideHandoffCommand,
+  PostHumanMessageCommand,
+  ResumeRunCommand,
+} from '../runs/commands/run-commands';
 import { StartRunCommand } from '../runs/commands/start-run.command';
 import { decodeCommand, encodeCommand } from './command-codecs';
 import { wireErrorToError } from './kafka-cluster';
@@ -13,7 +22,10 @@ const by = { id: 'alice', roles: ['approver'] };
 
 describe('cluster: ids and partitions', () => {
   it('uuidV5 gives the RFC test vector', () => {
-    assert.equal(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'), '2ed6657d-e927-568b-95e1-2665a8aea6a2');
+    assert.equal(
+      uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'),
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
   });
 
   it('a human and an idempotency key always name the same run; another human or key, another run', () => {
@@ -72,7 +84,10 @@ describe('cluster: command codecs', () => {
     const original = new ForbiddenError('REQUEST.FOUR_EYES', 'four-eyes', { requestId: 'q1' });
     const back = wireErrorToError({ ...original.toJSON(), kind: original.kind });
     assert.ok(back instanceof ParleyError);
-    assert.deepEqual([back.code, back.kind, back.message, back.toJSON()], [original.code, 'forbidden', original.message, original.toJSON()]);
+    assert.deepEqual(
+      [back.code, back.kind, back.message, back.toJSON()],
+      [original.code, 'forbidden', original.message, original.toJSON()],
+    );
     const internal = wireErrorToError({ code: 'INTERNAL', message: 'internal error', kind: 'internal' });
     assert.ok(!(internal instanceof ParleyError));
   });

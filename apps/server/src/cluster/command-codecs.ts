@@ -1,7 +1,15 @@
 import { ForkRunCommand } from '../audit/commands/audit-commands';
 import type { Human } from '../auth/identity';
-import { ClaimRequestCommand, DecideRequestCommand, ExpireRequestCommand } from '../hitl/commands/request-commands';
-import { CancelRunCommand, OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/commands/run-commands';
+import {
+  ClaimRequestCommand,
+  DecideRequestCommand,
+  ExpireRequestCommand,
+} from '../hitl/commands/request-commands';
+import {
+  CancelRunCommand,
+  OverrideHandoffCommand,
+  PostHumanMessageCommand,
+} from '../runs/commands/run-commands';
 import { StartRunCommand } from '../runs/commands/start-run.command';
 
 /**
@@ -21,7 +29,8 @@ const human = (value: unknown): Human => {
   if (!h || typeof h.id !== 'string' || !Array.isArray(h.roles)) throw new Error('bad human');
   return { id: h.id, roles: h.roles.map(String) };
 };
-const opt = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
+const opt = (value: unknown): string | undefined =>
+  value === null || value === undefined ? undefined : String(value);
 
 export const COMMAND_CODECS = {
   'run.start': {
@@ -42,17 +51,20 @@ export const COMMAND_CODECS = {
   'run.handoff': {
     cls: OverrideHandoffCommand,
     args: (c: OverrideHandoffCommand) => [c.runId, c.by, c.to, c.reason],
-    build: (a: unknown[]) => new OverrideHandoffCommand(String(a[0]), human(a[1]), String(a[2]), String(a[3])),
+    build: (a: unknown[]) =>
+      new OverrideHandoffCommand(String(a[0]), human(a[1]), String(a[2]), String(a[3])),
   } satisfies Codec<OverrideHandoffCommand>,
   'run.fork': {
     cls: ForkRunCommand,
     args: (c: ForkRunCommand) => [c.runId, c.atSeq, c.note, c.by, c.message, c.newRunId],
-    build: (a: unknown[]) => new ForkRunCommand(String(a[0]), Number(a[1]), String(a[2]), human(a[3]), opt(a[4]), opt(a[5])),
+    build: (a: unknown[]) =>
+      new ForkRunCommand(String(a[0]), Number(a[1]), String(a[2]), human(a[3]), opt(a[4]), opt(a[5])),
   } satisfies Codec<ForkRunCommand>,
   'request.decide': {
     cls: DecideRequestCommand,
     args: (c: DecideRequestCommand) => [c.requestId, c.by, c.body],
-    build: (a: unknown[]) => new DecideRequestCommand(String(a[0]), human(a[1]), a[2] as DecideRequestCommand['body']),
+    build: (a: unknown[]) =>
+      new DecideRequestCommand(String(a[0]), human(a[1]), a[2] as DecideRequestCommand['body']),
   } satisfies Codec<DecideRequestCommand>,
   'request.claim': {
     cls: ClaimRequestCommand,

@@ -68,7 +68,11 @@ export class CommandRouter {
   private prepare(command: object): object {
     if (command instanceof StartRunCommand && !command.runId) {
       const key = command.body.idempotencyKey;
-      return new StartRunCommand(command.body, command.by, key ? runIdForIdempotencyKey(command.by.id, key) : randomUUID());
+      return new StartRunCommand(
+        command.body,
+        command.by,
+        key ? runIdForIdempotencyKey(command.by.id, key) : randomUUID(),
+      );
     }
     if (command instanceof ForkRunCommand && !command.newRunId) {
       const c = command;

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import { ParleyError } from '@parley/contracts';
 import type { KafkaEventStore } from '@parley/event-store';
 import type { LiveToken } from '../core/live-tokens';
@@ -123,13 +132,23 @@ export class KafkaCluster implements Ownership {
       heartbeatInterval: config.heartbeatIntervalMs,
       maxWaitTimeInMs: Math.min(1000, config.heartbeatIntervalMs),
       allowAutoTopicCreation: false,
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => !this.closing },
+      retry: {
+        retries: 10,
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        restartOnFailure: async () => !this.closing,
+      },
     });
     this.inbox = this.kafka.consumer({
       groupId: this.inboxGroup,
       maxWaitTimeInMs: 250,
       allowAutoTopicCreation: false,
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => !this.closing },
+      retry: {
+        retries: 10,
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        restartOnFailure: async () => !this.closing,
+      },
     });
   }
 
@@ -168,7 +187,15 @@ export class KafkaCluster implements Ownership {
     return [...this.owned].sort((a, b) => a - b);
   }
 
-  status(): { instanceId: string; group: string; partitions: number; owned: number[]; stable: boolean; generation: number; commands: { sent: number; ran: number } } {
+  status(): {
+    instanceId: string;
+    group: string;
+    partitions: number;
+    owned: number[];
+    stable: boolean;
+    generation: number;
+    commands: { sent: number; ran: number };
+  } {
     return {
       commands: { ...this.counters },
       instanceId: this.instanceId,
@@ -207,7 +234,10 @@ export class KafkaCluster implements Ownership {
     // A member killed a moment ago holds the group until its session times out.
     const timeoutMs = 2 * this.config.sessionTimeoutMs + 5000;
     await this.settled(timeoutMs);
-    if (!this.stable) this.config.warn(`[cluster] no assignment from group ${this.groupId} after ${timeoutMs} ms; commands wait for it`);
+    if (!this.stable)
+      this.config.warn(
+        `[cluster] no assignment from group ${this.groupId} after ${timeoutMs} ms; commands wait for it`,
+      );
   }
 
   private async startOwners(): Promise<void> {
@@ -220,7 +250,9 @@ export class KafkaCluster implements Ownership {
     this.owners.on(events.STOP, () => this.unsettle('stopped'));
     this.owners.on(events.CRASH, (e) => {
       const { error, restart } = e.payload as { error: Error; restart: boolean };
-      this.config.warn(`[cluster] owners consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`);
+      this.config.warn(
+        `[cluster] owners consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`,
+      );
       this.unsettle('crashed');
     });
     await this.owners.connect();
@@ -262,12 +294,21 @@ export class KafkaCluster implements Ownership {
         }, 500);
         this.pending.set(commandId, { resolve, reject, timer });
       });
-      await this.sendReply({ ok: true, commandId, to: this.nodeId, by: this.nodeId, result: null, runId: '', headSeq: 0 });
+      await this.sendReply({
+        ok: true,
+        commandId,
+        to: this.nodeId,
+        by: this.nodeId,
+        result: null,
+        runId: '',
+        headSeq: 0,
+      });
       try {
         await got;
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`the replies topic ${this.repliesTopic} did not echo within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`the replies topic ${this.repliesTopic} did not echo within ${timeoutMs} ms`);
       }
     }
   }
@@ -309,7 +350,10 @@ export class KafkaCluster implements Ownership {
     this.stable = false;
     this.owned = new Set();
     this.debug(`ownership suspended (${why}); had ${lost.length} partitions`);
-    if (lost.length) void Promise.resolve(this.hooks?.lost(lost)).catch((e: Error) => this.config.warn(`[cluster] release: ${e.message}`));
+    if (lost.length)
+      void Promise.resolve(this.hooks?.lost(lost)).catch((e: Error) =>
+        this.config.warn(`[cluster] release: ${e.message}`),
+      );
   }
 
   private async joined(partitions: Set<number>): Promise<void> {
@@ -378,7 +422,9 @@ export class KafkaCluster implements Ownership {
       await this.producer.send({
         topic: this.commandsTopic,
         acks: -1,
-        messages: [{ key: record.runId, value: JSON.stringify(full), headers: { 'parley-command': record.type } }],
+        messages: [
+          { key: record.runId, value: JSON.stringify(full), headers: { 'parley-command': record.type } },
+        ],
       });
     } catch (error) {
       const pending = this.pending.get(record.commandId);
@@ -386,17 +432,27 @@ export class KafkaCluster implements Ownership {
         clearTimeout(pending.timer);
         this.pending.delete(record.commandId);
       }
-      throw new ParleyError('CLUSTER.OWNER_UNAVAILABLE', `could not send the command to Kafka: ${(error as Error).message}`, 'unavailable');
+      throw new ParleyError(
+        'CLUSTER.OWNER_UNAVAILABLE',
+        `could not send the command to Kafka: ${(error as Error).message}`,
+        'unavailable',
+      );
     }
     return reply;
   }
 
-  private async onCommand(partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+  private async onCommand(
+    partition: number,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
     let record: CommandRecord;
     try {
       record = CommandRecord.parse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
     } catch (error) {
-      this.config.warn(`[cluster] skipping a bad command at ${this.commandsTopic}/${partition}@${message.offset}: ${(error as Error).message}`);
+      this.config.warn(
+        `[cluster] skipping a bad command at ${this.commandsTopic}/${partition}@${message.offset}: ${(error as Error).message}`,
+      );
       return;
     }
     if (Date.now() > record.deadline) {
@@ -423,7 +479,15 @@ export class KafkaCluster implements Ownership {
   private async run(record: CommandRecord): Promise<ReplyRecord> {
     const base = { commandId: record.commandId, to: record.from, by: this.nodeId };
     if (!this.owns(record.runId)) {
-      return { ...base, ok: false, error: { code: 'CLUSTER.NOT_OWNER', message: `instance ${this.instanceId} does not own run ${record.runId}`, kind: 'unavailable' } };
+      return {
+        ...base,
+        ok: false,
+        error: {
+          code: 'CLUSTER.NOT_OWNER',
+          message: `instance ${this.instanceId} does not own run ${record.runId}`,
+          kind: 'unavailable',
+        },
+      };
     }
     this.counters.ran += 1;
     try {
@@ -431,17 +495,26 @@ export class KafkaCluster implements Ownership {
       const headSeq = (await this.config.store.head(record.runId))?.seq ?? 0;
       return { ...base, ok: true, result: result ?? null, runId: record.runId, headSeq };
     } catch (error) {
-      if (error instanceof ParleyError) return { ...base, ok: false, error: { ...error.toJSON(), kind: error.kind } };
-      this.config.warn(`[cluster] command ${record.type} for run ${record.runId}: ${(error as Error)?.stack ?? String(error)}`);
+      if (error instanceof ParleyError)
+        return { ...base, ok: false, error: { ...error.toJSON(), kind: error.kind } };
+      this.config.warn(
+        `[cluster] command ${record.type} for run ${record.runId}: ${(error as Error)?.stack ?? String(error)}`,
+      );
       return { ...base, ok: false, error: { code: 'INTERNAL', message: 'internal error', kind: 'internal' } };
     }
   }
 
   private async sendReply(reply: ReplyRecord): Promise<void> {
     try {
-      await this.producer.send({ topic: this.repliesTopic, acks: -1, messages: [{ key: reply.to, value: JSON.stringify(reply) }] });
+      await this.producer.send({
+        topic: this.repliesTopic,
+        acks: -1,
+        messages: [{ key: reply.to, value: JSON.stringify(reply) }],
+      });
     } catch (error) {
-      this.config.warn(`[cluster] could not send the reply to ${reply.commandId}: ${(error as Error).message}`);
+      this.config.warn(
+        `[cluster] could not send the reply to ${reply.commandId}: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -477,7 +550,11 @@ export class KafkaCluster implements Ownership {
     const tokens = this.tokenBuffer.splice(0);
     if (!tokens.length || this.closing) return;
     try {
-      await this.producer.send({ topic: this.tokensTopic, acks: 1, messages: [{ value: JSON.stringify({ from: this.nodeId, tokens }) }] });
+      await this.producer.send({
+        topic: this.tokensTopic,
+        acks: 1,
+        messages: [{ value: JSON.stringify({ from: this.nodeId, tokens }) }],
+      });
     } catch (error) {
       this.debug(`tokens not sent: ${(error as Error).message}`); // tokens are live only; the final message is an event
     }
@@ -494,13 +571,25 @@ export class KafkaCluster implements Ownership {
 
   // ---------------------------------------------------------------------------------------------
 
-  private async ensureTopic(topic: string, numPartitions: number, retentionMs: string, samePartitions: boolean): Promise<void> {
+  private async ensureTopic(
+    topic: string,
+    numPartitions: number,
+    retentionMs: string,
+    samePartitions: boolean,
+  ): Promise<void> {
     const existing = await this.admin.listTopics();
     if (!existing.includes(topic)) {
       try {
         await this.admin.createTopics({
           waitForLeaders: false,
-          topics: [{ topic, numPartitions, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: retentionMs }] }],
+          topics: [
+            {
+              topic,
+              numPartitions,
+              replicationFactor: 1,
+              configEntries: [{ name: 'retention.ms', value: retentionMs }],
+            },
+          ],
         });
       } catch (error) {
         if (!String((error as Error).message).includes('already exists')) throw error;
@@ -535,12 +624,15 @@ export class KafkaCluster implements Ownership {
     if (this.closing) return;
     // Rebalances are the normal life of the owners' group; they are reported by GROUP_JOIN.
     if (/rebalancing|re-joining|not aware of this member/i.test(log.message)) return;
-    if (this.joins === 0 && namespace === 'Connection' && String(log.error).includes('not the leader')) return;
+    if (this.joins === 0 && namespace === 'Connection' && String(log.error).includes('not the leader'))
+      return;
     const { message, ...rest } = log;
     delete (rest as Record<string, unknown>).timestamp;
     delete (rest as Record<string, unknown>).logger;
     const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-    this.config.warn(`[kafkajs ${level === logLevel.ERROR ? 'ERROR' : 'WARN'} ${namespace} cluster] ${message}${extra}`);
+    this.config.warn(
+      `[kafkajs ${level === logLevel.ERROR ? 'ERROR' : 'WARN'} ${namespace} cluster] ${message}${extra}`,
+    );
   }
 
   private debug(line: string): void {
@@ -555,5 +647,11 @@ export class KafkaCluster implements Ownership {
 
 export function wireErrorToError(error: WireError): Error {
   if (error.kind === 'internal') return new Error(error.message);
-  return new ParleyError(error.code, error.message, error.kind as ParleyError['kind'], error.field, error.details);
+  return new ParleyError(
+    error.code,
+    error.message,
+    error.kind as ParleyError['kind'],
+    error.field,
+    error.details,
+  );
 }

@@ -35,7 +35,13 @@ const metadataCache = new Map<number, PartitionMetadata[]>();
 export function partitionOf(key: string, partitions: number): number {
   let metadata = metadataCache.get(partitions);
   if (!metadata) {
-    metadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    metadata = Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
     metadataCache.set(partitions, metadata);
   }
   return partitioner({ topic: 'parley', partitionMetadata: metadata, message: { key, value: null } });

@@ -50,10 +50,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     .map((b) => b.trim())
     .filter(Boolean);
   if (eventLog === 'kafka' && kafkaBrokers.length === 0) {
-    throw new ConfigError('KAFKA_BROKERS', 'must list the brokers (host:port,...) when PARLEY_EVENT_LOG=kafka');
+    throw new ConfigError(
+      'KAFKA_BROKERS',
+      'must list the brokers (host:port,...) when PARLEY_EVENT_LOG=kafka',
+    );
   }
   for (const broker of kafkaBrokers) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) throw new ConfigError('KAFKA_BROKERS', `"${broker}" is not host:port`);
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker))
+      throw new ConfigError('KAFKA_BROKERS', `"${broker}" is not host:port`);
   }
   const webhooks = (env.PARLEY_WEBHOOKS ?? '')
     .split(',')
@@ -90,7 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     kafkaHeartbeatIntervalMs: integer(env, 'PARLEY_KAFKA_HEARTBEAT_MS', 1000, 100, 60_000),
     clusterCommandTimeoutMs: integer(env, 'PARLEY_CLUSTER_COMMAND_TIMEOUT_MS', 30_000, 1000, 600_000),
     workflowsDir: resolve(env.PARLEY_WORKFLOWS_DIR ?? 'workflows'),
-    llm: baseURL || apiKey ? { baseURL: baseURL ?? 'https://api.openai.com/v1', apiKey: apiKey ?? 'not-needed' } : undefined,
+    llm:
+      baseURL || apiKey
+        ? { baseURL: baseURL ?? 'https://api.openai.com/v1', apiKey: apiKey ?? 'not-needed' }
+        : undefined,
     offlineTokenLatencyMs: integer(env, 'OFFLINE_MODEL_TOKEN_LATENCY_MS', 0, 0, 10_000),
     adminToken: env.PARLEY_ADMIN_TOKEN?.trim() || undefined,
     tokensFile: env.PARLEY_TOKENS_FILE?.trim() || undefined,
@@ -108,7 +115,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
 function topicPrefix(env: NodeJS.ProcessEnv): string {
   const prefix = (env.PARLEY_KAFKA_TOPIC_PREFIX ?? 'parley').trim();
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(prefix)) {
-    throw new ConfigError('PARLEY_KAFKA_TOPIC_PREFIX', `"${prefix}" must be 1-100 letters, digits, ".", "_" or "-"`);
+    throw new ConfigError(
+      'PARLEY_KAFKA_TOPIC_PREFIX',
+      `"${prefix}" must be 1-100 letters, digits, ".", "_" or "-"`,
+    );
   }
   return prefix;
 }

@@ -1,4 +1,12 @@
-import { type DynamicModule, Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { RunEngine } from '@parley/engine';
 import { IdentityService } from '../auth/identity';
@@ -15,14 +23,14 @@ export const PARLEY_CORE = Symbol('PARLEY_CORE');
 const from = <T>(pick: (core: ParleyCore) => T) => ({ useFactory: pick, inject: [PARLEY_CORE] });
 
 const PROVIDERS = [
-    { provide: PARLEY_CONFIG, ...from((c) => c.config) },
-    { provide: EVENT_STORE, ...from((c) => c.store) },
-    { provide: RunEngine, ...from((c) => c.engine) },
-    { provide: RunsProjection, ...from((c) => c.projection) },
-    { provide: WorkflowCatalog, ...from((c) => c.workflows) },
-    { provide: RefundLedger, ...from((c) => c.ledger) },
-    { provide: IdentityService, ...from((c) => c.identity) },
-    { provide: LiveTokens, ...from((c) => c.liveTokens) },
+  { provide: PARLEY_CONFIG, ...from((c) => c.config) },
+  { provide: EVENT_STORE, ...from((c) => c.store) },
+  { provide: RunEngine, ...from((c) => c.engine) },
+  { provide: RunsProjection, ...from((c) => c.projection) },
+  { provide: WorkflowCatalog, ...from((c) => c.workflows) },
+  { provide: RefundLedger, ...from((c) => c.ledger) },
+  { provide: IdentityService, ...from((c) => c.identity) },
+  { provide: LiveTokens, ...from((c) => c.liveTokens) },
 ];
 
 /**

@@ -40,26 +40,39 @@ export interface ParleyCore {
 export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
   const logger = new Logger('Parley');
   const log = (line: string): void => logger.log(line);
-  const identity = new IdentityService({ dataDir: config.dataDir, adminToken: config.adminToken, tokensFile: config.tokensFile });
+  const identity = new IdentityService({
+    dataDir: config.dataDir,
+    adminToken: config.adminToken,
+    tokensFile: config.tokensFile,
+  });
   if (identity.notice) logger.warn(identity.notice);
   const ledger = new RefundLedger(config.dataDir);
   const tools = exampleTools(ledger);
   const workflows = new WorkflowCatalog(tools).loadDirectory(config.workflowsDir);
-  logger.log(`${workflows.list().length} workflows from ${config.workflowsDir}: ${workflows.list().map((w) => w.name).join(', ')}`);
+  logger.log(
+    `${workflows.list().length} workflows from ${config.workflowsDir}: ${workflows
+      .list()
+      .map((w) => w.name)
+      .join(', ')}`,
+  );
 
   let offline: OfflineModelServer | undefined;
   let provider = config.llm;
   if (!provider) {
     offline = await startOfflineModelServer({ tokenLatencyMs: config.offlineTokenLatencyMs });
     provider = { baseURL: offline.url, apiKey: 'offline' };
-    logger.warn(`no model provider configured (OPENAI_BASE_URL / OPENAI_API_KEY): using the offline model in-process at ${offline.url}`);
+    logger.warn(
+      `no model provider configured (OPENAI_BASE_URL / OPENAI_API_KEY): using the offline model in-process at ${offline.url}`,
+    );
   } else {
     logger.log(`model provider: ${provider.baseURL}`);
   }
   const models = new OpenAiModelGateway({ defaultProvider: provider });
 
   const store = await openEventLog(config, log);
-  logger.log(`event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`);
+  logger.log(
+    `event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`,
+  );
   const liveTokens = new LiveTokens();
   let cluster: KafkaCluster | undefined;
   if (store.kind === 'kafka') {

@@ -16,6 +16,9 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       log,
     });
   } catch (error) {
-    throw new ConfigError('KAFKA_BROKERS', `cannot use the Kafka event log at ${config.kafkaBrokers.join(',')}: ${(error as Error).message}`);
+    throw new ConfigError(
+      'KAFKA_BROKERS',
+      `cannot use the Kafka event log at ${config.kafkaBrokers.join(',')}: ${(error as Error).message}`,
+    );
   }
 }

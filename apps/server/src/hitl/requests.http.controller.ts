@@ -30,7 +30,9 @@ export class RequestsHttpController {
     const filter = parseBody(ListRequestsQuery, query, 'REQUEST.INVALID_QUERY');
     const requests = this.projection
       .listRequests({ status: filter.status ?? 'open', kind: filter.kind, runId: filter.runId })
-      .filter((r) => (filter.role ? r.roles.includes(filter.role) : r.roles.some((role) => hasRole(human, role))));
+      .filter((r) =>
+        filter.role ? r.roles.includes(filter.role) : r.roles.some((role) => hasRole(human, role)),
+      );
     return { requests };
   }
 
@@ -51,7 +53,11 @@ export class RequestsHttpController {
   async decide(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(DecisionBody, body);
     const outcome: DecisionOutcome = await this.commands.execute(new DecideRequestCommand(id, human, parsed));
-    return { status: outcome.status, requestId: id, ...(outcome.status === 'recorded' ? { votes: outcome.votes, quorum: outcome.quorum } : {}) };
+    return {
+      status: outcome.status,
+      requestId: id,
+      ...(outcome.status === 'recorded' ? { votes: outcome.votes, quorum: outcome.quorum } : {}),
+    };
   }
 
   @Post(':id/claim')

@@ -19,7 +19,12 @@ export class ResumeRunSaga {
   @Saga()
   resumeAfterHuman = (events$: Observable<IEvent>): Observable<ResumeRunCommand> =>
     events$.pipe(
-      ofType(HumanRequestResolvedEvent, HumanRequestExpiredEvent, HumanMessagePostedEvent, HandoffOverriddenEvent),
+      ofType(
+        HumanRequestResolvedEvent,
+        HumanRequestExpiredEvent,
+        HumanMessagePostedEvent,
+        HandoffOverriddenEvent,
+      ),
       map((e: RunEventRecorded) => new ResumeRunCommand(e.event.runId, `${e.event.type}@${e.event.seq}`)),
     );
 }

@@ -16,7 +16,9 @@ export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<{ status(code: number): { json(body: unknown): void } }>();
+    const response = host
+      .switchToHttp()
+      .getResponse<{ status(code: number): { json(body: unknown): void } }>();
     let status = 500;
     let body: ErrorBody = { error: { code: 'INTERNAL', message: 'internal error' } };
     if (exception instanceof ParleyError) {
@@ -25,9 +27,16 @@ export class ErrorFilter implements ExceptionFilter {
     } else if (exception instanceof HttpException) {
       status = exception.getStatus();
       const r = exception.getResponse();
-      const message = typeof r === 'string' ? r : String((r as { message?: unknown }).message ?? exception.message);
+      const message =
+        typeof r === 'string' ? r : String((r as { message?: unknown }).message ?? exception.message);
       const badJson = status === 400 && /JSON/i.test(message);
-      const code = badJson ? 'REQUEST.INVALID_JSON' : status === 404 ? 'HTTP.NOT_FOUND' : status === 400 ? 'HTTP.BAD_REQUEST' : `HTTP.${status}`;
+      const code = badJson
+        ? 'REQUEST.INVALID_JSON'
+        : status === 404
+          ? 'HTTP.NOT_FOUND'
+          : status === 400
+            ? 'HTTP.BAD_REQUEST'
+            : `HTTP.${status}`;
       body = { error: { code, message: badJson ? `the body is not valid JSON (${message})` : message } };
     } else {
       this.logger.error(exception instanceof Error ? exception.stack : String(exception));

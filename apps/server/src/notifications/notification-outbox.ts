@@ -34,12 +34,19 @@ export class NotificationOutbox {
   }
 
   position(): number {
-    return this.db.prepare<[], { position: number }>('SELECT position FROM cursor WHERE id = 1').get()?.position ?? 0;
+    return (
+      this.db.prepare<[], { position: number }>('SELECT position FROM cursor WHERE id = 1').get()?.position ??
+      0
+    );
   }
 
   enqueue(position: number, rows: Array<{ target: string; body: string }>, now: Date): void {
-    const insert = this.db.prepare('INSERT INTO deliveries (target, body, next_at, created_at) VALUES (?, ?, ?, ?)');
-    const cursor = this.db.prepare('INSERT INTO cursor (id, position) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET position = excluded.position');
+    const insert = this.db.prepare(
+      'INSERT INTO deliveries (target, body, next_at, created_at) VALUES (?, ?, ?, ?)',
+    );
+    const cursor = this.db.prepare(
+      'INSERT INTO cursor (id, position) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET position = excluded.position',
+    );
     this.db.transaction(() => {
       for (const row of rows) insert.run(row.target, row.body, now.getTime(), now.toISOString());
       cursor.run(position);
@@ -47,27 +54,49 @@ export class NotificationOutbox {
   }
 
   due(now: number, limit = 50): Delivery[] {
-    return this.db.prepare<[number, number], Delivery>(`SELECT ${COLUMNS} FROM deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`).all(now, limit);
+    return this.db
+      .prepare<[number, number], Delivery>(
+        `SELECT ${COLUMNS} FROM deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`,
+      )
+      .all(now, limit);
   }
 
   nextDueAt(): number | undefined {
-    return this.db.prepare<[], { n: number | null }>("SELECT MIN(next_at) AS n FROM deliveries WHERE status = 'pending'").get()?.n ?? undefined;
+    return (
+      this.db
+        .prepare<[], { n: number | null }>(
+          "SELECT MIN(next_at) AS n FROM deliveries WHERE status = 'pending'",
+        )
+        .get()?.n ?? undefined
+    );
   }
 
   delivered(id: number, now: Date): void {
-    this.db.prepare("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?").run(now.toISOString(), id);
+    this.db
+      .prepare(
+        "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+      )
+      .run(now.toISOString(), id);
   }
 
   retry(id: number, error: string, nextAt: number, giveUp: boolean): void {
     this.db
-      .prepare('UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_at = ?, status = ? WHERE id = ?')
+      .prepare(
+        'UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_at = ?, status = ? WHERE id = ?',
+      )
       .run(error, nextAt, giveUp ? 'failed' : 'pending', id);
   }
 
   list(status?: string, limit = 200): Delivery[] {
     return status
-      ? this.db.prepare<[string, number], Delivery>(`SELECT ${COLUMNS} FROM deliveries WHERE status = ? ORDER BY id DESC LIMIT ?`).all(status, limit)
-      : this.db.prepare<[number], Delivery>(`SELECT ${COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?`).all(limit);
+      ? this.db
+          .prepare<[string, number], Delivery>(
+            `SELECT ${COLUMNS} FROM deliveries WHERE status = ? ORDER BY id DESC LIMIT ?`,
+          )
+          .all(status, limit)
+      : this.db
+          .prepare<[number], Delivery>(`SELECT ${COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?`)
+          .all(limit);
   }
 
   close(): void {

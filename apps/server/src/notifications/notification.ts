@@ -32,9 +32,20 @@ export function notificationOf(event: RunEvent): RequestNotification | undefined
         deadline: event.data.deadline,
       };
     case 'human-request.resolved':
-      return { ...base, type: 'request.resolved', requestId: event.data.requestId, outcome: event.data.outcome, deciders: event.data.deciders.map((d) => d.id) };
+      return {
+        ...base,
+        type: 'request.resolved',
+        requestId: event.data.requestId,
+        outcome: event.data.outcome,
+        deciders: event.data.deciders.map((d) => d.id),
+      };
     case 'human-request.expired':
-      return { ...base, type: 'request.expired', requestId: event.data.requestId, outcome: event.data.action };
+      return {
+        ...base,
+        type: 'request.expired',
+        requestId: event.data.requestId,
+        outcome: event.data.action,
+      };
     default:
       return undefined;
   }

@@ -1,4 +1,10 @@
-import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { EventStore } from '@parley/event-store';
 import { PARLEY_CONFIG, type ParleyConfig } from '../config/config';
 import type { ParleyCore } from '../core/core';
@@ -11,7 +17,11 @@ import { Notifier } from './notifier';
 @Module({
   controllers: [NotificationsHttpController],
   providers: [
-    { provide: NotificationOutbox, useFactory: (config: ParleyConfig) => new NotificationOutbox(config.dataDir), inject: [PARLEY_CONFIG] },
+    {
+      provide: NotificationOutbox,
+      useFactory: (config: ParleyConfig) => new NotificationOutbox(config.dataDir),
+      inject: [PARLEY_CONFIG],
+    },
     {
       provide: Notifier,
       useFactory: (config: ParleyConfig, store: EventStore, outbox: NotificationOutbox, core: ParleyCore) => {

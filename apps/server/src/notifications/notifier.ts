@@ -53,12 +53,21 @@ export class Notifier {
   async start(): Promise<void> {
     if (this.targets.length === 0) return;
     if (this.options.kafkaBrokers?.length) {
-      const kafka = new Kafka({ clientId: `${this.options.clientId}-notifier`, brokers: this.options.kafkaBrokers, logLevel: 1 });
+      const kafka = new Kafka({
+        clientId: `${this.options.clientId}-notifier`,
+        brokers: this.options.kafkaBrokers,
+        logLevel: 1,
+      });
       const admin = kafka.admin();
       await admin.connect();
       try {
         if (!(await admin.listTopics()).includes(NOTIFICATIONS_TOPIC)) {
-          await admin.createTopics({ topics: [{ topic: NOTIFICATIONS_TOPIC, numPartitions: 3 }], waitForLeaders: false }).catch(() => undefined);
+          await admin
+            .createTopics({
+              topics: [{ topic: NOTIFICATIONS_TOPIC, numPartitions: 3 }],
+              waitForLeaders: false,
+            })
+            .catch(() => undefined);
         }
       } finally {
         await admin.disconnect();
@@ -75,7 +84,11 @@ export class Notifier {
       }
       const ours = this.options.owns?.(stored.event.runId) ?? true;
       const body = notification && ours ? JSON.stringify(notification) : undefined;
-      this.outbox.enqueue(stored.position, body ? this.targets.map((target) => ({ target, body })) : [], new Date());
+      this.outbox.enqueue(
+        stored.position,
+        body ? this.targets.map((target) => ({ target, body })) : [],
+        new Date(),
+      );
       if (body) this.schedule(0);
     });
     await this.subscription.ready;
@@ -116,11 +129,23 @@ export class Notifier {
     try {
       if (d.target === KAFKA_TARGET) {
         const { runId } = JSON.parse(d.body) as { runId: string };
-        await this.producer!.send({ topic: NOTIFICATIONS_TOPIC, acks: -1, messages: [{ key: runId, value: d.body }] });
+        await this.producer!.send({
+          topic: NOTIFICATIONS_TOPIC,
+          acks: -1,
+          messages: [{ key: runId, value: d.body }],
+        });
       } else {
-        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-parley-delivery': String(d.id) };
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          'x-parley-delivery': String(d.id),
+        };
         if (this.options.secret) headers['x-parley-signature'] = signature(this.options.secret, d.body);
-        const response = await fetch(d.target, { method: 'POST', headers, body: d.body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
+        const response = await fetch(d.target, {
+          method: 'POST',
+          headers,
+          body: d.body,
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+        });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
       }
       this.outbox.delivered(d.id, new Date());
@@ -130,7 +155,9 @@ export class Notifier {
       const delay = Math.min((this.options.backoffMs ?? 1000) * 2 ** (attempts - 1), 300_000);
       const message = error instanceof Error ? error.message : String(error);
       this.outbox.retry(d.id, message, Date.now() + delay, giveUp);
-      this.options.log(`notification ${d.id} to ${d.target} failed (attempt ${attempts}${giveUp ? ', giving up' : `, retry in ${delay} ms`}): ${message}`);
+      this.options.log(
+        `notification ${d.id} to ${d.target} failed (attempt ${attempts}${giveUp ? ', giving up' : `, retry in ${delay} ms`}): ${message}`,
+      );
     }
   }
 }

@@ -31,7 +31,9 @@ export interface RequestSummary {
   outcome?: string;
 }
 
-type Listener = (change: { type: 'request'; request: RequestSummary } | { type: 'run'; run: RunSummary }) => void;
+type Listener = (
+  change: { type: 'request'; request: RequestSummary } | { type: 'run'; run: RunSummary },
+) => void;
 
 /**
  * The read model behind lists and the inbox: a compact summary per run and per human request,
@@ -77,7 +79,11 @@ export class RunsProjection {
 
   listRuns(filter: { status?: string; workflow?: string } = {}): RunSummary[] {
     return [...this.runs.values()]
-      .filter((r) => (!filter.status || r.status === filter.status) && (!filter.workflow || r.workflow === filter.workflow))
+      .filter(
+        (r) =>
+          (!filter.status || r.status === filter.status) &&
+          (!filter.workflow || r.workflow === filter.workflow),
+      )
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
@@ -135,7 +141,8 @@ export class RunsProjection {
         currentAgent: event.data.workflow.pattern === 'handoff' ? event.data.workflow.triage : undefined,
       };
       this.runs.set(event.runId, run);
-      if (event.data.idempotencyKey) this.idempotency.set(`${event.data.requestedBy}\u0000${event.data.idempotencyKey}`, event.runId);
+      if (event.data.idempotencyKey)
+        this.idempotency.set(`${event.data.requestedBy}\u0000${event.data.idempotencyKey}`, event.runId);
       this.emit({ type: 'run', run });
       return;
     }

@@ -1,7 +1,26 @@
-import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CancelBody, HandoffBody, ListRunsQuery, MessageBody, NotFoundError, StartRunBody } from '@parley/contracts';
+import {
+  CancelBody,
+  HandoffBody,
+  ListRunsQuery,
+  MessageBody,
+  NotFoundError,
+  StartRunBody,
+} from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, runView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -27,7 +46,11 @@ export class RunsHttpController {
   @Post()
   @RequiresRole('participant')
   @ApiOperation({ summary: 'Start a run of a workflow: {workflow, input, idempotencyKey?} → 201 {runId}' })
-  async start(@Body() body: unknown, @CurrentHuman() human: Human, @Res({ passthrough: true }) res: Response) {
+  async start(
+    @Body() body: unknown,
+    @CurrentHuman() human: Human,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const parsed = parseBody(StartRunBody, body);
     const { runId, created } = await this.commands.execute(new StartRunCommand(parsed, human));
     res.status(created ? 201 : 200);

@@ -16,10 +16,19 @@ export function exampleTools(ledger: RefundLedger, now: () => Date = () => new D
       }),
       execute: (args, ctx) => {
         const { row, existed } = ledger.apply(
-          { idempotencyKey: ctx.idempotencyKey, runId: ctx.runId, orderId: args.order_id, amount: args.amount, reason: args.reason },
+          {
+            idempotencyKey: ctx.idempotencyKey,
+            runId: ctx.runId,
+            orderId: args.order_id,
+            amount: args.amount,
+            reason: args.reason,
+          },
           now(),
         );
-        return { result: { refundId: row.refundId, orderId: row.orderId, amount: row.amount, status: 'refunded' }, reconciled: existed };
+        return {
+          result: { refundId: row.refundId, orderId: row.orderId, amount: row.amount, status: 'refunded' },
+          reconciled: existed,
+        };
       },
     })
     .register({
@@ -42,6 +51,8 @@ export function exampleTools(ledger: RefundLedger, now: () => Date = () => new D
       name: 'check_service_status',
       description: 'Read the current status of a service from the status board.',
       args: z.object({ service: z.string().min(1) }),
-      execute: (args) => ({ result: { service: args.service, status: 'degraded', since: '10 minutes', errorRate: 0.12 } }),
+      execute: (args) => ({
+        result: { service: args.service, status: 'degraded', since: '10 minutes', errorRate: 0.12 },
+      }),
     });
 }

@@ -30,7 +30,9 @@ export class RefundLedger {
         'INSERT INTO refunds (idempotency_key, run_id, order_id, amount, reason, refund_id, created_at) VALUES (@idempotencyKey, @runId, @orderId, @amount, @reason, @refundId, @createdAt)',
       ),
       byKey: this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE idempotency_key = ?`),
-      byRun: this.db.prepare<[string], RefundRow>(`SELECT ${COLUMNS} FROM refunds WHERE run_id = ? ORDER BY created_at`),
+      byRun: this.db.prepare<[string], RefundRow>(
+        `SELECT ${COLUMNS} FROM refunds WHERE run_id = ? ORDER BY created_at`,
+      ),
       all: this.db.prepare<[], RefundRow>(`SELECT ${COLUMNS} FROM refunds ORDER BY created_at`),
     };
   }

@@ -8,7 +8,13 @@ import { parseExpression, ToolRegistry } from '@parley/engine';
 /** A workflow file that cannot be used: names the file, the path of the bad field, and what was expected. */
 export class WorkflowFileError extends ParleyError {
   constructor(file: string, path: string, message: string) {
-    super('WORKFLOW.INVALID', `${file}: ${path ? `${path}: ` : ''}${message}`, 'validation', path || undefined, { file });
+    super(
+      'WORKFLOW.INVALID',
+      `${file}: ${path ? `${path}: ` : ''}${message}`,
+      'validation',
+      path || undefined,
+      { file },
+    );
   }
 }
 
@@ -23,7 +29,9 @@ export class WorkflowCatalog {
     for (const name of readdirSync(dir).sort()) {
       if (!/\.ya?ml$/.test(name)) continue;
       const file = join(dir, name);
-      this.add(parseWorkflowFile(relative(process.cwd(), file) || file, readFileSync(file, 'utf8'), this.tools));
+      this.add(
+        parseWorkflowFile(relative(process.cwd(), file) || file, readFileSync(file, 'utf8'), this.tools),
+      );
     }
     return this;
   }
@@ -40,7 +48,10 @@ export class WorkflowCatalog {
   get(name: string): Workflow {
     const workflow = this.workflows.get(name);
     if (!workflow) {
-      throw new NotFoundError('WORKFLOW.NOT_FOUND', `no workflow named "${name}" (known: ${[...this.workflows.keys()].join(', ') || 'none'})`);
+      throw new NotFoundError(
+        'WORKFLOW.NOT_FOUND',
+        `no workflow named "${name}" (known: ${[...this.workflows.keys()].join(', ') || 'none'})`,
+      );
     }
     return workflow;
   }
@@ -64,7 +75,12 @@ export function parseWorkflowFile(file: string, text: string, tools: ToolRegistr
   }
   const wf = parsed.data;
   const expectedName = basename(file).replace(/\.ya?ml$/, '');
-  if (wf.name !== expectedName) throw new WorkflowFileError(file, 'name', `expected "${expectedName}" (the file's name), got "${wf.name}"`);
+  if (wf.name !== expectedName)
+    throw new WorkflowFileError(
+      file,
+      'name',
+      `expected "${expectedName}" (the file's name), got "${wf.name}"`,
+    );
   checkReferences(file, wf, tools);
   return wf;
 }
@@ -72,14 +88,25 @@ export function parseWorkflowFile(file: string, text: string, tools: ToolRegistr
 function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void {
   const agents = new Set(wf.agents.map((a) => a.name));
   const need = (name: string, path: string): void => {
-    if (!agents.has(name)) throw new WorkflowFileError(file, path, `no agent named "${name}" in agents (${[...agents].join(', ')})`);
+    if (!agents.has(name))
+      throw new WorkflowFileError(
+        file,
+        path,
+        `no agent named "${name}" in agents (${[...agents].join(', ')})`,
+      );
   };
   const seen = new Set<string>();
   wf.agents.forEach((a, i) => {
-    if (seen.has(a.name)) throw new WorkflowFileError(file, `agents.${i}.name`, `"${a.name}" is defined twice`);
+    if (seen.has(a.name))
+      throw new WorkflowFileError(file, `agents.${i}.name`, `"${a.name}" is defined twice`);
     seen.add(a.name);
     a.tools.forEach((t, j) => {
-      if (!tools.has(t)) throw new WorkflowFileError(file, `agents.${i}.tools.${j}`, `no tool named "${t}" (registered: ${tools.names().join(', ')})`);
+      if (!tools.has(t))
+        throw new WorkflowFileError(
+          file,
+          `agents.${i}.tools.${j}`,
+          `no tool named "${t}" (registered: ${tools.names().join(', ')})`,
+        );
     });
   });
   switch (wf.pattern) {
@@ -128,9 +155,18 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void 
       try {
         new RegExp(r.inputMatches, 'i');
       } catch (error) {
-        throw new WorkflowFileError(file, `policies.escalations.${i}.inputMatches`, `not a valid regular expression: ${(error as Error).message}`);
+        throw new WorkflowFileError(
+          file,
+          `policies.escalations.${i}.inputMatches`,
+          `not a valid regular expression: ${(error as Error).message}`,
+        );
       }
     }
-    if (!r.when && !r.inputMatches) throw new WorkflowFileError(file, `policies.escalations.${i}`, 'needs "when" (with "tool") or "inputMatches"');
+    if (!r.when && !r.inputMatches)
+      throw new WorkflowFileError(
+        file,
+        `policies.escalations.${i}`,
+        'needs "when" (with "tool") or "inputMatches"',
+      );
   });
 }

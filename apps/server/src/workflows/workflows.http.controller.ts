@@ -13,7 +13,13 @@ export class WorkflowsHttpController {
   @RequiresRole('viewer')
   list() {
     return {
-      workflows: this.workflows.list().map((w) => ({ name: w.name, pattern: w.pattern, description: w.description, agents: w.agents.map((a) => a.name), definition: w })),
+      workflows: this.workflows.list().map((w) => ({
+        name: w.name,
+        pattern: w.pattern,
+        description: w.description,
+        agents: w.agents.map((a) => a.name),
+        definition: w,
+      })),
     };
   }
 }

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { HumanRefSchema } from './common';
 
-export const HUMAN_REQUEST_KINDS = ['approval', 'escalation', 'review', 'confirmation', 'plan', 'input'] as const;
+export const HUMAN_REQUEST_KINDS = [
+  'approval',
+  'escalation',
+  'review',
+  'confirmation',
+  'plan',
+  'input',
+] as const;
 export const HumanRequestKind = z.enum(HUMAN_REQUEST_KINDS);
 export type HumanRequestKind = z.infer<typeof HumanRequestKind>;
 
@@ -52,11 +59,19 @@ export const HumanRequestOpened = z.object({
   requester: z.string().min(1),
   deadline: z.iso.datetime().nullable(),
   onTimeout: z
-    .object({ action: z.enum(['reject', 'approve', 'escalate', 'continue']), escalateTo: z.string().optional() })
+    .object({
+      action: z.enum(['reject', 'approve', 'escalate', 'continue']),
+      escalateTo: z.string().optional(),
+    })
     .nullable(),
   /** Escalations carry the structured reason. */
   escalation: z
-    .object({ reason: z.string(), context: z.string(), suggested_action: z.string(), source: z.enum(['agent', 'policy']) })
+    .object({
+      reason: z.string(),
+      context: z.string(),
+      suggested_action: z.string(),
+      source: z.enum(['agent', 'policy']),
+    })
     .optional(),
 });
 
@@ -97,4 +112,8 @@ export function upcastHumanMessageV1(data: unknown): unknown {
   return { by: { id: v1.author, role: 'participant' }, text: v1.text };
 }
 
-export const HandoffOverridden = z.object({ by: HumanRefSchema, to: z.string().min(1), reason: z.string().min(1) });
+export const HandoffOverridden = z.object({
+  by: HumanRefSchema,
+  to: z.string().min(1),
+  reason: z.string().min(1),
+});

@@ -88,7 +88,8 @@ export function currentVersion(type: EventType): number {
 
 /** Check a new event's data and actor before it is appended. Returns the parsed data (defaults applied). */
 export function validateNewEvent(type: string, data: unknown, actor: Actor): unknown {
-  if (!isEventType(type)) throw new ValidationError('EVENT.UNKNOWN_TYPE', `unknown event type "${type}"`, 'type');
+  if (!isEventType(type))
+    throw new ValidationError('EVENT.UNKNOWN_TYPE', `unknown event type "${type}"`, 'type');
   const definition: EventDefinition = EVENT_REGISTRY[type];
   if (!definition.actors.includes(actor.kind)) {
     throw new ValidationError(
@@ -112,7 +113,11 @@ export function validateNewEvent(type: string, data: unknown, actor: Actor): unk
  */
 export function upcast(event: EventEnvelope): RunEvent {
   if (!isEventType(event.type)) {
-    throw new ValidationError('EVENT.UNKNOWN_TYPE', `unknown event type "${event.type}" at seq ${event.seq}`, 'type');
+    throw new ValidationError(
+      'EVENT.UNKNOWN_TYPE',
+      `unknown event type "${event.type}" at seq ${event.seq}`,
+      'type',
+    );
   }
   const definition: EventDefinition = EVENT_REGISTRY[event.type];
   let data = event.data;

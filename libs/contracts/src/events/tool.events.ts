@@ -18,7 +18,11 @@ export const ToolCallCompleted = z.object({
   /** True when the tool reported the idempotency key as already applied (a recovered call). */
   reconciled: z.boolean().default(false),
 });
-export const ToolCallFailed = z.object({ callId: z.string().min(1), code: z.string().min(1), message: z.string() });
+export const ToolCallFailed = z.object({
+  callId: z.string().min(1),
+  code: z.string().min(1),
+  message: z.string(),
+});
 export const ToolCallRejected = z.object({
   callId: z.string().min(1),
   reason: z.string(),

@@ -18,7 +18,14 @@ export type ExportManifest = z.infer<typeof ExportManifest>;
 
 export type RunVerdict =
   | { runId: string; ok: true; events: number; head: string }
-  | { runId: string; ok: false; events: number; seq: number; reason: ChainBreak | 'malformed' | 'count' | 'head'; message: string };
+  | {
+      runId: string;
+      ok: false;
+      events: number;
+      seq: number;
+      reason: ChainBreak | 'malformed' | 'count' | 'head';
+      message: string;
+    };
 
 export interface ExportVerdict {
   ok: boolean;
@@ -48,7 +55,8 @@ export class ExportVerifier {
       const runId = /"runId":"([^"]+)"/.exec(text)?.[1];
       const seq = Number(/"seq":(\d+)/.exec(text)?.[1] ?? 0);
       const message = `line ${this.line} is not valid JSON${seq ? ` (the event at seq ${seq})` : ''}`;
-      if (runId && !this.broken.has(runId)) this.broken.set(runId, { runId, ok: false, events: 0, seq, reason: 'malformed', message });
+      if (runId && !this.broken.has(runId))
+        this.broken.set(runId, { runId, ok: false, events: 0, seq, reason: 'malformed', message });
       else this.problems.push(message);
       return;
     }
@@ -80,15 +88,36 @@ export class ExportVerifier {
       }
       const chain = this.verifiers.get(runId)?.result() ?? { ok: true as const, events: 0, head: '' };
       if (!chain.ok) {
-        runs.push({ runId, ok: false, events: chain.events, seq: chain.seq, reason: chain.reason, message: chain.message });
+        runs.push({
+          runId,
+          ok: false,
+          events: chain.events,
+          seq: chain.seq,
+          reason: chain.reason,
+          message: chain.message,
+        });
         continue;
       }
       const want = expected.get(runId);
       if (want && want.count !== chain.events) {
         const seq = chain.events + 1;
-        runs.push({ runId, ok: false, events: chain.events, seq, reason: 'count', message: `the manifest lists ${want.count} events, the file holds ${chain.events}: seq ${seq} onwards is missing` });
+        runs.push({
+          runId,
+          ok: false,
+          events: chain.events,
+          seq,
+          reason: 'count',
+          message: `the manifest lists ${want.count} events, the file holds ${chain.events}: seq ${seq} onwards is missing`,
+        });
       } else if (want && want.head !== chain.head) {
-        runs.push({ runId, ok: false, events: chain.events, seq: chain.events, reason: 'head', message: 'the last event does not match the head hash in the manifest' });
+        runs.push({
+          runId,
+          ok: false,
+          events: chain.events,
+          seq: chain.events,
+          reason: 'head',
+          message: 'the last event does not match the head hash in the manifest',
+        });
       } else {
         runs.push({ runId, ok: true, events: chain.events, head: chain.head });
       }

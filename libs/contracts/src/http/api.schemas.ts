@@ -18,11 +18,17 @@ export const DecisionBody = z.strictObject({
 export type DecisionBody = z.infer<typeof DecisionBody>;
 
 export const MessageBody = z.strictObject({ text: z.string().min(1, 'the message is empty').max(8000) });
-export const HandoffBody = z.strictObject({ to: z.string().min(1), reason: z.string().min(1, 'say why you re-route').max(2000) });
+export const HandoffBody = z.strictObject({
+  to: z.string().min(1),
+  reason: z.string().min(1, 'say why you re-route').max(2000),
+});
 export const CancelBody = z.strictObject({ reason: z.string().max(2000).optional() });
 
 export const RunStatusQuery = z.enum(['running', 'waiting', 'completed', 'failed', 'cancelled']);
-export const ListRunsQuery = z.strictObject({ status: RunStatusQuery.optional(), workflow: z.string().optional() });
+export const ListRunsQuery = z.strictObject({
+  status: RunStatusQuery.optional(),
+  workflow: z.string().optional(),
+});
 export const ListRequestsQuery = z.strictObject({
   status: z.enum(['open', 'resolved', 'expired']).optional(),
   kind: z.enum(['approval', 'escalation', 'review', 'confirmation', 'plan', 'input']).optional(),
@@ -32,6 +38,11 @@ export const ListRequestsQuery = z.strictObject({
 
 /** Every error answer: `{error: {code, message, field?}}`. */
 export const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), details: z.record(z.string(), z.unknown()).optional() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -8,7 +8,10 @@ const Role = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'expected a role name')
 
 export const ProviderSchema = z.strictObject({
   baseURL: z.url().optional(),
-  apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
 });
 export type Provider = z.infer<typeof ProviderSchema>;
 
@@ -83,9 +86,7 @@ export const SingleAgentSchema = z.strictObject({
 export const SequentialSchema = z.strictObject({
   ...common,
   pattern: z.literal('sequential'),
-  stages: z
-    .array(z.strictObject({ agent: Name, review: GateSchema.optional() }))
-    .min(1),
+  stages: z.array(z.strictObject({ agent: Name, review: GateSchema.optional() })).min(1),
   maxRevisions: z.number().int().min(0).max(10).default(3),
 });
 

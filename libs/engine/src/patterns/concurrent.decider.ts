@@ -1,7 +1,18 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, cancel, completed, fail, feedbackOn, finish, last, review } from './shared';
+import {
+  callModel,
+  callStep,
+  callsFor,
+  cancel,
+  completed,
+  fail,
+  feedbackOn,
+  finish,
+  last,
+  review,
+} from './shared';
 
 type Concurrent = Extract<Workflow, { pattern: 'concurrent' }>;
 
@@ -13,7 +24,9 @@ export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideCon
   const missing = wf.workers.filter((w) => completed(callsFor(state, `worker:${w}`)).length === 0);
   if (missing.length > 0) {
     return callStep(
-      ...missing.map((w) => callModel(state, ctx, w, `worker:${w}`, [{ role: 'user', content: state.input }])),
+      ...missing.map((w) =>
+        callModel(state, ctx, w, `worker:${w}`, [{ role: 'user', content: state.input }]),
+      ),
     );
   }
   const reports = wf.workers
@@ -23,8 +36,11 @@ export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideCon
   const feedback = feedbackOn(state, (s) => s.type === 'result');
   const latest = last(aggregates);
   if (!latest || feedback.length > aggregates.length - 1) {
-    if (aggregates.length > wf.maxRevisions + 1) return fail('MAX_REVISIONS', 'the aggregate was sent back too many times');
-    const messages: ChatMessage[] = [{ role: 'user', content: `Request: ${state.input}\n\nResults:\n${reports}` }];
+    if (aggregates.length > wf.maxRevisions + 1)
+      return fail('MAX_REVISIONS', 'the aggregate was sent back too many times');
+    const messages: ChatMessage[] = [
+      { role: 'user', content: `Request: ${state.input}\n\nResults:\n${reports}` },
+    ];
     aggregates.forEach((a, i) => {
       messages.push({ role: 'assistant', content: a.content });
       if (feedback[i]) messages.push({ role: 'user', content: `Feedback: ${feedback[i]}` });
@@ -45,5 +61,9 @@ export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideCon
   if (verdict.status === 'pending') return verdict.step;
   if (verdict.status === 'rejected') return cancel(`the aggregate was rejected: ${verdict.comment}`);
   if (verdict.status === 'feedback') return { kind: 'wait' };
-  return finish(verdict.edited ? String((verdict.value as { output?: unknown }).output ?? latest.content) : latest.content);
+  return finish(
+    verdict.edited
+      ? String((verdict.value as { output?: unknown }).output ?? latest.content)
+      : latest.content,
+  );
 }

@@ -2,7 +2,19 @@ import { z } from 'zod';
 import type { NewEvent, Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { SYSTEM_ACTOR, agentActor, callModel, callStep, callsFor, completed, finish, last, openRequestEvent, outcomeOf, requestsAbout } from './shared';
+import {
+  SYSTEM_ACTOR,
+  agentActor,
+  callModel,
+  callStep,
+  callsFor,
+  completed,
+  finish,
+  last,
+  openRequestEvent,
+  outcomeOf,
+  requestsAbout,
+} from './shared';
 
 type GroupChat = Extract<Workflow, { pattern: 'group-chat' }>;
 
@@ -56,18 +68,33 @@ export function decideGroupChat(state: RunState, wf: GroupChat, ctx: DecideConte
   let speaker = pending;
   if (!speaker) {
     if (wf.selection === 'manager' && wf.manager) {
-      const selections = completed(callsFor(state, 'select')).filter((c) => !lastTurn || c.seq > lastTurn.seq);
+      const selections = completed(callsFor(state, 'select')).filter(
+        (c) => !lastTurn || c.seq > lastTurn.seq,
+      );
       const selection = last(selections);
       if (!selection) {
         return callStep(
-          callModel(state, ctx, wf.manager, 'select', [{ role: 'user', content: `Topic: ${state.input}` }, ...transcriptMessages(state)], {
-            structured: { name: 'next_speaker', schema: nextSpeakerSchema(wf.participants) },
-          }),
+          callModel(
+            state,
+            ctx,
+            wf.manager,
+            'select',
+            [{ role: 'user', content: `Topic: ${state.input}` }, ...transcriptMessages(state)],
+            {
+              structured: { name: 'next_speaker', schema: nextSpeakerSchema(wf.participants) },
+            },
+          ),
         );
       }
       const choice = selection.structured as z.infer<ReturnType<typeof nextSpeakerSchema>>;
       if (choice.terminate) return finish(summary(state));
-      const events: NewEvent[] = [{ type: 'speaker.selected', actor: agentActor(wf.manager), data: { speaker: choice.next, reason: choice.reason } }];
+      const events: NewEvent[] = [
+        {
+          type: 'speaker.selected',
+          actor: agentActor(wf.manager),
+          data: { speaker: choice.next, reason: choice.reason },
+        },
+      ];
       return { kind: 'append', events };
     }
     speaker = wf.participants[turns.length % wf.participants.length];
@@ -76,7 +103,10 @@ export function decideGroupChat(state: RunState, wf: GroupChat, ctx: DecideConte
       events: [{ type: 'speaker.selected', actor: SYSTEM_ACTOR, data: { speaker, reason: 'round-robin' } }],
     };
   }
-  const messages: ChatMessage[] = [{ role: 'user', content: `Topic: ${state.input}` }, ...transcriptMessages(state, speaker)];
+  const messages: ChatMessage[] = [
+    { role: 'user', content: `Topic: ${state.input}` },
+    ...transcriptMessages(state, speaker),
+  ];
   return callStep(callModel(state, ctx, speaker, 'turn', messages));
 }
 

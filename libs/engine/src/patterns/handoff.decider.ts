@@ -1,7 +1,18 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { DecideContext, Step, ToolSpec } from '../steps';
-import { SYSTEM_ACTOR, agentActor, callModel, callStep, callsFor, fail, finish, last, openRequestEvent, requestsAbout } from './shared';
+import {
+  SYSTEM_ACTOR,
+  agentActor,
+  callModel,
+  callStep,
+  callsFor,
+  fail,
+  finish,
+  last,
+  openRequestEvent,
+  requestsAbout,
+} from './shared';
 import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from './tool-loop';
 import { inputEscalation } from './single-agent.decider';
 
@@ -41,10 +52,21 @@ export function decideHandoff(state: RunState, wf: Handoff, ctx: DecideContext):
     const transfer = latest.toolCalls.find((tc) => isTransfer(tc.name));
     if (transfer) {
       const to = transfer.name.slice(TRANSFER.length);
-      if (!wf.agents.some((a) => a.name === to)) return fail('UNKNOWN_AGENT', `${latest.agent} transferred to unknown agent "${to}"`);
-      if (state.handoffs.length >= wf.maxHandoffs) return fail('MAX_HANDOFFS', `more than ${wf.maxHandoffs} handoffs`);
-      const reason = String((transfer.arguments as { reason?: unknown } | undefined)?.reason ?? `${latest.agent} routed the request`);
-      const events = [{ type: 'handoff.performed', actor: agentActor(latest.agent), data: { from: latest.agent, to, reason } } as const];
+      if (!wf.agents.some((a) => a.name === to))
+        return fail('UNKNOWN_AGENT', `${latest.agent} transferred to unknown agent "${to}"`);
+      if (state.handoffs.length >= wf.maxHandoffs)
+        return fail('MAX_HANDOFFS', `more than ${wf.maxHandoffs} handoffs`);
+      const reason = String(
+        (transfer.arguments as { reason?: unknown } | undefined)?.reason ??
+          `${latest.agent} routed the request`,
+      );
+      const events = [
+        {
+          type: 'handoff.performed',
+          actor: agentActor(latest.agent),
+          data: { from: latest.agent, to, reason },
+        } as const,
+      ];
       if (wf.routeReview && latest.agent === wf.triage) {
         const handoff = state.handoffs.length + 1;
         return {
@@ -76,7 +98,13 @@ export function decideHandoff(state: RunState, wf: Handoff, ctx: DecideContext):
     if (to && to !== agent && lastHandoff && lastHandoff.seq < review.closedSeq!) {
       return {
         kind: 'append',
-        events: [{ type: 'handoff.performed', actor: SYSTEM_ACTOR, data: { from: agent, to, reason: review.outcomeComment ?? 're-routed by a reviewer' } }],
+        events: [
+          {
+            type: 'handoff.performed',
+            actor: SYSTEM_ACTOR,
+            data: { from: agent, to, reason: review.outcomeComment ?? 're-routed by a reviewer' },
+          },
+        ],
       };
     }
   }
@@ -84,6 +112,8 @@ export function decideHandoff(state: RunState, wf: Handoff, ctx: DecideContext):
     agent === wf.triage
       ? wf.specialists.map((s) => transferTool(s, `Transfer the conversation to the ${s} specialist.`))
       : [transferTool(wf.triage, 'Hand the conversation back to triage when it is not yours to answer.')];
-  const plan = callModel(state, ctx, agent, 'reply', toolLoopMessages(state, agent), { tools: toolsOf(state, ctx, agent, extra) });
+  const plan = callModel(state, ctx, agent, 'reply', toolLoopMessages(state, agent), {
+    tools: toolsOf(state, ctx, agent, extra),
+  });
   return callStep(plan);
 }

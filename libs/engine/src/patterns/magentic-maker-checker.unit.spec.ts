@@ -94,16 +94,14 @@ describe('magentic decider (incident response)', () => {
 
   it('the whole loop: plan → plan.recorded → plan request → approve → ledger → delegate → satisfied → final → findings review → done', () => {
     let g = run();
-    let step: Step = g
-      .when({ ids: 'a' })
-      .then({
-        kind: 'call-models',
-        calls: [
-          callPlan(wf, MANAGER, 'a-1', 'plan', [{ role: 'user', content: INPUT }], {
-            structured: planStructured,
-          }),
-        ],
-      });
+    let step: Step = g.when({ ids: 'a' }).then({
+      kind: 'call-models',
+      calls: [
+        callPlan(wf, MANAGER, 'a-1', 'plan', [{ role: 'user', content: INPUT }], {
+          structured: planStructured,
+        }),
+      ],
+    });
     g = g.andAnswers(step, { content: '{}', structured: plan });
 
     step = g.when().then({ kind: 'append', events: [planRecorded(0)] });
@@ -137,22 +135,18 @@ describe('magentic decider (incident response)', () => {
       .then({ kind: 'append', events: [{ type: 'ledger.updated', actor: agent(MANAGER), data: ledger() }] });
     g = g.andStep(step);
 
-    step = g
-      .when({ ids: 'd' })
-      .then({
-        kind: 'call-models',
-        calls: [
-          callPlan(wf, 'investigator', 'd-1', 'task', [{ role: 'user', content: 'Check the payment logs' }]),
-        ],
-      });
+    step = g.when({ ids: 'd' }).then({
+      kind: 'call-models',
+      calls: [
+        callPlan(wf, 'investigator', 'd-1', 'task', [{ role: 'user', content: 'Check the payment logs' }]),
+      ],
+    });
     g = g.andAnswers(step, 'A bad deploy of the payment service.');
 
-    step = g
-      .when({ ids: 'e' })
-      .then({
-        kind: 'call-models',
-        calls: [ledgerCall('e-1', ['[investigator] A bad deploy of the payment service.'])],
-      });
+    step = g.when({ ids: 'e' }).then({
+      kind: 'call-models',
+      calls: [ledgerCall('e-1', ['[investigator] A bad deploy of the payment service.'])],
+    });
     g = g.andAnswers(step, { content: '{}', structured: ledger({ is_request_satisfied: true }) });
     g = g.andStep(g.when().result);
 

@@ -2,14 +2,29 @@ import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { agentActor, callModel, callsFor, callStep, cancel, completed, fail, feedbackOn, finish, last, requestsAbout, review } from './shared';
+import {
+  agentActor,
+  callModel,
+  callsFor,
+  callStep,
+  cancel,
+  completed,
+  fail,
+  feedbackOn,
+  finish,
+  last,
+  requestsAbout,
+  review,
+} from './shared';
 
 type Magentic = Extract<Workflow, { pattern: 'magentic' }>;
 
 export function planSchema(specialists: string[]) {
   return z.strictObject({
     facts: z.string(),
-    steps: z.array(z.strictObject({ agent: z.enum(specialists as [string, ...string[]]), task: z.string().min(1) })).min(1),
+    steps: z
+      .array(z.strictObject({ agent: z.enum(specialists as [string, ...string[]]), task: z.string().min(1) }))
+      .min(1),
   });
 }
 
@@ -38,7 +53,13 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
     const p = lastPlanCall.structured as z.infer<ReturnType<typeof planSchema>>;
     return {
       kind: 'append',
-      events: [{ type: 'plan.recorded', actor: agentActor(wf.manager), data: { revision: state.plans.length, facts: p.facts, steps: p.steps, source: 'manager' } }],
+      events: [
+        {
+          type: 'plan.recorded',
+          actor: agentActor(wf.manager),
+          data: { revision: state.plans.length, facts: p.facts, steps: p.steps, source: 'manager' },
+        },
+      ],
     };
   }
   if (!plan || needsReplan(state, wf)) {
@@ -49,7 +70,11 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
       ...reports(state),
       ...notes.map((n) => ({ role: 'user' as const, content: `Notes on the previous plan: ${n}` })),
     ];
-    return callStep(callModel(state, ctx, wf.manager, 'plan', messages, { structured: { name: 'magentic_plan', schema: planSchema(wf.specialists) } }));
+    return callStep(
+      callModel(state, ctx, wf.manager, 'plan', messages, {
+        structured: { name: 'magentic_plan', schema: planSchema(wf.specialists) },
+      }),
+    );
   }
   // 2. Plan approval.
   if (wf.planApproval && plan.source === 'manager') {
@@ -68,9 +93,19 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
     if (verdict.status === 'rejected') return cancel(`the plan was rejected: ${verdict.comment}`);
     if (verdict.status === 'feedback') {
       return callStep(
-        callModel(state, ctx, wf.manager, 'plan', [{ role: 'user', content: state.input }, { role: 'user', content: `Notes on the previous plan: ${verdict.comment}` }], {
-          structured: { name: 'magentic_plan', schema: planSchema(wf.specialists) },
-        }),
+        callModel(
+          state,
+          ctx,
+          wf.manager,
+          'plan',
+          [
+            { role: 'user', content: state.input },
+            { role: 'user', content: `Notes on the previous plan: ${verdict.comment}` },
+          ],
+          {
+            structured: { name: 'magentic_plan', schema: planSchema(wf.specialists) },
+          },
+        ),
       );
     }
     if (verdict.edited) {
@@ -81,7 +116,13 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
         const editor = last(request?.votes.filter((v) => v.decision === 'edit') ?? [])?.by.id ?? 'reviewer';
         return {
           kind: 'append',
-          events: [{ type: 'plan.recorded', actor: { kind: 'human', id: editor }, data: { revision: state.plans.length, ...edited.data, source: 'human' } }],
+          events: [
+            {
+              type: 'plan.recorded',
+              actor: { kind: 'human', id: editor },
+              data: { revision: state.plans.length, ...edited.data, source: 'human' },
+            },
+          ],
         };
       }
     }
@@ -101,7 +142,11 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
   if (lastLedger && (!lastTask || lastLedger.seq > lastTask.seq) && !(ledgerCalls.length > wf.maxRounds)) {
     if (lastLedger.is_request_satisfied) return finalAnswer(state, wf, ctx);
     if (lastLedger.is_progress_being_made && !lastLedger.is_in_loop) {
-      return callStep(callModel(state, ctx, lastLedger.next_speaker, 'task', [{ role: 'user', content: lastLedger.instruction }]));
+      return callStep(
+        callModel(state, ctx, lastLedger.next_speaker, 'task', [
+          { role: 'user', content: lastLedger.instruction },
+        ]),
+      );
     }
   }
   if (ledgerCalls.length > wf.maxRounds) return finalAnswer(state, wf, ctx);
@@ -113,7 +158,10 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
       'ledger',
       [
         { role: 'user', content: state.input },
-        { role: 'user', content: `Plan:\n${plan.steps.map((s, i) => `${i + 1}. ${s.agent}: ${s.task}`).join('\n')}` },
+        {
+          role: 'user',
+          content: `Plan:\n${plan.steps.map((s, i) => `${i + 1}. ${s.agent}: ${s.task}`).join('\n')}`,
+        },
         ...reports(state),
       ],
       { structured: { name: 'progress_ledger', schema: ledgerSchema(wf.specialists) } },
@@ -131,7 +179,13 @@ function finalAnswer(state: RunState, wf: Magentic, ctx: DecideContext): Step {
   );
 }
 
-function reviewFindings(state: RunState, wf: Magentic, ctx: DecideContext, content: string, seq: number): Step {
+function reviewFindings(
+  state: RunState,
+  wf: Magentic,
+  ctx: DecideContext,
+  content: string,
+  seq: number,
+): Step {
   if (!wf.findingsReview) return finish(content);
   const verdict = review(state, ctx, {
     subject: { type: 'findings' },
@@ -145,12 +199,19 @@ function reviewFindings(state: RunState, wf: Magentic, ctx: DecideContext, conte
   });
   if (verdict.status === 'pending') return verdict.step;
   if (verdict.status === 'rejected') return cancel(`the findings were rejected: ${verdict.comment}`);
-  return finish(verdict.status === 'approved' && verdict.edited ? String((verdict.value as { output?: unknown }).output ?? content) : content);
+  return finish(
+    verdict.status === 'approved' && verdict.edited
+      ? String((verdict.value as { output?: unknown }).output ?? content)
+      : content,
+  );
 }
 
 /** Specialists' reports, as `[name] text` lines the manager reads. */
 function reports(state: RunState): ChatMessage[] {
-  return completed(callsFor(state, 'task')).map((c) => ({ role: 'user', content: `[${c.agent}] ${c.content}` }));
+  return completed(callsFor(state, 'task')).map((c) => ({
+    role: 'user',
+    content: `[${c.agent}] ${c.content}`,
+  }));
 }
 
 function planNotes(state: RunState): string[] {

@@ -36,11 +36,16 @@ export function decideMakerChecker(state: RunState, wf: MakerChecker, ctx: Decid
     const check = last(checks);
     if (!check) {
       const messages: ChatMessage[] = [
-        { role: 'user', content: `Request: ${state.input}\n\nDraft (round ${round} of ${wf.maxRounds}):\n${latest.content}` },
+        {
+          role: 'user',
+          content: `Request: ${state.input}\n\nDraft (round ${round} of ${wf.maxRounds}):\n${latest.content}`,
+        },
         ...feedback.map((f) => ({ role: 'user' as const, content: `Feedback: ${f}` })),
       ];
       return callStep(
-        callModel(state, ctx, wf.checker, 'check', messages, { structured: { name: 'checker_verdict', schema: CheckerVerdict } }),
+        callModel(state, ctx, wf.checker, 'check', messages, {
+          structured: { name: 'checker_verdict', schema: CheckerVerdict },
+        }),
       );
     }
     return finish(latest.content); // a 'revise' verdict was counted as feedback above
@@ -61,7 +66,9 @@ export function decideMakerChecker(state: RunState, wf: MakerChecker, ctx: Decid
   if (verdict.status === 'pending') return verdict.step;
   if (verdict.status === 'rejected') return cancel(`the draft was rejected: ${verdict.comment}`);
   if (verdict.status === 'feedback') return { kind: 'wait' };
-  return finish(verdict.edited ? String((verdict.value as { draft?: unknown }).draft ?? latest.content) : latest.content);
+  return finish(
+    verdict.edited ? String((verdict.value as { draft?: unknown }).draft ?? latest.content) : latest.content,
+  );
 }
 
 /** Feedback per round: from the checker agent's `revise` verdicts, or from the human checker. */

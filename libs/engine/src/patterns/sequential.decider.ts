@@ -1,7 +1,19 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, cancel, completed, fail, feedbackOn, finish, humanMessagesSince, last, review } from './shared';
+import {
+  callModel,
+  callStep,
+  callsFor,
+  cancel,
+  completed,
+  fail,
+  feedbackOn,
+  finish,
+  humanMessagesSince,
+  last,
+  review,
+} from './shared';
 
 type Sequential = Extract<Workflow, { pattern: 'sequential' }>;
 
@@ -19,7 +31,10 @@ export function decideSequential(state: RunState, wf: Sequential, ctx: DecideCon
     const feedback = feedbackFor(state, index);
     if (!latest || feedback.length > outputs.length - 1) {
       if (outputs.length > wf.maxRevisions + 1) {
-        return fail('MAX_REVISIONS', `stage ${index} (${stage.agent}) was sent back more than ${wf.maxRevisions} times`);
+        return fail(
+          'MAX_REVISIONS',
+          `stage ${index} (${stage.agent}) was sent back more than ${wf.maxRevisions} times`,
+        );
       }
       const messages: ChatMessage[] = [{ role: 'user', content: input }];
       outputs.forEach((o, i) => {
@@ -42,7 +57,8 @@ export function decideSequential(state: RunState, wf: Sequential, ctx: DecideCon
         allowFeedback: outputs.length <= wf.maxRevisions,
       });
       if (verdict.status === 'pending') return verdict.step;
-      if (verdict.status === 'rejected') return cancel(`stage ${index} rejected by a reviewer: ${verdict.comment}`);
+      if (verdict.status === 'rejected')
+        return cancel(`stage ${index} rejected by a reviewer: ${verdict.comment}`);
       if (verdict.status === 'feedback') continue; // unreachable: feedback is counted above
       if (verdict.edited) output = String((verdict.value as { output?: unknown })?.output ?? output);
     }

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { AgentDefinition, Gate, HumanRequestKind, NewEvent, RequestSubject, Workflow } from '@parley/contracts';
+import type {
+  AgentDefinition,
+  Gate,
+  HumanRequestKind,
+  NewEvent,
+  RequestSubject,
+  Workflow,
+} from '@parley/contracts';
 import { canonicalJson, durationMs } from '@parley/contracts';
 import type { HumanRequestState, ModelCallState, RunState } from '../run-state';
 import type { ChatMessage, DecideContext, ModelCallPlan, Step, StructuredOutput, ToolSpec } from '../steps';
@@ -73,7 +80,17 @@ export const DECISIONS_BY_KIND: Record<HumanRequestKind, NewEventDecision[]> = {
   escalation: ['approve', 'reject', 'answer', 'handback', 'close'],
   input: ['answer', 'skip'],
 };
-type NewEventDecision = 'approve' | 'reject' | 'edit' | 'feedback' | 'confirm' | 'decline' | 'answer' | 'handback' | 'close' | 'skip';
+type NewEventDecision =
+  | 'approve'
+  | 'reject'
+  | 'edit'
+  | 'feedback'
+  | 'confirm'
+  | 'decline'
+  | 'answer'
+  | 'handback'
+  | 'close'
+  | 'skip';
 
 export interface OpenRequest {
   kind: HumanRequestKind;
@@ -142,7 +159,12 @@ export function outcomeOf(r: HumanRequestState): NewEventDecision | 'open' | 'es
  */
 export function feedbackOn(state: RunState, about: (s: RequestSubject) => boolean): string[] {
   return state.requests
-    .filter((r) => about(r.subject) && r.status === 'resolved' && (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'))
+    .filter(
+      (r) =>
+        about(r.subject) &&
+        r.status === 'resolved' &&
+        (r.outcome === 'feedback' || r.outcome === 'answer' || r.outcome === 'handback'),
+    )
     .map((r) => r.outcomeComment ?? 'Please revise.');
 }
 
@@ -179,7 +201,9 @@ export function review(
     allowFeedback: boolean;
   },
 ): ReviewResult {
-  const latest = last(requestsAbout(state, options.sameSubject).filter((r) => r.openedSeq > options.outputSeq));
+  const latest = last(
+    requestsAbout(state, options.sameSubject).filter((r) => r.openedSeq > options.outputSeq),
+  );
   if (!latest) {
     const kind = options.kind ?? 'review';
     const decisions = DECISIONS_BY_KIND[kind].filter((d) => options.allowFeedback || d !== 'feedback');

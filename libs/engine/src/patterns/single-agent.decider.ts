@@ -36,6 +36,7 @@ export function inputEscalation(state: RunState): Step | undefined {
   const outcome = outcomeOf(request);
   if (outcome === 'open') return { kind: 'wait' };
   if (outcome === 'close') return finish(request.outcomeComment ?? 'Closed by a human after escalation.');
-  if (outcome === 'reject') return fail('ESCALATION_REJECTED', request.outcomeComment ?? 'A human rejected the request.');
+  if (outcome === 'reject')
+    return fail('ESCALATION_REJECTED', request.outcomeComment ?? 'A human rejected the request.');
   return undefined;
 }

@@ -33,9 +33,16 @@ export const escalateToolSpec: ToolSpec = {
 
 export const toolCallId = (modelCallId: string, index: number): string => `${modelCallId}.${index}`;
 
-export function toolsOf(state: RunState, ctx: DecideContext, agentName: string, extra: ToolSpec[] = []): ToolSpec[] {
+export function toolsOf(
+  state: RunState,
+  ctx: DecideContext,
+  agentName: string,
+  extra: ToolSpec[] = [],
+): ToolSpec[] {
   const agent = state.workflow.agents.find((a) => a.name === agentName);
-  const own = (agent?.tools ?? []).map((name) => ctx.toolSpec(name)).filter((t): t is ToolSpec => t !== undefined);
+  const own = (agent?.tools ?? [])
+    .map((name) => ctx.toolSpec(name))
+    .filter((t): t is ToolSpec => t !== undefined);
   return [...own, escalateToolSpec, ...extra];
 }
 
@@ -60,7 +67,14 @@ export function requestToolCalls(
     events.push({
       type: 'tool-call.requested',
       actor: agentActor(call.agent),
-      data: { callId, agent: call.agent, tool: tc.name, args, argsHash, idempotencyKey: `${state.runId}:${callId}` },
+      data: {
+        callId,
+        agent: call.agent,
+        tool: tc.name,
+        args,
+        argsHash,
+        idempotencyKey: `${state.runId}:${callId}`,
+      },
     });
     if (tc.name === ESCALATE_TOOL) {
       const e = args as { reason?: string; context?: string; suggested_action?: string };
@@ -69,7 +83,11 @@ export function requestToolCalls(
         context: String(e.context ?? ''),
         suggested_action: String(e.suggested_action ?? ''),
       };
-      events.push({ type: 'escalation.raised', actor: agentActor(call.agent), data: { ...escalation, source: 'agent' } });
+      events.push({
+        type: 'escalation.raised',
+        actor: agentActor(call.agent),
+        data: { ...escalation, source: 'agent' },
+      });
       events.push(
         openRequestEvent(state, ctx, {
           kind: 'escalation',
@@ -84,13 +102,27 @@ export function requestToolCalls(
       return;
     }
     const policies = state.workflow.policies;
-    const escalation = policies.escalations.find((rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)));
-    const approval = policies.approvals.find((rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)));
+    const escalation = policies.escalations.find(
+      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)),
+    );
+    const approval = policies.approvals.find(
+      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)),
+    );
     if (escalation) {
       // The escalation replaces the approval gate: it keeps the approval's four-eyes rule, else
       // the requester could approve their own call by way of the escalation.
       const fourEyes = approval?.fourEyes ?? false;
-      events.push(...escalate(state, ctx, escalation, { type: 'tool-call', callId }, { tool: tc.name, args }, argsHash, fourEyes));
+      events.push(
+        ...escalate(
+          state,
+          ctx,
+          escalation,
+          { type: 'tool-call', callId },
+          { tool: tc.name, args },
+          argsHash,
+          fourEyes,
+        ),
+      );
       return;
     }
     if (approval) {
@@ -129,7 +161,13 @@ export function escalate(
     {
       type: 'escalation.raised',
       actor: SYSTEM_ACTOR,
-      data: { reason: rule.reason, context, suggested_action: rule.suggestedAction, source: 'policy', rule: ruleName },
+      data: {
+        reason: rule.reason,
+        context,
+        suggested_action: rule.suggestedAction,
+        source: 'policy',
+        rule: ruleName,
+      },
     },
     openRequestEvent(state, ctx, {
       kind: 'escalation',
@@ -171,7 +209,17 @@ export function advanceToolCalls(state: RunState, ctx: DecideContext): Step | un
       if (!gate || gate.status === 'open') continue;
       return {
         kind: 'append',
-        events: [{ type: 'tool-call.completed', actor: SYSTEM_ACTOR, data: { callId: call.callId, result: { human: gate.outcomeComment ?? gate.outcome ?? 'no answer' }, reconciled: false } }],
+        events: [
+          {
+            type: 'tool-call.completed',
+            actor: SYSTEM_ACTOR,
+            data: {
+              callId: call.callId,
+              result: { human: gate.outcomeComment ?? gate.outcome ?? 'no answer' },
+              reconciled: false,
+            },
+          },
+        ],
       };
     }
     const gate = gateOf(state, call);
@@ -179,23 +227,36 @@ export function advanceToolCalls(state: RunState, ctx: DecideContext): Step | un
     const outcome = outcomeOf(gate);
     if (outcome === 'open') continue;
     if (outcome === 'escalated') return escalateExpired(state, ctx, gate);
-    if (outcome === 'approve' || outcome === 'confirm' || outcome === 'edit') return { kind: 'run-tool', callId: call.callId };
+    if (outcome === 'approve' || outcome === 'confirm' || outcome === 'edit')
+      return { kind: 'run-tool', callId: call.callId };
     const reason =
       outcome === 'close'
         ? 'closed by a human'
         : `${outcome === 'decline' ? 'declined' : outcome === 'reject' ? 'rejected' : `not run (${outcome})`} by a human${gate.outcomeComment ? `: ${gate.outcomeComment}` : ''}`;
     const events: NewEvent[] = [
-      { type: 'tool-call.rejected', actor: SYSTEM_ACTOR, data: { callId: call.callId, reason, requestId: gate.requestId } },
+      {
+        type: 'tool-call.rejected',
+        actor: SYSTEM_ACTOR,
+        data: { callId: call.callId, reason, requestId: gate.requestId },
+      },
     ];
     if (outcome === 'close') {
-      events.push({ type: 'run.completed', actor: SYSTEM_ACTOR, data: { output: gate.outcomeComment ?? 'Closed by a human.' } });
+      events.push({
+        type: 'run.completed',
+        actor: SYSTEM_ACTOR,
+        data: { output: gate.outcomeComment ?? 'Closed by a human.' },
+      });
     }
     return { kind: 'append', events };
   }
   return undefined;
 }
 
-export function toolCallsSettled(state: RunState, call: ModelCallState, handledElsewhere: (name: string) => boolean = () => false): boolean {
+export function toolCallsSettled(
+  state: RunState,
+  call: ModelCallState,
+  handledElsewhere: (name: string) => boolean = () => false,
+): boolean {
   return call.toolCalls.every((tc, index) => {
     if (handledElsewhere(tc.name)) return true;
     const t = state.toolCalls.find((x) => x.callId === toolCallId(call.callId, index));
@@ -207,18 +268,30 @@ export function toolCallsSettled(state: RunState, call: ModelCallState, handledE
  * The conversation as an agent in a tool loop sees it: the request, its own turns with their tool
  * calls and results, other agents' turns and human messages as user text, in the order they happened.
  */
-export function toolLoopMessages(state: RunState, agentName: string, purposes: string[] = ['reply']): ChatMessage[] {
+export function toolLoopMessages(
+  state: RunState,
+  agentName: string,
+  purposes: string[] = ['reply'],
+): ChatMessage[] {
   const messages: ChatMessage[] = [{ role: 'user', content: state.input }];
   type Item = { seq: number; messages: ChatMessage[] };
   const items: Item[] = [];
   for (const call of state.modelCalls) {
     if (call.status !== 'completed' || !purposes.includes(call.purpose)) continue;
     if (call.agent !== agentName) {
-      if (call.content) items.push({ seq: call.seq, messages: [{ role: 'user', content: `[${call.agent}] ${call.content}` }] });
+      if (call.content)
+        items.push({
+          seq: call.seq,
+          messages: [{ role: 'user', content: `[${call.agent}] ${call.content}` }],
+        });
       continue;
     }
     const own: ChatMessage[] = [
-      { role: 'assistant', content: call.content, toolCalls: call.toolCalls.length ? call.toolCalls : undefined },
+      {
+        role: 'assistant',
+        content: call.content,
+        toolCalls: call.toolCalls.length ? call.toolCalls : undefined,
+      },
     ];
     call.toolCalls.forEach((tc, index) => {
       const t = state.toolCalls.find((x) => x.callId === toolCallId(call.callId, index));
@@ -233,8 +306,10 @@ export function toolLoopMessages(state: RunState, agentName: string, purposes: s
     items.push({ seq: call.seq, messages: own });
   }
   for (const t of state.transcript) {
-    if (t.role === 'human' && t.seq > 1) items.push({ seq: t.seq, messages: [{ role: 'user', content: t.content }] });
-    if (t.role === 'system') items.push({ seq: t.seq, messages: [{ role: 'user', content: `[handoff] ${t.content}` }] });
+    if (t.role === 'human' && t.seq > 1)
+      items.push({ seq: t.seq, messages: [{ role: 'user', content: t.content }] });
+    if (t.role === 'system')
+      items.push({ seq: t.seq, messages: [{ role: 'user', content: `[handoff] ${t.content}` }] });
   }
   items.sort((a, b) => a.seq - b.seq);
   for (const item of items) messages.push(...item.messages);
@@ -247,7 +322,10 @@ export function escalateOnInput(state: RunState, ctx: DecideContext): Step | und
     if (!rule.inputMatches) continue;
     if (state.escalations.some((e) => e.rule === rule.inputMatches)) continue;
     if (new RegExp(rule.inputMatches, 'i').test(state.input)) {
-      return { kind: 'append', events: escalate(state, ctx, rule, { type: 'escalation' }, { input: state.input }) };
+      return {
+        kind: 'append',
+        events: escalate(state, ctx, rule, { type: 'escalation' }, { input: state.input }),
+      };
     }
   }
   return undefined;

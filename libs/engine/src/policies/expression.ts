@@ -28,7 +28,8 @@ interface Token {
   pos: number;
 }
 
-const TOKEN = /(\d+(?:\.\d+)?)|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(\|\||&&|==|!=|>=|<=|>|<|!|\(|\))|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/y;
+const TOKEN =
+  /(\d+(?:\.\d+)?)|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(\|\||&&|==|!=|>=|<=|>|<|!|\(|\))|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/y;
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
@@ -38,7 +39,8 @@ function tokenize(src: string): Token[] {
     if (pos >= src.length) return out;
     TOKEN.lastIndex = pos;
     const m = TOKEN.exec(src);
-    if (!m) throw new ExpressionError(`unexpected character "${src[pos]}" at position ${pos} in "${src}"`, pos);
+    if (!m)
+      throw new ExpressionError(`unexpected character "${src[pos]}" at position ${pos} in "${src}"`, pos);
     out.push({ text: m[0], pos });
     pos = TOKEN.lastIndex;
   }
@@ -63,7 +65,11 @@ export function parseExpression(src: string): Node {
   const at = (): number => tokens[i]?.pos ?? src.length;
   const take = (): Token => {
     const t = tokens[i++];
-    if (t === undefined) throw new ExpressionError(`unexpected end of expression at position ${src.length} in "${src}"`, src.length);
+    if (t === undefined)
+      throw new ExpressionError(
+        `unexpected end of expression at position ${src.length} in "${src}"`,
+        src.length,
+      );
     return t;
   };
   const or = (): Node => {
@@ -100,7 +106,10 @@ export function parseExpression(src: string): Node {
         try {
           new RegExp(r.v, 'i');
         } catch (error) {
-          throw new ExpressionError(`invalid regular expression at position ${rightAt} in "${src}": ${(error as Error).message}`, rightAt);
+          throw new ExpressionError(
+            `invalid regular expression at position ${rightAt} in "${src}": ${(error as Error).message}`,
+            rightAt,
+          );
         }
       }
       return { t: 'bin', op, l, r };
@@ -124,7 +133,11 @@ export function parseExpression(src: string): Node {
     throw new ExpressionError(`unexpected "${t}" at position ${token.pos} in "${src}"`, token.pos);
   };
   const node = or();
-  if (i !== tokens.length) throw new ExpressionError(`unexpected "${tokens[i].text}" at position ${tokens[i].pos} in "${src}"`, tokens[i].pos);
+  if (i !== tokens.length)
+    throw new ExpressionError(
+      `unexpected "${tokens[i].text}" at position ${tokens[i].pos} in "${src}"`,
+      tokens[i].pos,
+    );
   return node;
 }
 
@@ -135,7 +148,8 @@ export function evaluate(node: Node, scope: unknown): Value {
     case 'id': {
       let v: unknown = scope;
       for (const key of node.path) {
-        if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, key)) return undefined;
+        if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, key))
+          return undefined;
         v = (v as Record<string, unknown>)[key];
       }
       // a null field is null (typeof null is 'object': it is no object to compare as JSON)

@@ -76,7 +76,10 @@ export class ToolRegistry {
     const parsed = tool.args.safeParse(args);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ToolError('TOOL.INVALID_ARGS', `${name}: ${issue.path.join('.') || 'arguments'}: ${issue.message}`);
+      throw new ToolError(
+        'TOOL.INVALID_ARGS',
+        `${name}: ${issue.path.join('.') || 'arguments'}: ${issue.message}`,
+      );
     }
     return tool.execute(parsed.data, ctx);
   }

@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError } from '@parley/contracts';
-import type { EventListener, EventStore, ReadAllOptions, ReadOptions, StreamHead, Subscription } from '../event-store.port';
+import type {
+  EventListener,
+  EventStore,
+  ReadAllOptions,
+  ReadOptions,
+  StreamHead,
+  Subscription,
+} from '../event-store.port';
 import { assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
 import { LogSubscriptions } from '../subscriptions';
@@ -29,7 +36,9 @@ export class SqliteEventStore implements EventStore {
     }
     this.log = new SqliteLog(file);
     this.seal = options.seal ?? defaultSealContext;
-    this.subscriptions = new LogSubscriptions((afterPosition, limit) => this.log.readAll({ afterPosition, limit }));
+    this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
+      this.log.readAll({ afterPosition, limit }),
+    );
   }
 
   async append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {

@@ -56,7 +56,9 @@ export class SqliteLog {
       ),
       lastPosition: this.db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      setMeta: this.db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
     };
   }
 
@@ -74,7 +76,10 @@ export class SqliteLog {
   }
 
   /** Apply events that may already be stored (a consumer re-reading its topic): each (run, seq) once. */
-  applyOnce(events: EventEnvelope[], meta?: Record<string, string>): Array<{ position: number; event: EventEnvelope }> {
+  applyOnce(
+    events: EventEnvelope[],
+    meta?: Record<string, string>,
+  ): Array<{ position: number; event: EventEnvelope }> {
     const run = this.db.transaction(() => {
       const applied: Array<{ position: number; event: EventEnvelope }> = [];
       for (const event of events) {

@@ -18,7 +18,10 @@ import { EVENT_STORE } from '../../core/tokens';
 import { ForkRunCommand, ImportLogCommand } from './audit-commands';
 
 @CommandHandler(ForkRunCommand)
-export class ForkRunHandler implements ICommandHandler<ForkRunCommand, { runId: string; forkOf: { runId: string; atSeq: number; head: string } }> {
+export class ForkRunHandler implements ICommandHandler<
+  ForkRunCommand,
+  { runId: string; forkOf: { runId: string; atSeq: number; head: string } }
+> {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(RunEngine) private readonly engine: RunEngine,
@@ -36,10 +39,17 @@ export class ForkRunHandler implements ICommandHandler<ForkRunCommand, { runId: 
       await (this.store as KafkaEventStore).waitForCatchUp();
       original = await this.prefix(c.runId, c.atSeq);
     }
-    if (original.length === 0) throw new ValidationError('RUN.NOT_FOUND', `no run with id ${c.runId}`, 'runId');
-    if (original.length < c.atSeq) throw new ValidationError('FORK.BEYOND_HEAD', `run ${c.runId} has only ${original.length} events`, 'atSeq');
+    if (original.length === 0)
+      throw new ValidationError('RUN.NOT_FOUND', `no run with id ${c.runId}`, 'runId');
+    if (original.length < c.atSeq)
+      throw new ValidationError(
+        'FORK.BEYOND_HEAD',
+        `run ${c.runId} has only ${original.length} events`,
+        'atSeq',
+      );
     const verdict = verifyChain(original);
-    if (!verdict.ok) throw new ConflictError('FORK.SOURCE_TAMPERED', `the original run does not verify: ${verdict.message}`);
+    if (!verdict.ok)
+      throw new ConflictError('FORK.SOURCE_TAMPERED', `the original run does not verify: ${verdict.message}`);
     const forkOf = { runId: c.runId, atSeq: c.atSeq, head: verdict.head };
     const runId = c.newRunId ?? randomUUID();
     let prevHash = GENESIS_HASH;
@@ -53,13 +63,27 @@ export class ForkRunHandler implements ICommandHandler<ForkRunCommand, { runId: 
     };
     const copied = original.map((e) => {
       const { hash: _hash, ...rest } = e;
-      const data = e.type === 'run.started' ? { ...(e.data as object), forkOf, idempotencyKey: undefined } : renamed(e.data);
-      const sealed = sealEvent({ ...rest, eventId: randomUUID(), runId, correlationId: runId, data, prevHash });
+      const data =
+        e.type === 'run.started'
+          ? { ...(e.data as object), forkOf, idempotencyKey: undefined }
+          : renamed(e.data);
+      const sealed = sealEvent({
+        ...rest,
+        eventId: randomUUID(),
+        runId,
+        correlationId: runId,
+        data,
+        prevHash,
+      });
       prevHash = sealed.hash;
       return sealed;
     });
     await this.store.importStream(runId, copied);
-    if (c.message) await this.engine.write(runId, (state) => ({ events: postMessage(state!, acting(c.by), c.message!), result: undefined }));
+    if (c.message)
+      await this.engine.write(runId, (state) => ({
+        events: postMessage(state!, acting(c.by), c.message!),
+        result: undefined,
+      }));
     this.engine.kick(runId);
     return { runId, forkOf, note: c.note };
   }
@@ -99,11 +123,20 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
     if (!verdict.ok) {
       const bad = verdict.runs.find((r) => !r.ok);
       const why = bad && !bad.ok ? `run ${bad.runId}: ${bad.message}` : verdict.problems.join('; ');
-      throw new ValidationError('IMPORT.NOT_VERIFIED', `the file does not verify; nothing was imported: ${why}`, undefined, { verdict });
+      throw new ValidationError(
+        'IMPORT.NOT_VERIFIED',
+        `the file does not verify; nothing was imported: ${why}`,
+        undefined,
+        { verdict },
+      );
     }
     const existing: string[] = [];
     for (const runId of byRun.keys()) if (await this.store.head(runId)) existing.push(runId);
-    if (existing.length) throw new ConflictError('IMPORT.RUN_EXISTS', `these runs already exist here; nothing was imported: ${existing.join(', ')}`);
+    if (existing.length)
+      throw new ConflictError(
+        'IMPORT.RUN_EXISTS',
+        `these runs already exist here; nothing was imported: ${existing.join(', ')}`,
+      );
     for (const [runId, events] of byRun) await this.store.importStream(runId, events);
     return { imported: verdict.runs };
   }

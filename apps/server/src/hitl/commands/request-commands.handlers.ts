@@ -21,7 +21,11 @@ import type { ParleyCore } from '../../core/core';
 import { ClaimRequestCommand, DecideRequestCommand, ExpireRequestCommand } from './request-commands';
 
 /** Finds the run a request belongs to (the read model may be a moment behind the log). */
-export async function runOfRequest(projection: RunsProjection, store: EventStore, requestId: string): Promise<string> {
+export async function runOfRequest(
+  projection: RunsProjection,
+  store: EventStore,
+  requestId: string,
+): Promise<string> {
   let summary = projection.request(requestId);
   if (!summary) {
     await projection.caughtUp(await store.lastPosition());
@@ -43,7 +47,9 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
   async execute(c: DecideRequestCommand): Promise<DecisionOutcome> {
     const runId = await runOfRequest(this.projection, this.store, c.requestId);
     const { result } = await this.engine.write(runId, (state) =>
-      decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) => this.validateEdit(state!, request, payload)),
+      decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) =>
+        this.validateEdit(state!, request, payload),
+      ),
     );
     return result;
   }
@@ -55,8 +61,18 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
     if (subject.type === 'tool-call') {
       const call = state.toolCalls.find((t) => t.callId === subject.callId);
       const spec = call && this.core.tools.spec(call.tool);
-      if (!call || !spec) throw new ValidationError('REQUEST.EDIT_NOT_SUPPORTED', 'this request has no editable tool call', 'payload');
-      const shape = parseOrThrow(z.object({ args: z.record(z.string(), z.unknown()) }), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
+      if (!call || !spec)
+        throw new ValidationError(
+          'REQUEST.EDIT_NOT_SUPPORTED',
+          'this request has no editable tool call',
+          'payload',
+        );
+      const shape = parseOrThrow(
+        z.object({ args: z.record(z.string(), z.unknown()) }),
+        payload,
+        'REQUEST.INVALID_PAYLOAD',
+        'payload',
+      );
       this.core.tools.validate(call.tool, shape.args, 'payload.args');
       return;
     }
@@ -65,7 +81,12 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
       return;
     }
     if (subject.type === 'route' && wf.pattern === 'handoff') {
-      parseOrThrow(z.object({ to: z.enum([wf.triage, ...wf.specialists] as [string, ...string[]]) }), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
+      parseOrThrow(
+        z.object({ to: z.enum([wf.triage, ...wf.specialists] as [string, ...string[]]) }),
+        payload,
+        'REQUEST.INVALID_PAYLOAD',
+        'payload',
+      );
       return;
     }
     const field = subject.type === 'draft' ? 'draft' : 'output';
@@ -83,7 +104,9 @@ export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand,
 
   async execute(c: ClaimRequestCommand): Promise<HumanRequestState> {
     const runId = await runOfRequest(this.projection, this.store, c.requestId);
-    const { result } = await this.engine.write(runId, (state) => claimRequest(state!, c.requestId, acting(c.by)));
+    const { result } = await this.engine.write(runId, (state) =>
+      claimRequest(state!, c.requestId, acting(c.by)),
+    );
     return result;
   }
 }
@@ -93,7 +116,10 @@ export class ExpireRequestHandler implements ICommandHandler<ExpireRequestComman
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
 
   async execute(c: ExpireRequestCommand): Promise<boolean> {
-    const { events } = await this.engine.write(c.runId, (state) => ({ events: expireRequest(state!, c.requestId, new Date()), result: undefined }));
+    const { events } = await this.engine.write(c.runId, (state) => ({
+      events: expireRequest(state!, c.requestId, new Date()),
+      result: undefined,
+    }));
     return events.length > 0;
   }
 }

@@ -2,14 +2,22 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { cancelRun, overrideHandoff, postMessage, RunEngine } from '@parley/engine';
 import { acting } from '../../auth/acting';
-import { CancelRunCommand, OverrideHandoffCommand, PostHumanMessageCommand, ResumeRunCommand } from './run-commands';
+import {
+  CancelRunCommand,
+  OverrideHandoffCommand,
+  PostHumanMessageCommand,
+  ResumeRunCommand,
+} from './run-commands';
 
 /** Thin handlers: load the run, decide against its own state, append with the expected seq. */
 @CommandHandler(CancelRunCommand)
 export class CancelRunHandler implements ICommandHandler<CancelRunCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: CancelRunCommand): Promise<void> {
-    await this.engine.write(c.runId, (state) => ({ events: cancelRun(state!, acting(c.by), c.reason), result: undefined }));
+    await this.engine.write(c.runId, (state) => ({
+      events: cancelRun(state!, acting(c.by), c.reason),
+      result: undefined,
+    }));
   }
 }
 
@@ -17,7 +25,10 @@ export class CancelRunHandler implements ICommandHandler<CancelRunCommand> {
 export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessageCommand, { seq: number }> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: PostHumanMessageCommand): Promise<{ seq: number }> {
-    const { events } = await this.engine.write(c.runId, (state) => ({ events: postMessage(state!, acting(c.by), c.text), result: undefined }));
+    const { events } = await this.engine.write(c.runId, (state) => ({
+      events: postMessage(state!, acting(c.by), c.text),
+      result: undefined,
+    }));
     return { seq: events[events.length - 1].seq };
   }
 }
@@ -26,7 +37,10 @@ export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessage
 export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCommand, { seq: number }> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: OverrideHandoffCommand): Promise<{ seq: number }> {
-    const { events } = await this.engine.write(c.runId, (state) => ({ events: overrideHandoff(state!, acting(c.by), c.to, c.reason), result: undefined }));
+    const { events } = await this.engine.write(c.runId, (state) => ({
+      events: overrideHandoff(state!, acting(c.by), c.to, c.reason),
+      result: undefined,
+    }));
     return { seq: events[0].seq };
   }
 }
@@ -39,4 +53,9 @@ export class ResumeRunHandler implements ICommandHandler<ResumeRunCommand> {
   }
 }
 
-export const RUN_COMMAND_HANDLERS = [CancelRunHandler, PostHumanMessageHandler, OverrideHandoffHandler, ResumeRunHandler];
+export const RUN_COMMAND_HANDLERS = [
+  CancelRunHandler,
+  PostHumanMessageHandler,
+  OverrideHandoffHandler,
+  ResumeRunHandler,
+];

@@ -8,7 +8,10 @@ import { StartRunCommand } from './start-run.command';
 
 /** Starts a run; the same idempotency key from the same human returns the same run. */
 @CommandHandler(StartRunCommand)
-export class StartRunHandler implements ICommandHandler<StartRunCommand, { runId: string; created: boolean }> {
+export class StartRunHandler implements ICommandHandler<
+  StartRunCommand,
+  { runId: string; created: boolean }
+> {
   /** Keys started here that the read model may not have applied yet. */
   private readonly pending = new Map<string, Promise<{ runId: string; created: boolean }>>();
 
@@ -35,7 +38,12 @@ export class StartRunHandler implements ICommandHandler<StartRunCommand, { runId
     return promise;
   }
 
-  private async start(body: StartRunCommand['body'], by: StartRunCommand['by'], workflow: ReturnType<WorkflowCatalog['get']>, runId?: string) {
+  private async start(
+    body: StartRunCommand['body'],
+    by: StartRunCommand['by'],
+    workflow: ReturnType<WorkflowCatalog['get']>,
+    runId?: string,
+  ) {
     try {
       const state = await this.engine.start({
         runId,
