@@ -24,6 +24,11 @@ const BENCHES = [
   { name: 'throughput', what: 'content-pipeline runs per second, many at a time' },
   { name: 'resume', what: 'decision -> run resumed latency' },
   { name: 'paused', what: '10,000 paused runs: memory, restart, resume all' },
+  { name: 'replay', what: 'a 100,000-event run: verify and replay by streaming, events/s and retained heap' },
+  {
+    name: 'fanout',
+    what: 'run events -> 500 WebSocket clients: one instance, across instances (Kafka), takeover',
+  },
 ];
 
 const args = process.argv.slice(2);
