@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
 import { ConcurrencyError, NotFoundError, ParleyError, upcast } from '@parley/contracts';
-import type { EventStore } from '@parley/event-store';
+import { sealBatch, type EventStore } from '@parley/event-store';
 import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
 import { SYSTEM_ACTOR, agentActor } from './patterns/shared';
@@ -199,19 +199,30 @@ export class RunEngine {
     await Promise.all([...this.driving.values()].map((d) => d.done));
   }
 
+  /**
+   * The loop. A step's intent (`model-call.started`, `tool-call.started`) is appended before its
+   * effect; the effect's result is appended together with whatever the run decides next, up to the
+   * next effect's intent: one append per agent step, and never an effect whose intent is not durable.
+   */
   private async drive(runId: string, entry: { again: boolean }): Promise<void> {
+    let begun: Begun | undefined;
     for (;;) {
       if (this.stopped || !this.owns(runId)) return;
-      const state = await this.state(runId);
-      if (!state) return;
-      if (!isTerminal(state.status)) this.active.set(runId, state);
-      const step = decide(state, this.context());
-      if (step.kind === 'wait' || step.kind === 'done') {
-        if (!entry.again) return;
-        entry.again = false;
-        continue;
+      if (!begun) {
+        const state = await this.state(runId);
+        if (!state) return;
+        if (!isTerminal(state.status)) this.active.set(runId, state);
+        const step = decide(state, this.context());
+        if (step.kind === 'wait' || step.kind === 'done') {
+          if (!entry.again) return;
+          entry.again = false;
+          continue;
+        }
+        begun = await this.begin(runId, state.seq, step);
+        if (!begun) continue;
       }
-      await this.perform(runId, state, step);
+      const results = await this.perform(runId, begun);
+      begun = results.length ? await this.record(runId, results) : undefined;
     }
   }
 
@@ -219,62 +230,126 @@ export class RunEngine {
     return { now: this.now(), newId: this.newId, toolSpec: (name) => this.deps.tools.spec(name) };
   }
 
-  private async perform(
-    runId: string,
-    decidedOn: RunState,
-    step: Exclude<Step, { kind: 'wait' | 'done' }>,
-  ): Promise<void> {
+  /** What a step appends before its effect, and the effect it begins (none for plain facts). */
+  private intentOf(state: RunState, step: Exclude<Step, { kind: 'wait' | 'done' }>): { events: NewEvent[]; begun?: Begun } {
     switch (step.kind) {
       case 'append':
-        await this.writeIfUnchanged(runId, decidedOn.seq, () => step.events);
-        return;
-      case 'call-models':
-        return this.callModels(runId, decidedOn, step.calls);
-      case 'run-tool':
-        return this.runTool(runId, step.callId);
+        return { events: step.events };
+      case 'call-models': {
+        // A call started before a crash and never answered is made again under the same id:
+        // only a recorded answer counts, so repeating an unanswered model call is harmless.
+        const calls = step.calls.map((plan) => {
+          const started = state.modelCalls.find((c) => c.status === 'started' && c.agent === plan.agent.name && c.purpose === plan.purpose);
+          return { plan: { ...plan, callId: started?.callId ?? plan.callId }, fresh: !started };
+        });
+        return {
+          events: calls
+            .filter((c) => c.fresh)
+            .map(({ plan }) => ({
+              type: 'model-call.started',
+              actor: agentActor(plan.agent.name),
+              data: { callId: plan.callId, agent: plan.agent.name, purpose: plan.purpose, model: plan.agent.model },
+            })),
+          begun: { kind: 'models', calls: calls.map((c) => c.plan) },
+        };
+      }
+      case 'run-tool': {
+        const call = state.toolCalls.find((c) => c.callId === step.callId);
+        if (!call || (call.status !== 'requested' && call.status !== 'started')) return { events: [] };
+        // A tool call started but never finished runs again with the same idempotency key.
+        const events: NewEvent[] =
+          call.status === 'requested'
+            ? [{ type: 'tool-call.started', actor: SYSTEM_ACTOR, data: { callId: call.callId, idempotencyKey: call.idempotencyKey } }]
+            : [];
+        return { events, begun: { kind: 'tool', callId: call.callId, tool: call.tool, idempotencyKey: call.idempotencyKey, args: effectiveArgs(state, call) } };
+      }
     }
   }
 
-  /** Append decisions only if nothing happened since they were decided; else decide again. */
-  private async writeIfUnchanged(runId: string, seq: number, events: () => NewEvent[]): Promise<boolean> {
-    const { result } = await this.write(runId, (state) =>
-      state && state.seq === seq ? { events: events(), result: true } : { events: [], result: false },
-    );
+  /** Append a step's intent, if nothing happened since it was decided (else decide again). */
+  private async begin(runId: string, seq: number, step: Exclude<Step, { kind: 'wait' | 'done' }>): Promise<Begun | undefined> {
+    const { result } = await this.write(runId, (state) => {
+      if (!state || state.seq !== seq) return { events: [], result: undefined };
+      const { events, begun } = this.intentOf(state, step);
+      return { events, result: begun };
+    });
     return result;
   }
 
-  private async callModels(runId: string, decidedOn: RunState, plans: ModelCallPlan[]): Promise<void> {
-    // A call started before a crash and never completed is made again under the same id:
-    // only a recorded answer counts, so repeating an unanswered model call is harmless.
-    const reuse = plans.map((p) =>
-      decidedOn.modelCalls.find(
-        (c) => c.status === 'started' && c.agent === p.agent.name && c.purpose === p.purpose,
-      ),
-    );
-    const calls = plans.map((p, i) => ({ ...p, callId: reuse[i]?.callId ?? p.callId }));
-    const fresh = calls.filter((_, i) => !reuse[i]);
-    if (fresh.length > 0) {
-      const ok = await this.writeIfUnchanged(runId, decidedOn.seq, () =>
-        fresh.map((c) => ({
-          type: 'model-call.started',
-          actor: agentActor(c.agent.name),
-          data: { callId: c.callId, agent: c.agent.name, purpose: c.purpose, model: c.agent.model },
-        })),
-      );
-      if (!ok) return;
-    }
-    await Promise.all(calls.map((call) => this.callModel(runId, call)));
+  /**
+   * Record an effect's result and, in the same append, what the run decides next: facts that follow
+   * from it and the intent of the next effect. Returns that next effect, already begun.
+   */
+  private async record(runId: string, results: NewEvent[]): Promise<Begun | undefined> {
+    return this.withLock(runId, async () => {
+      const state = await this.state(runId);
+      if (!state) return undefined;
+      const relevant = results.filter((e) => stillOpen(state, e));
+      if (relevant.length === 0) return undefined;
+      if (!this.owns(runId)) {
+        await this.deps.ownershipSettled?.();
+        if (!this.owns(runId)) throw new NotOwnerError(runId);
+      }
+      const head = await this.deps.store.head(runId);
+      const seq = state.seq;
+      const batch: NewEvent[] = [];
+      let begun: Begun | undefined;
+      try {
+        // Fold the batch as it grows, so each decision sees the facts before it. The events carry
+        // their ids and times, so what is folded here is exactly what the store seals.
+        let provisionalHead = head;
+        const add = (events: NewEvent[]): void => {
+          const stamped = events.map((e) => ({ ...e, eventId: e.eventId ?? this.newId(), at: e.at ?? this.now().toISOString() }));
+          const sealed = sealBatch(runId, provisionalHead, stamped);
+          for (const event of sealed) evolve(state, upcast(event));
+          provisionalHead = { seq: sealed[sealed.length - 1].seq, hash: sealed[sealed.length - 1].hash };
+          batch.push(...stamped);
+        };
+        add(relevant);
+        for (let i = 0; i < MAX_FACTS_PER_STEP && !isTerminal(state.status); i++) {
+          const step = decide(state, this.context());
+          if (step.kind === 'wait' || step.kind === 'done') break;
+          if (step.kind === 'call-models' && step.calls.length > 1) break; // a fan-out begins on its own
+          const intent = this.intentOf(state, step);
+          if (intent.events.length) add(intent.events);
+          if (intent.begun || intent.events.length === 0) {
+            begun = intent.begun;
+            break;
+          }
+        }
+        const stored = (await this.deps.store.append(runId, seq, batch)).map(upcast);
+        this.active.set(runId, state);
+        this.deps.onAppended?.(stored);
+        return begun;
+      } catch (error) {
+        this.active.delete(runId); // the folded-ahead state is not the log's: rebuild it from the log
+        throw error;
+      }
+    });
   }
 
-  private async callModel(runId: string, call: ModelCallPlan): Promise<void> {
+  /** Perform a begun effect; returns its result event (a fan-out records each answer as it comes). */
+  private async perform(runId: string, begun: Begun): Promise<NewEvent[]> {
+    if (begun.kind === 'tool') return [await this.toolResult(runId, begun)];
+    if (begun.calls.length === 1) return [await this.modelResult(runId, begun.calls[0])];
+    await Promise.all(
+      begun.calls.map(async (call) => {
+        const event = await this.modelResult(runId, call);
+        // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
+        await this.write(runId, (state) => ({ events: state && stillOpen(state, event) ? [event] : [], result: undefined }));
+      }),
+    );
+    return [];
+  }
+
+  private async modelResult(runId: string, call: ModelCallPlan): Promise<NewEvent> {
     const agent = call.agent.name;
-    let event: NewEvent;
     try {
       const result = await this.deps.models.complete(call, {
         runId,
         onToken: (delta) => this.deps.onToken?.(runId, agent, delta),
       });
-      event = {
+      return {
         type: 'model-call.completed',
         actor: agentActor(agent),
         data: {
@@ -289,74 +364,33 @@ export class RunEngine {
         },
       };
     } catch (error) {
-      const e =
-        error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
+      const e = error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
       this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
-      event = {
+      return {
         type: 'model-call.failed',
         actor: agentActor(agent),
-        data: {
-          callId: call.callId,
-          agent,
-          purpose: call.purpose,
-          code: e.code,
-          message: e.message,
-          attempts: e.attempts,
-        },
+        data: { callId: call.callId, agent, purpose: call.purpose, code: e.code, message: e.message, attempts: e.attempts },
       };
     }
-    // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
-    await this.write(runId, (state) =>
-      state?.modelCalls.some((c) => c.callId === call.callId && c.status === 'started')
-        ? { events: [event], result: undefined }
-        : { events: [], result: undefined },
-    );
   }
 
-  private async runTool(runId: string, callId: string): Promise<void> {
-    const started = await this.write(runId, (state) => {
-      const call = state?.toolCalls.find((c) => c.callId === callId);
-      if (!state || !call || (call.status !== 'requested' && call.status !== 'started'))
-        return { events: [], result: undefined };
-      const events: NewEvent[] =
-        call.status === 'requested'
-          ? [
-              {
-                type: 'tool-call.started',
-                actor: SYSTEM_ACTOR,
-                data: { callId, idempotencyKey: call.idempotencyKey },
-              },
-            ]
-          : [];
-      return { events, result: { call, args: effectiveArgs(state, call) } };
-    });
-    const target = started.result;
-    if (!target) return;
-    let event: NewEvent;
+  private async toolResult(runId: string, begun: Extract<Begun, { kind: 'tool' }>): Promise<NewEvent> {
+    const { callId } = begun;
     try {
-      const outcome = await this.deps.tools.execute(target.call.tool, target.args, {
-        runId,
-        callId,
-        idempotencyKey: target.call.idempotencyKey,
-      });
-      event = {
+      const outcome = await this.deps.tools.execute(begun.tool, begun.args, { runId, callId, idempotencyKey: begun.idempotencyKey });
+      return {
         type: 'tool-call.completed',
         actor: SYSTEM_ACTOR,
         data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false },
       };
     } catch (error) {
       const code = error instanceof ToolError ? error.code : 'TOOL.FAILED';
-      event = {
+      return {
         type: 'tool-call.failed',
         actor: SYSTEM_ACTOR,
         data: { callId, code, message: error instanceof Error ? error.message : String(error) },
       };
     }
-    await this.write(runId, (state) =>
-      state?.toolCalls.some((c) => c.callId === callId && c.status === 'started')
-        ? { events: [event], result: undefined }
-        : { events: [], result: undefined },
-    );
   }
 
   private async withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
@@ -373,3 +407,19 @@ export class RunEngine {
 }
 
 export type { EventEnvelope };
+
+/** Bound on the facts folded into one step's append (a decider that never settles is a bug, not a loop). */
+const MAX_FACTS_PER_STEP = 16;
+
+/** An effect whose intent is recorded: the loop performs it next. */
+type Begun =
+  | { kind: 'models'; calls: ModelCallPlan[] }
+  | { kind: 'tool'; callId: string; tool: string; idempotencyKey: string; args: unknown };
+
+/** A result is recorded only while its call is still open (started and not answered). */
+function stillOpen(state: RunState, event: NewEvent): boolean {
+  const callId = (event.data as { callId?: string }).callId;
+  if (event.type.startsWith('model-call.')) return state.modelCalls.some((c) => c.callId === callId && c.status === 'started');
+  if (event.type.startsWith('tool-call.')) return state.toolCalls.some((c) => c.callId === callId && c.status === 'started');
+  return true;
+}
