@@ -22,14 +22,23 @@ export class LogSubscriptions {
     return cursor;
   }
 
-  /** Call after events are stored. */
-  notify(): void {
-    for (const cursor of this.active) cursor.pump();
+  /**
+   * Call after events are stored, with them when known: a subscriber whose cursor stands right
+   * before them takes them as they are (the same events, in the same order, that a read of the log
+   * would give); any other catches up from the log.
+   */
+  notify(stored?: StoredEvent[]): void {
+    for (const cursor of this.active) cursor.pump(stored);
   }
 
   closeAll(): void {
     for (const cursor of [...this.active]) cursor.close();
   }
+}
+
+function contiguous(stored: StoredEvent[]): boolean {
+  for (let i = 1; i < stored.length; i++) if (stored[i].position !== stored[i - 1].position + 1) return false;
+  return true;
 }
 
 class Cursor implements Subscription {
@@ -48,14 +57,34 @@ class Cursor implements Subscription {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
-  pump(): void {
+  pump(stored?: StoredEvent[]): void {
     if (this.closed) return;
     if (this.pumping) {
       this.again = true;
       return;
     }
     this.pumping = true;
-    void this.drain();
+    if (stored?.length && stored[0].position === this.position + 1 && contiguous(stored))
+      void this.offer(stored);
+    else void this.drain();
+  }
+
+  /** Deliver events just stored, without reading them back; then continue from the log if needed. */
+  private async offer(stored: StoredEvent[]): Promise<void> {
+    await Promise.resolve(); // deliver after the append returns, as a read of the log would
+    try {
+      for (const event of stored) {
+        if (this.closed) return;
+        this.position = event.position;
+        this.listener(event);
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.again) {
+      this.again = false;
+      this.pump();
+    }
   }
 
   private async drain(): Promise<void> {

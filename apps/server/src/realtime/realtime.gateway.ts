@@ -93,15 +93,25 @@ export class RealtimeGateway
     @Inject(PARLEY_CONFIG) config: ParleyConfig,
   ) {
     this.origins = new OriginPolicy(config.allowedOrigins);
-    this.feed = new RunFeed(store, (error) =>
-      this.logger.error(`run feed: ${error instanceof Error ? error.stack : String(error)}`),
+    this.feed = new RunFeed(
+      store,
+      (error) => this.logger.error(`run feed: ${error instanceof Error ? error.stack : String(error)}`),
+      {
+        // the run's room on this instance: its members are the sockets watching it, once caught up
+        members: (runId) => this.server?.sockets.adapter.rooms.get(runRoom(runId)),
+        // encoded once for all; `local`: the other instances deliver from their own copy of the log
+        broadcast: (runId, event, except) =>
+          this.server.local.to(runRoom(runId)).except(except).emit('run:event', event),
+      },
     );
   }
 
   async onModuleInit(): Promise<void> {
     await this.feed.start();
+    // tokens of runs driven here, and (Kafka mode) those relayed from the other instances: each
+    // instance sends them to its own sockets, hence `local`
     this.tokens = this.liveTokens.subscribe((token) =>
-      this.server?.to(runRoom(token.runId)).emit('run:token', token),
+      this.server?.local.to(runRoom(token.runId)).emit('run:token', token),
     );
     this.stopInbox = this.projection.onChange((change) => {
       if (change.type === 'request') this.inboxChanged(change.request);
@@ -203,15 +213,24 @@ export class RealtimeGateway
     return this.handle(socket, 'run:watch', body, ack, async ({ runId, afterSeq }, conn) => {
       const previous = conn.watches.get(runId);
       if (previous) this.feed.remove(previous);
-      // registered before any await: a disconnect, an unwatch or a newer watch closes it
-      const watch = this.feed.open(runId, (event: EventEnvelope) => socket.emit('run:event', event));
+      // registered before any await: a disconnect, an unwatch or a newer watch closes it. Until it
+      // is caught up (and, for a new watch, in the room) it is served one event at a time; then
+      // live events reach it by the run room's broadcast (see RunFeed)
+      const watch = this.feed.open(
+        runId,
+        (event: EventEnvelope) => socket.emit('run:event', event),
+        socket.id,
+      );
       conn.watches.set(runId, watch);
       try {
         const { headSeq, replayed } = await this.feed.begin(watch, afterSeq);
         if (!watch.isClosed) await socket.join(runRoom(runId));
         return { ok: true, runId, headSeq, replayed };
       } catch (error) {
-        if (conn.watches.get(runId) === watch) conn.watches.delete(runId);
+        if (conn.watches.get(runId) === watch) {
+          conn.watches.delete(runId);
+          await socket.leave(runRoom(runId)); // a failed re-watch: no tokens for a run not watched
+        }
         throw error;
       }
     });

@@ -3,6 +3,17 @@ import { NotFoundError, SOCKET_ERROR_CODES, ValidationError } from '@parley/cont
 import type { EventStore, Subscription } from '@parley/event-store';
 
 /**
+ * Where a run's watchers can be reached all at once (the gateway: a socket.io room per run, on
+ * this instance). A watch opened with a `member` id (its socket's id) may be served by it.
+ */
+export interface RunRooms {
+  /** The ids of the members of the run's room now (undefined: nobody). */
+  members(runId: string): ReadonlySet<string> | undefined;
+  /** Send `event` once to every member of the run's room but those in `except` (encoded once). */
+  broadcast(runId: string, event: EventEnvelope, except: string[]): void;
+}
+
+/**
  * One watcher of one run (a socket): it is sent the run's events in seq order, each exactly once.
  * `lastSent` is the seq of the last event sent. A live event at or below it is dropped; one beyond
  * `lastSent + 1` means a gap, filled from the store before anything else is sent. While a read
@@ -19,6 +30,8 @@ export class RunWatch {
     private readonly store: EventStore,
     private readonly send: (event: EventEnvelope) => void,
     private readonly onError: (error: unknown) => void,
+    /** The id of the watcher in the run's room (its socket's id), if it can be served by a broadcast. */
+    readonly member?: string,
   ) {}
 
   /** Catch up from `afterSeq` (read from the store), then deliver live events. */
@@ -43,6 +56,19 @@ export class RunWatch {
     this.busy = true;
     this.pending.push(event);
     this.fill().catch(this.onError);
+  }
+
+  /**
+   * Whether `event` is exactly the next one this watch is to send, with nothing in the way (no
+   * read from the store in flight): then a broadcast may deliver it instead of `offer`.
+   */
+  isNext(event: EventEnvelope): boolean {
+    return !this.closed && !this.busy && event.seq === this.lastSent + 1;
+  }
+
+  /** `event` (for which `isNext` held) was delivered by a broadcast. */
+  broadcasted(event: EventEnvelope): void {
+    this.lastSent = event.seq;
   }
 
   close(): void {
@@ -102,6 +128,11 @@ export class RunWatch {
 /**
  * Delivery of run events to sockets, from the log: ONE subscription to the event store for the
  * whole gateway, fanned out to the watches of each run.
+ *
+ * With `rooms`, a live event is sent ONCE to the watches that are caught up (its seq is the next
+ * one they are to send, they are reading nothing from the store, and they are in the run's room):
+ * a room broadcast that excludes every other member of the room. The other watches (catching up,
+ * filling a gap, not in the room yet) get it through `offer`, one by one, as before.
  */
 export class RunFeed {
   private readonly watches = new Map<string, Set<RunWatch>>();
@@ -110,6 +141,7 @@ export class RunFeed {
   constructor(
     private readonly store: EventStore,
     private readonly onError: (error: unknown) => void,
+    private readonly rooms?: RunRooms,
   ) {}
 
   /** Subscribe from the log's current end (a watch reads its own past from the store). */
@@ -131,8 +163,8 @@ export class RunFeed {
   }
 
   /** Register a watch of a run: live events for it are buffered from now on, until `begin`. */
-  open(runId: string, send: (event: EventEnvelope) => void): RunWatch {
-    const watch = new RunWatch(runId, this.store, send, this.onError);
+  open(runId: string, send: (event: EventEnvelope) => void, member?: string): RunWatch {
+    const watch = new RunWatch(runId, this.store, send, this.onError, member);
     let set = this.watches.get(runId);
     if (!set) this.watches.set(runId, (set = new Set()));
     set.add(watch);
@@ -184,14 +216,48 @@ export class RunFeed {
   }
 
   private dispatch(stored: StoredEvent): void {
-    const set = this.watches.get(stored.event.runId);
+    const event = stored.event;
+    const set = this.watches.get(event.runId);
     if (!set) return;
+    const shared = this.broadcast(event, set);
     for (const watch of set) {
+      if (shared?.has(watch)) continue;
       try {
-        watch.offer(stored.event);
+        watch.offer(event);
       } catch (error) {
         this.onError(error);
       }
     }
+  }
+
+  /**
+   * Send `event` once to the caught-up watches of its run that are in its room; returns them
+   * (their `lastSent` now `event.seq`), or nothing when there was no broadcast.
+   */
+  private broadcast(event: EventEnvelope, set: Set<RunWatch>): Set<RunWatch> | undefined {
+    if (!this.rooms) return undefined;
+    const members = this.rooms.members(event.runId);
+    if (!members?.size) return undefined;
+    const shared = new Set<RunWatch>();
+    const ids = new Set<string>();
+    for (const watch of set) {
+      const id = watch.member;
+      if (id !== undefined && !ids.has(id) && members.has(id) && watch.isNext(event)) {
+        shared.add(watch);
+        ids.add(id);
+      }
+    }
+    if (shared.size === 0) return undefined;
+    // every other member of the room (catching up, a gap, a stale member) is left out
+    const except: string[] = [];
+    for (const id of members) if (!ids.has(id)) except.push(id);
+    try {
+      this.rooms.broadcast(event.runId, event, except);
+    } catch (error) {
+      this.onError(error);
+      return undefined; // nothing was marked sent: each watch is offered the event on its own
+    }
+    for (const watch of shared) watch.broadcasted(event);
+    return shared;
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventEnvelope, StoredEvent } from '@parley/contracts';
 import type { EventListener, EventStore } from '@parley/event-store';
-import { RunFeed } from './run-feed';
+import { RunFeed, type RunRooms } from './run-feed';
 
 /** A store whose reads snapshot at call time and can be held, to interleave reads with live events. */
 class FakeStore {
@@ -160,5 +160,181 @@ describe('RunFeed: delivery from the log', () => {
     assert.deepEqual(seqs(a), [1, 2]);
     assert.deepEqual(seqs(b), [2, 3]);
     assert.equal(feed.watchedRuns, 1);
+  });
+});
+
+/** The run rooms of a gateway: members by run, and what each socket received, by which path. */
+class FakeRooms implements RunRooms {
+  readonly rooms = new Map<string, Set<string>>();
+  readonly received = new Map<string, EventEnvelope[]>();
+  readonly broadcasts: { runId: string; seq: number; except: string[] }[] = [];
+  readonly direct: { id: string; seq: number }[] = [];
+
+  join(runId: string, id: string): void {
+    const room = this.rooms.get(runId) ?? new Set<string>();
+    this.rooms.set(runId, room.add(id));
+  }
+
+  /** The per-socket path: what a watch's `send` does for socket `id`. */
+  sender(id: string): (event: EventEnvelope) => void {
+    return (event) => {
+      this.direct.push({ id, seq: event.seq });
+      this.got(id).push(event);
+    };
+  }
+
+  got(id: string): EventEnvelope[] {
+    const list = this.received.get(id) ?? [];
+    this.received.set(id, list);
+    return list;
+  }
+
+  members(runId: string): ReadonlySet<string> | undefined {
+    return this.rooms.get(runId);
+  }
+
+  broadcast(runId: string, event: EventEnvelope, except: string[]): void {
+    this.broadcasts.push({ runId, seq: event.seq, except: [...except].sort() });
+    for (const id of this.rooms.get(runId) ?? []) if (!except.includes(id)) this.got(id).push(event);
+  }
+}
+
+describe('RunFeed: one broadcast to the caught-up watchers of a run', () => {
+  /** Watch `runId` as socket `id` from `afterSeq`, then join the room, as the gateway does. */
+  async function watchAs(feed: RunFeed, rooms: FakeRooms, runId: string, id: string, afterSeq?: number) {
+    const watch = feed.open(runId, rooms.sender(id), id);
+    const result = await feed.begin(watch, afterSeq);
+    rooms.join(runId, id);
+    return { watch, ...result };
+  }
+
+  it('sends a live event once to all caught-up watchers, and to each exactly once', async () => {
+    const store = new FakeStore();
+    const rooms = new FakeRooms();
+    const feed = new RunFeed(store.asStore(), (e) => assert.fail(String(e)), rooms);
+    await feed.start();
+    store.append('r', 2);
+    store.append('other', 1);
+    for (const id of ['a', 'b', 'c']) await watchAs(feed, rooms, 'r', id);
+    await watchAs(feed, rooms, 'other', 'x');
+    rooms.direct.length = 0;
+    store.append('r', 2);
+    store.append('other', 1);
+    assert.deepEqual(rooms.broadcasts, [
+      { runId: 'r', seq: 3, except: [] },
+      { runId: 'r', seq: 4, except: [] },
+      { runId: 'other', seq: 2, except: [] },
+    ]);
+    assert.deepEqual(rooms.direct, [], 'nothing went socket by socket');
+    for (const id of ['a', 'b', 'c']) assert.deepEqual(seqs(rooms.got(id)), [3, 4], id);
+    assert.deepEqual(seqs(rooms.got('x')), [2]);
+  });
+
+  it('leaves a watcher in catch-up out of the broadcast and serves it alone; once caught up it shares, no duplicate', async () => {
+    const store = new FakeStore();
+    const rooms = new FakeRooms();
+    const feed = new RunFeed(store.asStore(), (e) => assert.fail(String(e)), rooms);
+    await feed.start();
+    store.append('r', 3);
+    await watchAs(feed, rooms, 'r', 'a');
+    await watchAs(feed, rooms, 'r', 'b');
+    rooms.join('r', 'c'); // c is still in the room from a watch it replaces (a re-watch)
+    rooms.join('r', 'stale'); // and a member with no watch at all
+    const release = store.hold();
+    const cWatching = watchAs(feed, rooms, 'r', 'c', 0);
+    await flush(); // c's catch-up read is in flight (it saw seqs 1..3)
+    store.append('r', 2); // 4, 5 arrive live meanwhile
+    assert.deepEqual(rooms.broadcasts, [
+      { runId: 'r', seq: 4, except: ['c', 'stale'] },
+      { runId: 'r', seq: 5, except: ['c', 'stale'] },
+    ]);
+    assert.deepEqual(seqs(rooms.got('c')), [], 'c got nothing ahead of its catch-up');
+    release();
+    const { headSeq, replayed } = await cWatching;
+    assert.deepEqual([headSeq, replayed], [5, 5]);
+    assert.deepEqual(seqs(rooms.got('c')), [1, 2, 3, 4, 5], 'the store first, then the buffered live events');
+    assert.deepEqual(
+      rooms.direct.map((d) => d.id),
+      ['c', 'c', 'c', 'c', 'c'],
+      'c alone was served one by one',
+    );
+    store.append('r', 1); // 6: c is caught up now and shares the broadcast
+    assert.deepEqual(rooms.broadcasts.at(-1), { runId: 'r', seq: 6, except: ['stale'] });
+    assert.deepEqual(seqs(rooms.got('a')), [4, 5, 6]);
+    assert.deepEqual(seqs(rooms.got('b')), [4, 5, 6]);
+    assert.deepEqual(seqs(rooms.got('c')), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(seqs(rooms.got('stale')), []);
+    assert.equal(rooms.direct.length, 5);
+  });
+
+  it('a new watcher is served alone until it is in the room', async () => {
+    const store = new FakeStore();
+    const rooms = new FakeRooms();
+    const feed = new RunFeed(store.asStore(), (e) => assert.fail(String(e)), rooms);
+    await feed.start();
+    store.append('r', 1);
+    await watchAs(feed, rooms, 'r', 'a');
+    const late = feed.open('r', rooms.sender('b'), 'b');
+    await feed.begin(late, 1); // caught up, but not joined yet
+    store.append('r', 1);
+    assert.deepEqual(rooms.broadcasts, [{ runId: 'r', seq: 2, except: [] }]);
+    assert.deepEqual(rooms.direct, [{ id: 'b', seq: 2 }]);
+    rooms.join('r', 'b');
+    store.append('r', 1);
+    assert.deepEqual(rooms.broadcasts.at(-1), { runId: 'r', seq: 3, except: [] });
+    assert.deepEqual(seqs(rooms.got('a')), [2, 3]);
+    assert.deepEqual(seqs(rooms.got('b')), [2, 3]);
+  });
+
+  it('fills a gap watcher by watcher, then broadcasts again; a late duplicate goes nowhere', async () => {
+    const store = new FakeStore();
+    const rooms = new FakeRooms();
+    const feed = new RunFeed(store.asStore(), (e) => assert.fail(String(e)), rooms);
+    await feed.start();
+    store.append('r', 2);
+    await watchAs(feed, rooms, 'r', 'a');
+    await watchAs(feed, rooms, 'r', 'b');
+    const [three] = store.append('r', 1, false); // stored, its delivery delayed
+    store.append('r', 1); // 4 first: a gap for both
+    await flush();
+    await flush();
+    assert.deepEqual(rooms.broadcasts, [], 'no watcher could take 4 as its next event');
+    store.deliver(three); // the delayed delivery: a duplicate now
+    store.append('r', 1);
+    assert.deepEqual(rooms.broadcasts, [{ runId: 'r', seq: 5, except: [] }]);
+    assert.deepEqual(seqs(rooms.got('a')), [3, 4, 5]);
+    assert.deepEqual(seqs(rooms.got('b')), [3, 4, 5]);
+  });
+
+  it('a removed watch is left out even while its socket is still in the room', async () => {
+    const store = new FakeStore();
+    const rooms = new FakeRooms();
+    const feed = new RunFeed(store.asStore(), (e) => assert.fail(String(e)), rooms);
+    await feed.start();
+    store.append('r', 1);
+    await watchAs(feed, rooms, 'r', 'a');
+    const { watch } = await watchAs(feed, rooms, 'r', 'b');
+    feed.remove(watch); // an unwatch: the socket leaves the room after this
+    store.append('r', 1);
+    assert.deepEqual(rooms.broadcasts, [{ runId: 'r', seq: 2, except: ['b'] }]);
+    assert.deepEqual(seqs(rooms.got('b')), []);
+  });
+
+  it('falls back to one send per watcher when the broadcast fails', async () => {
+    const store = new FakeStore();
+    const rooms = new FakeRooms();
+    const errors: unknown[] = [];
+    rooms.broadcast = () => {
+      throw new Error('adapter down');
+    };
+    const feed = new RunFeed(store.asStore(), (e) => errors.push(e), rooms);
+    await feed.start();
+    store.append('r', 1);
+    await watchAs(feed, rooms, 'r', 'a');
+    await watchAs(feed, rooms, 'r', 'b');
+    store.append('r', 2);
+    assert.equal(errors.length, 2);
+    assert.deepEqual(seqs(rooms.got('a')), [2, 3]);
+    assert.deepEqual(seqs(rooms.got('b')), [2, 3]);
   });
 });

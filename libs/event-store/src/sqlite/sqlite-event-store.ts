@@ -21,12 +21,21 @@ export interface SqliteEventStoreOptions {
   seal?: SealContext;
 }
 
+interface PendingAppend {
+  runId: string;
+  expectedSeq: number;
+  events: NewEvent[];
+  resolve: (events: EventEnvelope[]) => void;
+  reject: (error: unknown) => void;
+}
+
 /** The embedded event log: the default on one machine, no infrastructure needed. */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite' as const;
   private readonly log: SqliteLog;
   private readonly subscriptions: LogSubscriptions;
   private readonly seal: SealContext;
+  private readonly pending: PendingAppend[] = [];
 
   constructor(options: SqliteEventStoreOptions) {
     let file = ':memory:';
@@ -41,24 +50,54 @@ export class SqliteEventStore implements EventStore {
     );
   }
 
-  async append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {
-    return this.appendSync(runId, expectedSeq, events);
+  /**
+   * Appends arriving in the same tick share one transaction (group commit): each is checked and
+   * written in its own savepoint, so a stale `expectedSeq` fails that append alone and writes
+   * nothing of it, while the others commit together.
+   */
+  append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {
+    if (events.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ runId, expectedSeq, events, resolve, reject });
+      if (this.pending.length === 1) queueMicrotask(() => this.flush());
+    });
   }
 
-  /** Synchronous append (better-sqlite3 is synchronous): the engine's hot path uses it directly. */
-  appendSync(runId: string, expectedSeq: number, events: NewEvent[]): EventEnvelope[] {
-    if (events.length === 0) return [];
-    let sealed: EventEnvelope[] = [];
-    const tx = this.log.db.transaction(() => {
-      const head = this.log.head(runId);
+  private flush(): void {
+    const batch = this.pending.splice(0);
+    const outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }> = [];
+    const one = this.log.db.transaction((item: PendingAppend) => {
+      const head = this.log.head(item.runId);
       const actual = head?.seq ?? 0;
-      if (actual !== expectedSeq) throw new ConcurrencyError(runId, expectedSeq, actual);
-      sealed = sealBatch(runId, head, events, this.seal);
-      this.log.insert(sealed);
+      if (actual !== item.expectedSeq) throw new ConcurrencyError(item.runId, item.expectedSeq, actual);
+      const sealed = sealBatch(item.runId, head, item.events, this.seal);
+      return { sealed, positions: this.log.insert(sealed) };
     });
-    tx();
-    this.subscriptions.notify();
-    return sealed;
+    try {
+      this.log.db.transaction(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push(one(item)); // nested: a savepoint per append
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    const stored: StoredEvent[] = [];
+    for (const outcome of outcomes) {
+      if ('sealed' in outcome)
+        outcome.sealed.forEach((event, i) => stored.push({ position: outcome.positions[i], event }));
+    }
+    if (stored.length) this.subscriptions.notify(stored);
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if ('sealed' in outcome) item.resolve(outcome.sealed);
+      else item.reject(outcome.error);
+    });
   }
 
   async read(runId: string, options: ReadOptions = {}): Promise<EventEnvelope[]> {
@@ -93,11 +132,11 @@ export class SqliteEventStore implements EventStore {
 
   async importStream(runId: string, events: EventEnvelope[]): Promise<void> {
     assertImportable(runId, events);
-    this.log.insert(events, () => {
+    const positions = this.log.insert(events, () => {
       const head = this.log.head(runId);
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
     });
-    this.subscriptions.notify();
+    this.subscriptions.notify(events.map((event, i) => ({ position: positions[i], event })));
   }
 
   async close(): Promise<void> {
