@@ -71,7 +71,8 @@ class Cursor implements Subscription {
 
   /** Deliver events just stored, without reading them back; then continue from the log if needed. */
   private async offer(stored: StoredEvent[]): Promise<void> {
-    await Promise.resolve(); // deliver after the append returns, as a read of the log would
+    // Deliver after the appender has gone on with its own work: subscribers are off the write path.
+    await new Promise((resolve) => setImmediate(resolve));
     try {
       for (const event of stored) {
         if (this.closed) return;

@@ -36,6 +36,10 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions: LogSubscriptions;
   private readonly seal: SealContext;
   private readonly pending: PendingAppend[] = [];
+  private readonly flushTransaction: (
+    batch: PendingAppend[],
+    outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }>,
+  ) => void;
 
   constructor(options: SqliteEventStoreOptions) {
     let file = ':memory:';
@@ -45,6 +49,30 @@ export class SqliteEventStore implements EventStore {
     }
     this.log = new SqliteLog(file);
     this.seal = options.seal ?? defaultSealContext;
+    const one = this.log.db.transaction((item: PendingAppend) => this.appendOne(item));
+    this.flushTransaction = this.log.db.transaction(
+      (
+        batch: PendingAppend[],
+        outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }>,
+      ) => {
+        if (batch.length === 1) {
+          // Alone in its transaction: a failed check has written nothing, no savepoint needed.
+          try {
+            outcomes.push(this.appendOne(batch[0]));
+          } catch (error) {
+            outcomes.push({ error });
+          }
+          return;
+        }
+        for (const item of batch) {
+          try {
+            outcomes.push(one(item)); // nested: a savepoint per append
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      },
+    );
     this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
       this.log.readAll({ afterPosition, limit }),
     );
@@ -63,26 +91,20 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
+  /** One append, checked against the head and written, inside the flush's transaction. */
+  private appendOne(item: PendingAppend): { sealed: EventEnvelope[]; positions: number[] } {
+    const head = this.log.head(item.runId);
+    const actual = head?.seq ?? 0;
+    if (actual !== item.expectedSeq) throw new ConcurrencyError(item.runId, item.expectedSeq, actual);
+    const sealed = sealBatch(item.runId, head, item.events, this.seal); // validates before anything is written
+    return { sealed, positions: this.log.insertRows(sealed) };
+  }
+
   private flush(): void {
     const batch = this.pending.splice(0);
     const outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }> = [];
-    const one = this.log.db.transaction((item: PendingAppend) => {
-      const head = this.log.head(item.runId);
-      const actual = head?.seq ?? 0;
-      if (actual !== item.expectedSeq) throw new ConcurrencyError(item.runId, item.expectedSeq, actual);
-      const sealed = sealBatch(item.runId, head, item.events, this.seal);
-      return { sealed, positions: this.log.insert(sealed) };
-    });
     try {
-      this.log.db.transaction(() => {
-        for (const item of batch) {
-          try {
-            outcomes.push(one(item)); // nested: a savepoint per append
-          } catch (error) {
-            outcomes.push({ error });
-          }
-        }
-      })();
+      this.flushTransaction(batch, outcomes);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;

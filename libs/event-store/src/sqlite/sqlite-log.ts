@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { EventEnvelope, StoredEvent } from '@parley/contracts';
 import type { ReadAllOptions, StreamHead } from '../event-store.port';
@@ -28,12 +29,22 @@ interface Row {
 export class SqliteLog {
   readonly db: Database.Database;
   private readonly stmts;
+  private readonly checkpointer?: Worker;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    if (file !== ':memory:') {
+      // A WAL checkpoint writes pages back and fsyncs: 10-20 ms that would stall whichever append
+      // triggers it. A worker thread with its own connection checkpoints in the background; the
+      // writer only checkpoints itself if the WAL grows far beyond that (the worker is gone or behind).
+      this.db.pragma('wal_autocheckpoint = 20000');
+      this.checkpointer = new Worker(CHECKPOINTER, { eval: true, workerData: { file } });
+      this.checkpointer.unref();
+      this.checkpointer.on('error', () => undefined);
+    }
     this.db.exec(SCHEMA);
     this.stmts = {
       head: this.db.prepare<[string], { seq: number; hash: string }>(
@@ -75,6 +86,11 @@ export class SqliteLog {
     return run();
   }
 
+  /** Insert rows inside a transaction the caller holds. */
+  insertRows(events: EventEnvelope[]): number[] {
+    return events.map((e) => Number(this.stmts.insert.run(row(e)).lastInsertRowid));
+  }
+
   /** Apply events that may already be stored (a consumer re-reading its topic): each (run, seq) once. */
   applyOnce(
     events: EventEnvelope[],
@@ -114,9 +130,19 @@ export class SqliteLog {
   }
 
   close(): void {
+    void this.checkpointer?.terminate();
     if (this.db.open) this.db.close();
   }
 }
+
+/** The background checkpointer: a PASSIVE checkpoint (never blocks the writer) every 500 ms. */
+const CHECKPOINTER = `
+const { workerData } = require('node:worker_threads');
+const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* next time */ } }, 500);
+`;
 
 function row(e: EventEnvelope): { runId: string; seq: number; type: string; hash: string; body: string } {
   return { runId: e.runId, seq: e.seq, type: e.type, hash: e.hash, body: JSON.stringify(e) };
