@@ -304,3 +304,43 @@ describe('replay of every shipped example', () => {
     }
   });
 });
+
+describe('export from Kafka, audit offline in SQLite', () => {
+  it('a run exported from a Kafka-mode instance imports into a SQLite instance and verifies there', async () => {
+    const brokers = process.env.KAFKA_BROKERS;
+    assert.ok(brokers && brokers.includes(':'), 'KAFKA_BROKERS must point at the test broker');
+    const prefix = `audit-${Math.random().toString(36).slice(2, 10)}`;
+    const kafka = await ParleyProcess.start({
+      eventLog: 'kafka',
+      env: { KAFKA_BROKERS: brokers, PARLEY_INSTANCE_ID: prefix, PARLEY_KAFKA_TOPIC_PREFIX: prefix },
+    });
+    const sqlite = await ParleyProcess.start();
+    try {
+      const { body } = await kafka
+        .client('carol')
+        .post('/api/runs', { workflow: 'content-pipeline', input: 'Auditing across logs' });
+      const waiting = await until(kafka.client(), body.runId, ['waiting']);
+      await kafka
+        .client('alice')
+        .post(`/api/requests/${waiting.pendingRequests[0].id}/decision`, { decision: 'approve' });
+      await waitFor('the second review', async () => {
+        const run = (await kafka.client().get(`/api/runs/${body.runId}`)).body;
+        return run.status === 'waiting' && run.pendingRequests[0].id !== waiting.pendingRequests[0].id;
+      });
+      const text = await exportText(kafka.client(), body.runId);
+      assert.equal(verifyExportText(text).ok, true);
+      const imported = await importText(sqlite.client(), text);
+      assert.equal(imported.status, 201, JSON.stringify(imported.body));
+      assert.equal((await sqlite.client().get('/health')).body.eventLog, 'sqlite');
+      assert.equal((await sqlite.client().get(`/api/runs/${body.runId}/verify`)).body.ok, true);
+      assert.deepEqual(
+        (await sqlite.client().get(`/api/runs/${body.runId}/state`)).body,
+        (await kafka.client().get(`/api/runs/${body.runId}/state`)).body,
+      );
+      const audit = (await sqlite.client().get(`/api/runs/${body.runId}/audit`)).body.requests;
+      assert.equal(audit[0].decisions[0].by.id, 'alice');
+    } finally {
+      await Promise.all([kafka.dispose(), sqlite.dispose()]);
+    }
+  });
+});
