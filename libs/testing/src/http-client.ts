@@ -1,3 +1,5 @@
+import { waitFor } from './wait-for';
+
 /** A small JSON client over real HTTP (global fetch). */
 export interface HttpAnswer<T = any> {
   status: number;
@@ -44,4 +46,12 @@ export class HttpClient {
       parsed = text ? JSON.parse(text) : undefined;
     return { status: response.status, body: parsed as T, headers: response.headers };
   }
+}
+
+/** Poll `GET /api/runs/:runId` until the run's status is one of `statuses`; returns the run. */
+export async function runInStatus(api: HttpClient, runId: string, ...statuses: string[]): Promise<any> {
+  return waitFor(`run ${runId} ${statuses.join('/')}`, async () => {
+    const run = (await api.get(`/api/runs/${runId}`)).body;
+    return statuses.includes(run.status) ? run : undefined;
+  });
 }

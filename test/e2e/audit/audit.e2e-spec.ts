@@ -4,14 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { canonicalJson, verifyExportText } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, waitFor, type HttpClient } from '@parley/testing';
-
-async function until(api: HttpClient, runId: string, statuses: string[]): Promise<any> {
-  return waitFor(`run ${runId} in ${statuses.join('/')}`, async () => {
-    const run = (await api.get(`/api/runs/${runId}`)).body;
-    return statuses.includes(run.status) ? run : undefined;
-  });
-}
+import { ParleyProcess, REPO_ROOT, runInStatus, waitFor, type HttpClient } from '@parley/testing';
 
 async function exportText(api: HttpClient, runId: string): Promise<string> {
   const answer = await api.get(`/api/runs/${runId}/export`);
@@ -35,12 +28,12 @@ describe('audit and replay', () => {
       .client('carol')
       .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $140 for order #R9' });
     refundRun = body.runId;
-    const waiting = await until(server.client(), refundRun, ['waiting']);
+    const waiting = await runInStatus(server.client(), refundRun, 'waiting');
     await server.client('alice').post(`/api/requests/${waiting.pendingRequests[0].id}/decision`, {
       decision: 'approve',
       comment: 'checked the order',
     });
-    await until(server.client(), refundRun, ['completed']);
+    await runInStatus(server.client(), refundRun, 'completed');
   });
   after(async () => Promise.all([server.dispose(), other.dispose()]));
 
@@ -205,7 +198,7 @@ describe('audit and replay', () => {
     const { body } = await server
       .client('carol')
       .post('/api/runs', { workflow: 'debate', input: 'Agents should approve their own refunds' });
-    const original = await until(server.client(), body.runId, ['waiting']);
+    const original = await runInStatus(server.client(), body.runId, 'waiting');
     const events = (await server.client().get(`/api/runs/${original.runId}/events`)).body.events as Array<{
       seq: number;
       type: string;
@@ -219,7 +212,7 @@ describe('audit and replay', () => {
     });
     assert.equal(fork.status, 201, JSON.stringify(fork.body));
     assert.deepEqual(fork.body.forkOf, { runId: original.runId, atSeq, head: events[atSeq - 1].hash });
-    const forked = await until(server.client(), fork.body.runId, ['waiting', 'completed']);
+    const forked = await runInStatus(server.client(), fork.body.runId, 'waiting', 'completed');
     const forkEvents = (await server.client().get(`/api/runs/${fork.body.runId}/events`)).body
       .events as Array<{ seq: number; type: string; data: { forkOf?: unknown } }>;
     assert.deepEqual(
@@ -292,7 +285,7 @@ describe('replay of every shipped example', () => {
         workflow,
         input: 'Refund $80 for order #X1; we launch product X; my login is broken',
       });
-      await until(server.client(), body.runId, ['waiting', 'completed']);
+      await runInStatus(server.client(), body.runId, 'waiting', 'completed');
       const events = (await server.client().get(`/api/runs/${body.runId}/events`)).body.events as unknown[];
       assert.ok(events.length >= 3, workflow);
       for (let seq = 1; seq <= events.length; seq++) {
@@ -319,7 +312,7 @@ describe('export from Kafka, audit offline in SQLite', () => {
       const { body } = await kafka
         .client('carol')
         .post('/api/runs', { workflow: 'content-pipeline', input: 'Auditing across logs' });
-      const waiting = await until(kafka.client(), body.runId, ['waiting']);
+      const waiting = await runInStatus(kafka.client(), body.runId, 'waiting');
       await kafka
         .client('alice')
         .post(`/api/requests/${waiting.pendingRequests[0].id}/decision`, { decision: 'approve' });

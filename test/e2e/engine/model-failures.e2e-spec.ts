@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
-import { ParleyProcess, waitFor, type HttpClient } from '@parley/testing';
-
-async function finished(api: HttpClient, runId: string): Promise<any> {
-  return waitFor(`run ${runId} ends`, async () => {
-    const run = (await api.get(`/api/runs/${runId}`)).body;
-    return ['completed', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
-  });
-}
+import { ParleyProcess, runInStatus, waitFor } from '@parley/testing';
 
 /** Structured outputs are validated with zod; an invalid one is asked again a bounded number of times. */
 describe('model output validation and failures (real openai SDK against the offline model over HTTP)', () => {
@@ -29,7 +22,7 @@ describe('model output validation and failures (real openai SDK against the offl
     const { body } = await server
       .client('carol')
       .post('/api/runs', { workflow: 'press-release-auto', input: 'Announce the new console' });
-    const run = await finished(server.client(), body.runId);
+    const run = await runInStatus(server.client(), body.runId, 'completed', 'failed', 'cancelled');
     assert.equal(run.status, 'completed');
     const events = (await server.client().get(`/api/runs/${body.runId}/events`)).body.events as Array<{
       type: string;
@@ -50,7 +43,7 @@ describe('model output validation and failures (real openai SDK against the offl
     const { body } = await server
       .client('carol')
       .post('/api/runs', { workflow: 'press-release-auto', input: 'Announce the new CLI' });
-    const run = await finished(server.client(), body.runId);
+    const run = await runInStatus(server.client(), body.runId, 'completed', 'failed', 'cancelled');
     assert.equal(run.status, 'failed');
     assert.equal(run.failure.code, 'MODEL_CALL_FAILED');
     const events = (await server.client().get(`/api/runs/${body.runId}/events`)).body.events as Array<{
@@ -71,7 +64,7 @@ describe('model output validation and failures (real openai SDK against the offl
     const { body } = await server
       .client('carol')
       .post('/api/runs', { workflow: 'content-pipeline', input: 'A short note' });
-    const run = await finished(server.client(), body.runId);
+    const run = await runInStatus(server.client(), body.runId, 'completed', 'failed', 'cancelled');
     model.injectFaults({ httpErrors: 0 });
     assert.equal(run.status, 'failed');
     const events = (await server.client().get(`/api/runs/${body.runId}/events`)).body.events as Array<{

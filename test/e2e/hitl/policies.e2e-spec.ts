@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ParleyProcess, REPO_ROOT, waitFor, type HttpClient, type TestUser } from '@parley/testing';
+import {
+  ParleyProcess,
+  REPO_ROOT,
+  runInStatus,
+  waitFor,
+  type HttpClient,
+  type TestUser,
+} from '@parley/testing';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'workflows');
-
-async function runUntil(api: HttpClient, runId: string, status: string): Promise<any> {
-  return waitFor(`run ${runId} is ${status}`, async () => {
-    const run = (await api.get(`/api/runs/${runId}`)).body;
-    return run.status === status ? run : undefined;
-  });
-}
 
 async function start(
   server: ParleyProcess,
@@ -36,7 +36,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
 
   it('a quorum of 2 needs two different approvers; the same decision twice is idempotent', async () => {
     const runId = await start(server, 'carol', 'refund-quorum', 'Please refund $300 for order #Q1');
-    const run = await runUntil(server.client('alice'), runId, 'waiting');
+    const run = await runInStatus(server.client('alice'), runId, 'waiting');
     const request = run.pendingRequests[0];
     assert.equal(request.quorum, 2);
 
@@ -66,7 +66,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
       .client('bob')
       .post(`/api/requests/${request.id}/decision`, { decision: 'approve', comment: 'ok' });
     assert.equal(second.body.status, 'resolved');
-    const done = await runUntil(server.client(), runId, 'completed');
+    const done = await runInStatus(server.client(), runId, 'completed');
     assert.equal(done.toolCalls[0].status, 'completed');
     const audit = (await server.client().get(`/api/requests/${request.id}`)).body;
     assert.deepEqual(
@@ -89,7 +89,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
 
   it('four-eyes refuses the requester; a participant may not approve; nothing is appended', async () => {
     const runId = await start(server, 'alice', 'refund-quorum', 'Please refund $150 for order #Q2');
-    const run = await runUntil(server.client(), runId, 'waiting');
+    const run = await runInStatus(server.client(), runId, 'waiting');
     const request = run.pendingRequests[0];
     const count = await eventCount(server.client(), runId);
     const own = await server
@@ -132,7 +132,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
 
   it('an approver edits the refund down, a second approves; the tool runs with the edited arguments', async () => {
     const runId = await start(server, 'carol', 'refund-quorum', 'Please refund $400 for order #Q3');
-    const request = (await runUntil(server.client(), runId, 'waiting')).pendingRequests[0];
+    const request = (await runInStatus(server.client(), runId, 'waiting')).pendingRequests[0];
     const edited = { args: { order_id: 'Q3', amount: 120, reason: 'partial refund: item kept' } };
     const first = await server.client('alice').post(`/api/requests/${request.id}/decision`, {
       decision: 'edit',
@@ -144,7 +144,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
       .client('bob')
       .post(`/api/requests/${request.id}/decision`, { decision: 'approve' });
     assert.equal(second.body.status, 'resolved');
-    await runUntil(server.client(), runId, 'completed');
+    await runInStatus(server.client(), runId, 'completed');
     const refunds = (await server.client().get(`/api/refunds?runId=${runId}`)).body.refunds;
     assert.deepEqual(
       refunds.map((r: { amount: number; reason: string }) => [r.amount, r.reason]),
@@ -154,7 +154,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
 
   it('a confirmation is answered by the requester only ("I\'ll refund $50. Confirm?")', async () => {
     const runId = await start(server, 'carol', 'refund-confirm', 'Please refund $50 for order #C1');
-    const request = (await runUntil(server.client(), runId, 'waiting')).pendingRequests[0];
+    const request = (await runInStatus(server.client(), runId, 'waiting')).pendingRequests[0];
     assert.equal(request.kind, 'confirmation');
     assert.match(request.ask, /Confirm\?$/);
     const other = await server
@@ -165,14 +165,14 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
       .client('carol')
       .post(`/api/requests/${request.id}/decision`, { decision: 'decline', comment: 'changed my mind' });
     assert.equal(declined.body.status, 'resolved');
-    const done = await runUntil(server.client(), runId, 'completed');
+    const done = await runInStatus(server.client(), runId, 'completed');
     assert.equal(done.toolCalls[0].status, 'rejected');
     assert.equal((await server.client().get(`/api/refunds?runId=${runId}`)).body.refunds.length, 0);
   });
 
   it('a timeout escalates to another role, who claims and approves', async () => {
     const runId = await start(server, 'carol', 'refund-timeout', 'Please refund $200 for order #T1');
-    const first = (await runUntil(server.client(), runId, 'waiting')).pendingRequests[0];
+    const first = (await runInStatus(server.client(), runId, 'waiting')).pendingRequests[0];
     assert.equal(first.onTimeout.action, 'escalate');
     const escalated = await waitFor(
       'the approval expires and escalates',
@@ -196,7 +196,7 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
       .client('maya')
       .post(`/api/requests/${escalated.id}/decision`, { decision: 'approve', comment: 'manager approves' });
     assert.equal(decided.body.status, 'resolved');
-    await runUntil(server.client(), runId, 'completed');
+    await runInStatus(server.client(), runId, 'completed');
     const types = (await server.client().get(`/api/runs/${runId}/events`)).body.events.map(
       (e: { type: string }) => e.type,
     );
@@ -216,7 +216,7 @@ describe('deadlines survive a restart (derived from the log at start-up)', () =>
   it('a request whose deadline passes while the server is down expires when it comes back', async () => {
     const first = await ParleyProcess.start({ env: { PARLEY_WORKFLOWS_DIR: FIXTURES } });
     const runId = await start(first, 'carol', 'refund-reject-timeout', 'Please refund $130 for order #D1');
-    const request = (await runUntil(first.client(), runId, 'waiting')).pendingRequests[0];
+    const request = (await runInStatus(first.client(), runId, 'waiting')).pendingRequests[0];
     await first.kill();
     await waitFor('the deadline has passed', () => Date.now() > Date.parse(request.deadline) + 200, {
       timeoutMs: 10_000,
@@ -226,7 +226,7 @@ describe('deadlines survive a restart (derived from the log at start-up)', () =>
       env: { PARLEY_WORKFLOWS_DIR: FIXTURES },
     });
     try {
-      const done = await runUntil(second.client(), runId, 'completed');
+      const done = await runInStatus(second.client(), runId, 'completed');
       assert.equal(done.toolCalls[0].status, 'rejected');
       const types = (await second.client().get(`/api/runs/${runId}/events`)).body.events.map(
         (e: { type: string }) => e.type,

@@ -597,13 +597,7 @@ export class KafkaEventStore implements EventStore {
   }
 
   async *stream(runId: string, options: ReadOptions = {}): AsyncIterable<EventEnvelope> {
-    let fromSeq = options.fromSeq ?? 1;
-    for (;;) {
-      const page = this.log.readPage(runId, fromSeq, 1000);
-      yield* page;
-      if (page.length < 1000) return;
-      fromSeq = page[page.length - 1].seq + 1;
-    }
+    yield* this.log.iterate(runId, options.fromSeq ?? 1);
   }
 
   async head(runId: string): Promise<StreamHead | undefined> {

@@ -116,6 +116,16 @@ export class SqliteLog {
     return this.stmts.readPage.all(runId, fromSeq, limit).map((r) => JSON.parse(r.body) as EventEnvelope);
   }
 
+  /** A run's events from `fromSeq` on, a page at a time: memory stays flat however long the run. */
+  *iterate(runId: string, fromSeq = 1, pageSize = 1000): Generator<EventEnvelope> {
+    for (;;) {
+      const page = this.readPage(runId, fromSeq, pageSize);
+      yield* page;
+      if (page.length < pageSize) return;
+      fromSeq = page[page.length - 1].seq + 1;
+    }
+  }
+
   readAll(options: ReadAllOptions = {}): StoredEvent[] {
     const rows = this.stmts.readAll.all(options.afterPosition ?? 0, options.limit ?? 1000);
     return rows.map((r) => ({ position: r.position, event: JSON.parse(r.body) as EventEnvelope }));
