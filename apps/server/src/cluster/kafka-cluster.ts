@@ -10,7 +10,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { ParleyError } from '@parley/contracts';
-import type { KafkaEventStore } from '@parley/event-store';
+import { createKafka, type KafkaEventStore } from '@parley/event-store';
 import type { LiveToken } from '../core/live-tokens';
 import { CommandRecord, ReplyRecord, TokensRecord, type WireError } from './cluster-messages';
 import { partitionOf, type Ownership } from './ownership';
@@ -110,15 +110,7 @@ export class KafkaCluster implements Ownership {
     this.tokensTopic = `${config.prefix}.tokens`;
     this.groupId = `${config.prefix}-owners`;
     this.inboxGroup = `${config.prefix}-inbox-${config.instanceId}-${randomUUID()}`;
-    this.kafka = new Kafka({
-      clientId: `${config.instanceId}-cluster`,
-      brokers: config.brokers,
-      connectionTimeout: 3000,
-      requestTimeout: 30_000,
-      retry: { retries: 5, initialRetryTime: 250, maxRetryTime: 2000 },
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry: LogEntry) => this.kafkaLog(entry),
-    });
+    this.kafka = createKafka(`${config.instanceId}-cluster`, config.brokers, (entry) => this.kafkaLog(entry));
     this.admin = this.kafka.admin();
     this.producer = this.kafka.producer({
       allowAutoTopicCreation: false,

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { Kafka, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { upcast } from '@parley/contracts';
-import type { EventStore, Subscription } from '@parley/event-store';
+import { createKafka, type EventStore, type Subscription } from '@parley/event-store';
 import { notificationOf } from './notification';
 import type { NotificationOutbox } from './notification-outbox';
 
@@ -53,11 +53,7 @@ export class Notifier {
   async start(): Promise<void> {
     if (this.targets.length === 0) return;
     if (this.options.kafkaBrokers?.length) {
-      const kafka = new Kafka({
-        clientId: `${this.options.clientId}-notifier`,
-        brokers: this.options.kafkaBrokers,
-        logLevel: 1,
-      });
+      const kafka = createKafka(`${this.options.clientId}-notifier`, this.options.kafkaBrokers);
       const admin = kafka.admin();
       await admin.connect();
       try {

@@ -113,14 +113,13 @@ export class RunsProjection {
 
   private apply(stored: StoredEvent): void {
     this.position = stored.position;
-    let event: RunEvent;
+    let event: RunEvent | undefined;
     try {
       event = upcast(stored.event);
     } catch {
-      return;
+      event = undefined; // a type this version does not know: skipped, but its position counts
     }
-    this.applyEvent(event);
-    while (this.waiters.length && this.waiters[0].position <= this.position) this.waiters.shift()!.resolve();
+    if (event) this.applyEvent(event);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       if (this.waiters[i].position <= this.position) this.waiters.splice(i, 1)[0].resolve();
     }

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import {
   ConfigResourceTypes,
@@ -13,20 +11,13 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
+import type { EventEnvelope, NewEvent } from '@parley/contracts';
 import { ConcurrencyError, GENESIS_HASH, ParleyError, hashEvent } from '@parley/contracts';
-import type {
-  EventListener,
-  EventStore,
-  ReadAllOptions,
-  ReadOptions,
-  StreamHead,
-  Subscription,
-} from '../event-store.port';
+import type { EventStore, StreamHead } from '../event-store.port';
 import { assertImportable } from '../import-check';
 import { defaultSealContext, sealBatch, type SealContext } from '../seal';
-import { SqliteLog } from '../sqlite/sqlite-log';
-import { LogSubscriptions } from '../subscriptions';
+import { LocalLogStore } from '../local-log-store';
+import { createKafka } from './kafka-client';
 
 export const DEFAULT_RUN_EVENTS_TOPIC = 'parley.run-events';
 
@@ -94,7 +85,7 @@ interface ApplyResult {
  *
  * Global positions (`readAll`, `subscribe`) are local to each instance's store.
  */
-export class KafkaEventStore implements EventStore {
+export class KafkaEventStore extends LocalLogStore implements EventStore {
   readonly kind = 'kafka' as const;
   readonly topic: string;
   readonly groupId: string;
@@ -103,8 +94,6 @@ export class KafkaEventStore implements EventStore {
   private readonly admin: Admin;
   private readonly producer: Producer;
   private readonly consumer: Consumer;
-  private readonly log: SqliteLog;
-  private readonly subscriptions: LogSubscriptions;
   private readonly seal: SealContext;
   private readonly emit: (line: string) => void;
   private readonly hashAt: Statement<[string, number], { hash: string }>;
@@ -131,24 +120,13 @@ export class KafkaEventStore implements EventStore {
   private consumerStarted = false;
 
   private constructor(private readonly config: KafkaEventStoreConfig) {
-    if (!config.brokers?.length) {
-      throw new Error('KafkaEventStore needs at least one broker (set KAFKA_BROKERS, e.g. 127.0.0.1:9092)');
-    }
+    super(config.localDir);
     this.topic = config.topic ?? DEFAULT_RUN_EVENTS_TOPIC;
     this.groupId = `parley-materializer-${randomUUID()}`;
     this.seal = config.seal ?? defaultSealContext;
     this.emit = config.log ?? ((line) => process.stderr.write(`${line}\n`));
 
-    let file = ':memory:';
-    if (config.localDir !== ':memory:') {
-      mkdirSync(config.localDir, { recursive: true });
-      file = join(config.localDir, 'events.db');
-    }
-    this.log = new SqliteLog(file);
     this.hashAt = this.log.db.prepare('SELECT hash FROM events WHERE run_id = ? AND seq = ?');
-    this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
-      this.log.readAll({ afterPosition, limit }),
-    );
 
     const storedTopic = this.log.getMeta('kafka.topic');
     if (storedTopic !== undefined && storedTopic !== this.topic) {
@@ -164,16 +142,7 @@ export class KafkaEventStore implements EventStore {
       this.consumed.set(Number(row.key.slice('offset:'.length)), Number(row.value));
     }
 
-    this.kafka = new Kafka({
-      clientId: config.clientId ?? 'parley',
-      brokers: config.brokers,
-      connectionTimeout: 3000,
-      requestTimeout: 30_000,
-      // Bounded: an unreachable broker fails `open` in seconds, not minutes.
-      retry: { retries: 5, initialRetryTime: 250, maxRetryTime: 2000 },
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry: LogEntry) => this.kafkaLog(entry),
-    });
+    this.kafka = createKafka(config.clientId ?? 'parley', config.brokers, (entry) => this.kafkaLog(entry));
     this.admin = this.kafka.admin();
     this.producer = this.kafka.producer({
       idempotent: true,
@@ -200,6 +169,9 @@ export class KafkaEventStore implements EventStore {
 
   /** Connect, create the topic if missing, start consuming, and resolve once caught up. */
   static async open(config: KafkaEventStoreConfig): Promise<KafkaEventStore> {
+    if (!config.brokers?.length) {
+      throw new Error('KafkaEventStore needs at least one broker (set KAFKA_BROKERS, e.g. 127.0.0.1:9092)');
+    }
     const store = new KafkaEventStore(config);
     try {
       await store.start();
@@ -590,30 +562,6 @@ export class KafkaEventStore implements EventStore {
   /** Next offset to read per partition, as stored in the local store. */
   offsets(): Record<number, number> {
     return Object.fromEntries(this.consumed);
-  }
-
-  async read(runId: string, options: ReadOptions = {}): Promise<EventEnvelope[]> {
-    return this.log.read(runId, options.fromSeq ?? 1);
-  }
-
-  async *stream(runId: string, options: ReadOptions = {}): AsyncIterable<EventEnvelope> {
-    yield* this.log.iterate(runId, options.fromSeq ?? 1);
-  }
-
-  async head(runId: string): Promise<StreamHead | undefined> {
-    return this.log.head(runId);
-  }
-
-  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    return this.log.readAll(options);
-  }
-
-  async lastPosition(): Promise<number> {
-    return this.log.lastPosition();
-  }
-
-  subscribe(afterPosition: number, listener: EventListener): Subscription {
-    return this.subscriptions.subscribe(afterPosition, listener);
   }
 
   /**

@@ -1,19 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError } from '@parley/contracts';
-import type {
-  EventListener,
-  EventStore,
-  ReadAllOptions,
-  ReadOptions,
-  StreamHead,
-  Subscription,
-} from '../event-store.port';
+import type { EventStore } from '../event-store.port';
 import { assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
-import { LogSubscriptions } from '../subscriptions';
-import { SqliteLog } from './sqlite-log';
+import { LocalLogStore } from '../local-log-store';
 
 export interface SqliteEventStoreOptions {
   /** A folder (the file is `events.db` inside it), or `:memory:`. */
@@ -30,10 +20,8 @@ interface PendingAppend {
 }
 
 /** The embedded event log: the default on one machine, no infrastructure needed. */
-export class SqliteEventStore implements EventStore {
+export class SqliteEventStore extends LocalLogStore implements EventStore {
   readonly kind = 'sqlite' as const;
-  private readonly log: SqliteLog;
-  private readonly subscriptions: LogSubscriptions;
   private readonly seal: SealContext;
   private readonly pending: PendingAppend[] = [];
   private readonly flushTransaction: (
@@ -42,12 +30,7 @@ export class SqliteEventStore implements EventStore {
   ) => void;
 
   constructor(options: SqliteEventStoreOptions) {
-    let file = ':memory:';
-    if (options.dataDir !== ':memory:') {
-      mkdirSync(options.dataDir, { recursive: true });
-      file = join(options.dataDir, 'events.db');
-    }
-    this.log = new SqliteLog(file);
+    super(options.dataDir);
     this.seal = options.seal ?? defaultSealContext;
     const one = this.log.db.transaction((item: PendingAppend) => this.appendOne(item));
     this.flushTransaction = this.log.db.transaction(
@@ -72,9 +55,6 @@ export class SqliteEventStore implements EventStore {
           }
         }
       },
-    );
-    this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
-      this.log.readAll({ afterPosition, limit }),
     );
   }
 
@@ -120,30 +100,6 @@ export class SqliteEventStore implements EventStore {
       if ('sealed' in outcome) item.resolve(outcome.sealed);
       else item.reject(outcome.error);
     });
-  }
-
-  async read(runId: string, options: ReadOptions = {}): Promise<EventEnvelope[]> {
-    return this.log.read(runId, options.fromSeq ?? 1);
-  }
-
-  async *stream(runId: string, options: ReadOptions = {}): AsyncIterable<EventEnvelope> {
-    yield* this.log.iterate(runId, options.fromSeq ?? 1);
-  }
-
-  async head(runId: string): Promise<StreamHead | undefined> {
-    return this.log.head(runId);
-  }
-
-  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    return this.log.readAll(options);
-  }
-
-  async lastPosition(): Promise<number> {
-    return this.log.lastPosition();
-  }
-
-  subscribe(afterPosition: number, listener: EventListener): Subscription {
-    return this.subscriptions.subscribe(afterPosition, listener);
   }
 
   async importStream(runId: string, events: EventEnvelope[]): Promise<void> {
