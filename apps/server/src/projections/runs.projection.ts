@@ -1,4 +1,4 @@
-import type { HumanRequestKind, RunEvent, StoredEvent } from '@parley/contracts';
+import type { RequestSummaryPayload, RunEvent, StoredEvent } from '@parley/contracts';
 import { upcast } from '@parley/contracts';
 import type { EventStore, Subscription } from '@parley/event-store';
 import type { RunStatus } from '@parley/engine';
@@ -16,20 +16,8 @@ export interface RunSummary {
   currentAgent?: string;
 }
 
-export interface RequestSummary {
-  id: string;
-  runId: string;
-  kind: HumanRequestKind;
-  status: 'open' | 'resolved' | 'expired';
-  title: string;
-  ask: string;
-  roles: string[];
-  createdAt: string;
-  deadline: string | null;
-  claimedBy?: string;
-  closedAt?: string;
-  outcome?: string;
-}
+/** A request as lists and the inbox show it: the wire schema of `libs/contracts` (socket and REST alike). */
+export type RequestSummary = RequestSummaryPayload;
 
 type Listener = (
   change: { type: 'request'; request: RequestSummary } | { type: 'run'; run: RunSummary },
