@@ -4,6 +4,8 @@
 //
 //   npm test                      everything
 //   npm test -- unit              only files whose path contains "unit" (any substring filter)
+//   npm run test:chaos            the chaos suite (*.chaos-spec.ts): long crash and fault runs
+//   npm run test:load             the load suite (*.load-spec.ts): load and soak, with figures
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,18 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const suite = args.find((a) => a.startsWith('--suite='))?.slice('--suite='.length) ?? 'default';
+const filters = args.filter((a) => !a.startsWith('--suite='));
+const SUITES = {
+  default: /\.(unit|int)\.spec\.js$|\.e2e-spec\.js$/,
+  chaos: /\.chaos-spec\.js$/,
+  load: /\.load-spec\.js$/,
+};
+if (!SUITES[suite]) {
+  console.error(`unknown suite ${suite}: one of ${Object.keys(SUITES).join(', ')}`);
+  process.exit(2);
+}
 const log = (line) => process.stderr.write(`[test] ${line}\n`);
 
 log('building (tsc -b)');
@@ -94,7 +107,7 @@ function findTests(dir) {
     const full = join(dir, name);
     if (name === 'node_modules') continue;
     if (statSync(full).isDirectory()) out.push(...findTests(full));
-    else if (/\.(unit|int)\.spec\.js$|\.e2e-spec\.js$/.test(name)) out.push(full);
+    else if (SUITES[suite].test(name)) out.push(full);
   }
   return out.sort();
 }
