@@ -228,12 +228,14 @@ export const APPROVER: Acting = {
 
 /** Approve an open request the way the decision command handler does, then resume the run (the saga's job). */
 export async function approve(engine: RunEngine, runId: string, requestId: string): Promise<void> {
-  const { result } = await engine.write(runId, (state) =>
-    decideOnRequest(state!, requestId, APPROVER, { decision: 'approve' }, new Date(), () => undefined),
+  // As DecideRequestCommand does: the decision, and what the run does next, in one append.
+  const { result } = await engine.write(
+    runId,
+    (state) => decideOnRequest(state!, requestId, APPROVER, { decision: 'approve' }, new Date(), () => undefined),
+    { drive: true },
   );
   if (result.status !== 'resolved')
     throw new Error(`approval of ${requestId} not resolved: ${result.status}`);
-  engine.kick(runId);
 }
 
 // ---------------------------------------------------------------- the instant model
@@ -397,8 +399,14 @@ export class Harness {
   private appended(events: RunEvent[]): void {
     for (const event of events) {
       if (event.type === 'human-request.opened' && this.options.autoApprove) {
-        approve(this.engine, event.runId, event.data.requestId).catch((error: unknown) => {
-          this.finished.get(event.runId)?.reject(error instanceof Error ? error : new Error(String(error)));
+        // On the next turn of the event loop, as a decision arriving over HTTP would: after the run
+        // has paused and left memory.
+        const { runId } = event;
+        const requestId = event.data.requestId;
+        setImmediate(() => {
+          approve(this.engine, runId, requestId).catch((error: unknown) => {
+            this.finished.get(runId)?.reject(error instanceof Error ? error : new Error(String(error)));
+          });
         });
       }
       if (TERMINAL.has(event.type)) {

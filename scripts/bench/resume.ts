@@ -1,6 +1,6 @@
 /**
- * 4. Decision -> run resumed: from calling the decision (`engine.write(runId, s => decideOnRequest(...))`,
- * then `kick` as the resume saga does) to the next `model-call.started` (content-pipeline review)
+ * 4. Decision -> run resumed: from calling the decision (`engine.write(runId, s => decideOnRequest(...),
+ * {drive: true})`, as DecideRequestCommand does) to the next `model-call.started` (content-pipeline review)
  * or `tool-call.started` (refund-desk approval) appended for that run, seen through RunEngine's
  * onAppended hook. The run has stopped and its state was dropped before the decision arrives, so
  * each resume rebuilds the run from its log. Decisions are made one at a time.

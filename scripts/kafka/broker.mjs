@@ -531,7 +531,14 @@ export async function waitForBroker({
  * @param {number} [opts.readyTimeoutMs=60000]
  * @param {string} [opts.heap='-Xms256m -Xmx768m']
  * @returns {Promise<{ brokers: string, pid: number, port: number, controllerPort: number,
- *   dataDir: string, logFile: string, clusterId: string, stop: () => Promise<void> }>}
+ *   dataDir: string, logFile: string, clusterId: string, stop: () => Promise<void>,
+ *   kill: () => Promise<void>, restart: () => Promise<object> }>}
+ *
+ * `stop()` is a graceful shutdown (SIGTERM, SIGKILL after 15 s; a temporary data dir is removed).
+ * `kill()` is a crash (SIGKILL of the JVM, nothing flushed by Kafka itself; the data dir is kept,
+ * even a temporary one, until `stop()`). `restart()`, after either, starts a broker on the same
+ * ports and data dir (its topics kept) and resolves with its new handle once it serves requests;
+ * fault tests use it with their own `dataDir`, since `stop()` removes a temporary one.
  */
 export async function startBroker({
   port,
@@ -678,6 +685,37 @@ export async function startBroker({
     return stopping;
   };
 
+  const kill = async () => {
+    if (!exited) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await exitPromise;
+    }
+    liveBrokers.delete(pid);
+  };
+
+  const restart = async () => {
+    if (!exited) throw new Error(`broker pid ${pid} is still running: stop() or kill() it before restart()`);
+    if (tempDataDir && !fs.existsSync(dataDir))
+      throw new Error(`the temporary data dir ${dataDir} was removed by stop(): pass your own dataDir to restart`);
+    return startBroker({
+      port,
+      controllerPort,
+      dataDir,
+      log,
+      version,
+      clusterId,
+      autoCreateTopics,
+      extraProperties,
+      detached,
+      readyTimeoutMs,
+      heap,
+    });
+  };
+
   const brokers = `127.0.0.1:${port}`;
   try {
     const ready = await waitForBroker({
@@ -698,7 +736,7 @@ export async function startBroker({
     throw new Error(`${err.message}\n${tail}`);
   }
 
-  return { brokers, pid, port, controllerPort, dataDir, logFile, clusterId, stop };
+  return { brokers, pid, port, controllerPort, dataDir, logFile, clusterId, stop, kill, restart };
 }
 
 /**

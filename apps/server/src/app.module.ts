@@ -10,6 +10,7 @@ import { CommandRouter } from './cluster/command-router';
 import type { ParleyCore } from './core/core';
 import { ConsoleController } from './console/console.controller';
 import { CoreModule } from './core/core.module';
+import { EventLogRecoveryService } from './health/event-log-recovery.service';
 import { HealthHttpController } from './health/health.http.controller';
 import { REQUEST_COMMAND_HANDLERS } from './hitl/commands/request-commands.handlers';
 import { DeadlineScheduler } from './hitl/deadline-scheduler';
@@ -45,6 +46,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     DeadlineScheduler,
     CommandRouter,
     ClusterService,
+    EventLogRecoveryService,
     RealtimeGateway,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },

@@ -1,13 +1,66 @@
-import type { Decision, NewEvent } from '@parley/contracts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@parley/contracts';
-import type { HumanRequestState, RunState } from './run-state';
+import type { Decision, HumanRef, NewEvent } from '@parley/contracts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError, canonicalJson } from '@parley/contracts';
+import { sha256 } from './patterns/shared';
+import type { DecisionState, HumanRequestState, RunState } from './run-state';
 import { isTerminal } from './run-state';
+
+/** The kinds of identity a token may carry. Only a human decides, claims or speaks as a human. */
+export type IdentityKind = 'human' | 'agent' | 'service';
 
 /** Who acts, and which of the request's roles they hold (undefined: none). */
 export interface Acting {
   id: string;
   roleFor: (roles: string[]) => string | undefined;
   isAdmin: boolean;
+  /** Default `human`. An agent's or a service's identity is refused on every human path. */
+  kind?: IdentityKind;
+}
+
+function mustBeHuman(who: Acting, what: string): void {
+  const kind = who.kind ?? 'human';
+  if (kind !== 'human') {
+    throw new ForbiddenError(
+      'AUTH.NOT_A_HUMAN',
+      `${who.id} is not a human (its token is of kind "${kind}"): only a human may ${what}`,
+      { id: who.id, kind },
+    );
+  }
+}
+
+/** Approve, confirm and edit apply the payload (an edit approves its own version of it). */
+const approves = (d: Decision): boolean => d === 'approve' || d === 'confirm' || d === 'edit';
+
+/** An edit replaces the top-level fields it names (a tool call's `args`, a draft ...). */
+function applyEdit(payload: unknown, edit: unknown): unknown {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  return isRecord(payload) && isRecord(edit) ? { ...payload, ...edit } : edit;
+}
+
+/**
+ * What a decider is shown now, and its hash: the payload as opened or, once an approver has edited
+ * it (a quorum of 2 or more), as the latest edit left it. A decision is bound to this hash.
+ */
+export function shownPayload(request: HumanRequestState): {
+  payload: unknown;
+  payloadHash: string;
+  editedBy: HumanRef | null;
+} {
+  const edit = [...request.votes].reverse().find((v) => v.decision === 'edit');
+  if (!edit) return { payload: request.payload, payloadHash: request.payloadHash, editedBy: null };
+  const payload = applyEdit(request.payload, edit.payload);
+  return { payload, payloadHash: sha256(payload), editedBy: edit.by };
+}
+
+/** The hash of the payload a vote approved (undefined: the vote does not approve). */
+function approvedHash(request: HumanRequestState, vote: DecisionState): string | undefined {
+  if (!approves(vote.decision)) return undefined;
+  if (vote.decision === 'edit') return sha256(applyEdit(request.payload, vote.payload));
+  return vote.payloadHash ?? request.payloadHash;
+}
+
+function latestVoteBy(request: HumanRequestState, id: string): DecisionState | undefined {
+  return [...request.votes].reverse().find((v) => v.by.id === id);
 }
 
 export interface DecisionInput {
@@ -46,6 +99,13 @@ function entitled(request: HumanRequestState, who: Acting): string {
  * A human's decision on a request, decided against the run's own state. Errors are coded and
  * append nothing; the same decision sent again appends nothing and reports the earlier outcome.
  * `validatePayload` checks an edited payload (tool arguments, a plan ...) before it is accepted.
+ *
+ * Binding: a decision may carry `payloadHash`, the hash of what the human was shown
+ * (`shownPayload`). A different hash is refused (`REQUEST.STALE_PAYLOAD`). Without one, an
+ * approving decision is taken to be about the payload as opened, so once an earlier vote edited
+ * it, the hash is required (`REQUEST.PAYLOAD_HASH_REQUIRED`). Towards the quorum, each approval
+ * counts for the version it approved: an edit after your approval means your vote no longer
+ * counts, and you may vote again on the new version.
  */
 export function decideOnRequest(
   state: RunState,
@@ -55,9 +115,16 @@ export function decideOnRequest(
   now: Date,
   validatePayload: (request: HumanRequestState, payload: unknown) => void,
 ): { events: NewEvent[]; result: DecisionOutcome } {
+  mustBeHuman(who, 'decide a request');
   const request = findRequest(state, requestId);
-  const mine = request.votes.find((v) => v.by.id === who.id);
-  if (mine && mine.decision === input.decision)
+  const shown = shownPayload(request);
+  const mine = latestVoteBy(request, who.id);
+  if (
+    mine &&
+    mine.decision === input.decision &&
+    (input.payloadHash === undefined || input.payloadHash === mine.payloadHash) &&
+    (input.decision !== 'edit' || canonicalJson(input.payload) === canonicalJson(mine.payload))
+  )
     return { events: [], result: { status: 'unchanged', request } };
   if (request.status === 'expired')
     throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
@@ -72,7 +139,10 @@ export function decideOnRequest(
     throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
   }
   const role = entitled(request, who);
-  if (mine)
+  // An approval of a version that has since been edited no longer counts: its author may vote again.
+  const superseded = mine !== undefined && approvedHash(request, mine) !== undefined
+    && approvedHash(request, mine) !== shown.payloadHash;
+  if (mine && !superseded)
     throw new ConflictError(
       'REQUEST.ALREADY_DECIDED',
       `${who.id} already decided "${mine.decision}" on request ${requestId}`,
@@ -96,10 +166,18 @@ export function decideOnRequest(
       `request ${requestId} is claimed by ${request.claimedBy.id}`,
     );
   }
-  if (input.payloadHash && input.payloadHash !== request.payloadHash) {
+  if (input.payloadHash !== undefined && input.payloadHash !== shown.payloadHash) {
     throw new ConflictError(
       'REQUEST.STALE_PAYLOAD',
-      'the payload you saw is not the one this request is about; reload it',
+      'the payload you saw is not the one this request is about now; reload it',
+      { payloadHash: input.payloadHash, current: shown.payloadHash },
+    );
+  }
+  if (input.payloadHash === undefined && approves(input.decision) && shown.editedBy) {
+    throw new ConflictError(
+      'REQUEST.PAYLOAD_HASH_REQUIRED',
+      `${shown.editedBy.id} edited the payload after the request opened: reload it and send its payloadHash with your decision`,
+      { current: shown.payloadHash },
     );
   }
   if (
@@ -118,6 +196,15 @@ export function decideOnRequest(
     validatePayload(request, input.payload);
   }
   const by = { id: who.id, role };
+  const vote: DecisionState = {
+    decision: input.decision,
+    by,
+    comment: input.comment,
+    payload: input.payload,
+    payloadHash: shown.payloadHash,
+    seq: 0,
+    at: now.toISOString(),
+  };
   const events: NewEvent[] = [
     {
       type: 'human-decision.recorded',
@@ -128,28 +215,39 @@ export function decideOnRequest(
         by,
         comment: input.comment,
         payload: input.payload,
-        payloadHash: request.payloadHash,
+        payloadHash: shown.payloadHash,
       },
     },
   ];
   // An edit approves the edited payload: it is a vote towards the quorum like an approval, so
   // that one approver cannot settle a request that needs two by editing instead of approving.
-  const approves = (d: Decision): boolean => d === 'approve' || d === 'confirm' || d === 'edit';
+  // Each decider's latest vote counts, and only for the version it approved.
+  const latest = new Map<string, DecisionState>();
+  for (const v of [...request.votes, vote]) {
+    latest.delete(v.by.id); // in the order of each decider's latest vote
+    latest.set(v.by.id, v);
+  }
   const approving = approves(input.decision);
-  const approvals = request.votes.filter((v) => approves(v.decision)).length + (approving ? 1 : 0);
-  if (approving && approvals < request.quorum) {
-    return { events, result: { status: 'recorded', request, votes: approvals, quorum: request.quorum } };
+  const target = approvedHash(request, vote);
+  const approvers = [...latest.values()].filter((v) => target !== undefined && approvedHash(request, v) === target);
+  if (approving && approvers.length < request.quorum) {
+    return {
+      events,
+      result: { status: 'recorded', request, votes: approvers.length, quorum: request.quorum },
+    };
   }
   let outcome: Decision = input.decision;
   let payload = input.payload;
-  let deciders = [...request.votes.filter((v) => v.decision === input.decision).map((v) => v.by), by];
+  let deciders = [...latest.values()].filter((v) => v.decision === input.decision).map((v) => v.by);
   if (approving) {
-    deciders = [...request.votes.filter((v) => approves(v.decision)).map((v) => v.by), by];
-    const edit =
-      input.decision === 'edit' ? undefined : [...request.votes].reverse().find((v) => v.decision === 'edit');
-    if (edit) {
+    deciders = approvers.map((v) => v.by);
+    const edit = [...request.votes, vote].reverse().find((v) => v.decision === 'edit');
+    if (target !== request.payloadHash && edit) {
       outcome = 'edit';
       payload = edit.payload;
+    } else if (input.decision === 'edit') {
+      outcome = 'approve'; // edited back to what was opened
+      payload = undefined;
     }
   }
   events.push({
@@ -165,6 +263,7 @@ export function claimRequest(
   requestId: string,
   who: Acting,
 ): { events: NewEvent[]; result: HumanRequestState } {
+  mustBeHuman(who, 'claim a request');
   const request = findRequest(state, requestId);
   if (request.status !== 'open')
     throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is ${request.status}`);
@@ -200,6 +299,7 @@ export function expireRequest(state: RunState, requestId: string, now: Date): Ne
 
 /** A human speaks in a run. With the floor open to them, the message answers that request. */
 export function postMessage(state: RunState, who: Acting, text: string): NewEvent[] {
+  mustBeHuman(who, 'speak in a run as a human');
   if (isTerminal(state.status))
     throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
   if (!text.trim()) throw new ValidationError('MESSAGE.EMPTY', 'the message is empty', 'text');
@@ -236,6 +336,7 @@ export function postMessage(state: RunState, who: Acting, text: string): NewEven
 
 /** A human re-routes a handoff run to another agent; an open routing review is settled by it. */
 export function overrideHandoff(state: RunState, who: Acting, to: string, reason: string): NewEvent[] {
+  mustBeHuman(who, 're-route a run');
   const wf = state.workflow;
   if (wf.pattern !== 'handoff')
     throw new ValidationError(

@@ -23,6 +23,7 @@ import {
   expireRequest,
   overrideHandoff,
   postMessage,
+  shownPayload,
 } from './human-commands';
 import type { HumanRequestState, RunState } from './run-state';
 import { sha256 } from './patterns/shared';
@@ -70,11 +71,18 @@ const recorded = (
   requestId: string,
   by: { id: string; role: string },
   decision: string,
-  extra: { comment?: string; payload?: unknown } = {},
+  extra: { comment?: string; payload?: unknown; payloadHash?: string } = {},
 ): NewEvent => ({
   type: 'human-decision.recorded',
   actor: humanActor(by.id),
-  data: { requestId, decision, by, comment: extra.comment, payload: extra.payload, payloadHash: HASH },
+  data: {
+    requestId,
+    decision,
+    by,
+    comment: extra.comment,
+    payload: extra.payload,
+    payloadHash: extra.payloadHash ?? HASH,
+  },
 });
 
 const resolved = (
@@ -251,10 +259,133 @@ describe('decideOnRequest', () => {
         result: { status: 'recorded', request: requestIn(quorum2.state), votes: 1, quorum: 2 },
       });
       const g = quorum2.and(recorded('r1', B, 'edit', { payload: edited }));
-      g.whenCommand(decideAs(carol, { decision: 'approve' })).then({
-        events: [recorded('r1', C, 'approve'), resolved('r1', C, 'edit', [B, C], { payload: edited })],
+      const shown = sha256(edited);
+      g.whenCommand(decideAs(carol, { decision: 'approve', payloadHash: shown })).then({
+        events: [
+          recorded('r1', C, 'approve', { payloadHash: shown }),
+          resolved('r1', C, 'edit', [B, C], { payload: edited }),
+        ],
         result: { status: 'resolved', request: requestIn(g.state) },
       });
+    });
+  });
+
+  describe('a decision is bound to the hash of what was shown', () => {
+    const quorum2 = given(refundDesk, [opened('r1', { quorum: 2 })]);
+    const C = { id: 'carol', role: 'approver' };
+    const D = { id: 'dave', role: 'approver' };
+    const dave = actingAs('dave', 'approver');
+    const edit = { args: { amount: 120 } };
+    const shownAfterEdit = { tool: 'process_refund', args: { amount: 120 } };
+    const editedHash = sha256(shownAfterEdit);
+    const afterEdit = quorum2.and(recorded('r1', B, 'edit', { payload: edit }));
+
+    it('what is shown after an edit: the edited payload, with its own hash', () => {
+      const request = requestIn(afterEdit.state);
+      assert.deepStrictEqual(shownPayload(request), {
+        payload: shownAfterEdit,
+        payloadHash: editedHash,
+        editedBy: B,
+      });
+      assert.deepStrictEqual(shownPayload(requestIn(quorum2.state)), {
+        payload: { tool: 'process_refund', args: { amount: 150 } },
+        payloadHash: HASH,
+        editedBy: null,
+      });
+    });
+
+    it('quorum 2, the first approver edits the amount: an approval carrying the old hash is refused', () => {
+      afterEdit
+        .whenCommand(decideAs(carol, { decision: 'approve', payloadHash: HASH }))
+        .thenThrows('REQUEST.STALE_PAYLOAD', 'conflict');
+      afterEdit
+        .whenCommand(decideAs(carol, { decision: 'approve' }))
+        .thenThrows('REQUEST.PAYLOAD_HASH_REQUIRED', 'conflict');
+      afterEdit
+        .whenCommand(decideAs(carol, { decision: 'approve', payloadHash: 'b'.repeat(64) }))
+        .thenThrows('REQUEST.STALE_PAYLOAD');
+      // a rejection refuses the action whatever its version: it needs no hash, but a wrong one is still refused
+      afterEdit
+        .whenCommand(decideAs(carol, { decision: 'reject', comment: 'no' }))
+        .thenMatch(({ result }) => assert.equal(result.status, 'resolved'));
+      afterEdit
+        .whenCommand(decideAs(carol, { decision: 'reject', payloadHash: HASH }))
+        .thenThrows('REQUEST.STALE_PAYLOAD');
+    });
+
+    it('an unknown hash is refused even on a request nobody edited', () => {
+      quorum2
+        .whenCommand(decideAs(bob, { decision: 'approve', payloadHash: 'c'.repeat(64) }))
+        .thenThrows('REQUEST.STALE_PAYLOAD', 'conflict');
+    });
+
+    it('an approval counts for the version it approved: an edit after it needs two approvals of the new version', () => {
+      // bob approves 150, carol then edits to 120: bob's approval was for 150, so 120 has 1 vote of 2.
+      const approved = quorum2.and(recorded('r1', B, 'approve'));
+      const edited = approved
+        .whenCommand(decideAs(carol, { decision: 'edit', payload: edit, payloadHash: HASH }))
+        .then({
+          events: [recorded('r1', C, 'edit', { payload: edit })],
+          result: { status: 'recorded', request: requestIn(approved.state), votes: 1, quorum: 2 },
+        });
+      const g = approved.and(...edited.events);
+      // bob's earlier approval is superseded: he may approve the new version; that settles it.
+      g.whenCommand(decideAs(bob, { decision: 'approve', payloadHash: editedHash })).then({
+        events: [
+          recorded('r1', B, 'approve', { payloadHash: editedHash }),
+          resolved('r1', B, 'edit', [C, B], { payload: edit }),
+        ],
+        result: { status: 'resolved', request: requestIn(g.state) },
+      });
+      // bob re-sending his first approval (the old hash, or none) is a repeat: nothing appended
+      g.whenCommand(decideAs(bob, { decision: 'approve', payloadHash: HASH })).then({
+        events: [],
+        result: { status: 'unchanged', request: requestIn(g.state) },
+      });
+      g.whenCommand(decideAs(bob, { decision: 'approve' })).then({
+        events: [],
+        result: { status: 'unchanged', request: requestIn(g.state) },
+      });
+      // another approver of the new version settles it too
+      g.whenCommand(decideAs(dave, { decision: 'approve', payloadHash: editedHash })).then({
+        events: [
+          recorded('r1', D, 'approve', { payloadHash: editedHash }),
+          resolved('r1', D, 'edit', [C, D], { payload: edit }),
+        ],
+        result: { status: 'resolved', request: requestIn(g.state) },
+      });
+    });
+
+    it('the same edit again is a repeat; a second, different edit restarts the count', () => {
+      afterEdit.whenCommand(decideAs(bob, { decision: 'edit', payload: edit })).then({
+        events: [],
+        result: { status: 'unchanged', request: requestIn(afterEdit.state) },
+      });
+      const other = { args: { amount: 110 } };
+      afterEdit
+        .whenCommand(decideAs(carol, { decision: 'edit', payload: other, payloadHash: editedHash }))
+        .then({
+          events: [recorded('r1', C, 'edit', { payload: other, payloadHash: editedHash })],
+          result: { status: 'recorded', request: requestIn(afterEdit.state), votes: 1, quorum: 2 },
+        });
+    });
+  });
+
+  describe('only a human decides', () => {
+    const agentToken = { ...actingAs('refund-agent', 'approver'), kind: 'agent' as const };
+    const serviceToken = { ...actingAs('ci-bot', 'admin'), kind: 'service' as const };
+
+    it('an agent or service identity is refused, whatever its roles, and nothing is appended', () => {
+      approval
+        .whenCommand(decideAs(agentToken, { decision: 'approve', payloadHash: HASH }))
+        .thenThrows('AUTH.NOT_A_HUMAN', 'forbidden');
+      approval.whenCommand(decideAs(serviceToken, { decision: 'reject' })).thenThrows('AUTH.NOT_A_HUMAN');
+      approval
+        .whenCommand((state) => ({ events: [], result: claimRequest(state, 'r1', agentToken) }))
+        .thenThrows('AUTH.NOT_A_HUMAN');
+      approval
+        .whenCommand((state) => ({ events: postMessage(state, serviceToken, 'approve it'), result: null }))
+        .thenThrows('AUTH.NOT_A_HUMAN');
     });
   });
 

@@ -12,3 +12,4 @@ export * from './tools/tool-registry';
 export * from './run-engine';
 export * from './human-commands';
 export * from './run-view';
+export * from './chaos/crash-points';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
 import { ConcurrencyError, NotFoundError, ParleyError, upcast } from '@parley/contracts';
 import { sealBatch, type EventStore } from '@parley/event-store';
+import type { CrashPointHook } from './chaos/crash-points';
 import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
 import { SYSTEM_ACTOR, agentActor } from './patterns/shared';
@@ -29,6 +30,8 @@ export interface RunEngineDeps {
   owns?: (runId: string) => boolean;
   /** While ownership is being reassigned, resolves once it is settled (bounded): `write` then checks `owns` again. */
   ownershipSettled?: () => Promise<void>;
+  /** Test only (chaos): called at each step boundary, where it may kill the process. See chaos/crash-points.ts. */
+  crashPoint?: CrashPointHook;
 }
 
 /** This process does not own the run (any more): another instance drives it and takes its commands. */
@@ -112,9 +115,8 @@ export class RunEngine {
           result: undefined,
         };
       },
-      true,
+      { allowNew: true, drive: true },
     );
-    this.kick(runId);
     return (await this.state(runId))!;
   }
 
@@ -125,11 +127,11 @@ export class RunEngine {
   async write<T>(
     runId: string,
     decider: (state: RunState | undefined) => { events: NewEvent[]; result: T },
-    allowNew = false,
+    options: WriteOptions = {},
   ): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }> {
     return this.withLock(runId, async () => {
       let state = await this.state(runId);
-      if (!state && !allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
+      if (!state && !options.allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
       const { events, result } = decider(state);
       if (events.length === 0) return { result, events: [], state };
       if (!this.owns(runId)) {
@@ -137,19 +139,44 @@ export class RunEngine {
         await this.deps.ownershipSettled?.();
         if (!this.owns(runId)) throw new NotOwnerError(runId);
       }
+      // A command that resumes a run idle in this process: what the run does next (up to the next
+      // effect's intent) goes into the same append, and the engine drives the run from there.
+      const drive = options.drive === true && !this.stopped && !this.driving.has(runId);
+      if (drive) {
+        const expectedSeq = state?.seq ?? 0; // before folding ahead: the fold advances the state
+        const ahead = await this.foldAhead(runId, state, events);
+        try {
+          const stored = (await this.deps.store.append(runId, expectedSeq, ahead.batch)).map(upcast);
+          this.deps.crashPoint?.('after-append', runId);
+          if (!isTerminal(ahead.state.status)) this.active.set(runId, ahead.state);
+          this.deps.onAppended?.(stored);
+          this.startDriving(runId, ahead.begun);
+          return { result, events: stored, state: ahead.state };
+        } catch (error) {
+          this.active.delete(runId); // the folded-ahead state is not the log's: rebuild it from the log
+          throw error;
+        }
+      }
       const stored = (await this.deps.store.append(runId, state?.seq ?? 0, events)).map(upcast);
+      this.deps.crashPoint?.('after-append', runId);
       for (const event of stored) state = evolve(state, event);
       // Keep the folded state when the run is (about to be) driven: a decision that resumes a run is
       // followed by a kick, which then need not read and fold the whole stream again.
       if (state && (state.status === 'running' || (!isTerminal(state.status) && this.driving.has(runId))))
         this.active.set(runId, state);
       this.deps.onAppended?.(stored);
+      if (options.drive) this.kick(runId);
       return { result, events: stored, state };
     });
   }
 
   /** Make sure the run is being driven (no-op for a run that waits or has ended: decide says so). */
   kick(runId: string): void {
+    this.startDriving(runId, undefined);
+  }
+
+  /** Drive the run, beginning with an effect whose intent is already durable (or deciding afresh). */
+  private startDriving(runId: string, begun: Begun | undefined): void {
     if (this.stopped || !this.owns(runId)) return;
     const current = this.driving.get(runId);
     if (current) {
@@ -158,7 +185,7 @@ export class RunEngine {
     }
     const entry = { again: false, done: Promise.resolve() };
     this.driving.set(runId, entry);
-    entry.done = this.drive(runId, entry)
+    entry.done = this.drive(runId, entry, begun)
       .catch((error: unknown) => {
         // Ownership moved while a step was in flight: its result was not appended; the new owner redoes it.
         if (error instanceof NotOwnerError) return;
@@ -166,10 +193,18 @@ export class RunEngine {
           `run ${runId}: engine error: ${error instanceof Error ? error.stack : String(error)}`,
         );
       })
-      .finally(() => {
-        this.driving.delete(runId);
-        this.active.delete(runId);
-      });
+      .finally(() => this.stopDriving(runId, entry));
+  }
+
+  /**
+   * The driver stops: the run leaves memory. Done synchronously where the loop sees nothing left to
+   * do, so that a command arriving at that moment either sets `again` before the check or finds no
+   * driver and starts one: never a kick lost between the check and the clean-up.
+   */
+  private stopDriving(runId: string, entry: object): void {
+    if (this.driving.get(runId) !== entry) return; // a newer driver owns the run's memory now
+    this.driving.delete(runId);
+    this.active.delete(runId);
   }
 
   /** Resolves when the run's driver (if any) has stopped: it waits for a human or has ended. */
@@ -204,8 +239,8 @@ export class RunEngine {
    * effect; the effect's result is appended together with whatever the run decides next, up to the
    * next effect's intent: one append per agent step, and never an effect whose intent is not durable.
    */
-  private async drive(runId: string, entry: { again: boolean }): Promise<void> {
-    let begun: Begun | undefined;
+  private async drive(runId: string, entry: { again: boolean }, first: Begun | undefined): Promise<void> {
+    let begun = first;
     for (;;) {
       if (this.stopped || !this.owns(runId)) return;
       if (!begun) {
@@ -214,7 +249,7 @@ export class RunEngine {
         if (!isTerminal(state.status)) this.active.set(runId, state);
         const step = decide(state, this.context());
         if (step.kind === 'wait' || step.kind === 'done') {
-          if (!entry.again) return;
+          if (!entry.again) return this.stopDriving(runId, entry);
           entry.again = false;
           continue;
         }
@@ -290,42 +325,56 @@ export class RunEngine {
         await this.deps.ownershipSettled?.();
         if (!this.owns(runId)) throw new NotOwnerError(runId);
       }
-      const head = await this.deps.store.head(runId);
       const seq = state.seq;
-      const batch: NewEvent[] = [];
-      let begun: Begun | undefined;
       try {
-        // Fold the batch as it grows, so each decision sees the facts before it. The events carry
-        // their ids and times, so what is folded here is exactly what the store seals.
-        let provisionalHead = head;
-        const add = (events: NewEvent[]): void => {
-          const stamped = events.map((e) => ({ ...e, eventId: e.eventId ?? this.newId(), at: e.at ?? this.now().toISOString() }));
-          const sealed = sealBatch(runId, provisionalHead, stamped);
-          for (const event of sealed) evolve(state, upcast(event));
-          provisionalHead = { seq: sealed[sealed.length - 1].seq, hash: sealed[sealed.length - 1].hash };
-          batch.push(...stamped);
-        };
-        add(relevant);
-        for (let i = 0; i < MAX_FACTS_PER_STEP && !isTerminal(state.status); i++) {
-          const step = decide(state, this.context());
-          if (step.kind === 'wait' || step.kind === 'done') break;
-          if (step.kind === 'call-models' && step.calls.length > 1) break; // a fan-out begins on its own
-          const intent = this.intentOf(state, step);
-          if (intent.events.length) add(intent.events);
-          if (intent.begun || intent.events.length === 0) {
-            begun = intent.begun;
-            break;
-          }
-        }
-        const stored = (await this.deps.store.append(runId, seq, batch)).map(upcast);
-        this.active.set(runId, state);
+        const ahead = await this.foldAhead(runId, state, relevant);
+        const stored = (await this.deps.store.append(runId, seq, ahead.batch)).map(upcast);
+        this.deps.crashPoint?.(relevant[0].type.startsWith('tool-call.') ? 'after-tool-recorded' : 'after-model-recorded', runId);
+        this.active.set(runId, ahead.state);
         this.deps.onAppended?.(stored);
-        return begun;
+        return ahead.begun;
       } catch (error) {
         this.active.delete(runId); // the folded-ahead state is not the log's: rebuild it from the log
         throw error;
       }
     });
+  }
+
+  /**
+   * Fold `first` onto the run's state (mutating it; a new run's state is created), then what the run
+   * decides next, up to and including the next effect's intent. The events are stamped with their ids
+   * and times here, so what is folded is exactly what the store seals. Returns the batch to append
+   * and the effect it begins. On a failed append the caller drops the state (it is not the log's).
+   */
+  private async foldAhead(
+    runId: string,
+    initial: RunState | undefined,
+    first: NewEvent[],
+  ): Promise<{ batch: NewEvent[]; begun: Begun | undefined; state: RunState }> {
+    let provisionalHead = initial ? await this.deps.store.head(runId) : undefined;
+    let state = initial;
+    const batch: NewEvent[] = [];
+    const add = (events: NewEvent[]): void => {
+      const stamped = events.map((e) => ({ ...e, eventId: e.eventId ?? this.newId(), at: e.at ?? this.now().toISOString() }));
+      const sealed = sealBatch(runId, provisionalHead, stamped);
+      for (const event of sealed) state = evolve(state, upcast(event));
+      provisionalHead = { seq: sealed[sealed.length - 1].seq, hash: sealed[sealed.length - 1].hash };
+      batch.push(...stamped);
+    };
+    add(first);
+    let begun: Begun | undefined;
+    for (let i = 0; i < MAX_FACTS_PER_STEP && !isTerminal(state!.status); i++) {
+      const step = decide(state!, this.context());
+      if (step.kind === 'wait' || step.kind === 'done') break;
+      if (step.kind === 'call-models' && step.calls.length > 1) break; // a fan-out begins on its own
+      const intent = this.intentOf(state!, step);
+      if (intent.events.length) add(intent.events);
+      if (intent.begun || intent.events.length === 0) {
+        begun = intent.begun;
+        break;
+      }
+    }
+    return { batch, begun, state: state! };
   }
 
   /** Perform a begun effect; returns its result event (a fan-out records each answer as it comes). */
@@ -345,10 +394,12 @@ export class RunEngine {
   private async modelResult(runId: string, call: ModelCallPlan): Promise<NewEvent> {
     const agent = call.agent.name;
     try {
+      this.deps.crashPoint?.('before-model', runId);
       const result = await this.deps.models.complete(call, {
         runId,
         onToken: (delta) => this.deps.onToken?.(runId, agent, delta),
       });
+      this.deps.crashPoint?.('after-model', runId);
       return {
         type: 'model-call.completed',
         actor: agentActor(agent),
@@ -377,7 +428,9 @@ export class RunEngine {
   private async toolResult(runId: string, begun: Extract<Begun, { kind: 'tool' }>): Promise<NewEvent> {
     const { callId } = begun;
     try {
+      this.deps.crashPoint?.('before-tool', runId);
       const outcome = await this.deps.tools.execute(begun.tool, begun.args, { runId, callId, idempotencyKey: begun.idempotencyKey });
+      this.deps.crashPoint?.('after-tool', runId);
       return {
         type: 'tool-call.completed',
         actor: SYSTEM_ACTOR,
@@ -407,6 +460,16 @@ export class RunEngine {
 }
 
 export type { EventEnvelope };
+
+export interface WriteOptions {
+  /** The run may not exist yet (it is being started). */
+  allowNew?: boolean;
+  /**
+   * The command resumes the run (a start, a decision, a message, a hand-off): the engine folds on,
+   * appends what the run does next up to its next effect's intent in the same append, and drives it.
+   */
+  drive?: boolean;
+}
 
 /** Bound on the facts folded into one step's append (a decider that never settles is a bug, not a loop). */
 const MAX_FACTS_PER_STEP = 16;

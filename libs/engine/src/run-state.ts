@@ -31,6 +31,8 @@ export interface DecisionState {
   by: HumanRef;
   comment?: string;
   payload?: unknown;
+  /** The hash of what this decider was shown (the request's payload as it stood, edits included). */
+  payloadHash?: string;
   seq: number;
   at: string;
 }
@@ -241,6 +243,7 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
               by: d.by,
               comment: d.comment,
               payload: d.payload,
+              payloadHash: d.payloadHash,
               seq: event.seq,
               at: event.at,
             },

@@ -253,6 +253,7 @@ describe('run state: the fold of a run', () => {
         by: approver,
         comment: undefined,
         payload: undefined,
+        payloadHash: 'h',
         seq: 5,
         at: '2026-01-01T00:00:00.004Z',
       },

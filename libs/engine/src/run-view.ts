@@ -1,3 +1,4 @@
+import { shownPayload } from './human-commands';
 import type { RunState } from './run-state';
 
 /** What the API shows of a run: its state folded from the log, without internal bookkeeping. */
@@ -30,6 +31,8 @@ export function runView(state: RunState) {
 }
 
 export function requestView(r: RunState['requests'][number] & { runId?: string }) {
+  // What a decider is shown now (edits by earlier approvers included) and the hash to decide with.
+  const shown = shownPayload(r);
   return {
     id: r.requestId,
     kind: r.kind,
@@ -37,8 +40,9 @@ export function requestView(r: RunState['requests'][number] & { runId?: string }
     subject: r.subject,
     title: r.title,
     ask: r.ask,
-    payload: r.payload,
-    payloadHash: r.payloadHash,
+    payload: shown.payload,
+    payloadHash: shown.payloadHash,
+    editedBy: shown.editedBy,
     decisions: r.decisions,
     roles: r.roles,
     quorum: r.quorum,

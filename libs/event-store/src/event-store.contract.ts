@@ -11,6 +11,11 @@ export interface StoreFactory {
   open(location: string): Promise<EventStore>;
   newLocation(): string;
   cleanup?(): Promise<void>;
+  /**
+   * Records the underlying log holds beyond the stored events (a Kafka topic can hold a record
+   * twice; a consumer then skips it). Asked of a freshly opened store; omitted: none can exist.
+   */
+  extraRecords?(store: EventStore): number;
 }
 
 const system = { kind: 'system', id: 'contract-test' } as const;
@@ -34,6 +39,8 @@ export function eventStoreContract(name: string, factory: StoreFactory): void {
     let location: string;
     let store: EventStore;
     const opened: EventStore[] = [];
+    /** Runs written by the concurrency tests, with the number of events each must hold. */
+    const concurrencyRuns: Array<{ runId: string; events: number }> = [];
     const open = async (where = location): Promise<EventStore> => {
       const s = await factory.open(where);
       opened.push(s);
@@ -94,6 +101,111 @@ export function eventStoreContract(name: string, factory: StoreFactory): void {
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
       assert.equal((await store.read(runId)).length, 2);
+    });
+
+    it('50 concurrent appends at the same expectedSeq: exactly 1 succeeds, 49 coded conflicts', async () => {
+      const runId = `run-${randomUUID()}`;
+      await store.append(runId, 0, [message('start')]);
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, (_, i) => store.append(runId, 1, [message(`racer ${i}`)])),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected');
+      assert.equal(won.length, 1, 'exactly one append wins');
+      assert.equal(lost.length, 49);
+      for (const r of lost) {
+        const error = r.reason as ConcurrencyError;
+        assert.ok(error instanceof ConcurrencyError, String(error));
+        assert.equal(error.code, 'EVENT_STORE.CONCURRENCY');
+        assert.deepEqual(error.details, { runId, expectedSeq: 1, actualSeq: 2 });
+      }
+      const events = await store.read(runId);
+      assert.equal(events.length, 2);
+      assert.deepStrictEqual(events[1], won[0].value[0], 'the winner is what is stored');
+      assert.equal(verifyChain(events).ok, true);
+      concurrencyRuns.push({ runId, events: 2 });
+    });
+
+    it('the same event id appended 10 times (concurrently, then late and stale) is stored once', async () => {
+      const runId = `run-${randomUUID()}`;
+      await store.append(runId, 0, [message('start')]);
+      const eventId = randomUUID();
+      const once: NewEvent = { ...message('exactly once'), eventId };
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, () => store.append(runId, 1, [once])),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(10).fill('fulfilled'),
+        'a repeat is not an error: it answers what is stored',
+      );
+      const first = (results[0] as PromiseFulfilledResult<EventEnvelope[]>).value;
+      for (const r of results) assert.deepStrictEqual((r as PromiseFulfilledResult<EventEnvelope[]>).value, first);
+      assert.equal(first[0].eventId, eventId);
+      assert.equal(first[0].seq, 2);
+      // A retry arriving after the head moved on (its expectedSeq is stale): still the stored event.
+      await store.append(runId, 2, [message('later')]);
+      assert.deepStrictEqual(await store.append(runId, 1, [once]), first);
+      const events = await store.read(runId);
+      assert.deepEqual(
+        events.map((e) => (e.data as { text: string }).text),
+        ['start', 'exactly once', 'later'],
+      );
+      assert.equal(events.filter((e) => e.eventId === eventId).length, 1);
+      concurrencyRuns.push({ runId, events: 3 });
+    });
+
+    it('a repeated batch is stored once; an event id reused for other content or a partial batch is refused', async () => {
+      const runId = `run-${randomUUID()}`;
+      const batch: NewEvent[] = ['a', 'b', 'c'].map((text) => ({ ...message(text), eventId: randomUUID() }));
+      const written = await store.append(runId, 0, batch);
+      const repeats = await Promise.all(Array.from({ length: 9 }, () => store.append(runId, 0, batch)));
+      for (const repeat of repeats) assert.deepStrictEqual(repeat, written);
+      const conflict = (code: string) => (error: unknown) =>
+        error instanceof ParleyError && error.code === code && error.kind === 'conflict';
+      await assert.rejects(
+        store.append(runId, 3, [{ ...message('not a'), eventId: batch[0].eventId }]),
+        conflict('EVENT_STORE.EVENT_ID_CONFLICT'),
+        'same id, other data',
+      );
+      await assert.rejects(
+        store.append(runId, 3, [{ ...completed('a'), eventId: batch[0].eventId }]),
+        conflict('EVENT_STORE.EVENT_ID_CONFLICT'),
+        'same id, other type',
+      );
+      await assert.rejects(
+        store.append(runId, 3, [batch[2], { ...message('d'), eventId: randomUUID() }]),
+        conflict('EVENT_STORE.EVENT_ID_CONFLICT'),
+        'partly stored',
+      );
+      await assert.rejects(
+        store.append(runId, 3, [batch[1], batch[0]]),
+        conflict('EVENT_STORE.EVENT_ID_CONFLICT'),
+        'stored in another order',
+      );
+      const twice = { ...message('e'), eventId: randomUUID() };
+      await assert.rejects(
+        store.append(runId, 3, [twice, twice]),
+        conflict('EVENT_STORE.EVENT_ID_CONFLICT'),
+        'an id twice in one append',
+      );
+      assert.deepStrictEqual(await store.read(runId), written, 'nothing written by any refusal');
+      // The id is per run: another run may hold an event with the same id (a fork's copy).
+      const other = `run-${randomUUID()}`;
+      assert.equal((await store.append(other, 0, [batch[0]]))[0].runId, other);
+      concurrencyRuns.push({ runId, events: 3 }, { runId: other, events: 1 });
+    });
+
+    it('a fresh client of the same log holds exactly what the races above stored', async () => {
+      assert.equal(concurrencyRuns.length, 4, 'the concurrency tests ran first');
+      const fresh = await open(location);
+      for (const { runId, events } of concurrencyRuns) {
+        const stored = await fresh.read(runId);
+        assert.equal(stored.length, events, `run ${runId}`);
+        assert.deepStrictEqual(stored, await store.read(runId));
+        assert.equal(new Set(stored.map((e) => e.eventId)).size, events, 'no event id twice');
+      }
+      assert.equal(factory.extraRecords?.(fresh) ?? 0, 0, 'no duplicate or losing record in the log itself');
     });
 
     it('refuses invalid events with a coded error and writes nothing', async () => {

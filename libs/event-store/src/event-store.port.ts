@@ -33,6 +33,11 @@ export interface EventStore {
   /**
    * Append atomically after `expectedSeq` (0 for a new stream). A stale `expectedSeq` raises a
    * ConcurrencyError and writes nothing. Returns the sealed envelopes as stored.
+   *
+   * Idempotent by event id (`checkEventIds`): when every event carries an id already stored in the
+   * run, with the same type, actor and data, in the same order, the stored envelopes are returned
+   * and nothing is written, whatever `expectedSeq`; an id stored with other content, or a batch
+   * only partly stored, raises `EVENT_STORE.EVENT_ID_CONFLICT` and writes nothing.
    */
   append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]>;
   read(runId: string, options?: ReadOptions): Promise<EventEnvelope[]>;

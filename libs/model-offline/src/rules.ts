@@ -1,4 +1,5 @@
 /** The pure rule engine: ChatRequest -> Reply. Deterministic (no clock, no randomness). */
+import { injectedInstructions } from './injection-rules';
 import { structuredAnswer } from './structured-rules';
 import { fillArguments, planToolCall } from './tool-rules';
 import type { ChatMessage, ChatRequest, Reply } from './types';
@@ -37,10 +38,25 @@ export function decideReply(req: ChatRequest): Reply {
 
   const last = lastNonSystem(messages);
 
+  // 2. Injected instructions in what the model was just given (see injection-rules.ts).
+  const injected = injectedInstructions(messages);
+  if (injected?.kind === 'text') return { kind: 'text', rule: 'text:injected', content: injected.content };
+  if (injected?.kind === 'calls' && req.tools && req.tools.length > 0) {
+    return {
+      kind: 'tool_calls',
+      rule: 'tool:injected',
+      toolCalls: injected.calls.map((c, i) => ({
+        id: `call_${deterministicId(`${JSON.stringify(messages)}|${i}|${c.name}`)}`,
+        name: c.name,
+        arguments: JSON.stringify(c.args),
+      })),
+    };
+  }
+
   // 3. After tool results.
   if (last?.role === 'tool') return { kind: 'text', rule: 'tool-result', content: toolResultText(messages) };
 
-  // 2. Tools offered, user spoke last.
+  // 4. Tools offered, user spoke last.
   if (last?.role === 'user' && req.tools && req.tools.length > 0) {
     const planned = planToolCall(messages, req.tools, req.tool_choice);
     if (planned) {
@@ -55,7 +71,7 @@ export function decideReply(req: ChatRequest): Reply {
     }
   }
 
-  // 4. Plain text.
+  // 5. Plain text.
   return { kind: 'text', rule: 'text', content: plainText(messages) };
 }
 

@@ -69,6 +69,27 @@ function amountTool(
   return { name: tool.name, args: { amount: isInt ? Math.round(amount) : amount } };
 }
 
+/**
+ * A tool the last user message names (underscores read as spaces: "check the refund history" names
+ * `refund_history`), when the tool takes no amount: a look-up, never a payment (handoff and
+ * escalation tools are left to their own rules).
+ */
+function namedTool(
+  messages: ChatMessage[],
+  tools: { name: string; parameters: JsonSchema }[],
+): PlannedCall | undefined {
+  const user = collapse(lastUserMessage(messages)).toLowerCase();
+  const tool = tools.find((t) => {
+    if (/^(transfer_to_|escalate_to_human$)/.test(t.name)) return false;
+    if ('amount' in schemaProperties(t.parameters, t.parameters)) return false;
+    const spoken = t.name.toLowerCase().replace(/_/g, ' ');
+    return new RegExp(`\\b(?:${escapeRegExp(spoken)}|${escapeRegExp(t.name.toLowerCase())})\\b`).test(user);
+  });
+  return tool ? { name: tool.name, args: {} } : undefined;
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** Decide which tool (if any) to call for the last user message. */
 export function planToolCall(
   messages: ChatMessage[],
@@ -83,7 +104,7 @@ export function planToolCall(
         messages,
         tools.filter((t) => t.name === forced),
       ) ?? { name: forced, args: {} })
-    : (handoff(messages, tools) ?? amountTool(messages, tools));
+    : (handoff(messages, tools) ?? amountTool(messages, tools) ?? namedTool(messages, tools));
   if (planned) return planned;
   return toolChoice === 'required' ? { name: tools[0].name, args: {} } : undefined;
 }

@@ -3,3 +3,4 @@ export * from './parley-process';
 export * from './wait-for';
 export * from './model-proxy';
 export * from './given';
+export * from './proc-stats';

@@ -3,15 +3,22 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError } from '@parley/contracts';
+import type { IdentityKind } from '@parley/engine';
 import { ConfigError } from '../config/config';
 
 export const BUILT_IN_ROLES = ['viewer', 'participant', 'approver', 'admin'] as const;
 /** Each built-in role includes the ones before it. Custom roles (from policies) are flat. */
 const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
 
+/**
+ * An authenticated identity. `kind` (default `human`) says whether a person holds the token; an
+ * `agent` or `service` token (an automation starting runs, reading the log) keeps its roles for
+ * everything else but is refused on every human path: deciding, claiming, speaking, re-routing.
+ */
 export interface Human {
   id: string;
   roles: string[];
+  kind?: IdentityKind;
 }
 
 export const TokensFileSchema = z.array(
@@ -19,6 +26,7 @@ export const TokensFileSchema = z.array(
     token: z.string().min(16, 'a token must be at least 16 characters'),
     id: z.string().min(1),
     roles: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).min(1),
+    kind: z.enum(['human', 'agent', 'service']).optional(),
   }),
 );
 
@@ -67,7 +75,8 @@ export class IdentityService {
         const issue = parsed.error.issues[0];
         throw new ConfigError('PARLEY_TOKENS_FILE', `${file}: ${issue.path.join('.')}: ${issue.message}`);
       }
-      for (const entry of parsed.data) this.tokens.set(entry.token, { id: entry.id, roles: entry.roles });
+      for (const entry of parsed.data)
+        this.tokens.set(entry.token, { id: entry.id, roles: entry.roles, kind: entry.kind ?? 'human' });
     } else if (options.tokensFile) {
       throw new ConfigError('PARLEY_TOKENS_FILE', `${file} does not exist`);
     }

@@ -27,7 +27,9 @@ interface Codec<C> {
 const human = (value: unknown): Human => {
   const h = value as Human;
   if (!h || typeof h.id !== 'string' || !Array.isArray(h.roles)) throw new Error('bad human');
-  return { id: h.id, roles: h.roles.map(String) };
+  // The identity's kind travels with it: the owner refuses a non-human decision as this instance would.
+  const kind = h.kind === 'agent' || h.kind === 'service' ? h.kind : 'human';
+  return { id: h.id, roles: h.roles.map(String), kind };
 };
 const opt = (value: unknown): string | undefined =>
   value === null || value === undefined ? undefined : String(value);

@@ -7,6 +7,7 @@ import { ForkRunCommand } from '../audit/commands/audit-commands';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
 import { EVENT_STORE } from '../core/tokens';
+import { assertEventLogReachable } from '../health/event-log-health';
 import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
 import { runOfRequest } from '../hitl/commands/request-commands.handlers';
 import { RunsProjection } from '../projections/runs.projection';
@@ -32,6 +33,9 @@ export class CommandRouter {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as CommandBus.execute: the caller knows its command's result
   async execute<T = any>(input: object): Promise<T> {
+    // Every command appends to the log: while it is unreachable, refuse at once (503
+    // EVENT_LOG.UNAVAILABLE) rather than wait for kafkajs' retries or a routed reply that cannot come.
+    assertEventLogReachable(this.store);
     const command = this.prepare(input);
     const cluster = this.core.cluster;
     const wire = cluster ? encodeCommand(command) : undefined;

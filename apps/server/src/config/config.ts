@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseCrashPoints, type ChaosSettings } from '@parley/engine';
 
 /** A setting that stops the server: the message names the setting and says what is wrong. */
 export class ConfigError extends Error {
@@ -37,6 +38,8 @@ export interface ParleyConfig {
   webhooks: string[];
   webhookSecret?: string;
   webhookBackoffMs: number;
+  /** Test only: crash (SIGKILL) at these engine step boundaries; undefined (the default) never. */
+  chaos?: ChaosSettings;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
@@ -109,7 +112,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     webhooks,
     webhookSecret: env.PARLEY_WEBHOOK_SECRET?.trim() || undefined,
     webhookBackoffMs: integer(env, 'PARLEY_WEBHOOK_BACKOFF_MS', 1000, 1, 600_000),
+    chaos: chaosSettings(env),
   };
+}
+
+/** Test only (docs/RELIABILITY.md §1): unset `PARLEY_CHAOS_CRASH_POINTS`, no chaos at all. */
+function chaosSettings(env: NodeJS.ProcessEnv): ChaosSettings | undefined {
+  const raw = env.PARLEY_CHAOS_CRASH_POINTS?.trim();
+  if (!raw) {
+    for (const name of ['PARLEY_CHAOS_CRASH_PROBABILITY', 'PARLEY_CHAOS_SEED']) {
+      if (env[name]?.trim())
+        throw new ConfigError(name, 'has no effect without PARLEY_CHAOS_CRASH_POINTS (test only)');
+    }
+    return undefined;
+  }
+  let points: ChaosSettings['points'];
+  try {
+    points = parseCrashPoints(raw);
+  } catch (error) {
+    throw new ConfigError('PARLEY_CHAOS_CRASH_POINTS', (error as Error).message);
+  }
+  const rawProbability = env.PARLEY_CHAOS_CRASH_PROBABILITY?.trim();
+  const probability = rawProbability ? Number(rawProbability) : 0.05;
+  if (!Number.isFinite(probability) || probability <= 0 || probability > 1) {
+    throw new ConfigError(
+      'PARLEY_CHAOS_CRASH_PROBABILITY',
+      `must be a number above 0 and at most 1, not "${rawProbability}"`,
+    );
+  }
+  const seed = env.PARLEY_CHAOS_SEED?.trim()
+    ? integer(env, 'PARLEY_CHAOS_SEED', 0, 0, 2 ** 32 - 1)
+    : Math.floor(Math.random() * 2 ** 32);
+  return { points, probability, seed };
 }
 
 function topicPrefix(env: NodeJS.ProcessEnv): string {

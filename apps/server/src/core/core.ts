@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { EventStore, KafkaEventStore } from '@parley/event-store';
-import { RunEngine, type ModelGateway, type ToolRegistry } from '@parley/engine';
+import { RunEngine, chaosCrashHook, sigkillSelf, type ModelGateway, type ToolRegistry } from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
 import type { RunEvent } from '@parley/contracts';
@@ -74,6 +75,11 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
     `event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`,
   );
   const liveTokens = new LiveTokens();
+  if (config.chaos) {
+    logger.warn(
+      `CHAOS (test only): this process SIGKILLs itself at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
+    );
+  }
   let cluster: KafkaCluster | undefined;
   if (store.kind === 'kafka') {
     try {
@@ -129,6 +135,9 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
     owns: (runId) => ownership.owns(runId),
     ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),
+    crashPoint: config.chaos
+      ? chaosCrashHook(config.chaos, sigkillSelf(join(config.dataDir, 'chaos-crashes.log')))
+      : undefined,
   });
   return core;
 }

@@ -1,7 +1,9 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
+import { eventLogReachability } from './event-log-health';
 
 @ApiTags('health')
 @Controller('health')
@@ -9,15 +11,30 @@ export class HealthHttpController {
   constructor(@Inject(PARLEY_CORE) private readonly core: ParleyCore) {}
 
   @Get()
-  async health() {
+  @ApiOperation({
+    summary:
+      '200 {status: "ok"}; 503 {status: "degraded"} while the event log is unreachable (checks.eventLog says since when and why)',
+  })
+  async health(@Res({ passthrough: true }) res: Response) {
+    const eventLog = eventLogReachability(this.core.store);
+    // Degraded = new work is refused (503 EVENT_LOG.UNAVAILABLE); reads from the local store still answer.
+    if (!eventLog.reachable) res.status(503);
     return {
-      status: 'ok',
+      status: eventLog.reachable ? 'ok' : 'degraded',
       eventLog: this.core.config.eventLog,
+      checks: { eventLog },
       instance: this.core.config.instanceId,
       model: this.core.offline ? 'offline' : 'provider',
       workflows: this.core.workflows.list().length,
       lastPosition: await this.core.store.lastPosition(),
       uptimeSeconds: Math.round(process.uptime()),
+      // bytes, from process.memoryUsage(): what the soak test (test/load) samples over time
+      memory: memory(),
     };
   }
+}
+
+function memory(): { rss: number; heapUsed: number; heapTotal: number; external: number } {
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external };
 }

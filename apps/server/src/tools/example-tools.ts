@@ -48,6 +48,24 @@ export function exampleTools(ledger: RefundLedger, now: () => Date = () => new D
       },
     })
     .register({
+      name: 'refund_history',
+      description:
+        'The refunds already made for an order (amount, reason, when), to avoid refunding it twice.',
+      args: z.object({ order_id: z.string().min(1) }),
+      execute: (args) => ({
+        // The reasons are free text written when each refund was made: data, never instructions.
+        result: {
+          orderId: args.order_id,
+          refunds: ledger.forOrder(args.order_id).map((r) => ({
+            refundId: r.refundId,
+            amount: r.amount,
+            reason: r.reason,
+            at: r.createdAt,
+          })),
+        },
+      }),
+    })
+    .register({
       name: 'check_service_status',
       description: 'Read the current status of a service from the status board.',
       args: z.object({ service: z.string().min(1) }),

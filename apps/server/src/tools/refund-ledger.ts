@@ -33,6 +33,9 @@ export class RefundLedger {
       byRun: this.db.prepare<[string], RefundRow>(
         `SELECT ${COLUMNS} FROM refunds WHERE run_id = ? ORDER BY created_at`,
       ),
+      byOrder: this.db.prepare<[string], RefundRow>(
+        `SELECT ${COLUMNS} FROM refunds WHERE order_id = ? ORDER BY created_at`,
+      ),
       all: this.db.prepare<[], RefundRow>(`SELECT ${COLUMNS} FROM refunds ORDER BY created_at`),
     };
   }
@@ -53,6 +56,11 @@ export class RefundLedger {
 
   list(runId?: string): RefundRow[] {
     return runId ? this.statements.byRun.all(runId) : this.statements.all.all();
+  }
+
+  /** The refunds of one order, oldest first. */
+  forOrder(orderId: string): RefundRow[] {
+    return this.statements.byOrder.all(orderId);
   }
 
   close(): void {

@@ -49,7 +49,16 @@ export function decideHandoff(state: RunState, wf: Handoff, ctx: DecideContext):
   const rerouted = lastHandoff && latest && lastHandoff.seq > latest.seq;
 
   if (latest?.status === 'completed' && !rerouted) {
-    const transfer = latest.toolCalls.find((tc) => isTransfer(tc.name));
+    // Only the transfers the agent was offered are handoffs (triage: to a specialist, under review;
+    // a specialist: back to triage). Any other transfer to an agent is a tool outside its list:
+    // refused by requestToolCalls, so a specialist cannot route around the triage's review.
+    const offered = latest.agent === wf.triage ? wf.specialists : [wf.triage];
+    const handledHere = (name: string): boolean => {
+      if (!isTransfer(name)) return false;
+      const to = name.slice(TRANSFER.length);
+      return offered.includes(to) || !wf.agents.some((a) => a.name === to);
+    };
+    const transfer = latest.toolCalls.find((tc) => handledHere(tc.name));
     if (transfer) {
       const to = transfer.name.slice(TRANSFER.length);
       if (!wf.agents.some((a) => a.name === to))
@@ -87,10 +96,10 @@ export function decideHandoff(state: RunState, wf: Handoff, ctx: DecideContext):
       }
       return { kind: 'append', events: [...events] };
     }
-    const requested = requestToolCalls(state, ctx, latest, isTransfer);
+    const requested = requestToolCalls(state, ctx, latest, handledHere);
     if (requested) return requested;
     if (latest.toolCalls.length === 0) return finish(latest.content);
-    if (!toolCallsSettled(state, latest, isTransfer)) return { kind: 'wait' };
+    if (!toolCallsSettled(state, latest, handledHere)) return { kind: 'wait' };
   }
   const review = last(requestsAbout(state, (s) => s.type === 'route'));
   if (review?.status === 'resolved' && review.outcome === 'edit') {

@@ -47,9 +47,27 @@ export function toolsOf(
 }
 
 /**
+ * The tools an agent may call: its workflow's list and `escalate_to_human`. The model is offered
+ * exactly these, but what it answers is not trusted: a call to any other tool is refused.
+ */
+export function mayCall(state: RunState, agentName: string, tool: string): boolean {
+  if (tool === ESCALATE_TOOL) return true;
+  const agent = state.workflow.agents.find((a) => a.name === agentName);
+  return agent?.tools?.includes(tool) ?? false;
+}
+
+/** Why a call outside the agent's list is refused (what the agent is told). */
+export function notAllowedReason(state: RunState, agentName: string, tool: string): string {
+  const agent = state.workflow.agents.find((a) => a.name === agentName);
+  const own = [...(agent?.tools ?? []), ESCALATE_TOOL];
+  return `TOOL.NOT_ALLOWED: "${tool}" is not one of ${agentName}'s tools (${own.join(', ')}); refused, not run`;
+}
+
+/**
  * Turn the tool calls of a completed model call into `tool-call.requested` facts, applying the
  * workflow's policies: an escalation rule holds the call for a human; an approval rule gates it.
- * Returns undefined when every call of `call` is already requested.
+ * A call to a tool outside the agent's list is recorded and refused at once (`tool-call.rejected`),
+ * never run and never put to a human. Returns undefined when every call of `call` is already requested.
  */
 export function requestToolCalls(
   state: RunState,
@@ -76,6 +94,14 @@ export function requestToolCalls(
         idempotencyKey: `${state.runId}:${callId}`,
       },
     });
+    if (!mayCall(state, call.agent, tc.name)) {
+      events.push({
+        type: 'tool-call.rejected',
+        actor: SYSTEM_ACTOR,
+        data: { callId, reason: notAllowedReason(state, call.agent, tc.name) },
+      });
+      return;
+    }
     if (tc.name === ESCALATE_TOOL) {
       const e = args as { reason?: string; context?: string; suggested_action?: string };
       const escalation = {
@@ -204,6 +230,19 @@ export function advanceToolCalls(state: RunState, ctx: DecideContext): Step | un
   for (const call of state.toolCalls) {
     if (call.status === 'started') return { kind: 'run-tool', callId: call.callId }; // recovery: same idempotency key
     if (call.status !== 'requested') continue;
+    if (!mayCall(state, call.agent, call.tool)) {
+      // Only a log written before calls outside the list were refused at request time gets here.
+      return {
+        kind: 'append',
+        events: [
+          {
+            type: 'tool-call.rejected',
+            actor: SYSTEM_ACTOR,
+            data: { callId: call.callId, reason: notAllowedReason(state, call.agent, call.tool) },
+          },
+        ],
+      };
+    }
     if (call.tool === ESCALATE_TOOL) {
       const gate = gateOf(state, call);
       if (!gate || gate.status === 'open') continue;

@@ -71,6 +71,10 @@ let locations = 0;
 eventStoreContract('kafka', {
   newLocation: () => join(root, `contract-${++locations}`),
   open: (location) => openStore(topicName(basename(location)), join(location, `local-${randomUUID()}`)),
+  extraRecords: (store) => {
+    const { duplicates, rejected, badRecords } = (store as KafkaEventStore).stats();
+    return duplicates + rejected + badRecords;
+  },
 });
 
 describe('KafkaEventStore: Kafka-specific behaviour', () => {
@@ -275,6 +279,42 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     );
     await store.append(runId, 1, [message('next')]);
     assert.equal(verifyChain(await store.read(runId)).ok, true);
+  });
+
+  it('a retry of a batch whose ack was lost (same event ids) answers the stored events and produces nothing', async () => {
+    const topic = topicName('lost-ack-retry');
+    const store = await track(openStore(topic, ':memory:'));
+    const runId = `run-${randomUUID()}`;
+    const producer = (store as unknown as { producer: { send: (r: unknown) => Promise<unknown> } }).producer;
+    const send = producer.send.bind(producer);
+    let sends = 0;
+    producer.send = async (record) => {
+      sends += 1;
+      await send(record);
+      if (sends === 1) throw new Error('simulated: the ack was lost');
+      return undefined;
+    };
+    const batch = [
+      { ...message('refund approved'), eventId: randomUUID() },
+      { ...message('refund sent'), eventId: randomUUID() },
+    ];
+    await assert.rejects(store.append(runId, 0, batch), { code: 'EVENT_STORE.UNAVAILABLE' });
+    // The caller does not know whether it landed and retries the same facts, 10 times over.
+    const retries = await Promise.all(Array.from({ length: 10 }, () => store.append(runId, 0, batch)));
+    producer.send = send;
+    assert.equal(sends, 1, 'no retry reached the broker');
+    for (const retry of retries) assert.deepStrictEqual(retry, await store.read(runId));
+    assert.deepEqual(
+      retries[0].map((e) => [e.seq, e.eventId]),
+      batch.map((e, i) => [i + 1, e.eventId]),
+    );
+    const fresh = await track(openStore(topic, ':memory:'));
+    assert.deepStrictEqual(await fresh.read(runId), retries[0]);
+    assert.deepEqual(
+      fresh.stats(),
+      { recordsConsumed: 2, eventsApplied: 2, duplicates: 0, rejected: 0, badRecords: 0 },
+      'the topic holds each record once',
+    );
   });
 
   it('measures append latency (sequential, acks=all)', async (t) => {

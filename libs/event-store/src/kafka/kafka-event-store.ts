@@ -14,10 +14,12 @@ import {
 import type { EventEnvelope, NewEvent } from '@parley/contracts';
 import { ConcurrencyError, GENESIS_HASH, ParleyError, hashEvent } from '@parley/contracts';
 import type { EventStore, StreamHead } from '../event-store.port';
+import { checkEventIds } from '../idempotency';
 import { assertImportable } from '../import-check';
 import { defaultSealContext, sealBatch, type SealContext } from '../seal';
 import { LocalLogStore } from '../local-log-store';
 import { createKafka } from './kafka-client';
+import { KafkaReachability, isUnreachableError, type EventLogReachability, type ReachabilityChange } from './kafka-reachability';
 
 export const DEFAULT_RUN_EVENTS_TOPIC = 'parley.run-events';
 
@@ -45,6 +47,8 @@ export interface KafkaEventStoreConfig {
   connectTimeoutMs?: number;
   /** Bound on the initial catch-up in `open` (and the default for `waitForCatchUp`). Default 120 000 ms. */
   catchUpTimeoutMs?: number;
+  /** Period of the reachability probe (one ListOffsets round-trip). Default 1000 ms. */
+  probeIntervalMs?: number;
 }
 
 interface CatchUpWaiter {
@@ -92,7 +96,12 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
 
   private readonly kafka: Kafka;
   private readonly admin: Admin;
-  private readonly producer: Producer;
+  /** Replaced after a produce with an unknown outcome (see `retireProducer`). */
+  private producer: Producer;
+  /** Produces go one at a time (see `produce`). */
+  private produceLane: Promise<void> = Promise.resolve();
+  private producersRetired = 0;
+  private readonly reachability: KafkaReachability;
   private readonly consumer: Consumer;
   private readonly seal: SealContext;
   private readonly emit: (line: string) => void;
@@ -144,13 +153,17 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
 
     this.kafka = createKafka(config.clientId ?? 'parley', config.brokers, (entry) => this.kafkaLog(entry));
     this.admin = this.kafka.admin();
-    this.producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 of the key, as Java clients
-      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 3000 },
-    });
+    this.producer = this.newProducer();
+    this.reachability = new KafkaReachability(
+      createKafka(`${config.clientId ?? 'parley'}-probe`, config.brokers, () => undefined, {
+        connectionTimeout: 1000,
+        requestTimeout: 2000,
+        retry: { retries: 0 },
+      }),
+      this.topic,
+      config.probeIntervalMs ?? 1000,
+    );
+    this.reachability.onChange((change) => this.reportReachability(change));
     this.consumer = this.kafka.consumer({
       groupId: this.groupId,
       allowAutoTopicCreation: false,
@@ -190,6 +203,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     this.producerConnected = true;
     await this.startConsumer();
     await this.waitForCatchUp(this.config.catchUpTimeoutMs ?? 120_000);
+    this.reachability.start();
     this.debug(
       `open: topic ${this.topic} caught up in ${Date.now() - started} ms (local head position ${this.log.lastPosition()})`,
     );
@@ -329,6 +343,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };
+      if (!this.closing && isUnreachableError(error)) this.reachability.fail('consumer', error);
       this.emit(
         `[kafka-event-store] consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`,
       );
@@ -426,6 +441,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     const run = this.log.db.transaction((): ApplyResult => {
       const heads = new Map<string, StreamHead | undefined>();
       const batchHashes = new Map<string, string>();
+      const batchIds = new Set<string>();
       const accepted: EventEnvelope[] = [];
       const rejected: EventEnvelope[] = [];
       for (const event of events) {
@@ -452,6 +468,18 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           rejected.push(event);
           continue;
         }
+        const idKey = `${event.runId}\u0000${event.eventId}`;
+        if (batchIds.has(idKey) || this.log.findByEventIds(event.runId, [event.eventId]).length > 0) {
+          // The same fact under a second seq (two writers, or a retry produced after a lost ack):
+          // every instance meets it at the same offset and skips it alike.
+          this.emit(
+            `[kafka-event-store] ${where(event)}: run ${event.runId} seq ${event.seq} repeats event id ${event.eventId}, ` +
+              'already stored; skipped',
+          );
+          rejected.push(event);
+          continue;
+        }
+        batchIds.add(idKey);
         accepted.push(event);
         heads.set(event.runId, { seq: event.seq, hash: event.hash });
         batchHashes.set(`${event.runId}\u0000${event.seq}`, event.hash);
@@ -465,8 +493,15 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   async append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {
     this.assertOpen();
     if (events.length === 0) return [];
+    this.assertReachable();
     return this.withRunLock(runId, async () => {
+      this.assertReachable();
       await this.settleUncertain(runId);
+      // Event-id idempotency (see checkEventIds): a repeat returns what is stored and produces
+      // nothing. After a produce with an unknown outcome, settleUncertain has just consumed
+      // whatever landed, so a retry of that batch is recognised here rather than produced twice.
+      const verdict = checkEventIds(runId, events, (ids) => this.log.findByEventIds(runId, ids));
+      if (verdict.kind === 'repeat') return verdict.stored;
       const head = this.log.head(runId);
       const actual = head?.seq ?? 0;
       if (actual !== expectedSeq) throw new ConcurrencyError(runId, expectedSeq, actual);
@@ -485,7 +520,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   async importStream(runId: string, events: EventEnvelope[]): Promise<void> {
     this.assertOpen();
     assertImportable(runId, events);
+    this.assertReachable();
     await this.withRunLock(runId, async () => {
+      this.assertReachable();
       await this.settleUncertain(runId);
       const head = this.log.head(runId);
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
@@ -496,10 +533,44 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     });
   }
 
-  /** One `send` of the whole batch (one key, one partition, one record batch), acks from all in-sync replicas. */
-  private async produce(runId: string, events: EventEnvelope[]): Promise<void> {
+  /**
+   * One `send` of the whole batch (one key, one partition, one record batch), acks from all in-sync
+   * replicas, one send at a time.
+   *
+   * Why one at a time, and why a failed send retires the producer: kafkajs' idempotent producer
+   * numbers each partition's batches and, when a send fails, gives its sequence number back. If the
+   * failed batch did reach the log (its ack was lost: the broker was stopped or killed right after
+   * writing it), the next batch sent to that partition under the same producer id reuses that
+   * number, and the broker, which dedupes by (producer id, partition, sequence) alone, answers it
+   * as a duplicate: acknowledged, never written. A lost acknowledged event. So no other send may
+   * take a number while one is failing (the lane), and after a failure the next send goes through
+   * a new producer (a new producer id, numbered from 0).
+   */
+  private produce(runId: string, events: EventEnvelope[]): Promise<void> {
+    const attempt = this.produceLane.then(() => this.produceNow(runId, events));
+    this.produceLane = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    return attempt;
+  }
+
+  private async produceNow(runId: string, events: EventEnvelope[]): Promise<void> {
+    this.assertReachable(); // queued behind a send that just failed: refuse, nothing was sent
+    const producer = this.producer;
+    if (!this.producerConnected) {
+      try {
+        await producer.connect();
+        this.producerConnected = true;
+      } catch (error) {
+        // Nothing was sent: a refusal, not an unknown outcome.
+        if (isUnreachableError(error)) this.reachability.fail('producer connect', error);
+        this.retireProducer(producer);
+        throw this.unavailable(`could not connect the producer: ${(error as Error).message}`);
+      }
+    }
     try {
-      await this.producer.send({
+      await producer.send({
         topic: this.topic,
         acks: -1,
         messages: events.map((e) => ({
@@ -508,8 +579,11 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           headers: { 'parley-type': e.type, 'parley-seq': String(e.seq), 'parley-event-id': e.eventId },
         })),
       });
+      this.reachability.ok();
     } catch (error) {
       this.uncertain.add(runId);
+      this.retireProducer(producer);
+      if (isUnreachableError(error)) this.reachability.fail('produce', error);
       throw new ParleyError(
         'EVENT_STORE.UNAVAILABLE',
         `Could not write ${events.length} event(s) of run ${runId} to Kafka topic ${this.topic}: ${(error as Error).message}. ` +
@@ -519,6 +593,71 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         { runId },
       );
     }
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 of the key, as Java clients
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 3000 },
+    });
+  }
+
+  /** The next send uses a new producer (a new producer id): see `produce`. */
+  private retireProducer(producer: Producer): void {
+    if (this.producer !== producer || this.closing) return;
+    this.producer = this.newProducer();
+    this.producerConnected = false;
+    this.producersRetired += 1;
+    void producer.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * New work is refused at once while the brokers are unreachable (503 `EVENT_LOG.UNAVAILABLE`):
+   * nothing is sent, nothing half-exists. Also called by the server before routing a command.
+   */
+  assertReachable(): void {
+    if (!this.reachability.isReachable()) throw this.unavailable();
+  }
+
+  private unavailable(why?: string): ParleyError {
+    const r = this.reachability.snapshot();
+    return new ParleyError(
+      'EVENT_LOG.UNAVAILABLE',
+      `The event log (Kafka topic ${this.topic} at ${this.config.brokers.join(',')}) has been unreachable since ${r.since}` +
+        `${why ? ` (${why})` : r.lastError ? ` (${r.lastError})` : ''}; nothing was written. Try again once GET /health reports it reachable.`,
+      'unavailable',
+      undefined,
+      { log: 'kafka', topic: this.topic, brokers: this.config.brokers, since: r.since, lastError: r.lastError },
+    );
+  }
+
+  /** Whether the brokers answer (probe, produces, consumer), for `/health`. */
+  reachabilityStatus(): EventLogReachability & { producersRetired: number } {
+    return { ...this.reachability.snapshot(), producersRetired: this.producersRetired };
+  }
+
+  /** Called when the log becomes unreachable or reachable again; returns an unsubscribe. */
+  onReachabilityChange(listener: (change: ReachabilityChange) => void): () => void {
+    return this.reachability.onChange(listener);
+  }
+
+  /** One probe round-trip now (tests, and a recovery that should not wait for the next tick). */
+  probeReachability(): Promise<boolean> {
+    return this.reachability.probe();
+  }
+
+  private reportReachability(change: ReachabilityChange): void {
+    if (change.reachable)
+      this.emit(
+        `[kafka-event-store] the event log is reachable again after ${change.downMs} ms (${this.config.brokers.join(',')})`,
+      );
+    else
+      this.emit(
+        `[kafka-event-store] the event log is UNREACHABLE (${this.config.brokers.join(',')}): ${change.error}; new work is refused until it answers`,
+      );
   }
 
   /** After a produce with an unknown outcome, wait until whatever landed is in the local store. */
@@ -632,6 +771,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   }
 
   private async shutdown(): Promise<void> {
+    await this.reachability.stop();
     for (const waiter of [...this.waiters])
       this.settle(waiter, new Error('the Kafka event store was closed'));
     await Promise.allSettled([...this.inflight]);
@@ -667,6 +807,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     // A just-created topic's partitions answer NOT_LEADER for a moment; ensureTopic retries it.
     if (this.creatingTopic && namespace === 'Connection' && String(log.error).includes('not the leader'))
       return;
+    // While the brokers are known to be unreachable, one line said so (reportReachability); kafkajs
+    // would add a few connection errors a second until they are back.
+    if (!this.reachability.isReachable() && (namespace === 'Connection' || namespace === 'BrokerPool')) return;
     const { message, ...rest } = log;
     delete (rest as Record<string, unknown>).timestamp;
     delete (rest as Record<string, unknown>).logger;

@@ -1,6 +1,7 @@
 import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError } from '@parley/contracts';
 import type { EventStore } from '../event-store.port';
+import { checkEventIds } from '../idempotency';
 import { assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
 import { LocalLogStore } from '../local-log-store';
@@ -71,8 +72,14 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
     });
   }
 
-  /** One append, checked against the head and written, inside the flush's transaction. */
+  /**
+   * One append, checked against the head and written, inside the flush's transaction. A repeat of
+   * stored event ids returns the stored events and writes nothing (see `checkEventIds`); `positions`
+   * is then empty, so nothing is notified again.
+   */
   private appendOne(item: PendingAppend): { sealed: EventEnvelope[]; positions: number[] } {
+    const verdict = checkEventIds(item.runId, item.events, (ids) => this.log.findByEventIds(item.runId, ids));
+    if (verdict.kind === 'repeat') return { sealed: verdict.stored, positions: [] };
     const head = this.log.head(item.runId);
     const actual = head?.seq ?? 0;
     if (actual !== item.expectedSeq) throw new ConcurrencyError(item.runId, item.expectedSeq, actual);
@@ -92,7 +99,7 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
     const stored: StoredEvent[] = [];
     for (const outcome of outcomes) {
       if ('sealed' in outcome)
-        outcome.sealed.forEach((event, i) => stored.push({ position: outcome.positions[i], event }));
+        outcome.positions.forEach((position, i) => stored.push({ position, event: outcome.sealed[i] }));
     }
     if (stored.length) this.subscriptions.notify(stored);
     batch.forEach((item, i) => {

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_event_id ON events (run_id, json_extract(body, '$.eventId'));
 `;
 
 interface Row {
@@ -65,6 +66,9 @@ export class SqliteLog {
       readAll: this.db.prepare<[number, number], Row>(
         'SELECT position, body FROM events WHERE position > ? ORDER BY position LIMIT ?',
       ),
+      byEventId: this.db.prepare<[string, string], Row>(
+        "SELECT position, body FROM events WHERE run_id = ? AND json_extract(body, '$.eventId') = ?",
+      ),
       lastPosition: this.db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare(
@@ -106,6 +110,16 @@ export class SqliteLog {
       return applied;
     });
     return run();
+  }
+
+  /** The stored events of `runId` among `eventIds` (event-id idempotency; an indexed lookup each). */
+  findByEventIds(runId: string, eventIds: string[]): EventEnvelope[] {
+    const found: EventEnvelope[] = [];
+    for (const id of eventIds) {
+      const r = this.stmts.byEventId.get(runId, id);
+      if (r) found.push(JSON.parse(r.body) as EventEnvelope);
+    }
+    return found;
   }
 
   read(runId: string, fromSeq = 1): EventEnvelope[] {

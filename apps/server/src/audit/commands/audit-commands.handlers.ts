@@ -80,11 +80,12 @@ export class ForkRunHandler implements ICommandHandler<
     });
     await this.store.importStream(runId, copied);
     if (c.message)
-      await this.engine.write(runId, (state) => ({
-        events: postMessage(state!, acting(c.by), c.message!),
-        result: undefined,
-      }));
-    this.engine.kick(runId);
+      await this.engine.write(
+        runId,
+        (state) => ({ events: postMessage(state!, acting(c.by), c.message!), result: undefined }),
+        { drive: true },
+      );
+    else this.engine.kick(runId);
     return { runId, forkOf, note: c.note };
   }
 

@@ -46,10 +46,13 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
 
   async execute(c: DecideRequestCommand): Promise<DecisionOutcome> {
     const runId = await runOfRequest(this.projection, this.store, c.requestId);
-    const { result } = await this.engine.write(runId, (state) =>
-      decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) =>
-        this.validateEdit(state!, request, payload),
-      ),
+    const { result } = await this.engine.write(
+      runId,
+      (state) =>
+        decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) =>
+          this.validateEdit(state!, request, payload),
+        ),
+      { drive: true },
     );
     return result;
   }
@@ -116,10 +119,11 @@ export class ExpireRequestHandler implements ICommandHandler<ExpireRequestComman
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
 
   async execute(c: ExpireRequestCommand): Promise<boolean> {
-    const { events } = await this.engine.write(c.runId, (state) => ({
-      events: expireRequest(state!, c.requestId, new Date()),
-      result: undefined,
-    }));
+    const { events } = await this.engine.write(
+      c.runId,
+      (state) => ({ events: expireRequest(state!, c.requestId, new Date()), result: undefined }),
+      { drive: true },
+    );
     return events.length > 0;
   }
 }

@@ -25,11 +25,16 @@ export class CancelRunHandler implements ICommandHandler<CancelRunCommand> {
 export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessageCommand, { seq: number }> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: PostHumanMessageCommand): Promise<{ seq: number }> {
-    const { events } = await this.engine.write(c.runId, (state) => ({
-      events: postMessage(state!, acting(c.by), c.text),
-      result: undefined,
-    }));
-    return { seq: events[events.length - 1].seq };
+    const { events, result: posted } = await this.engine.write(
+      c.runId,
+      (state) => {
+        const message = postMessage(state!, acting(c.by), c.text);
+        return { events: message, result: message.length };
+      },
+      { drive: true },
+    );
+    // The seq of the message's last event (what the run does next may follow in the same append).
+    return { seq: events[posted - 1].seq };
   }
 }
 
@@ -37,10 +42,11 @@ export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessage
 export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCommand, { seq: number }> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: OverrideHandoffCommand): Promise<{ seq: number }> {
-    const { events } = await this.engine.write(c.runId, (state) => ({
-      events: overrideHandoff(state!, acting(c.by), c.to, c.reason),
-      result: undefined,
-    }));
+    const { events } = await this.engine.write(
+      c.runId,
+      (state) => ({ events: overrideHandoff(state!, acting(c.by), c.to, c.reason), result: undefined }),
+      { drive: true },
+    );
     return { seq: events[0].seq };
   }
 }

@@ -1,0 +1,162 @@
+import type { Admin, Kafka } from 'kafkajs';
+
+/** What `/health` and the refusal of new work say about the event log. */
+export interface EventLogReachability {
+  kind: 'sqlite' | 'kafka';
+  /** False from the first failed round-trip to the brokers until the next successful one. */
+  reachable: boolean;
+  /** When `reachable` last changed (ISO time; the start-up time if it never did). */
+  since: string;
+  /** The failure that made (or keeps) the log unreachable: `<source>: <message>`. */
+  lastError?: string;
+  /** Last successful round-trip (probe or produce), ISO time. */
+  lastOkAt?: string;
+  /** How many times the log became unreachable since start-up. */
+  outages: number;
+}
+
+export interface ReachabilityChange {
+  reachable: boolean;
+  /** For a recovery: how long the log was unreachable. */
+  downMs?: number;
+  error?: string;
+}
+
+/**
+ * Errors that mean the brokers (or the partition leaders) cannot be reached, as opposed to a bad
+ * request: connection refused or closed, timeouts, no leader, not enough in-sync replicas, and
+ * kafkajs' "retries exceeded" wrapping one of those.
+ */
+export function isUnreachableError(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current = error as { name?: string; type?: string; retriable?: boolean; originalError?: unknown; cause?: unknown };
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    if (/^KafkaJS(Connection|ConnectionClosed|RequestTimeout|BrokerNotFound)Error$/.test(current.name ?? ''))
+      return true;
+    if (
+      /^(NOT_ENOUGH_REPLICAS|NOT_ENOUGH_REPLICAS_AFTER_APPEND|LEADER_NOT_AVAILABLE|NOT_LEADER_FOR_PARTITION|REQUEST_TIMED_OUT|NETWORK_EXCEPTION|COORDINATOR_NOT_AVAILABLE|BROKER_NOT_AVAILABLE|KAFKA_STORAGE_ERROR)$/.test(
+        current.type ?? '',
+      )
+    )
+      return true;
+    current = (current.originalError ?? current.cause) as typeof current;
+  }
+  return false;
+}
+
+/**
+ * Whether the Kafka event log answers, from real signals: a cheap periodic probe (a ListOffsets
+ * round-trip on the run-events topic through its own client, no retries, short timeouts), and the
+ * outcome of every produce and every consumer crash reported by the adapter. Any failure marks
+ * the log unreachable at once; only a successful round-trip (a probe or an acknowledged produce)
+ * marks it reachable again.
+ */
+export class KafkaReachability {
+  private reachable = true;
+  private since = new Date();
+  private lastError?: string;
+  private lastOkAt?: Date;
+  private outages = 0;
+  private readonly admin: Admin;
+  private timer?: NodeJS.Timeout;
+  private probing = false;
+  private connected = false;
+  private stopped = false;
+  private readonly listeners = new Set<(change: ReachabilityChange) => void>();
+
+  constructor(
+    probeKafka: Kafka,
+    private readonly topic: string,
+    private readonly intervalMs: number,
+  ) {
+    this.admin = probeKafka.admin({ retry: { retries: 0 } });
+  }
+
+  snapshot(): EventLogReachability {
+    return {
+      kind: 'kafka',
+      reachable: this.reachable,
+      since: this.since.toISOString(),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(this.lastOkAt ? { lastOkAt: this.lastOkAt.toISOString() } : {}),
+      outages: this.outages,
+    };
+  }
+
+  isReachable(): boolean {
+    return this.reachable;
+  }
+
+  onChange(listener: (change: ReachabilityChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A round-trip to the brokers succeeded. */
+  ok(): void {
+    this.lastOkAt = new Date();
+    if (this.reachable) return;
+    const downMs = Date.now() - this.since.getTime();
+    this.reachable = true;
+    this.since = new Date();
+    this.notify({ reachable: true, downMs });
+  }
+
+  /** A round-trip failed because the brokers could not be reached. */
+  fail(source: string, error: unknown): void {
+    const message = `${source}: ${error instanceof Error ? error.message : String(error)}`;
+    this.lastError = message;
+    if (!this.reachable) return;
+    this.reachable = false;
+    this.since = new Date();
+    this.outages += 1;
+    this.notify({ reachable: false, error: message });
+  }
+
+  start(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setInterval(() => void this.probe(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.listeners.clear();
+    if (this.connected) await this.admin.disconnect().catch(() => undefined);
+  }
+
+  /** One round-trip: Metadata and ListOffsets of the topic (answers only if every partition has a serving leader). */
+  async probe(): Promise<boolean> {
+    if (this.probing || this.stopped) return this.reachable;
+    this.probing = true;
+    try {
+      if (!this.connected) {
+        await this.admin.connect();
+        this.connected = true;
+      }
+      await this.admin.fetchTopicOffsets(this.topic);
+      if (!this.stopped) this.ok();
+      return true;
+    } catch (error) {
+      if (!this.stopped) this.fail('probe', error);
+      // A fresh connection next time: kafkajs keeps stale broker connections and metadata otherwise.
+      this.connected = false;
+      await this.admin.disconnect().catch(() => undefined);
+      return false;
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private notify(change: ReachabilityChange): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+
+/** What /proc says about a process now (Linux); NaN elsewhere or once it has exited. */
+export interface ProcStats {
+  /** Resident set size (VmRSS), bytes. */
+  rssBytes: number;
+  /** CPU time used so far (user + system, all threads), ms. */
+  cpuMs: number;
+}
+
+/** RSS and CPU time of the process `pid`, read from /proc/<pid>/status and /proc/<pid>/stat. */
+export function procStats(pid: number | undefined): ProcStats {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1] ?? NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime in clock ticks (USER_HZ, 100 on Linux)
+    const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return { rssBytes: rssKb * 1024, cpuMs };
+  } catch {
+    return { rssBytes: NaN, cpuMs: NaN };
+  }
+}
