@@ -231,7 +231,8 @@ export async function approve(engine: RunEngine, runId: string, requestId: strin
   // As DecideRequestCommand does: the decision, and what the run does next, in one append.
   const { result } = await engine.write(
     runId,
-    (state) => decideOnRequest(state!, requestId, APPROVER, { decision: 'approve' }, new Date(), () => undefined),
+    (state) =>
+      decideOnRequest(state!, requestId, APPROVER, { decision: 'approve' }, new Date(), () => undefined),
     { drive: true },
   );
   if (result.status !== 'resolved')

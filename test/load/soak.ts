@@ -35,7 +35,13 @@ export interface SoakOptions {
 interface Sample {
   s: number;
   rssMb: number;
+  /** RSS in parts: anonymous (the JS heap, malloc), file pages (code, mmapped files), shared memory. */
+  anonMb: number;
+  fileMb: number;
+  shmemMb: number;
   heapMb: number;
+  heapTotalMb: number;
+  externalMb: number;
   cpuS: number;
   finished: number;
   inFlight: number;
@@ -79,6 +85,7 @@ async function openWatcher(url: string, runId: string, k: number): Promise<Watch
 }
 
 export async function soak(o: SoakOptions): Promise<void> {
+  assert.ok(o.watchersPerRun >= 1, 'a run is followed by its watchers: at least one');
   const server = await ParleyProcess.start({ env: { OFFLINE_MODEL_TOKEN_LATENCY_MS: '0' } });
   const humans = new Humans(server);
   const samples: Sample[] = [];
@@ -96,11 +103,18 @@ export async function soak(o: SoakOptions): Promise<void> {
 
   const sample = async (): Promise<void> => {
     const proc = procStats(server.child.pid);
-    const health = (await api.get('/health')).body as { memory?: { heapUsed: number } };
+    const health = (await api.get('/health')).body as {
+      memory?: { heapUsed: number; heapTotal: number; external: number };
+    };
     samples.push({
       s: Math.round((Date.now() - t0) / 1000),
       rssMb: mb(proc.rssBytes),
+      anonMb: mb(proc.rssAnonBytes),
+      fileMb: mb(proc.rssFileBytes),
+      shmemMb: mb(proc.rssShmemBytes),
       heapMb: mb(health.memory?.heapUsed ?? NaN),
+      heapTotalMb: mb(health.memory?.heapTotal ?? NaN),
+      externalMb: mb(health.memory?.external ?? NaN),
       cpuS: round(proc.cpuMs / 1000),
       finished,
       inFlight: inFlight.size,
@@ -257,7 +271,7 @@ function printSeries(name: string, samples: Sample[]): void {
   const rows = samples.filter((_, k) => k % step === 0 || k === samples.length - 1);
   const lines = rows.map(
     (x) =>
-      `${String(x.s).padStart(6)} s  RSS ${x.rssMb.toFixed(1).padStart(6)} MB  heap ${x.heapMb.toFixed(1).padStart(6)} MB  runs ${String(x.finished).padStart(6)}  in flight ${String(x.inFlight).padStart(3)}  load ${x.load1}`,
+      `${String(x.s).padStart(6)} s  RSS ${x.rssMb.toFixed(1).padStart(6)} MB (anon ${x.anonMb.toFixed(1).padStart(6)}, file ${x.fileMb.toFixed(1).padStart(5)}, shm ${x.shmemMb.toFixed(1).padStart(4)})  heap ${x.heapMb.toFixed(1).padStart(5)} / ${x.heapTotalMb.toFixed(1).padStart(5)} MB  ext ${x.externalMb.toFixed(1).padStart(5)}  runs ${String(x.finished).padStart(6)}  in flight ${String(x.inFlight).padStart(3)}  load ${x.load1}`,
   );
   process.stderr.write(`[load] ${name}: memory over time\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
 }

@@ -7,6 +7,7 @@ import { ParleyError } from '@parley/contracts';
 import { AppModule } from './app.module';
 import { ConfigError, loadConfig } from './config/config';
 import { createCore } from './core/core';
+import { contentTypePolicy } from './http/content-type.policy';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
@@ -16,6 +17,7 @@ async function bootstrap(): Promise<void> {
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  app.use(contentTypePolicy); // before the body parsers (registered when the app starts listening)
   const logger = new Logger('Parley');
   app
     .get(UnhandledExceptionBus)

@@ -34,6 +34,13 @@ describe('canonical JSON', () => {
       '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}',
     );
   });
+
+  it('keeps a "__proto__" member (an own property from JSON.parse), so the hash covers it', () => {
+    const args = JSON.parse('{"amount":50,"__proto__":{"amount":900}}');
+    assert.equal(canonicalJson(args), '{"__proto__":{"amount":900},"amount":50}');
+    assert.notEqual(canonicalJson(args), canonicalJson({ amount: 50 }));
+    assert.equal(canonicalJson({ a: [JSON.parse('{"__proto__":1}')] }), '{"a":[{"__proto__":1}]}');
+  });
 });
 
 describe('hash chain', () => {
@@ -50,6 +57,13 @@ describe('hash chain', () => {
       JSON.stringify({ hash, ...rest, data: { text: 'm1', by: (e.data as { by: unknown }).by } }),
     );
     assert.equal(hashEvent(reordered), e.hash);
+  });
+
+  it('reports a "__proto__" member added to or removed from an event as an edit', () => {
+    const events = chain(2);
+    const body = JSON.stringify(events[1]);
+    const added = JSON.parse(body.replace('"data":{', '"data":{"__proto__":{"text":"x"},'));
+    assert.deepEqual(pick(verifyChain([events[0], added])), { seq: 2, reason: 'edited', events: 1 });
   });
 
   it('reports an edited event at its seq', () => {

@@ -3,6 +3,7 @@ export * from './envelope';
 export * from './errors';
 export * from './hash-chain';
 export * from './zod-issues';
+export * from './json-value';
 export * from './events/common';
 export * from './events/human.events';
 export * from './events/registry';

@@ -1,13 +1,23 @@
 import { z } from 'zod';
 import { ValidationError } from './errors';
 
+/**
+ * The path of the field an issue is about, as `a.0.b`. An unknown key is the field itself (zod
+ * reports it at the object that holds it): `{"runId": "r", "sneaky": 1}` names `sneaky`.
+ */
+export function issuePath(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path.push(issue.keys[0]);
+  return path.join('.');
+}
+
 /** Turn the first zod issue into a coded error naming the field path and what was expected. */
 export function toValidationError(error: z.ZodError, code: string, prefix = ''): ValidationError {
   const issue = error.issues[0];
-  const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+  const path = [prefix, issuePath(issue)].filter((p) => p !== '').join('.');
   const where = path ? `${path}: ` : '';
   return new ValidationError(code, `${where}${issue.message}`, path || undefined, {
-    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    issues: error.issues.map((i) => ({ path: issuePath(i), message: i.message })),
   });
 }
 

@@ -1,5 +1,11 @@
 import type { Decision, HumanRef, NewEvent } from '@parley/contracts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError, canonicalJson } from '@parley/contracts';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+  canonicalJson,
+} from '@parley/contracts';
 import { sha256 } from './patterns/shared';
 import type { DecisionState, HumanRequestState, RunState } from './run-state';
 import { isTerminal } from './run-state';
@@ -140,8 +146,10 @@ export function decideOnRequest(
   }
   const role = entitled(request, who);
   // An approval of a version that has since been edited no longer counts: its author may vote again.
-  const superseded = mine !== undefined && approvedHash(request, mine) !== undefined
-    && approvedHash(request, mine) !== shown.payloadHash;
+  const superseded =
+    mine !== undefined &&
+    approvedHash(request, mine) !== undefined &&
+    approvedHash(request, mine) !== shown.payloadHash;
   if (mine && !superseded)
     throw new ConflictError(
       'REQUEST.ALREADY_DECIDED',
@@ -229,7 +237,9 @@ export function decideOnRequest(
   }
   const approving = approves(input.decision);
   const target = approvedHash(request, vote);
-  const approvers = [...latest.values()].filter((v) => target !== undefined && approvedHash(request, v) === target);
+  const approvers = [...latest.values()].filter(
+    (v) => target !== undefined && approvedHash(request, v) === target,
+  );
   if (approving && approvers.length < request.quorum) {
     return {
       events,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
 import { ConcurrencyError, NotFoundError, ParleyError, upcast } from '@parley/contracts';
-import { sealBatch, type EventStore } from '@parley/event-store';
+import { previewBatch, type EventStore } from '@parley/event-store';
 import type { CrashPointHook } from './chaos/crash-points';
 import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
@@ -144,7 +144,7 @@ export class RunEngine {
       const drive = options.drive === true && !this.stopped && !this.driving.has(runId);
       if (drive) {
         const expectedSeq = state?.seq ?? 0; // before folding ahead: the fold advances the state
-        const ahead = await this.foldAhead(runId, state, events);
+        const ahead = this.foldAhead(runId, state, events);
         try {
           const stored = (await this.deps.store.append(runId, expectedSeq, ahead.batch)).map(upcast);
           this.deps.crashPoint?.('after-append', runId);
@@ -262,11 +262,19 @@ export class RunEngine {
   }
 
   private context(): DecideContext {
-    return { now: this.now(), newId: this.newId, toolSpec: (name) => this.deps.tools.spec(name) };
+    return {
+      now: this.now(),
+      newId: this.newId,
+      toolSpec: (name) => this.deps.tools.spec(name),
+      parseArgs: (tool, args) => this.deps.tools.parse(tool, args),
+    };
   }
 
   /** What a step appends before its effect, and the effect it begins (none for plain facts). */
-  private intentOf(state: RunState, step: Exclude<Step, { kind: 'wait' | 'done' }>): { events: NewEvent[]; begun?: Begun } {
+  private intentOf(
+    state: RunState,
+    step: Exclude<Step, { kind: 'wait' | 'done' }>,
+  ): { events: NewEvent[]; begun?: Begun } {
     switch (step.kind) {
       case 'append':
         return { events: step.events };
@@ -274,7 +282,9 @@ export class RunEngine {
         // A call started before a crash and never answered is made again under the same id:
         // only a recorded answer counts, so repeating an unanswered model call is harmless.
         const calls = step.calls.map((plan) => {
-          const started = state.modelCalls.find((c) => c.status === 'started' && c.agent === plan.agent.name && c.purpose === plan.purpose);
+          const started = state.modelCalls.find(
+            (c) => c.status === 'started' && c.agent === plan.agent.name && c.purpose === plan.purpose,
+          );
           return { plan: { ...plan, callId: started?.callId ?? plan.callId }, fresh: !started };
         });
         return {
@@ -283,7 +293,12 @@ export class RunEngine {
             .map(({ plan }) => ({
               type: 'model-call.started',
               actor: agentActor(plan.agent.name),
-              data: { callId: plan.callId, agent: plan.agent.name, purpose: plan.purpose, model: plan.agent.model },
+              data: {
+                callId: plan.callId,
+                agent: plan.agent.name,
+                purpose: plan.purpose,
+                model: plan.agent.model,
+              },
             })),
           begun: { kind: 'models', calls: calls.map((c) => c.plan) },
         };
@@ -294,15 +309,34 @@ export class RunEngine {
         // A tool call started but never finished runs again with the same idempotency key.
         const events: NewEvent[] =
           call.status === 'requested'
-            ? [{ type: 'tool-call.started', actor: SYSTEM_ACTOR, data: { callId: call.callId, idempotencyKey: call.idempotencyKey } }]
+            ? [
+                {
+                  type: 'tool-call.started',
+                  actor: SYSTEM_ACTOR,
+                  data: { callId: call.callId, idempotencyKey: call.idempotencyKey },
+                },
+              ]
             : [];
-        return { events, begun: { kind: 'tool', callId: call.callId, tool: call.tool, idempotencyKey: call.idempotencyKey, args: effectiveArgs(state, call) } };
+        return {
+          events,
+          begun: {
+            kind: 'tool',
+            callId: call.callId,
+            tool: call.tool,
+            idempotencyKey: call.idempotencyKey,
+            args: effectiveArgs(state, call),
+          },
+        };
       }
     }
   }
 
   /** Append a step's intent, if nothing happened since it was decided (else decide again). */
-  private async begin(runId: string, seq: number, step: Exclude<Step, { kind: 'wait' | 'done' }>): Promise<Begun | undefined> {
+  private async begin(
+    runId: string,
+    seq: number,
+    step: Exclude<Step, { kind: 'wait' | 'done' }>,
+  ): Promise<Begun | undefined> {
     const { result } = await this.write(runId, (state) => {
       if (!state || state.seq !== seq) return { events: [], result: undefined };
       const { events, begun } = this.intentOf(state, step);
@@ -327,9 +361,12 @@ export class RunEngine {
       }
       const seq = state.seq;
       try {
-        const ahead = await this.foldAhead(runId, state, relevant);
+        const ahead = this.foldAhead(runId, state, relevant);
         const stored = (await this.deps.store.append(runId, seq, ahead.batch)).map(upcast);
-        this.deps.crashPoint?.(relevant[0].type.startsWith('tool-call.') ? 'after-tool-recorded' : 'after-model-recorded', runId);
+        this.deps.crashPoint?.(
+          relevant[0].type.startsWith('tool-call.') ? 'after-tool-recorded' : 'after-model-recorded',
+          runId,
+        );
         this.active.set(runId, ahead.state);
         this.deps.onAppended?.(stored);
         return ahead.begun;
@@ -346,19 +383,20 @@ export class RunEngine {
    * and times here, so what is folded is exactly what the store seals. Returns the batch to append
    * and the effect it begins. On a failed append the caller drops the state (it is not the log's).
    */
-  private async foldAhead(
+  private foldAhead(
     runId: string,
     initial: RunState | undefined,
     first: NewEvent[],
-  ): Promise<{ batch: NewEvent[]; begun: Begun | undefined; state: RunState }> {
-    let provisionalHead = initial ? await this.deps.store.head(runId) : undefined;
+  ): { batch: NewEvent[]; begun: Begun | undefined; state: RunState } {
     let state = initial;
     const batch: NewEvent[] = [];
     const add = (events: NewEvent[]): void => {
-      const stamped = events.map((e) => ({ ...e, eventId: e.eventId ?? this.newId(), at: e.at ?? this.now().toISOString() }));
-      const sealed = sealBatch(runId, provisionalHead, stamped);
-      for (const event of sealed) state = evolve(state, upcast(event));
-      provisionalHead = { seq: sealed[sealed.length - 1].seq, hash: sealed[sealed.length - 1].hash };
+      const stamped = events.map((e) => ({
+        ...e,
+        eventId: e.eventId ?? this.newId(),
+        at: e.at ?? this.now().toISOString(),
+      }));
+      for (const event of previewBatch(runId, state?.seq ?? 0, stamped)) state = evolve(state, upcast(event));
       batch.push(...stamped);
     };
     add(first);
@@ -385,7 +423,10 @@ export class RunEngine {
       begun.calls.map(async (call) => {
         const event = await this.modelResult(runId, call);
         // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
-        await this.write(runId, (state) => ({ events: state && stillOpen(state, event) ? [event] : [], result: undefined }));
+        await this.write(runId, (state) => ({
+          events: state && stillOpen(state, event) ? [event] : [],
+          result: undefined,
+        }));
       }),
     );
     return [];
@@ -415,12 +456,20 @@ export class RunEngine {
         },
       };
     } catch (error) {
-      const e = error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
+      const e =
+        error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
       this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
       return {
         type: 'model-call.failed',
         actor: agentActor(agent),
-        data: { callId: call.callId, agent, purpose: call.purpose, code: e.code, message: e.message, attempts: e.attempts },
+        data: {
+          callId: call.callId,
+          agent,
+          purpose: call.purpose,
+          code: e.code,
+          message: e.message,
+          attempts: e.attempts,
+        },
       };
     }
   }
@@ -429,7 +478,11 @@ export class RunEngine {
     const { callId } = begun;
     try {
       this.deps.crashPoint?.('before-tool', runId);
-      const outcome = await this.deps.tools.execute(begun.tool, begun.args, { runId, callId, idempotencyKey: begun.idempotencyKey });
+      const outcome = await this.deps.tools.execute(begun.tool, begun.args, {
+        runId,
+        callId,
+        idempotencyKey: begun.idempotencyKey,
+      });
       this.deps.crashPoint?.('after-tool', runId);
       return {
         type: 'tool-call.completed',
@@ -482,7 +535,9 @@ type Begun =
 /** A result is recorded only while its call is still open (started and not answered). */
 function stillOpen(state: RunState, event: NewEvent): boolean {
   const callId = (event.data as { callId?: string }).callId;
-  if (event.type.startsWith('model-call.')) return state.modelCalls.some((c) => c.callId === callId && c.status === 'started');
-  if (event.type.startsWith('tool-call.')) return state.toolCalls.some((c) => c.callId === callId && c.status === 'started');
+  if (event.type.startsWith('model-call.'))
+    return state.modelCalls.some((c) => c.callId === callId && c.status === 'started');
+  if (event.type.startsWith('tool-call.'))
+    return state.toolCalls.some((c) => c.callId === callId && c.status === 'started');
   return true;
 }

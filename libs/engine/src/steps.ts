@@ -51,4 +51,11 @@ export interface DecideContext {
   newId: () => string;
   /** Tool specs by name (from the tool registry). */
   toolSpec: (name: string) => ToolSpec | undefined;
+  /**
+   * The arguments as the tool will receive them (its zod schema applied), or why they are refused.
+   * Gates are evaluated on these, so that what a policy tests is what the tool runs with.
+   */
+  parseArgs?: (tool: string, args: unknown) => ParsedArgs;
 }
+
+export type ParsedArgs = { ok: true; args: unknown } | { ok: false; code: string; message: string };

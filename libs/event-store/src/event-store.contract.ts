@@ -140,7 +140,8 @@ export function eventStoreContract(name: string, factory: StoreFactory): void {
         'a repeat is not an error: it answers what is stored',
       );
       const first = (results[0] as PromiseFulfilledResult<EventEnvelope[]>).value;
-      for (const r of results) assert.deepStrictEqual((r as PromiseFulfilledResult<EventEnvelope[]>).value, first);
+      for (const r of results)
+        assert.deepStrictEqual((r as PromiseFulfilledResult<EventEnvelope[]>).value, first);
       assert.equal(first[0].eventId, eventId);
       assert.equal(first[0].seq, 2);
       // A retry arriving after the head moved on (its expectedSeq is stale): still the stored event.

@@ -20,6 +20,30 @@ export function sealBatch(
   events: NewEvent[],
   ctx: SealContext = defaultSealContext,
 ): EventEnvelope[] {
+  return envelopes(runId, head, events, ctx, sealEvent);
+}
+
+/**
+ * What `sealBatch` will make of `events` after `head`, without the hashes (`hash` and `prevHash`
+ * are empty): the engine folds a step's batch ahead of appending it, and the store seals it.
+ * Validation, seqs, ids, times and correlation are exactly the store's.
+ */
+export function previewBatch(
+  runId: string,
+  headSeq: number,
+  events: NewEvent[],
+  ctx: SealContext = defaultSealContext,
+): EventEnvelope[] {
+  return envelopes(runId, { seq: headSeq, hash: '' }, events, ctx, (e) => ({ ...e, prevHash: '', hash: '' }));
+}
+
+function envelopes(
+  runId: string,
+  head: StreamHead | undefined,
+  events: NewEvent[],
+  ctx: SealContext,
+  seal: (event: Omit<EventEnvelope, 'hash'>) => EventEnvelope,
+): EventEnvelope[] {
   let seq = head?.seq ?? 0;
   let prevHash = head?.hash ?? GENESIS_HASH;
   const at = ctx.now().toISOString();
@@ -29,7 +53,7 @@ export function sealBatch(
     seq += 1;
     const eventId = event.eventId ?? ctx.newId();
     correlation ??= event.correlationId ?? runId;
-    const sealed = sealEvent({
+    const sealed = seal({
       eventId,
       runId,
       seq,

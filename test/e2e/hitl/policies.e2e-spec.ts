@@ -140,9 +140,12 @@ describe('approval policies: quorum, four-eyes, roles, confirmation, timeouts', 
       comment: 'partial',
     });
     assert.equal(first.body.status, 'recorded', 'an edit is one vote of the quorum of 2');
+    // bob is shown the edited refund and approves that version (its hash binds his decision).
+    const shown = (await server.client('bob').get(`/api/requests/${request.id}`)).body;
+    assert.equal(shown.payload.args.amount, 120);
     const second = await server
       .client('bob')
-      .post(`/api/requests/${request.id}/decision`, { decision: 'approve' });
+      .post(`/api/requests/${request.id}/decision`, { decision: 'approve', payloadHash: shown.payloadHash });
     assert.equal(second.body.status, 'resolved');
     await runInStatus(server.client(), runId, 'completed');
     const refunds = (await server.client().get(`/api/refunds?runId=${runId}`)).body.refunds;

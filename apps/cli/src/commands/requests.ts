@@ -69,15 +69,23 @@ function decisionCommand(decision: 'approve' | 'reject', past: string): Command 
     summary: `${decision} a request`,
     options: {
       comment: { type: 'string', short: 'm', value: 'text', description: 'why (kept in the audit trail)' },
+      hash: {
+        type: 'string',
+        value: 'payloadHash',
+        description:
+          'the payloadHash of the version you were shown (console, GET /api/requests/<id>): refused if it changed since',
+      },
     },
     min: 1,
     max: 1,
     async run(ctx) {
       const requestId = ctx.positionals[0];
+      // Without --hash the decision is about the payload as the request opened; once an approver has
+      // edited it, the server asks for the hash of the version you approve (REQUEST.PAYLOAD_HASH_REQUIRED).
       const body = validate(
         DecisionBody,
-        { decision, comment: ctx.values.comment },
-        { comment: '--comment', decision: 'decision' },
+        { decision, comment: ctx.values.comment, payloadHash: ctx.values.hash },
+        { comment: '--comment', decision: 'decision', payloadHash: '--hash' },
       );
       const { body: answer } = await ctx
         .http()

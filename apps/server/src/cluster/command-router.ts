@@ -43,6 +43,10 @@ export class CommandRouter {
     const runId = await this.runOf(command);
     const deadline = Date.now() + this.core.config.clusterCommandTimeoutMs;
     const commandId = randomUUID();
+    // While the owners' group rebalances (a member joined or left, or the brokers were just back
+    // from an outage) no instance owns anything: wait for the assignment (bounded by the command's
+    // deadline) rather than send the command to an owner that does not exist yet.
+    await cluster.settled(Math.max(0, deadline - Date.now()));
     for (;;) {
       if (cluster.owns(runId)) {
         try {

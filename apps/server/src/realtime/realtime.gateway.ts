@@ -41,6 +41,7 @@ import { OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/command
 import { OriginPolicy } from './origin-policy';
 import { RunFeed, type RunWatch } from './run-feed';
 import { TokenBucket } from './token-bucket';
+import { TokenCoalescer } from './token-coalescer';
 import { CommandRouter } from '../cluster/command-router';
 
 type AckFn = (reply: unknown) => void;
@@ -82,6 +83,10 @@ export class RealtimeGateway
   private readonly origins: OriginPolicy;
   private readonly feed: RunFeed;
   private tokens?: RxSubscription;
+  /** Tokens of one agent within 25 ms go out as one `run:token` (see TokenCoalescer). */
+  private readonly coalescer = new TokenCoalescer((token) =>
+    this.server?.local.to(runRoom(token.runId)).emit('run:token', token),
+  );
   private stopInbox?: () => void;
 
   constructor(
@@ -103,6 +108,8 @@ export class RealtimeGateway
         broadcast: (runId, event, except) =>
           this.server.local.to(runRoom(runId)).except(except).emit('run:event', event),
       },
+      // an agent's tokens go out before the event that completes its message
+      (runId) => this.coalescer.flushRun(runId),
     );
   }
 
@@ -110,9 +117,7 @@ export class RealtimeGateway
     await this.feed.start();
     // tokens of runs driven here, and (Kafka mode) those relayed from the other instances: each
     // instance sends them to its own sockets, hence `local`
-    this.tokens = this.liveTokens.subscribe((token) =>
-      this.server?.local.to(runRoom(token.runId)).emit('run:token', token),
-    );
+    this.tokens = this.liveTokens.subscribe((token) => this.coalescer.push(token));
     this.stopInbox = this.projection.onChange((change) => {
       if (change.type === 'request') this.inboxChanged(change.request);
     });
@@ -120,6 +125,7 @@ export class RealtimeGateway
 
   onModuleDestroy(): void {
     this.tokens?.unsubscribe();
+    this.coalescer.close();
     this.stopInbox?.();
     this.feed.stop();
   }

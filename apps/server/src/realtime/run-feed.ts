@@ -142,6 +142,8 @@ export class RunFeed {
     private readonly store: EventStore,
     private readonly onError: (error: unknown) => void,
     private readonly rooms?: RunRooms,
+    /** Called before an event of `runId` is sent to anyone (the gateway flushes the run's tokens). */
+    private readonly beforeEvent?: (runId: string) => void,
   ) {}
 
   /** Subscribe from the log's current end (a watch reads its own past from the store). */
@@ -219,6 +221,7 @@ export class RunFeed {
     const event = stored.event;
     const set = this.watches.get(event.runId);
     if (!set) return;
+    this.beforeEvent?.(event.runId);
     const shared = this.broadcast(event, set);
     for (const watch of set) {
       if (shared?.has(watch)) continue;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Workflow } from '@parley/contracts';
-import { NotFoundError, ParleyError, WorkflowSchema } from '@parley/contracts';
+import { NotFoundError, ParleyError, WorkflowSchema, issuePath } from '@parley/contracts';
 import { parseExpression, ToolRegistry } from '@parley/engine';
 
 /** A workflow file that cannot be used: names the file, the path of the bad field, and what was expected. */
@@ -71,7 +71,7 @@ export function parseWorkflowFile(file: string, text: string, tools: ToolRegistr
   const parsed = WorkflowSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new WorkflowFileError(file, issue.path.map(String).join('.'), issue.message);
+    throw new WorkflowFileError(file, issuePath(issue), issue.message);
   }
   const wf = parsed.data;
   const expectedName = basename(file).replace(/\.ya?ml$/, '');

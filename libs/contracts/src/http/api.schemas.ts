@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Decision } from '../events/human.events';
+import { JsonPayload } from '../json-value';
 
 /** REST request bodies: one definition, used by the server, the console, the CLI and the tests. */
 export const StartRunBody = z.strictObject({
@@ -12,7 +13,7 @@ export type StartRunBody = z.infer<typeof StartRunBody>;
 export const DecisionBody = z.strictObject({
   decision: Decision,
   comment: z.string().max(4000).optional(),
-  payload: z.unknown().optional(),
+  payload: JsonPayload.optional(),
   payloadHash: z.string().optional(),
 });
 export type DecisionBody = z.infer<typeof DecisionBody>;

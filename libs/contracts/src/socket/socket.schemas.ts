@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EventEnvelopeSchema } from '../envelope';
 import { Decision, HumanRequestKind } from '../events/human.events';
+import { JsonPayload } from '../json-value';
 
 /**
  * The WebSocket (socket.io) protocol: every client → server message, its acknowledgement, and
@@ -36,7 +37,7 @@ export const RequestDecideMessage = z.strictObject({
   requestId: RequestId,
   decision: Decision,
   comment: z.string().max(4000).optional(),
-  payload: z.unknown().optional(),
+  payload: JsonPayload.optional(),
   payloadHash: z.string().optional(),
 });
 export type RequestDecideMessage = z.infer<typeof RequestDecideMessage>;

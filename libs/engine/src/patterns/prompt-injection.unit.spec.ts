@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NewEvent, ToolCall } from '@parley/contracts';
 import { validateNewEvent } from '@parley/contracts';
-import { SYSTEM, agent, given, loadWorkflow, modelCall, resolve } from '@parley/testing';
+import { SYSTEM, agent, given, loadWorkflow, modelCall, resolve, testContext } from '@parley/testing';
+import { z } from 'zod';
+import { ToolRegistry } from '../tools/tool-registry';
 import type { Step } from '../steps';
 import { sha256 } from './shared';
 
@@ -134,6 +136,44 @@ describe('prompt injection: the engine holds whatever the model answers', () => 
     run([answered(...calls), ...events(first)])
       .when()
       .then({ kind: 'wait' });
+  });
+
+  it('gates test the arguments as the tool receives them; arguments its schema refuses are refused at once', () => {
+    // A tool that coerces: "900" would dodge `amount > 100` if the gate read the model's raw text.
+    const registry = new ToolRegistry().register({
+      name: 'process_refund',
+      description: 'Refund',
+      args: z.object({ order_id: z.string(), amount: z.coerce.number().positive(), reason: z.string() }),
+      execute: () => ({ result: null }),
+    });
+    const ctx = { ...testContext({ ids: 'n' }), parseArgs: (t: string, a: unknown) => registry.parse(t, a) };
+    const coerced = { order_id: 'A9', amount: '900', reason: 'x' };
+    const held = events(
+      run([answered({ id: 'c0', name: 'process_refund', arguments: coerced })]).when(ctx).result,
+    );
+    assert.deepEqual(
+      held.map((e) => e.type),
+      ['tool-call.requested', 'escalation.raised', 'human-request.opened'],
+      'the $900 refund is held as the tool would pay it',
+    );
+    const hidden = JSON.parse('{"order_id":"A9","reason":"x","__proto__":{"amount":900}}');
+    run([answered({ id: 'c0', name: 'process_refund', arguments: hidden })])
+      .when(ctx)
+      .then({
+        kind: 'append',
+        events: [
+          requested(0, 'process_refund', hidden),
+          {
+            type: 'tool-call.rejected',
+            actor: SYSTEM,
+            data: {
+              callId: 'm1.0',
+              reason:
+                'TOOL.INVALID_ARGS: process_refund: amount: Invalid input: expected number, received NaN; refused, not run',
+            },
+          },
+        ],
+      });
   });
 
   it('a log written before the refusal existed: a requested call outside the list is rejected, not run', () => {

@@ -127,12 +127,24 @@ export function requestToolCalls(
       );
       return;
     }
+    // Arguments the tool's schema refuses are refused now, before any gate: a shape that slips past
+    // a policy (an amount as a string, hidden in "__proto__") could never be approved into a run.
+    // The gates test the arguments as the tool will receive them, not as the model wrote them.
+    const parsed = { ok: true, args } as import("../steps").ParsedArgs;
+    if (!parsed.ok) {
+      events.push({
+        type: 'tool-call.rejected',
+        actor: SYSTEM_ACTOR,
+        data: { callId, reason: `${parsed.code}: ${parsed.message}; refused, not run` },
+      });
+      return;
+    }
     const policies = state.workflow.policies;
     const escalation = policies.escalations.find(
-      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)),
+      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, parsed.args)),
     );
     const approval = policies.approvals.find(
-      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, args)),
+      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, parsed.args)),
     );
     if (escalation) {
       // The escalation replaces the approval gate: it keeps the approval's four-eyes rule, else

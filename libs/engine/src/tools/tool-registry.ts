@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, toValidationError } from '@parley/contracts';
-import type { ToolSpec } from '../steps';
+import type { ParsedArgs, ToolSpec } from '../steps';
 
 export interface ToolContext {
   runId: string;
@@ -68,6 +68,20 @@ export class ToolRegistry {
     if (!tool) throw new ValidationError('TOOL.UNKNOWN', `no tool named "${name}"`, prefix);
     const parsed = tool.args.safeParse(args);
     if (!parsed.success) throw toValidationError(parsed.error, 'TOOL.INVALID_ARGS', prefix);
+  }
+
+  /** The arguments as the tool receives them (unknown members stripped, defaults applied), or why not. */
+  parse(name: string, args: unknown): ParsedArgs {
+    const tool = this.tools.get(name);
+    if (!tool) return { ok: false, code: 'TOOL.UNKNOWN', message: `no tool named "${name}"` };
+    const parsed = tool.args.safeParse(args);
+    if (parsed.success) return { ok: true, args: parsed.data };
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      code: 'TOOL.INVALID_ARGS',
+      message: `${name}: ${issue.path.join('.') || 'arguments'}: ${issue.message}`,
+    };
   }
 
   async execute(name: string, args: unknown, ctx: ToolContext): Promise<ToolOutcome> {

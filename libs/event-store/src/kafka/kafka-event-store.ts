@@ -168,6 +168,11 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       groupId: this.groupId,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 1000,
+      // The group has one member (this instance). After a broker restart, its rejoin waits for the
+      // member it replaces to time out: keep that short (the broker's minimum is usually 6 s), so
+      // the local store catches up seconds after an outage, not 30 s (the default).
+      sessionTimeout: 6000,
+      heartbeatInterval: 1000,
       retry: {
         retries: 10,
         initialRetryTime: 300,
@@ -343,7 +348,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };
-      if (!this.closing && isUnreachableError(error)) this.reachability.fail('consumer', error);
+      // kafkajs reports a crash after its retries: it counts unless the brokers answered in the last 2 s.
+      if (!this.closing && isUnreachableError(error))
+        this.reachability.fail('consumer', error, Date.now() - 2000);
       this.emit(
         `[kafka-event-store] consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`,
       );
@@ -569,6 +576,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         throw this.unavailable(`could not connect the producer: ${(error as Error).message}`);
       }
     }
+    const started = Date.now();
     try {
       await producer.send({
         topic: this.topic,
@@ -583,7 +591,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     } catch (error) {
       this.uncertain.add(runId);
       this.retireProducer(producer);
-      if (isUnreachableError(error)) this.reachability.fail('produce', error);
+      if (isUnreachableError(error)) this.reachability.fail('produce', error, started);
       throw new ParleyError(
         'EVENT_STORE.UNAVAILABLE',
         `Could not write ${events.length} event(s) of run ${runId} to Kafka topic ${this.topic}: ${(error as Error).message}. ` +

@@ -103,11 +103,16 @@ export class KafkaReachability {
     this.notify({ reachable: true, downMs });
   }
 
-  /** A round-trip failed because the brokers could not be reached. */
-  fail(source: string, error: unknown): void {
+  /**
+   * A round-trip failed because the brokers could not be reached. `startedAt`: when the failed
+   * operation began; a failure of an operation that began before a later success (a produce that
+   * retried through the whole outage) is stale evidence and does not mark the log unreachable.
+   */
+  fail(source: string, error: unknown, startedAt = Date.now()): void {
     const message = `${source}: ${error instanceof Error ? error.message : String(error)}`;
     this.lastError = message;
     if (!this.reachable) return;
+    if (this.lastOkAt && this.lastOkAt.getTime() > startedAt) return;
     this.reachable = false;
     this.since = new Date();
     this.outages += 1;
@@ -131,6 +136,7 @@ export class KafkaReachability {
   async probe(): Promise<boolean> {
     if (this.probing || this.stopped) return this.reachable;
     this.probing = true;
+    const started = Date.now();
     try {
       if (!this.connected) {
         await this.admin.connect();
@@ -140,7 +146,7 @@ export class KafkaReachability {
       if (!this.stopped) this.ok();
       return true;
     } catch (error) {
-      if (!this.stopped) this.fail('probe', error);
+      if (!this.stopped) this.fail('probe', error, started);
       // A fresh connection next time: kafkajs keeps stale broker connections and metadata otherwise.
       this.connected = false;
       await this.admin.disconnect().catch(() => undefined);

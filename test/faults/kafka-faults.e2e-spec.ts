@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { ParleyProcess } from '@parley/testing';
+import {
+  AckedEvents,
+  assertLedger,
+  assertNothingLost,
+  faultCycle,
+  health,
+  removeDir,
+  startOwnBroker,
+  startServer,
+  type FaultContext,
+} from './kafka-faults-kit';
+
+/**
+ * Kafka faults (docs/RELIABILITY.md §3), fast variant: a broker of this test's own is stopped
+ * (SIGTERM) and then killed (SIGKILL) mid-run, and restarted on the same data each time. While it
+ * is down the server reports itself degraded and refuses new work with 503 EVENT_LOG.UNAVAILABLE at
+ * once; afterwards every acknowledged event is in the topic (read from the broker, chains checked),
+ * every run in flight has finished, the paused one took its decision, and each refund was made once.
+ */
+describe('Kafka faults: the broker stopped and killed mid-run', () => {
+  let ctx: FaultContext;
+  let dataDir: string;
+  let server: ParleyProcess | undefined;
+
+  before(async () => {
+    const own = await startOwnBroker();
+    dataDir = own.dataDir;
+    server = await startServer(own.broker.brokers);
+    ctx = { server, broker: own.broker, acked: new AckedEvents(), runs: new Map(), figures: [] };
+  });
+  after(async () => {
+    if (server && ctx) {
+      const lines = server.output.join('').split('\n');
+      const outages = lines.filter((l) => /event log is (UNREACHABLE|reachable again)/.test(l)).length;
+      process.stderr.write(`[kafka-faults] server log: ${outages} reachability transitions, ${lines.length} lines\n`);
+      // PARLEY_FAULTS_LOG=<file> keeps the server's whole log, to read the timeline of a fault.
+      if (process.env.PARLEY_FAULTS_LOG) writeFileSync(process.env.PARLEY_FAULTS_LOG, lines.join('\n'));
+    }
+    await server?.dispose();
+    await ctx?.broker.stop();
+    if (dataDir) removeDir(dataDir);
+  });
+
+  it('starts healthy: /health 200 with the event log reachable', async () => {
+    const h = await health(ctx.server);
+    assert.equal(h.status, 200);
+    assert.equal(h.body.status, 'ok');
+    assert.equal(h.body.eventLog, 'kafka');
+    assert.equal(h.body.checks.eventLog.reachable, true);
+  });
+
+  it('broker stopped (SIGTERM) mid-run: degraded, refuses new work at once, carries on after the restart', async () => {
+    const f = await faultCycle(ctx, 'stop');
+    process.stderr.write(`[kafka-faults] ${JSON.stringify(f)}\n`);
+    assert.ok(f.runsInFlight > 0, 'the fault caught no run in flight: the test proved nothing');
+  });
+
+  it('broker killed (SIGKILL) mid-run: degraded, refuses new work at once, carries on after the restart', async () => {
+    const f = await faultCycle(ctx, 'kill');
+    process.stderr.write(`[kafka-faults] ${JSON.stringify(f)}\n`);
+    assert.ok(f.runsInFlight > 0, 'the fault caught no run in flight: the test proved nothing');
+  });
+
+  it('lost no acknowledged event, forked no run, and made each refund once', async () => {
+    const { acknowledged, lost, audit } = await assertNothingLost(ctx);
+    const { refunds } = await assertLedger(ctx);
+    const h = await health(ctx.server);
+    process.stderr.write(
+      `[kafka-faults] ${JSON.stringify({ runs: ctx.runs.size, acknowledged, lost, records: audit.records, duplicates: audit.duplicates, conflicts: audit.conflicts, refunds, eventLog: h.body.checks.eventLog })}\n`,
+    );
+    assert.ok(acknowledged > 0);
+    assert.equal(lost, 0);
+  });
+});
