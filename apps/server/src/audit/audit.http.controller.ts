@@ -1,11 +1,13 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
 import {
   ChainVerifier,
   EVENT_REGISTRY,
+  ExportRangeQuery as RangeQuery,
+  ForkBody,
   NotFoundError,
+  StateQuery,
   ValidationError,
   canonicalJson,
   upcast,
@@ -22,13 +24,6 @@ import { auditTrail } from './audit-trail';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
 import { CommandRouter } from '../cluster/command-router';
 
-const ForkBody = z.strictObject({
-  atSeq: z.number().int().min(1),
-  note: z.string().min(1, 'say why you fork').max(2000),
-  message: z.string().min(1).max(8000).optional(),
-});
-const StateQuery = z.strictObject({ at: z.coerce.number().int().min(1).optional() });
-const RangeQuery = z.strictObject({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() });
 
 @ApiTags('audit')
 @ApiBearerAuth()

@@ -37,6 +37,19 @@ export const ListRequestsQuery = z.strictObject({
   runId: z.string().optional(),
 });
 
+export const ForkBody = z.strictObject({
+  atSeq: z.number().int().min(1),
+  note: z.string().min(1, 'say why you fork').max(2000),
+  message: z.string().min(1).max(8000).optional(),
+});
+/** `GET /api/runs/:runId/state?at=` */
+export const StateQuery = z.strictObject({ at: z.coerce.number().int().min(1).optional() });
+/** `GET /api/export?from=&to=` */
+export const ExportRangeQuery = z.strictObject({
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+});
+
 /** Every error answer: `{error: {code, message, field?}}`. */
 export const ErrorBody = z.object({
   error: z.object({

@@ -130,7 +130,7 @@ export function requestToolCalls(
     // Arguments the tool's schema refuses are refused now, before any gate: a shape that slips past
     // a policy (an amount as a string, hidden in "__proto__") could never be approved into a run.
     // The gates test the arguments as the tool will receive them, not as the model wrote them.
-    const parsed = { ok: true, args } as import("../steps").ParsedArgs;
+    const parsed = ctx.parseArgs?.(tc.name, args) ?? { ok: true, args };
     if (!parsed.ok) {
       events.push({
         type: 'tool-call.rejected',
