@@ -35,9 +35,16 @@ const CASES = [
   },
 ] as const;
 
+/** One-shot waits by key; an event fired before anyone waits for it is kept for the next `wait`. */
 class Waiters {
   private readonly map = new Map<string, (event: RunEvent) => void>();
+  private readonly early = new Map<string, RunEvent>();
   wait(key: string): Promise<RunEvent> {
+    const fired = this.early.get(key);
+    if (fired) {
+      this.early.delete(key);
+      return Promise.resolve(fired);
+    }
     return new Promise((resolve) => this.map.set(key, resolve));
   }
   fire(key: string, event: RunEvent): void {
@@ -45,7 +52,7 @@ class Waiters {
     if (w) {
       this.map.delete(key);
       w(event);
-    }
+    } else this.early.set(key, event);
   }
 }
 
