@@ -700,7 +700,9 @@ export async function startBroker({
   const restart = async () => {
     if (!exited) throw new Error(`broker pid ${pid} is still running: stop() or kill() it before restart()`);
     if (tempDataDir && !fs.existsSync(dataDir))
-      throw new Error(`the temporary data dir ${dataDir} was removed by stop(): pass your own dataDir to restart`);
+      throw new Error(
+        `the temporary data dir ${dataDir} was removed by stop(): pass your own dataDir to restart`,
+      );
     return startBroker({
       port,
       controllerPort,

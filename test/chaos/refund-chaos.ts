@@ -23,9 +23,9 @@ export interface ChaosOptions {
   eventLog?: 'sqlite' | 'kafka';
   /** More server settings (Kafka: brokers, topic prefix, a fixed instance id). */
   env?: Record<string, string>;
-  /** Runs started but not finished at any time (default 40). */
+  /** Runs started but not finished at any time (default 8). */
   maxInFlight?: number;
-  /** Longest external kill delay after a start, ms (default 2,500). */
+  /** Every fourth life is killed from outside, this long at most after it listens, ms (default 1,000). */
   maxKillDelayMs?: number;
   /** The whole scenario must end before this (default 10 minutes). */
   timeoutMs?: number;
@@ -90,15 +90,18 @@ export function planRuns(seed: number, runs: number): PlannedRun[] {
   });
 }
 
-/** How often each point is reached per run, roughly: the crash chance of a life is set from it. */
+/**
+ * How often each point is reached per run, roughly, discounted for the runs in flight together (a
+ * crash cuts several short): the crash chance of a life is set from it (measured, not exact).
+ */
 const HITS_PER_RUN: Record<CrashPoint, number> = {
-  'after-append': 2.5,
-  'before-model': 2,
-  'after-model': 2,
-  'after-model-recorded': 2,
-  'before-tool': 0.7,
-  'after-tool': 0.7,
-  'after-tool-recorded': 0.7,
+  'after-append': 0.6,
+  'before-model': 0.8,
+  'after-model': 0.8,
+  'after-model-recorded': 0.8,
+  'before-tool': 0.3,
+  'after-tool': 0.3,
+  'after-tool-recorded': 0.3,
 };
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -108,8 +111,8 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
   const log = options.log ?? (() => undefined);
   const began = Date.now();
   const deadline = began + (options.timeoutMs ?? 10 * 60_000);
-  const maxInFlight = options.maxInFlight ?? 40;
-  const maxKillDelayMs = options.maxKillDelayMs ?? 2500;
+  const maxInFlight = options.maxInFlight ?? 8;
+  const maxKillDelayMs = options.maxKillDelayMs ?? 1000;
   const plans = planRuns(options.seed, options.runs);
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-chaos-'));
   const schedule = seededRandom(options.seed ^ 0x5eed);
@@ -132,6 +135,8 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
   // The last runs wait until every point has crashed once, so that there is work left to crash in.
   const holdBack = Math.floor(options.runs * 0.2);
   let releaseHeld = false;
+  let current: ParleyProcess | undefined;
+  let armed = false;
   const client = (server: ParleyProcess, user: TestUser): HttpClient =>
     new HttpClient(server.url, TEST_USERS[user].token);
 
@@ -147,9 +152,11 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
       const point = order.find((p) => !crashed.has(p)) ?? order[(lives - 1) % order.length];
       const probability = Math.min(0.5, 1 / (HITS_PER_RUN[point] * runsPerLife));
       const chaosSeed = Math.floor(schedule() * 2 ** 32);
-      const killDelay = 200 + Math.floor(schedule() * maxKillDelayMs);
-      const crashesBefore = crashLines().length;
       const external = lives % 4 === 0;
+      armed = !external;
+      // An armed life is killed from outside too if its point is not reached for a long while.
+      const killDelay = Math.floor(schedule() * maxKillDelayMs) + (external ? 20 : 5 * maxKillDelayMs);
+      const crashesBefore = crashLines().length;
       const env = external
         ? { ...options.env }
         : {
@@ -161,6 +168,7 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
       let server: ParleyProcess;
       try {
         server = await ParleyProcess.start({ dataDir, eventLog: options.eventLog ?? 'sqlite', env });
+        current = server;
       } catch (error) {
         // Killed at a crash point while recovering, before it listened: a life all the same.
         if (crashLines().length > crashesBefore) {
@@ -179,6 +187,11 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
       void closed.then(() => (alive = false));
       try {
         await drive(server, () => alive);
+      } catch (error) {
+        const tail = server.output.join('').slice(-4000);
+        throw new Error(
+          `seed ${options.seed}, life ${lives} (${external ? 'external' : point}): ${String(error)}\n--- server output ---\n${tail}`,
+        );
       } finally {
         clearTimeout(timer);
       }
@@ -205,6 +218,7 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
     const report = await verify();
     return report;
   } finally {
+    if (current && current.child.exitCode === null && current.child.signalCode === null) await current.kill();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
@@ -223,8 +237,8 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
           const index = indexOf.get(run.runId);
           if (index !== undefined && TERMINAL.has(run.status)) done.add(index);
         }
-        // Nothing left to crash in but the held runs: let them go.
-        if (done.size >= options.runs - holdBack) releaseHeld = true;
+        // Nothing left to crash in but the held runs: let them go (in a life that may crash).
+        if (armed && done.size >= options.runs - holdBack) releaseHeld = true;
       } catch (error) {
         if (alive() && !isConnectionError(error)) throw error;
         // The server died under us: the next life carries on.

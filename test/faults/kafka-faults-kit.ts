@@ -26,7 +26,9 @@ const importEsm = new Function('specifier', 'return import(specifier)') as (s: s
 
 /** A broker of the test's own (never the shared dev broker), on free ports, with a data dir that outlives restarts. */
 export async function startOwnBroker(): Promise<{ broker: Broker; dataDir: string; log: string[] }> {
-  const { startBroker } = (await importEsm(pathToFileURL(join(REPO_ROOT, 'scripts/kafka/broker.mjs')).href)) as {
+  const { startBroker } = (await importEsm(
+    pathToFileURL(join(REPO_ROOT, 'scripts/kafka/broker.mjs')).href,
+  )) as {
     startBroker: (options: object) => Promise<Broker>;
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-kafka-faults-'));
@@ -313,11 +315,17 @@ export async function faultCycle(
     inFlight.push(runId);
     ctx.runs.set(runId, { refunds: 1 });
   }
-  await waitFor('a run in flight to have asked its model', async () => (await eventsOf(carol, inFlight[0])).length >= 2, {
-    timeoutMs: 15_000,
-  });
+  await waitFor(
+    'a run in flight to have asked its model',
+    async () => (await eventsOf(carol, inFlight[0])).length >= 2,
+    {
+      timeoutMs: 15_000,
+    },
+  );
   await ctx.acked.record(carol, ctx.runs.keys());
-  const running = (await Promise.all(inFlight.map((id) => statusOf(carol, id)))).filter((s) => s === 'running');
+  const running = (await Promise.all(inFlight.map((id) => statusOf(carol, id)))).filter(
+    (s) => s === 'running',
+  );
 
   // The fault.
   const t0 = Date.now();
@@ -335,10 +343,18 @@ export async function faultCycle(
   assert.equal(degraded.body.status, 'degraded');
   assert.equal(degraded.body.checks.eventLog.kind, 'kafka');
   assert.equal(degraded.body.checks.eventLog.reachable, false);
-  assert.ok(degraded.body.checks.eventLog.since && degraded.body.checks.eventLog.lastError, JSON.stringify(degraded.body));
+  assert.ok(
+    degraded.body.checks.eventLog.since && degraded.body.checks.eventLog.lastError,
+    JSON.stringify(degraded.body),
+  );
 
   const idempotencyKey = `refused-${tag}`;
-  const refusals = await tryNewWork(server, { waitingRunId, requestId, anyRunId: inFlight[0], idempotencyKey });
+  const refusals = await tryNewWork(server, {
+    waitingRunId,
+    requestId,
+    anyRunId: inFlight[0],
+    idempotencyKey,
+  });
   for (const r of refusals) {
     assert.equal(r.code, 'EVENT_LOG.UNAVAILABLE', `${r.what} while the log is down: ${JSON.stringify(r)}`);
     assert.equal(r.status, 503, r.what);
@@ -355,10 +371,14 @@ export async function faultCycle(
 
   ctx.broker = await ctx.broker.restart();
   const tReady = Date.now();
-  await waitFor('/health to report the event log reachable again', async () => (await health(server)).status === 200, {
-    timeoutMs: 60_000,
-    intervalMs: 50,
-  });
+  await waitFor(
+    '/health to report the event log reachable again',
+    async () => (await health(server)).status === 200,
+    {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    },
+  );
   const recoverMs = Date.now() - tReady;
   const degradedMs = Date.now() - t0;
 
@@ -376,22 +396,33 @@ export async function faultCycle(
     { timeoutMs: 60_000, intervalMs: 200 },
   );
   const firstAcceptedMs = Date.now() - tReady;
-  assert.equal(accepted.status, 201, `the refused start did not create its run: ${JSON.stringify(accepted.body)}`);
+  assert.equal(
+    accepted.status,
+    201,
+    `the refused start did not create its run: ${JSON.stringify(accepted.body)}`,
+  );
   ctx.runs.set(accepted.body.runId as string, { refunds: 1 });
 
   // Every run in flight finishes; the paused one still waits, and takes its decision.
   await waitFor(
     'every run in flight to finish',
-    async () => (await Promise.all([...inFlight, accepted.body.runId].map((id) => statusOf(carol, id)))).every((s) => s === 'completed'),
+    async () =>
+      (await Promise.all([...inFlight, accepted.body.runId].map((id) => statusOf(carol, id)))).every(
+        (s) => s === 'completed',
+      ),
     { timeoutMs: 90_000, intervalMs: 200 },
   );
   const runsSettledMs = Date.now() - tReady;
   assert.equal(await statusOf(alice, waitingRunId), 'waiting');
   const decided = await alice.post(`/api/requests/${requestId}/decision`, { decision: 'approve' });
   assert.equal(decided.status, 200, JSON.stringify(decided.body));
-  await waitFor('the approved run to complete', async () => (await statusOf(alice, waitingRunId)) === 'completed', {
-    timeoutMs: 30_000,
-  });
+  await waitFor(
+    'the approved run to complete',
+    async () => (await statusOf(alice, waitingRunId)) === 'completed',
+    {
+      timeoutMs: 30_000,
+    },
+  );
   await ctx.acked.record(carol, ctx.runs.keys());
 
   const figures: FaultFigures = {
@@ -414,14 +445,20 @@ export async function assertLedger(ctx: FaultContext): Promise<{ refunds: number
   let refunds = 0;
   for (const [runId, expected] of ctx.runs) {
     const rows = (await api.get(`/api/refunds?runId=${runId}`)).body.refunds as unknown[];
-    assert.equal(rows.length, expected.refunds, `run ${runId}: ${rows.length} refund(s), expected ${expected.refunds}`);
+    assert.equal(
+      rows.length,
+      expected.refunds,
+      `run ${runId}: ${rows.length} refund(s), expected ${expected.refunds}`,
+    );
     refunds += rows.length;
   }
   return { refunds };
 }
 
 /** After the faults: every acknowledged event is in the topic, each run's chain is whole, and the server's store is the topic. */
-export async function assertNothingLost(ctx: FaultContext): Promise<{ acknowledged: number; lost: number; audit: TopicAudit }> {
+export async function assertNothingLost(
+  ctx: FaultContext,
+): Promise<{ acknowledged: number; lost: number; audit: TopicAudit }> {
   const audit = await auditTopic(ctx.broker.brokers);
   const lost = lostEvents(ctx.acked, audit);
   assert.deepEqual(lost, [], 'acknowledged events missing from the topic');

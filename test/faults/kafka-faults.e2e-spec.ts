@@ -36,7 +36,9 @@ describe('Kafka faults: the broker stopped and killed mid-run', () => {
     if (server && ctx) {
       const lines = server.output.join('').split('\n');
       const outages = lines.filter((l) => /event log is (UNREACHABLE|reachable again)/.test(l)).length;
-      process.stderr.write(`[kafka-faults] server log: ${outages} reachability transitions, ${lines.length} lines\n`);
+      process.stderr.write(
+        `[kafka-faults] server log: ${outages} reachability transitions, ${lines.length} lines\n`,
+      );
       // PARLEY_FAULTS_LOG=<file> keeps the server's whole log, to read the timeline of a fault.
       if (process.env.PARLEY_FAULTS_LOG) writeFileSync(process.env.PARLEY_FAULTS_LOG, lines.join('\n'));
     }

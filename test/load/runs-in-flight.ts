@@ -43,6 +43,9 @@ export async function runsInFlight({ runs: n, name, timeoutMs }: RunsInFlightOpt
       }),
     );
     const startedMs = Date.now() - t0;
+    // how many were in flight together: not ended when the last start was answered
+    const listed = (await server.client('victor').get('/api/runs')).body.runs as { status: string }[];
+    const inFlightAtLastStart = listed.filter((r) => !['completed', 'failed', 'cancelled'].includes(r.status)).length;
     log(`${name}: ${n - startErrors.length} started in ${startedMs} ms; waiting for them to end`);
     assert.deepEqual(startErrors, [], 'every run starts');
     await allEnded(server, runs, timeoutMs);
@@ -84,6 +87,7 @@ export async function runsInFlight({ runs: n, name, timeoutMs }: RunsInFlightOpt
       wallS: round(wallMs / 1000, 2),
       runsPerS: round(n / (wallMs / 1000)),
       allStartedMs: startedMs,
+      inFlightAtLastStart,
       startMs: { p50: starts.p50, p99: starts.p99, max: starts.max },
       decisionToCompletionMs: { n: done.n, p50: done.p50, p99: done.p99, max: done.max },
       serverCpuS: round(cpuMs / 1000),

@@ -10,7 +10,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { ParleyError } from '@parley/contracts';
-import { createKafka, type KafkaEventStore } from '@parley/event-store';
+import { createKafka, restartWhenStopped, type KafkaEventStore } from '@parley/event-store';
 import type { LiveToken } from '../core/live-tokens';
 import { CommandRecord, ReplyRecord, TokensRecord, type WireError } from './cluster-messages';
 import { partitionOf, type Ownership } from './ownership';
@@ -251,27 +251,49 @@ export class KafkaCluster implements Ownership {
     // From the beginning for a new group: a command sent before any owner joined still runs (if its
     // deadline has not passed). The group's committed offsets resume it afterwards.
     await this.owners.subscribe({ topics: [this.commandsTopic], fromBeginning: true });
-    await this.owners.run({
-      autoCommit: true,
-      autoCommitThreshold: 1,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(this.partitions, 8)),
-      eachMessage: async ({ partition, message, heartbeat }) => {
-        if (this.closing) return;
-        await this.onCommand(partition, message, heartbeat);
+    const run = () =>
+      this.owners.run({
+        autoCommit: true,
+        autoCommitThreshold: 1,
+        partitionsConsumedConcurrently: Math.max(1, Math.min(this.partitions, 8)),
+        eachMessage: async ({ partition, message, heartbeat }) => {
+          if (this.closing) return;
+          await this.onCommand(partition, message, heartbeat);
+        },
+      });
+    // A consumer kafkajs gave up on (a broker shutting down answers FindCoordinator with an error it
+    // does not retry) would leave this instance owning nothing, for good.
+    restartWhenStopped(
+      this.owners,
+      async () => {
+        await this.owners.connect();
+        await run();
       },
-    });
+      { closing: () => this.closing, log: this.config.warn, name: 'owners' },
+    );
+    await run();
   }
 
   private async startInbox(): Promise<void> {
     await this.inbox.connect();
     await this.inbox.subscribe({ topics: [this.repliesTopic, this.tokensTopic], fromBeginning: false });
-    await this.inbox.run({
-      eachMessage: async ({ topic, message }) => {
-        if (this.closing || !message.value) return;
-        if (topic === this.repliesTopic) this.onReply(message);
-        else this.onTokens(message);
+    const run = () =>
+      this.inbox.run({
+        eachMessage: async ({ topic, message }) => {
+          if (this.closing || !message.value) return;
+          if (topic === this.repliesTopic) this.onReply(message);
+          else this.onTokens(message);
+        },
+      });
+    restartWhenStopped(
+      this.inbox,
+      async () => {
+        await this.inbox.connect();
+        await run();
       },
-    });
+      { closing: () => this.closing, log: this.config.warn, name: 'replies' },
+    );
+    await run();
   }
 
   /** A reply to ourselves proves the inbox consumer is positioned: no reply can be missed after it. */
@@ -409,6 +431,10 @@ export class KafkaCluster implements Ownership {
       );
       this.pending.set(record.commandId, { resolve, reject, timer });
     });
+    // The deadline can pass while `producer.send` below still retries (brokers unreachable): the
+    // rejection is then observed by the caller only later, never an unhandled rejection (which
+    // would stop the process).
+    reply.catch(() => undefined);
     this.counters.sent += 1;
     try {
       await this.producer.send({

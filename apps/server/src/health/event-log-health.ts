@@ -3,7 +3,9 @@ import type { EventLogReachability, EventStore, KafkaEventStore } from '@parley/
 const startedAt = new Date().toISOString();
 
 /** The event log's reachability for `/health`: SQLite is in-process (always reachable); Kafka says what it saw. */
-export function eventLogReachability(store: EventStore): EventLogReachability & { producersRetired?: number } {
+export function eventLogReachability(
+  store: EventStore,
+): EventLogReachability & { producersRetired?: number } {
   if (store.kind === 'kafka') return (store as KafkaEventStore).reachabilityStatus();
   return { kind: 'sqlite', reachable: true, since: startedAt, outages: 0 };
 }

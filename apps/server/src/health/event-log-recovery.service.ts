@@ -41,10 +41,14 @@ export class EventLogRecoveryService implements OnApplicationBootstrap, OnApplic
     const store = this.store as KafkaEventStore;
     this.unsubscribe = store.onReachabilityChange((change) => {
       if (!change.reachable) {
-        this.logger.warn(`event log unreachable: new work is refused (503 EVENT_LOG.UNAVAILABLE) until it answers`);
+        this.logger.warn(
+          `event log unreachable: new work is refused (503 EVENT_LOG.UNAVAILABLE) until it answers`,
+        );
         return;
       }
-      this.recovering ??= this.recover(store, change.downMs ?? 0).finally(() => (this.recovering = undefined));
+      this.recovering ??= this.recover(store, change.downMs ?? 0).finally(
+        () => (this.recovering = undefined),
+      );
     });
   }
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
+import { ClaimBody, DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, requestView, type DecisionOutcome } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -63,7 +63,8 @@ export class RequestsHttpController {
   @Post(':id/claim')
   @HttpCode(200)
   @RequiresRole('viewer')
-  async claim(@Param('id') id: string, @CurrentHuman() human: Human) {
+  async claim(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
+    parseBody(ClaimBody, body);
     await this.commands.execute(new ClaimRequestCommand(id, human));
     return { status: 'claimed', requestId: id, by: human.id };
   }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { EventEnvelope } from '../envelope';
 import { ChainVerifier, type ChainBreak } from '../hash-chain';
+import { jsonValueProblem } from '../json-value';
+
+/** Deeper lines are refused: canonical JSON (the hash) recurses, and overflows at a few thousand levels. */
+const MAX_IMPORTED_EVENT_DEPTH = 1000;
 
 /**
  * The export format: NDJSON. Line 1 is the manifest; every other line is one event envelope exactly
@@ -67,8 +71,14 @@ export class ExportVerifier {
       return;
     }
     const event = value as EventEnvelope;
-    if (typeof event.runId !== 'string') {
+    if (value === null || typeof value !== 'object' || typeof event.runId !== 'string') {
       this.problems.push(`line ${this.line} is not an event`);
+      return;
+    }
+    // the hash of an event nested thousands of levels deep would overflow the stack
+    const problem = jsonValueProblem(value, MAX_IMPORTED_EVENT_DEPTH);
+    if (problem) {
+      this.problems.push(`line ${this.line} is not an event: ${problem.message}`);
       return;
     }
     let verifier = this.verifiers.get(event.runId);

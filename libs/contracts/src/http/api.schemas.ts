@@ -18,6 +18,8 @@ export const DecisionBody = z.strictObject({
 });
 export type DecisionBody = z.infer<typeof DecisionBody>;
 
+/** `POST /api/requests/:id/claim` takes no fields: an empty body or `{}`. */
+export const ClaimBody = z.strictObject({});
 export const MessageBody = z.strictObject({ text: z.string().min(1, 'the message is empty').max(8000) });
 export const HandoffBody = z.strictObject({
   to: z.string().min(1),

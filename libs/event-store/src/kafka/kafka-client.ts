@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry } from 'kafkajs';
 
 /**
  * Every Parley Kafka client has the same bounded connection settings: an unreachable broker fails in
@@ -19,5 +19,42 @@ export function createKafka(
     logLevel: logLevel.WARN,
     ...(log ? { logCreator: () => log } : {}),
     ...overrides,
+  });
+}
+
+/**
+ * kafkajs restarts a crashed consumer only after a retriable error; after a non-retriable one
+ * (e.g. "Failed to find group coordinator" from a broker that is shutting down) the consumer stays
+ * stopped for good, and with it the local store, run ownership or the replies. This restarts it
+ * (`start`: connect and run it again, subscriptions are kept) with a growing delay, until it runs
+ * or `closing()` says it should not.
+ */
+export function restartWhenStopped(
+  consumer: Consumer,
+  start: () => Promise<void>,
+  { closing, log, name }: { closing: () => boolean; log: (line: string) => void; name: string },
+): void {
+  let timer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  const schedule = (): void => {
+    if (timer || closing()) return;
+    const delayMs = Math.min(5000, 500 * 2 ** Math.min(attempt, 4));
+    attempt += 1;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (closing()) return;
+      log(`[kafka] restarting the ${name} consumer (kafkajs stopped it), attempt ${attempt}`);
+      start().catch((error: Error) => {
+        log(`[kafka] restarting the ${name} consumer failed: ${error.message}`);
+        schedule();
+      });
+    }, delayMs);
+    timer.unref();
+  };
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!(event.payload as { restart: boolean }).restart) schedule();
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    attempt = 0;
   });
 }

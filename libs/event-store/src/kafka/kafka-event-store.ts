@@ -18,8 +18,13 @@ import { checkEventIds } from '../idempotency';
 import { assertImportable } from '../import-check';
 import { defaultSealContext, sealBatch, type SealContext } from '../seal';
 import { LocalLogStore } from '../local-log-store';
-import { createKafka } from './kafka-client';
-import { KafkaReachability, isUnreachableError, type EventLogReachability, type ReachabilityChange } from './kafka-reachability';
+import { createKafka, restartWhenStopped } from './kafka-client';
+import {
+  KafkaReachability,
+  isUnreachableError,
+  type EventLogReachability,
+  type ReachabilityChange,
+} from './kafka-reachability';
 
 export const DEFAULT_RUN_EVENTS_TOPIC = 'parley.run-events';
 
@@ -334,6 +339,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
 
   private async startConsumer(): Promise<void> {
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.consumerError = undefined; // running again after a stop (see restartWhenStopped)
       // A new generation starts from the group's committed offsets (none: fromBeginning). Seek
       // every partition the local store has seen to where it left off instead.
       for (const [partition, offset] of this.consumed) {
@@ -355,21 +361,32 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         `[kafka-event-store] consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`,
       );
       if (!restart && !this.closing) {
+        // Until restartWhenStopped has it running again: catching up fails at once, not after a timeout.
         this.consumerError = error;
         for (const waiter of [...this.waiters]) this.settle(waiter, error);
       }
     });
+    const run = () =>
+      this.consumer.run({
+        autoCommit: false, // the local store holds the offsets, in the same transaction as the events
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch, isRunning, isStale }) => {
+          if (this.closing || !isRunning() || isStale() || batch.messages.length === 0) return;
+          this.consumeBatch(batch.partition, batch.messages);
+        },
+      });
+    restartWhenStopped(
+      this.consumer,
+      async () => {
+        await this.consumer.connect();
+        await run();
+      },
+      { closing: () => Boolean(this.closing), log: this.emit, name: 'event-log' },
+    );
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
     this.consumerStarted = true;
-    await this.consumer.run({
-      autoCommit: false, // the local store holds the offsets, in the same transaction as the events
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch, isRunning, isStale }) => {
-        if (this.closing || !isRunning() || isStale() || batch.messages.length === 0) return;
-        this.consumeBatch(batch.partition, batch.messages);
-      },
-    });
+    await run();
   }
 
   /** Decode, check and apply one fetched batch. A bad record is logged and skipped (its offset still advances). */
@@ -638,7 +655,13 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         `${why ? ` (${why})` : r.lastError ? ` (${r.lastError})` : ''}; nothing was written. Try again once GET /health reports it reachable.`,
       'unavailable',
       undefined,
-      { log: 'kafka', topic: this.topic, brokers: this.config.brokers, since: r.since, lastError: r.lastError },
+      {
+        log: 'kafka',
+        topic: this.topic,
+        brokers: this.config.brokers,
+        since: r.since,
+        lastError: r.lastError,
+      },
     );
   }
 
@@ -817,7 +840,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       return;
     // While the brokers are known to be unreachable, one line said so (reportReachability); kafkajs
     // would add a few connection errors a second until they are back.
-    if (!this.reachability.isReachable() && (namespace === 'Connection' || namespace === 'BrokerPool')) return;
+    if (!this.reachability.isReachable() && (namespace === 'Connection' || namespace === 'BrokerPool'))
+      return;
     const { message, ...rest } = log;
     delete (rest as Record<string, unknown>).timestamp;
     delete (rest as Record<string, unknown>).logger;

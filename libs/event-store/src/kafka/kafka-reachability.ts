@@ -29,7 +29,13 @@ export interface ReachabilityChange {
  */
 export function isUnreachableError(error: unknown): boolean {
   const seen = new Set<unknown>();
-  let current = error as { name?: string; type?: string; retriable?: boolean; originalError?: unknown; cause?: unknown };
+  let current = error as {
+    name?: string;
+    type?: string;
+    retriable?: boolean;
+    originalError?: unknown;
+    cause?: unknown;
+  };
   while (current && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
     if (/^KafkaJS(Connection|ConnectionClosed|RequestTimeout|BrokerNotFound)Error$/.test(current.name ?? ''))
