@@ -150,7 +150,10 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
       const crashed = crashedAt();
       releaseHeld ||= CRASH_POINTS.every((p) => crashed.has(p));
       const point = order.find((p) => !crashed.has(p)) ?? order[(lives - 1) % order.length];
-      const probability = Math.min(0.5, 1 / (HITS_PER_RUN[point] * runsPerLife));
+      // A point that has not crashed yet gets a higher chance; once the held runs are all the work
+      // left and it still has not, the highest.
+      const boost = crashed.has(point) ? 1 : releaseHeld ? 10 : 2;
+      const probability = Math.min(0.5, boost / (HITS_PER_RUN[point] * runsPerLife));
       const chaosSeed = Math.floor(schedule() * 2 ** 32);
       const external = lives % 4 === 0;
       armed = !external;
@@ -422,6 +425,7 @@ export function assertChaosReport(report: ChaosReport): void {
     'refunds, approvals and rejections all happened',
   );
   assert.ok(report.kills.external > 0, 'the test killed the server at least once');
+  assert.ok(report.reconciled > 0, 'a refund re-run after a crash was reconciled by its idempotency key');
   for (const point of CRASH_POINTS)
     assert.ok(
       report.kills[point] > 0,

@@ -24,13 +24,20 @@ export interface Broker {
 // tsc compiles `import()` to `require()`, which cannot load an ES module: keep a real dynamic import.
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
 
+/** `scripts/kafka/broker.mjs` (the part the fault tests use). */
+export async function brokerModule(): Promise<{
+  startBroker: (options: object) => Promise<Broker>;
+  freePort: () => Promise<number>;
+}> {
+  return (await importEsm(pathToFileURL(join(REPO_ROOT, 'scripts/kafka/broker.mjs')).href)) as {
+    startBroker: (options: object) => Promise<Broker>;
+    freePort: () => Promise<number>;
+  };
+}
+
 /** A broker of the test's own (never the shared dev broker), on free ports, with a data dir that outlives restarts. */
 export async function startOwnBroker(): Promise<{ broker: Broker; dataDir: string; log: string[] }> {
-  const { startBroker } = (await importEsm(
-    pathToFileURL(join(REPO_ROOT, 'scripts/kafka/broker.mjs')).href,
-  )) as {
-    startBroker: (options: object) => Promise<Broker>;
-  };
+  const { startBroker } = await brokerModule();
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-kafka-faults-'));
   const log: string[] = [];
   const broker = await startBroker({ dataDir, log: (line: string) => log.push(line) });
@@ -316,18 +323,12 @@ export async function faultCycle(
     ctx.runs.set(runId, { refunds: 1 });
   }
   await waitFor(
-    'a run in flight to have asked its model',
-    async () => (await eventsOf(carol, inFlight[0])).length >= 2,
-    {
-      timeoutMs: 15_000,
-    },
-  );
-  await ctx.acked.record(carol, ctx.runs.keys());
-  const running = (await Promise.all(inFlight.map((id) => statusOf(carol, id)))).filter(
-    (s) => s === 'running',
+    'the last run started to have asked its model',
+    async () => (await eventsOf(carol, inFlight[inFlight.length - 1])).length >= 2,
+    { timeoutMs: 15_000 },
   );
 
-  // The fault.
+  // The fault, at once: the runs just started are mid-run.
   const t0 = Date.now();
   if (fault === 'stop') await ctx.broker.stop();
   else await ctx.broker.kill();
@@ -346,6 +347,12 @@ export async function faultCycle(
   assert.ok(
     degraded.body.checks.eventLog.since && degraded.body.checks.eventLog.lastError,
     JSON.stringify(degraded.body),
+  );
+  // What the server shows now is frozen (nothing can be appended) and acknowledged (it is in its
+  // store only after the broker's ack): record it; a run still `running` was caught mid-run.
+  await ctx.acked.record(carol, ctx.runs.keys());
+  const running = (await Promise.all(inFlight.map((id) => statusOf(carol, id)))).filter(
+    (s) => s === 'running',
   );
 
   const idempotencyKey = `refused-${tag}`;

@@ -86,7 +86,10 @@ export async function reconnectStorm({ clients, debates, processes, name }: Stor
     const third = Math.max(1, Math.floor(debates / 3));
     const flowing = async (what: string): Promise<void> => {
       const before = await total(runIds);
-      await waitFor(what, async () => (await total(runIds)) >= before + 2, { timeoutMs: 30_000, intervalMs: 50 });
+      await waitFor(what, async () => (await total(runIds)) >= before + 2, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
     };
     for (let d = 0; d < third; d++) await answer(d);
     await flowing('events to flow');
@@ -193,12 +196,22 @@ export async function reconnectStorm({ clients, debates, processes, name }: Stor
     assert.equal(f.clients, clients);
     assert.deepEqual(f.examples, [], 'every client holds exactly the stored log of its run');
     assert.deepEqual(
-      { missing: f.missing, duplicates: f.duplicates, outOfOrder: f.outOfOrder, wrongHash: f.wrongHash, behind },
+      {
+        missing: f.missing,
+        duplicates: f.duplicates,
+        outOfOrder: f.outOfOrder,
+        wrongHash: f.wrongHash,
+        behind,
+      },
       { missing: 0, duplicates: 0, outOfOrder: 0, wrongHash: 0, behind: 0 },
     );
     assert.equal(f.deliveries, f.expected, '100% delivery');
     const expected = Array.from({ length: clients }, (_, k) => logs[runIds[k % debates]].length);
-    assert.equal(f.expected, expected.reduce((s, n) => s + n, 0), 'every client checked against its run');
+    assert.equal(
+      f.expected,
+      expected.reduce((s, n) => s + n, 0),
+      'every client checked against its run',
+    );
     // the storms mattered: events went by while the clients were away, and came back through afterSeq
     assert.ok(during1 > 0, 'events were stored while the clients were away (storm 1)');
     assert.ok(f.replayed > 0, 'the re-watches replayed missed events');

@@ -96,13 +96,31 @@ export function planRun(i: number): PlannedRun {
   }
 }
 
-/** Start a planned run over REST; records its id and the round trip. */
+/**
+ * Start a planned run over REST; records its id and the round trip. Every fourth run is started
+ * with an idempotency key and sent twice at once (a client retrying): one run, one 201, one 200.
+ */
 export async function startRun(server: ParleyProcess, run: PlannedRun): Promise<void> {
+  const api = server.client(run.requester);
+  const body = { workflow: run.workflow, input: run.input };
   const t0 = Date.now();
-  const res = await server.client(run.requester).post('/api/runs', { workflow: run.workflow, input: run.input });
+  if (run.i % 4 !== 0) {
+    const res = await api.post('/api/runs', body);
+    run.startMs = Date.now() - t0;
+    if (res.status !== 201)
+      throw new Error(`start ${run.workflow} #${run.i}: ${res.status} ${JSON.stringify(res.body)}`);
+    run.runId = res.body.runId as string;
+    return;
+  }
+  const keyed = { ...body, idempotencyKey: `load-${run.i}-${randomUUID()}` };
+  const [first, retry] = await Promise.all([api.post('/api/runs', keyed), api.post('/api/runs', keyed)]);
   run.startMs = Date.now() - t0;
-  if (res.status !== 201) throw new Error(`start ${run.workflow} #${run.i}: ${res.status} ${JSON.stringify(res.body)}`);
-  run.runId = res.body.runId as string;
+  const statuses = [first.status, retry.status].sort().join();
+  if (statuses !== '200,201' || first.body.runId !== retry.body.runId)
+    throw new Error(
+      `start ${run.workflow} #${run.i} twice with one key: ${first.status} ${JSON.stringify(first.body)}, ${retry.status} ${JSON.stringify(retry.body)}`,
+    );
+  run.runId = first.body.runId as string;
 }
 
 /**
@@ -198,7 +216,9 @@ export class Humans {
     run.lastDecisionAt = Date.now();
     this.decisions += 1;
     if (request.kind === 'input') {
-      const res = await api.post(`/api/runs/${run.runId}/messages`, { text: `From the floor, ${user} (#${run.i})` });
+      const res = await api.post(`/api/runs/${run.runId}/messages`, {
+        text: `From the floor, ${user} (#${run.i})`,
+      });
       if (res.status !== 201) throw new Error(`message: ${res.status} ${JSON.stringify(res.body)}`);
       return;
     }
@@ -227,7 +247,9 @@ export async function allEnded(server: ParleyProcess, runs: PlannedRun[], timeou
     if (open.length === 0 && seen === ids.size) return;
     if (Date.now() > deadline) {
       const sample = open.slice(0, 5).map((r) => `${r.runId} ${r.status}`);
-      throw new Error(`${open.length} of ${ids.size} runs still open after ${timeoutMs} ms: ${sample.join('; ')}`);
+      throw new Error(
+        `${open.length} of ${ids.size} runs still open after ${timeoutMs} ms: ${sample.join('; ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -246,14 +268,14 @@ export function checkRun(
   const problems: string[] = [];
   const types = events.map((e) => e.type);
   const count = (type: string): number => types.filter((t) => t === type).length;
-  if (!events.every((e, i) => e.seq === i + 1)) problems.push(`seqs not 1..n: ${events.map((e) => e.seq).join(',')}`);
+  if (!events.every((e, i) => e.seq === i + 1))
+    problems.push(`seqs not 1..n: ${events.map((e) => e.seq).join(',')}`);
   const chain = verifyChain(events);
   if (!chain.ok) problems.push(`hash chain: ${JSON.stringify(chain)}`);
   if (types[0] !== 'run.started') problems.push(`first event ${types[0]}`);
   if (types.at(-1) !== 'run.completed') problems.push(`last event ${types.at(-1)}`);
   if (count('run.completed') !== 1) problems.push(`${count('run.completed')} run.completed`);
-  if (count('model-call.failed') || count('tool-call.failed'))
-    problems.push('a failed model or tool call');
+  if (count('model-call.failed') || count('tool-call.failed')) problems.push('a failed model or tool call');
   const decisions = events.filter((e) => e.type === 'human-decision.recorded');
   const opened = count('human-request.opened');
   const resolved = events.filter((e) => e.type === 'human-request.resolved');
@@ -267,7 +289,8 @@ export function checkRun(
     case 'refund-approve':
     case 'refund-reject': {
       const decision = run.kind === 'refund-approve' ? 'approve' : 'reject';
-      if (opened !== 1 || decisions.length !== 1) problems.push(`${opened} requests, ${decisions.length} decisions`);
+      if (opened !== 1 || decisions.length !== 1)
+        problems.push(`${opened} requests, ${decisions.length} decisions`);
       else {
         const d = decisions[0].data as { decision: string };
         if (d.decision !== decision || by(decisions[0]) !== TEST_USERS[run.deciders[0]].id)
@@ -283,13 +306,18 @@ export function checkRun(
       expectRefunds(1);
       break;
     case 'content':
-      if (opened !== 2 || decisions.length !== 2) problems.push(`${opened} reviews, ${decisions.length} decisions`);
+      if (opened !== 2 || decisions.length !== 2)
+        problems.push(`${opened} reviews, ${decisions.length} decisions`);
       else if (decisions.map(by).join() !== run.deciders.map((u) => TEST_USERS[u].id).join())
         problems.push(`reviews by ${decisions.map(by).join()}`);
       expectRefunds(0);
       break;
     case 'debate':
-      if (opened !== 1 || resolved.length !== 1 || (resolved[0].data as { outcome: string }).outcome !== 'answer')
+      if (
+        opened !== 1 ||
+        resolved.length !== 1 ||
+        (resolved[0].data as { outcome: string }).outcome !== 'answer'
+      )
         problems.push(`floor: ${opened} opened, ${resolved.map((e) => JSON.stringify(e.data)).join()}`);
       expectRefunds(0);
       break;

@@ -45,7 +45,9 @@ export async function runsInFlight({ runs: n, name, timeoutMs }: RunsInFlightOpt
     const startedMs = Date.now() - t0;
     // how many were in flight together: not ended when the last start was answered
     const listed = (await server.client('victor').get('/api/runs')).body.runs as { status: string }[];
-    const inFlightAtLastStart = listed.filter((r) => !['completed', 'failed', 'cancelled'].includes(r.status)).length;
+    const inFlightAtLastStart = listed.filter(
+      (r) => !['completed', 'failed', 'cancelled'].includes(r.status),
+    ).length;
     log(`${name}: ${n - startErrors.length} started in ${startedMs} ms; waiting for them to end`);
     assert.deepEqual(startErrors, [], 'every run starts');
     await allEnded(server, runs, timeoutMs);
@@ -74,7 +76,9 @@ export async function runsInFlight({ runs: n, name, timeoutMs }: RunsInFlightOpt
     const done = summarize(toCompletion);
     const byKind: Record<string, number> = {};
     for (const r of runs) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
-    const approvedRefunds = runs.filter((r) => r.kind === 'refund-approve' || r.kind === 'refund-small').length;
+    const approvedRefunds = runs.filter(
+      (r) => r.kind === 'refund-approve' || r.kind === 'refund-small',
+    ).length;
     const figures = {
       runs: n,
       byKind,
@@ -102,8 +106,16 @@ export async function runsInFlight({ runs: n, name, timeoutMs }: RunsInFlightOpt
       [],
       `${wrong.length} runs are not as planned`,
     );
-    assert.equal(refunds.length, approvedRefunds, 'one refund per approved (or small) refund, none for a rejected one');
-    assert.equal(humans.decisions, runs.reduce((s, r) => s + r.deciders.length, 0), 'every human point answered once');
+    assert.equal(
+      refunds.length,
+      approvedRefunds,
+      'one refund per approved (or small) refund, none for a rejected one',
+    );
+    assert.equal(
+      humans.decisions,
+      runs.reduce((s, r) => s + r.deciders.length, 0),
+      'every human point answered once',
+    );
     assert.equal(toCompletion.length, runs.filter((r) => r.deciders.length).length);
   } catch (error) {
     log(`${name} failed; server output (tail):\n${server.output.join('').split('\n').slice(-40).join('\n')}`);

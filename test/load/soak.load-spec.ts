@@ -8,17 +8,21 @@ import { soak } from './soak';
  */
 describe('load: soak', () => {
   const minutes = envNumber('SOAK_MINUTES', 30);
-  it(`${minutes} minutes of runs, watchers and decisions: every run right, memory flat`, { timeout: (minutes + 10) * 60_000 }, async () => {
-    await soak({
-      minutes,
-      name: 'soak',
-      rate: envNumber('SOAK_RATE', 2),
-      watchersPerRun: 2,
-      sampleEverySeconds: envNumber('SOAK_SAMPLE_SECONDS', Math.max(1, Math.round((minutes * 60) / 180))),
-      maxRssMb: envNumber('SOAK_MAX_RSS_MB', 400),
-      maxRssSlopeMbPerHour: envNumber('SOAK_MAX_RSS_SLOPE_MB_PER_HOUR', 30),
-      maxHeapKbPerRun: envNumber('SOAK_MAX_HEAP_KB_PER_RUN', 4),
-      minWindowMinutes: 5,
-    });
-  });
+  it(
+    `${minutes} minutes of runs, watchers and decisions: every run right, memory flat`,
+    { timeout: (minutes + 10) * 60_000 },
+    async () => {
+      await soak({
+        minutes,
+        name: 'soak',
+        rate: envNumber('SOAK_RATE', 2),
+        watchersPerRun: 2,
+        sampleEverySeconds: envNumber('SOAK_SAMPLE_SECONDS', Math.max(1, Math.round((minutes * 60) / 180))),
+        maxRssMb: envNumber('SOAK_MAX_RSS_MB', 400),
+        maxRssSlopeMbPerHour: envNumber('SOAK_MAX_RSS_SLOPE_MB_PER_HOUR', 30),
+        maxHeapKbPerRun: envNumber('SOAK_MAX_HEAP_KB_PER_RUN', 4),
+        minWindowMinutes: 5,
+      });
+    },
+  );
 });

@@ -79,7 +79,9 @@ async function openWatcher(url: string, runId: string, k: number): Promise<Watch
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
-  const ack = (await socket.timeout(30_000).emitWithAck('run:watch', { runId, afterSeq: 0 })) as { ok: boolean };
+  const ack = (await socket.timeout(30_000).emitWithAck('run:watch', { runId, afterSeq: 0 })) as {
+    ok: boolean;
+  };
   if (!ack.ok) throw new Error(`run:watch: ${JSON.stringify(ack)}`);
   return watcher;
 }
@@ -149,8 +151,10 @@ export async function soak(o: SoakOptions): Promise<void> {
         deliveries += w.events.length;
         watchersChecked += 1;
         const same =
-          w.events.length === stored.length && w.events.every((e, i) => e.seq === i + 1 && e.hash === stored[i].hash);
-        if (!same) problems.push(`a watcher holds ${w.events.map((e) => e.seq).join(',')} of ${stored.length}`);
+          w.events.length === stored.length &&
+          w.events.every((e, i) => e.seq === i + 1 && e.hash === stored[i].hash);
+        if (!same)
+          problems.push(`a watcher holds ${w.events.map((e) => e.seq).join(',')} of ${stored.length}`);
       }
       if (problems.length) wrong.push(`#${run.i} ${run.kind} ${run.runId}: ${problems.join('; ')}`);
     } catch (error) {
@@ -172,20 +176,26 @@ export async function soak(o: SoakOptions): Promise<void> {
     await humans.connect();
     await sample();
     const loadBefore = load1();
-    log(`${o.name}: ${o.minutes} min at ${o.rate} runs/s, ${o.watchersPerRun} watchers each (load ${loadBefore})`);
+    log(
+      `${o.name}: ${o.minutes} min at ${o.rate} runs/s, ${o.watchersPerRun} watchers each (load ${loadBefore})`,
+    );
     let i = 0;
     const gapMs = 1000 / o.rate;
     while (Date.now() - t0 < durationMs) {
       const due = t0 + i * gapMs;
       if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
       if (inFlight.size >= 200) {
-        errors.push(`more than 200 runs in flight at ${Math.round((Date.now() - t0) / 1000)} s: the server falls behind`);
+        errors.push(
+          `more than 200 runs in flight at ${Math.round((Date.now() - t0) / 1000)} s: the server falls behind`,
+        );
         break;
       }
       const task = lifecycle(planRun(i++)).finally(() => inFlight.delete(task));
       inFlight.add(task);
       if (i % Math.max(1, Math.round(60 * o.rate)) === 0)
-        log(`${o.name}: ${Math.round((Date.now() - t0) / 1000)} s, ${finished} runs finished, RSS ${samples.at(-1)?.rssMb} MB`);
+        log(
+          `${o.name}: ${Math.round((Date.now() - t0) / 1000)} s, ${finished} runs finished, RSS ${samples.at(-1)?.rssMb} MB`,
+        );
     }
     await Promise.all([...inFlight]);
     await humans.settle();
@@ -197,8 +207,14 @@ export async function soak(o: SoakOptions): Promise<void> {
     const window = samples.slice(warm);
     const windowMinutes = (window.at(-1)!.s - window[0].s) / 60;
     const hours = window.map((x) => x.s / 3600);
-    const rssSlope = linearFit(hours, window.map((x) => x.rssMb)).slope;
-    const heapSlope = linearFit(hours, window.map((x) => x.heapMb)).slope;
+    const rssSlope = linearFit(
+      hours,
+      window.map((x) => x.rssMb),
+    ).slope;
+    const heapSlope = linearFit(
+      hours,
+      window.map((x) => x.heapMb),
+    ).slope;
     const heapPerRun = linearFit(
       window.map((x) => x.finished),
       window.map((x) => x.heapMb * 1024),
@@ -230,9 +246,17 @@ export async function soak(o: SoakOptions): Promise<void> {
         maxRssMb: maxRss,
         maxRssMbAllowed: o.maxRssMb,
       },
-      rssMb: { start: samples[0].rssMb, endOfWarmup: window[0].rssMb, end: samples.at(-1)!.rssMb, max: maxRss },
+      rssMb: {
+        start: samples[0].rssMb,
+        endOfWarmup: window[0].rssMb,
+        end: samples.at(-1)!.rssMb,
+        max: maxRss,
+      },
       heapMb: { start: samples[0].heapMb, endOfWarmup: window[0].heapMb, end: samples.at(-1)!.heapMb },
-      load1m: { min: Math.min(...samples.map((x) => x.load1)), max: Math.max(...samples.map((x) => x.load1)) },
+      load1m: {
+        min: Math.min(...samples.map((x) => x.load1)),
+        max: Math.max(...samples.map((x) => x.load1)),
+      },
       examples: [...errors, ...wrong].slice(0, 10),
       samples,
     };
@@ -241,7 +265,10 @@ export async function soak(o: SoakOptions): Promise<void> {
     assert.deepEqual(errors.slice(0, 10), [], `${errors.length} errors`);
     assert.deepEqual(humans.errors.slice(0, 10), [], 'every decision is accepted');
     assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} runs not as planned`);
-    assert.ok(i >= 0.9 * o.rate * o.minutes * 60, `only ${i} runs started at ${o.rate}/s in ${o.minutes} min`);
+    assert.ok(
+      i >= 0.9 * o.rate * o.minutes * 60,
+      `only ${i} runs started at ${o.rate}/s in ${o.minutes} min`,
+    );
     assert.equal(finished, i);
     assert.equal(watchersChecked, finished * o.watchersPerRun);
     assert.ok(maxRss <= o.maxRssMb, `RSS reached ${maxRss} MB (at most ${o.maxRssMb})`);
@@ -256,7 +283,9 @@ export async function soak(o: SoakOptions): Promise<void> {
       );
     }
   } catch (error) {
-    log(`${o.name} failed; server output (tail):\n${server.output.join('').split('\n').slice(-40).join('\n')}`);
+    log(
+      `${o.name} failed; server output (tail):\n${server.output.join('').split('\n').slice(-40).join('\n')}`,
+    );
     throw error;
   } finally {
     clearInterval(sampler);

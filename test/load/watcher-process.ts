@@ -170,9 +170,11 @@ async function handle(request: FleetRequest): Promise<unknown> {
     case 'reconnected': {
       const away = (): number =>
         clients.filter((c) => c.downSince !== undefined || !c.socket.connected).length;
-      await waitUntil('every client to reconnect and re-watch its runs', () => away() === 0, request.timeoutMs).catch(
-        () => undefined,
-      );
+      await waitUntil(
+        'every client to reconnect and re-watch its runs',
+        () => away() === 0,
+        request.timeoutMs,
+      ).catch(() => undefined);
       const reconnectMs = clients.flatMap((c) => c.reconnectMs.splice(0));
       const failures = clients.flatMap((c) => c.failures.splice(0));
       return { reconnectMs, failures, notBack: away() };
@@ -181,7 +183,11 @@ async function handle(request: FleetRequest): Promise<unknown> {
       const behind = (): Client[] =>
         clients.filter((c) => c.runs.some((runId) => c.last(runId) < request.heads[runId]));
       try {
-        await waitUntil('every client to hold its runs up to their heads', () => behind().length === 0, request.timeoutMs);
+        await waitUntil(
+          'every client to hold its runs up to their heads',
+          () => behind().length === 0,
+          request.timeoutMs,
+        );
         return { behind: 0 };
       } catch {
         return { behind: behind().length };
@@ -251,7 +257,8 @@ function check(logs: Record<string, [number, string][]>): CheckFigures {
 process.on('message', (message: { id: number; request: FleetRequest }) => {
   handle(message.request).then(
     (result) => reply({ id: message.id, ok: true, result }),
-    (error: unknown) => reply({ id: message.id, ok: false, error: error instanceof Error ? error.stack : String(error) }),
+    (error: unknown) =>
+      reply({ id: message.id, ok: false, error: error instanceof Error ? error.stack : String(error) }),
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -24,7 +24,8 @@ class Child {
     });
     this.exited = new Promise((resolve) =>
       process.on('exit', (code, signal) => {
-        for (const w of this.waiting.values()) w.reject(new Error(`watcher process exited (${code ?? signal})`));
+        for (const w of this.waiting.values())
+          w.reject(new Error(`watcher process exited (${code ?? signal})`));
         this.waiting.clear();
         resolve();
       }),
@@ -49,11 +50,15 @@ export class WatcherFleet {
     readonly clients: number,
     processes: number,
   ) {
-    this.sizes = Array.from({ length: processes }, (_, p) =>
-      Math.floor(clients / processes) + (p < clients % processes ? 1 : 0),
+    this.sizes = Array.from(
+      { length: processes },
+      (_, p) => Math.floor(clients / processes) + (p < clients % processes ? 1 : 0),
     );
     this.children = this.sizes.map(
-      () => new Child(fork(join(__dirname, 'watcher-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
+      () =>
+        new Child(
+          fork(join(__dirname, 'watcher-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+        ),
     );
   }
 
@@ -97,7 +102,9 @@ export class WatcherFleet {
   }
 
   /** Wait until every client is back and has re-watched; reconnect times since each one's disconnect. */
-  async reconnected(timeoutMs: number): Promise<{ reconnectMs: number[]; failures: string[]; notBack: number }> {
+  async reconnected(
+    timeoutMs: number,
+  ): Promise<{ reconnectMs: number[]; failures: string[]; notBack: number }> {
     const answers = await this.all<{ reconnectMs: number[]; failures: string[]; notBack: number }>(() => ({
       op: 'reconnected',
       timeoutMs,

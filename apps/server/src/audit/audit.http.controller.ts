@@ -24,7 +24,6 @@ import { auditTrail } from './audit-trail';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
 import { CommandRouter } from '../cluster/command-router';
 
-
 @ApiTags('audit')
 @ApiBearerAuth()
 @Controller('api')

@@ -56,6 +56,11 @@ export class RunsProjection {
     return () => this.listeners.delete(listener);
   }
 
+  /** Resolves when everything stored until now is applied. */
+  async caughtUpWithStore(): Promise<void> {
+    await this.caughtUp(await this.store.lastPosition());
+  }
+
   caughtUp(position: number): Promise<void> {
     if (this.position >= position) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ position, resolve }));

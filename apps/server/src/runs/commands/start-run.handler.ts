@@ -34,8 +34,18 @@ export class StartRunHandler implements ICommandHandler<
     if (inFlight) return { ...(await inFlight), created: false };
     const promise = this.start(body, by, workflow, runId);
     this.pending.set(key, promise);
-    promise.catch(() => this.pending.delete(key));
+    const forget = (): void => {
+      if (this.pending.get(key) === promise) this.pending.delete(key);
+    };
+    // kept until the read model knows the key (from then on `known` answers), and no longer: a key
+    // that is never sent again must not stay here for the life of the process
+    promise.then(() => this.projection.caughtUpWithStore()).then(forget, forget);
     return promise;
+  }
+
+  /** Starts with an idempotency key that the read model has not applied yet (for tests). */
+  get pendingKeys(): number {
+    return this.pending.size;
   }
 
   private async start(
