@@ -142,7 +142,8 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
       store: kind,
       value: (paused.heap - before.heap) / runs,
       unit: 'bytes',
-      ...(kind === 'sqlite' ? { target: '<= 2 KB', met: (paused.heap - before.heap) / runs <= 2048 } : {}),
+      target: '<= 2 KB',
+      met: (paused.heap - before.heap) / runs <= 2048,
       extra: {
         rssBytesPerRun: (paused.rss - before.rss) / runs,
         externalBytesPerRun: (paused.external - before.external) / runs,
@@ -180,7 +181,8 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
         store: kind,
         value: readyMs / 1000,
         unit: 's',
-        ...(kind === 'sqlite' ? { target: '<= 2 s', met: readyMs <= 2000 } : {}),
+        // the target is a restart of an instance (its store persisted); a new instance rebuilding from the topic is shown beside it
+        ...(restart.how.includes('new localDir') ? {} : { target: '<= 2 s', met: readyMs <= 2000 }),
         extra: {
           storeOpenMs,
           projectionMs: readyMs - storeOpenMs,
@@ -226,7 +228,8 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
       store: kind,
       value: runs / resumeSeconds,
       unit: 'runs/s',
-      ...(kind === 'sqlite' ? { target: '>= 1100 runs/s', met: runs / resumeSeconds >= 1100 } : {}),
+      target: '>= 1100 runs/s',
+      met: runs / resumeSeconds >= 1100,
       extra: {
         seconds: resumeSeconds,
         runsPerCpuSecond: runs / resumeCpuSeconds,
@@ -245,7 +248,7 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const counts = { sqlite: scaled(10_000), kafka: scaled(1_000) };
+  const counts = { sqlite: scaled(10_000), kafka: scaled(10_000) };
   for (const kind of stores()) await bench(kind, counts[kind]);
   log('paused: done');
 }

@@ -63,6 +63,21 @@ interface CatchUpWaiter {
   timer: NodeJS.Timeout;
 }
 
+/** An append waiting for its send (group commit, see KafkaEventStore.produce). */
+interface QueuedSend {
+  runId: string;
+  events: EventEnvelope[];
+  /** The records' values (the events' JSON), and their total length. */
+  values: string[];
+  bytes: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Bounds on one grouped send (the broker's default message.max.bytes is 1 MiB per partition batch). */
+const MAX_GROUP_RECORDS = 500;
+const MAX_GROUP_BYTES = 512 * 1024;
+
 interface ApplyResult {
   applied: number;
   /** Events that were not stored because the local chain already holds something else there. */
@@ -104,7 +119,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   /** Replaced after a produce with an unknown outcome (see `retireProducer`). */
   private producer: Producer;
   /** Produces go one at a time (see `produce`). */
-  private produceLane: Promise<void> = Promise.resolve();
+  /** Appends waiting for the lane (see `produce`), and whether a send is in flight. */
+  private readonly sendQueue: QueuedSend[] = [];
+  private sending = false;
   private producersRetired = 0;
   private readonly reachability: KafkaReachability;
   private readonly consumer: Consumer;
@@ -571,16 +588,55 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
    * a new producer (a new producer id, numbered from 0).
    */
   private produce(runId: string, events: EventEnvelope[]): Promise<void> {
-    const attempt = this.produceLane.then(() => this.produceNow(runId, events));
-    this.produceLane = attempt.then(
-      () => undefined,
-      () => undefined,
-    );
-    return attempt;
+    const values = events.map((e) => JSON.stringify(e));
+    const bytes = values.reduce((sum, v) => sum + v.length, 0);
+    return new Promise<void>((resolve, reject) => {
+      this.sendQueue.push({ runId, events, values, bytes, resolve, reject });
+      if (!this.sending) void this.drainSends();
+    });
   }
 
-  private async produceNow(runId: string, events: EventEnvelope[]): Promise<void> {
-    this.assertReachable(); // queued behind a send that just failed: refuse, nothing was sent
+  /**
+   * Group commit, in the lane: while one send is in flight, the appends that arrive queue up, and
+   * the next send carries all of them (up to MAX_GROUP_RECORDS / MAX_GROUP_BYTES): one Produce
+   * request, one record batch per partition. One run at a time, a send carries one append, as
+   * before; with many runs appending at once, each waits for at most one send ahead of its own
+   * instead of one per run. Every append of a failed send has an unknown outcome (see `produceNow`).
+   */
+  private async drainSends(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.sendQueue.length > 0) {
+        const group: QueuedSend[] = [];
+        let records = 0;
+        let bytes = 0;
+        while (this.sendQueue.length > 0) {
+          const next = this.sendQueue[0];
+          if (
+            group.length > 0 &&
+            (records + next.events.length > MAX_GROUP_RECORDS || bytes + next.bytes > MAX_GROUP_BYTES)
+          )
+            break;
+          group.push(this.sendQueue.shift()!);
+          records += next.events.length;
+          bytes += next.bytes;
+        }
+        const failures = await this.produceNow(group);
+        group.forEach((item, i) => (failures[i] ? item.reject(failures[i]) : item.resolve()));
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** One send of a group of appends; returns, per append, its error (undefined: acknowledged). */
+  private async produceNow(group: QueuedSend[]): Promise<Array<Error | undefined>> {
+    const everyone = (error: Error): Error[] => group.map(() => error);
+    try {
+      this.assertReachable(); // queued behind a send that just failed: refuse, nothing was sent
+    } catch (error) {
+      return everyone(error as Error);
+    }
     const producer = this.producer;
     if (!this.producerConnected) {
       try {
@@ -590,7 +646,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         // Nothing was sent: a refusal, not an unknown outcome.
         if (isUnreachableError(error)) this.reachability.fail('producer connect', error);
         this.retireProducer(producer);
-        throw this.unavailable(`could not connect the producer: ${(error as Error).message}`);
+        return everyone(this.unavailable(`could not connect the producer: ${(error as Error).message}`));
       }
     }
     const started = Date.now();
@@ -598,24 +654,30 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       await producer.send({
         topic: this.topic,
         acks: -1,
-        messages: events.map((e) => ({
-          key: runId,
-          value: JSON.stringify(e),
-          headers: { 'parley-type': e.type, 'parley-seq': String(e.seq), 'parley-event-id': e.eventId },
-        })),
+        messages: group.flatMap(({ runId, events, values }) =>
+          events.map((e, i) => ({
+            key: runId,
+            value: values[i],
+            headers: { 'parley-type': e.type, 'parley-seq': String(e.seq), 'parley-event-id': e.eventId },
+          })),
+        ),
       });
       this.reachability.ok();
+      return group.map(() => undefined);
     } catch (error) {
-      this.uncertain.add(runId);
+      for (const { runId } of group) this.uncertain.add(runId);
       this.retireProducer(producer);
       if (isUnreachableError(error)) this.reachability.fail('produce', error, started);
-      throw new ParleyError(
-        'EVENT_STORE.UNAVAILABLE',
-        `Could not write ${events.length} event(s) of run ${runId} to Kafka topic ${this.topic}: ${(error as Error).message}. ` +
-          'They may or may not have been stored; read the run again before retrying.',
-        'unavailable',
-        undefined,
-        { runId },
+      return group.map(
+        ({ runId, events }) =>
+          new ParleyError(
+            'EVENT_STORE.UNAVAILABLE',
+            `Could not write ${events.length} event(s) of run ${runId} to Kafka topic ${this.topic}: ${(error as Error).message}. ` +
+              'They may or may not have been stored; read the run again before retrying.',
+            'unavailable',
+            undefined,
+            { runId },
+          ),
       );
     }
   }
