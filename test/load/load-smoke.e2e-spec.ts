@@ -20,6 +20,7 @@ describe('load (small)', () => {
       rate: 4,
       watchersPerRun: 2,
       sampleEverySeconds: 1,
+      floorBucketSeconds: 5,
       maxRssMb: 400,
       maxRssSlopeMbPerHour: 30,
       maxHeapKbPerRun: 4,

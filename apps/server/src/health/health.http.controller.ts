@@ -22,7 +22,11 @@ export class HealthHttpController {
     return {
       status: eventLog.reachable ? 'ok' : 'degraded',
       eventLog: this.core.config.eventLog,
-      checks: { eventLog },
+      checks: {
+        eventLog,
+        // Kafka mode: while the owners' group rebalances (after an outage too), commands wait for it.
+        ...(this.core.cluster ? { ownership: ownershipOf(this.core.cluster.status()) } : {}),
+      },
       instance: this.core.config.instanceId,
       model: this.core.offline ? 'offline' : 'provider',
       workflows: this.core.workflows.list().length,
@@ -37,4 +41,12 @@ export class HealthHttpController {
 function memory(): { rss: number; heapUsed: number; heapTotal: number; external: number } {
   const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
   return { rss, heapUsed, heapTotal, external };
+}
+
+function ownershipOf(status: { stable: boolean; owned: number[]; partitions: number }): {
+  stable: boolean;
+  owned: number;
+  partitions: number;
+} {
+  return { stable: status.stable, owned: status.owned.length, partitions: status.partitions };
 }
