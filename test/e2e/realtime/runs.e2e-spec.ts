@@ -284,7 +284,8 @@ describe('realtime: runs', () => {
     const bystanderRecorder = new Recorder(bystander);
     const runId = await start('debate', 'Open offices help collaboration');
     assert.equal((await ask(watcher, 'run:watch', { runId, afterSeq: 0 })).ok, true);
-    await waitFor('tokens stream', () => recorder.tokens(runId).length >= 20);
+    // tokens come coalesced (one run:token per agent per 25 ms), several per turn at 2 ms a token
+    await waitFor('tokens stream', () => recorder.tokens(runId).length >= 3);
     for (const token of recorder.tokens(runId)) {
       assert.equal(token.runId, runId);
       assert.ok(['optimist', 'skeptic', 'moderator'].includes(token.agent), token.agent);

@@ -18,7 +18,7 @@ import { wireErrorToError } from './kafka-cluster';
 import { partitionOf, runIdForIdempotencyKey, uuidV5 } from './ownership';
 import { ForbiddenError, ParleyError } from '@parley/contracts';
 
-const by = { id: 'alice', roles: ['approver'] };
+const by = { id: 'alice', roles: ['approver'], kind: 'human' as const };
 
 describe('cluster: ids and partitions', () => {
   it('uuidV5 gives the RFC test vector', () => {
