@@ -33,6 +33,11 @@ import { connectClients, type Client, type ClientResult } from './fanout-client'
 const SESSION_TIMEOUT_MS = 6_000;
 const MOTION = 'Remote work is better than office work';
 /** The clients run in this many child processes (`BENCH_FANOUT_PROCESSES`), as users on their own machines would. */
+/**
+ * The offline model's delay per token (`BENCH_FANOUT_TOKEN_MS`, default 0: a debate's turns come in a
+ * burst, the harshest case; 20 is about the pace of a hosted model streaming 50 tokens/s).
+ */
+const TOKEN_MS = Math.max(0, Number(process.env.BENCH_FANOUT_TOKEN_MS ?? 0));
 const CLIENT_PROCESSES = Math.max(1, Number(process.env.BENCH_FANOUT_PROCESSES ?? 2));
 
 const load = (): number => Number(os.loadavg()[0].toFixed(2));
@@ -330,7 +335,7 @@ async function oneInstance(n: number): Promise<void> {
   let server: ParleyProcess | undefined;
   let clients: ClientProcesses | undefined;
   try {
-    server = await ParleyProcess.start({ env: { OFFLINE_MODEL_TOKEN_LATENCY_MS: '0' } });
+    server = await ParleyProcess.start({ env: { OFFLINE_MODEL_TOKEN_LATENCY_MS: String(TOKEN_MS) } });
     log(
       `fanout/sqlite: server at ${server.url}; connecting ${n} clients from ${CLIENT_PROCESSES} processes (load ${load()})`,
     );
@@ -352,7 +357,7 @@ async function oneInstance(n: number): Promise<void> {
     loads[1] = load();
     reportFanout(
       'sqlite',
-      `run event -> ${n} clients, one instance`,
+      `run event -> ${n} clients, one instance${TOKEN_MS ? `, model ${TOKEN_MS} ms/token` : ''}`,
       50,
       n,
       debates,
@@ -429,7 +434,7 @@ async function acrossInstances(n: number): Promise<void> {
     ParleyProcess.start({
       eventLog: 'kafka',
       env: {
-        OFFLINE_MODEL_TOKEN_LATENCY_MS: '0',
+        OFFLINE_MODEL_TOKEN_LATENCY_MS: String(TOKEN_MS),
         KAFKA_BROKERS: brokers,
         PARLEY_INSTANCE_ID: `${prefix}-${id}`,
         PARLEY_KAFKA_TOPIC_PREFIX: prefix,
@@ -465,7 +470,7 @@ async function acrossInstances(n: number): Promise<void> {
     loads[1] = load();
     reportFanout(
       'kafka',
-      `run event on B -> ${n} clients on A (via Kafka)`,
+      `run event on B -> ${n} clients on A (via Kafka)${TOKEN_MS ? `, model ${TOKEN_MS} ms/token` : ''}`,
       100,
       n,
       debates,
