@@ -71,8 +71,11 @@ class Cursor implements Subscription {
 
   /** Deliver events just stored, without reading them back; then continue from the log if needed. */
   private async offer(stored: StoredEvent[]): Promise<void> {
-    // Deliver after the appender has gone on with its own work: subscribers are off the write path.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Deliver in a microtask queued now: after the store's own bookkeeping, and BEFORE the appender's
+    // continuation (the store resolves the append after notifying). Watchers then get a run's events
+    // before the engine starts its next effect (a model request), not after it: delivering on the
+    // next turn of the event loop (setImmediate) added 2 to 9 ms to every event's fan-out.
+    await Promise.resolve();
     try {
       for (const event of stored) {
         if (this.closed) return;
