@@ -72,7 +72,7 @@ export async function reconnectStorm({ clients, debates, processes, name }: Stor
     const watchMs = await fleet.watch((k) => [runIds[k % debates]]);
     log(`${name}: every client watches its debate from seq 0 (${watchMs} ms)`);
 
-    // the floor is taken in every debate, one after the other: events flow from now on
+    // from here on the floor is taken, debate after debate: events flow
     const cpu0 = procStats(server.child.pid).cpuMs;
     const t0 = Date.now();
     const answer = async (d: number): Promise<void> => {

@@ -84,6 +84,10 @@ describe('server start-up', () => {
     assert.match(await refusal({ PORT: 'eighty' }), /PORT: must be an integer from 0 to 65535, not "eighty"/);
     const dir = mkdtempSync(join(tmpdir(), 'parley-wf-'));
     try {
+      assert.match(
+        await refusal({ PARLEY_WORKFLOWS_DIR: join(dir, 'missing') }),
+        /parley: cannot start: PARLEY_WORKFLOWS_DIR: .*missing is not a folder of workflow files/,
+      );
       writeFileSync(
         join(dir, 'broken.yaml'),
         'name: broken\npattern: sequential\nstages: []\nagents:\n  - name: a\n    system: hi\n',

@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCrashPoints, type ChaosSettings } from '@parley/engine';
 
@@ -96,7 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     kafkaSessionTimeoutMs: integer(env, 'PARLEY_KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000),
     kafkaHeartbeatIntervalMs: integer(env, 'PARLEY_KAFKA_HEARTBEAT_MS', 1000, 100, 60_000),
     clusterCommandTimeoutMs: integer(env, 'PARLEY_CLUSTER_COMMAND_TIMEOUT_MS', 30_000, 1000, 600_000),
-    workflowsDir: resolve(env.PARLEY_WORKFLOWS_DIR ?? 'workflows'),
+    workflowsDir: workflowsDir(env),
     llm:
       baseURL || apiKey
         ? { baseURL: baseURL ?? 'https://api.openai.com/v1', apiKey: apiKey ?? 'not-needed' }
@@ -144,6 +144,19 @@ function chaosSettings(env: NodeJS.ProcessEnv): ChaosSettings | undefined {
     ? integer(env, 'PARLEY_CHAOS_SEED', 0, 0, 2 ** 32 - 1)
     : Math.floor(Math.random() * 2 ** 32);
   return { points, probability, seed };
+}
+
+/** The workflows folder must exist: a wrong path (or a server started from another folder) is not 0 workflows. */
+function workflowsDir(env: NodeJS.ProcessEnv): string {
+  const dir = resolve(env.PARLEY_WORKFLOWS_DIR?.trim() || 'workflows');
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    // missing: said below
+  }
+  if (!isDirectory) throw new ConfigError('PARLEY_WORKFLOWS_DIR', `${dir} is not a folder of workflow files`);
+  return dir;
 }
 
 function topicPrefix(env: NodeJS.ProcessEnv): string {

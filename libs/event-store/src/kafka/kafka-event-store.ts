@@ -11,7 +11,7 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import type { EventEnvelope, NewEvent } from '@parley/contracts';
+import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError, GENESIS_HASH, ParleyError, hashEvent } from '@parley/contracts';
 import type { EventStore, StreamHead } from '../event-store.port';
 import { checkEventIds } from '../idempotency';
@@ -80,6 +80,8 @@ const MAX_GROUP_BYTES = 512 * 1024;
 
 interface ApplyResult {
   applied: number;
+  /** What was stored, with its local positions, in order: handed to the subscribers as it is. */
+  stored: StoredEvent[];
   /** Events that were not stored because the local chain already holds something else there. */
   rejected: EventEnvelope[];
 }
@@ -420,7 +422,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     }
     const next = Number(messages[messages.length - 1].offset) + 1;
     try {
-      const { applied, rejected } = this.applyChecked(
+      const { applied, stored, rejected } = this.applyChecked(
         events,
         { [`offset:${partition}`]: String(next) },
         (e) => where.get(e) ?? '?',
@@ -431,7 +433,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       this.counters.eventsApplied += applied;
       this.counters.rejected += rejected.length;
       this.counters.duplicates += events.length - applied - rejected.length;
-      if (applied > 0) this.subscriptions.notify();
+      if (applied > 0) this.subscriptions.notify(stored);
     } catch (error) {
       // Only a local storage failure lands here (the store is closing, disk full...). Do not
       // advance: the batch is fetched again after the consumer restarts.
@@ -528,8 +530,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         heads.set(event.runId, { seq: event.seq, hash: event.hash });
         batchHashes.set(`${event.runId}\u0000${event.seq}`, event.hash);
       }
-      const applied = this.log.applyOnce(accepted, meta).length;
-      return { applied, rejected };
+      const stored = this.log.applyOnce(accepted, meta);
+      return { applied: stored.length, stored, rejected };
     });
     return run();
   }
@@ -551,8 +553,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       if (actual !== expectedSeq) throw new ConcurrencyError(runId, expectedSeq, actual);
       const sealed = sealBatch(runId, head, events, this.seal);
       await this.produce(runId, sealed);
-      const { rejected } = this.applyChecked(sealed);
-      this.subscriptions.notify();
+      const { rejected, stored } = this.applyChecked(sealed);
+      this.subscriptions.notify(stored);
       if (rejected.length > 0) {
         // Another writer's events for this run reached the local store between the check and the ack.
         throw new ConcurrencyError(runId, expectedSeq, this.log.head(runId)?.seq ?? 0);
@@ -571,8 +573,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       const head = this.log.head(runId);
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
       await this.produce(runId, events);
-      const { rejected } = this.applyChecked(events);
-      this.subscriptions.notify();
+      const { rejected, stored } = this.applyChecked(events);
+      this.subscriptions.notify(stored);
       if (rejected.length > 0) throw new ConcurrencyError(runId, 0, this.log.head(runId)?.seq ?? 0);
     });
   }
