@@ -22,7 +22,7 @@ describe('load (small)', () => {
       sampleEverySeconds: 1,
       floorBucketSeconds: 5,
       maxRssMb: 400,
-      maxRssSlopeMbPerHour: 30,
+      maxRssOverHeapMbPerHour: 30,
       maxHeapKbPerRun: 4,
       minWindowMinutes: 5,
     });

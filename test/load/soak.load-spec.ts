@@ -20,7 +20,7 @@ describe('load: soak', () => {
         sampleEverySeconds: envNumber('SOAK_SAMPLE_SECONDS', Math.max(1, Math.round((minutes * 60) / 180))),
         floorBucketSeconds: 60,
         maxRssMb: envNumber('SOAK_MAX_RSS_MB', 400),
-        maxRssSlopeMbPerHour: envNumber('SOAK_MAX_RSS_SLOPE_MB_PER_HOUR', 30),
+        maxRssOverHeapMbPerHour: envNumber('SOAK_MAX_RSS_OVER_HEAP_MB_PER_HOUR', 30),
         maxHeapKbPerRun: envNumber('SOAK_MAX_HEAP_KB_PER_RUN', 4),
         minWindowMinutes: 5,
       });

@@ -412,7 +412,12 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private consumeBatch(partition: number, messages: KafkaMessage[]): void {
     const events: EventEnvelope[] = [];
     const where = new Map<EventEnvelope, string>();
+    let known = 0;
     for (const message of messages) {
+      if (this.isStored(message)) {
+        known += 1; // this instance's own append read back (or a producer retry): nothing to decode
+        continue;
+      }
       const at = `${this.topic}/${partition}@${message.offset}`;
       const event = this.decode(message, at);
       if (event) {
@@ -429,7 +434,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       );
       this.consumed.set(partition, next);
       this.counters.recordsConsumed += messages.length;
-      this.counters.badRecords += messages.length - events.length;
+      this.counters.badRecords += messages.length - known - events.length;
+      this.counters.duplicates += known;
       this.counters.eventsApplied += applied;
       this.counters.rejected += rejected.length;
       this.counters.duplicates += events.length - applied - rejected.length;
@@ -443,6 +449,19 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       throw error;
     }
     this.checkWaiters();
+  }
+
+  /**
+   * Whether the record is already in the local store, told from its key and headers alone (run, seq
+   * and hash: written by every Parley producer) without parsing its value. A record without them, or
+   * whose hash differs from the stored one, is decoded and checked in full.
+   */
+  private isStored(message: KafkaMessage): boolean {
+    const hash = message.headers?.['parley-hash']?.toString();
+    const seq = Number(message.headers?.['parley-seq']?.toString());
+    const runId = message.key?.toString('utf8');
+    if (!hash || !runId || !Number.isInteger(seq)) return false;
+    return this.hashAt.get(runId, seq)?.hash === hash;
   }
 
   private decode(message: KafkaMessage, at: string): EventEnvelope | undefined {
@@ -663,7 +682,12 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           events.map((e, i) => ({
             key: runId,
             value: values[i],
-            headers: { 'parley-type': e.type, 'parley-seq': String(e.seq), 'parley-event-id': e.eventId },
+            headers: {
+              'parley-type': e.type,
+              'parley-seq': String(e.seq),
+              'parley-event-id': e.eventId,
+              'parley-hash': e.hash,
+            },
           })),
         ),
       });
