@@ -7,7 +7,9 @@ import { ParleyError } from '@parley/contracts';
 import { AppModule } from './app.module';
 import { ConfigError, loadConfig } from './config/config';
 import { createCore } from './core/core';
+import { IdentityService } from './auth/identity';
 import { contentTypePolicy } from './http/content-type.policy';
+import { rateLimitPolicy } from './http/rate-limit.policy';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
@@ -17,6 +19,18 @@ async function bootstrap(): Promise<void> {
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  if (config.httpRateLimit > 0) {
+    const identity = app.get(IdentityService);
+    const known = (authorization: string): boolean => {
+      try {
+        identity.authenticate(authorization);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    app.use(rateLimitPolicy(config.httpRateLimit, known)); // first: a flood is refused before anything else
+  }
   app.use(contentTypePolicy); // before the body parsers (registered when the app starts listening)
   const logger = new Logger('Parley');
   app

@@ -38,6 +38,8 @@ export interface ParleyConfig {
   webhooks: string[];
   webhookSecret?: string;
   webhookBackoffMs: number;
+  /** REST requests a second per client (bursts of twice that); 0: no limit. */
+  httpRateLimit: number;
   /** Test only: crash (SIGKILL) at these engine step boundaries; undefined (the default) never. */
   chaos?: ChaosSettings;
 }
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     webhooks,
     webhookSecret: env.PARLEY_WEBHOOK_SECRET?.trim() || undefined,
     webhookBackoffMs: integer(env, 'PARLEY_WEBHOOK_BACKOFF_MS', 1000, 1, 600_000),
+    httpRateLimit: integer(env, 'PARLEY_HTTP_RATE_LIMIT', 1000, 0, 1_000_000),
     chaos: chaosSettings(env),
   };
 }
