@@ -95,7 +95,9 @@ export function planRuns(seed: number, runs: number): PlannedRun[] {
  * crash cuts several short): the crash chance of a life is set from it (measured, not exact).
  */
 const HITS_PER_RUN: Record<CrashPoint, number> = {
-  'after-append': 0.6,
+  // reached by commands (a start, a decision) and by an intent appended on its own; most intents now
+  // go out with the result before them (one append per step), so this point is the rarest
+  'after-append': 0.25,
   'before-model': 0.8,
   'after-model': 0.8,
   'after-model-recorded': 0.8,
@@ -155,7 +157,9 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
       const boost = crashed.has(point) ? 1 : releaseHeld ? 10 : 2;
       const probability = Math.min(0.5, boost / (HITS_PER_RUN[point] * runsPerLife));
       const chaosSeed = Math.floor(schedule() * 2 ** 32);
-      const external = lives % 4 === 0;
+      // Every fourth life is killed from outside, once the points have all crashed; before that, only
+      // until the first outside kill (so that the runs cannot run out while a point is still untried).
+      const external = lives % 4 === 0 && (kills.external === 0 || CRASH_POINTS.every((p) => crashed.has(p)));
       armed = !external;
       // An armed life is killed from outside too if its point is not reached for a long while.
       const killDelay = Math.floor(schedule() * maxKillDelayMs) + (external ? 20 : 5 * maxKillDelayMs);
