@@ -3,71 +3,61 @@
  * receiving (decoding 500 connections' frames) is spread over processes as it would be over the
  * users' machines, instead of one event loop whose own delay would be counted in every figure.
  *
- * Driven by its parent over IPC (`process.send`):
- *   connect {url, n, offset}  -> connected {allMs, each}
- *   watch {runId}             -> watched {heads}
- *   collect {timeoutMs}       -> collected {clients: ClientResult[], loopDelayP99Ms, loopDelayMaxMs}
- *                                 (once every client saw the run end)
- *   exit
+ * Driven by its parent over IPC (`ChildRpc`, libs/testing):
+ *   connect {url, n, offset}  -> {allMs, each}
+ *   watch {runId}             -> the heads the clients' watches were acked with
+ *   collect {timeoutMs}       -> Collected (once every client saw the run end)
+ * It exits when the parent disconnects.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { connectClients, type Client } from './fanout-client';
+import { serveRpc } from '@parley/testing';
+import { connectClients, type Client, type ClientResult } from './fanout-client';
 
-type Message =
+export type ClientsRequest =
   | { type: 'connect'; url: string; n: number; offset: number }
   | { type: 'watch'; runId: string }
-  | { type: 'collect'; timeoutMs: number }
-  | { type: 'exit' };
+  | { type: 'collect'; timeoutMs: number };
+
+/** What the clients of one process saw of one debate, and that process's event-loop delay. */
+export interface Collected {
+  clients: ClientResult[];
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
 
 let clients: Client[] = [];
 const loop = monitorEventLoopDelay({ resolution: 5 });
 
-function reply(message: object): void {
-  process.send!(message);
-}
-
-async function handle(message: Message): Promise<void> {
-  switch (message.type) {
+async function handle(request: ClientsRequest): Promise<unknown> {
+  switch (request.type) {
     case 'connect': {
-      const connected = await connectClients(message.url, message.n, message.offset);
+      const connected = await connectClients(request.url, request.n, request.offset);
       clients = connected.clients;
-      reply({ type: 'connected', allMs: connected.allMs, each: connected.each });
-      return;
+      return { allMs: connected.allMs, each: connected.each };
     }
     case 'watch': {
       loop.reset();
       loop.enable();
-      const heads = await Promise.all(clients.map((c) => c.watch(message.runId)));
-      reply({ type: 'watched', heads });
-      return;
+      return Promise.all(clients.map((c) => c.watch(request.runId)));
     }
     case 'collect': {
       const timeout = new Promise<never>((_, reject) =>
         setTimeout(
-          () => reject(new Error(`not every client saw the run end in ${message.timeoutMs} ms`)),
-          message.timeoutMs,
+          () => reject(new Error(`not every client saw the run end in ${request.timeoutMs} ms`)),
+          request.timeoutMs,
         ).unref(),
       );
       await Promise.race([Promise.all(clients.map((c) => c.done)), timeout]);
       loop.disable();
-      reply({
-        type: 'collected',
+      const collected: Collected = {
         clients: clients.map((c) => c.result()),
         loopDelayP99Ms: loop.percentile(99) / 1e6,
         loopDelayMaxMs: loop.max / 1e6,
-      });
+      };
       for (const c of clients) c.runId = ''; // stop recording
-      return;
+      return collected;
     }
-    case 'exit':
-      for (const c of clients) c.socket.close();
-      process.exit(0);
   }
 }
 
-process.on('message', (message: Message) => {
-  handle(message).catch((error: unknown) =>
-    reply({ type: 'error', message: error instanceof Error ? error.stack : String(error) }),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+if (require.main === module) serveRpc(handle);

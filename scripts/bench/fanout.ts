@@ -18,17 +18,16 @@
  *
  * `BENCH_FANOUT_CLIENTS` overrides the number of clients (default 500, times BENCH_SCALE).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { EventEnvelope } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, waitFor } from '@parley/testing';
+import { ChildRpc, ParleyProcess, procStats, shares, waitFor } from '@parley/testing';
 import { dropCluster, status, waitBalanced } from '../../test/e2e/cluster/cluster-helpers';
 import { log, report, scaled, stores, summarize } from './common';
-import { connectClients, type Client, type ClientResult } from './fanout-client';
+import { connectClients, type Client } from './fanout-client';
+import type { ClientsRequest, Collected } from './fanout-clients-process';
 
 const SESSION_TIMEOUT_MS = 6_000;
 const MOTION = 'Remote work is better than office work';
@@ -41,17 +40,6 @@ const TOKEN_MS = Math.max(0, Number(process.env.BENCH_FANOUT_TOKEN_MS ?? 0));
 const CLIENT_PROCESSES = Math.max(1, Number(process.env.BENCH_FANOUT_PROCESSES ?? 2));
 
 const load = (): number => Number(os.loadavg()[0].toFixed(2));
-
-/** CPU time (user + system) of a process so far, in ms, from /proc (Linux); NaN elsewhere. */
-function pidCpuMs(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks (USER_HZ 100)
-  } catch {
-    return NaN;
-  }
-}
 
 /** Wall time, the client processes' CPU and the server's CPU over the measured debates. */
 class CpuMeter {
@@ -71,12 +59,12 @@ class CpuMeter {
   start(): void {
     this.t0 = Date.now();
     this.c0 = this.clients.cpuMs();
-    this.s0 = pidCpuMs(this.proc.child.pid);
+    this.s0 = procStats(this.proc.child.pid).cpuMs;
   }
   stop(loop: { loopDelayP99Ms: number; loopDelayMaxMs: number }): void {
     this.wall += Date.now() - this.t0;
     this.client += this.clients.cpuMs() - this.c0;
-    this.server += pidCpuMs(this.proc.child.pid) - this.s0;
+    this.server += procStats(this.proc.child.pid).cpuMs - this.s0;
     this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, loop.loopDelayP99Ms);
     this.loopDelayMaxMs = Math.max(this.loopDelayMaxMs, loop.loopDelayMaxMs);
   }
@@ -94,73 +82,34 @@ class CpuMeter {
 /** The clients, spread over `procs` child processes (fanout-clients-process.ts), driven over IPC. */
 class ClientProcesses {
   private constructor(
-    private readonly children: ChildProcess[],
-    readonly n: number,
+    private readonly children: ChildRpc<ClientsRequest>[],
     readonly connect: { allMs: number; each: number[] },
   ) {}
 
   static async start(url: string, n: number, procs: number): Promise<ClientProcesses> {
-    const file = join(__dirname, 'fanout-clients-process.js');
     const children = Array.from({ length: procs }, () =>
-      fork(file, [], {
-        execArgv: ['--require', join(REPO_ROOT, 'bin', 'register-paths.js')],
-        stdio: 'inherit',
-      }),
+      ChildRpc.fork<ClientsRequest>(join(__dirname, 'fanout-clients-process.js')),
     );
-    const group = new ClientProcesses(children, n, { allMs: 0, each: [] });
     const t0 = Date.now();
-    const shares = children.map((_, i) => Math.floor(n / procs) + (i < n % procs ? 1 : 0));
     let offset = 0;
     const connected = await Promise.all(
-      children.map((child, i) => {
-        const message = { type: 'connect', url, n: shares[i], offset };
-        offset += shares[i];
-        return group.ask<{ allMs: number; each: number[] }>(child, message, 'connected');
+      shares(n, procs).map((count, i) => {
+        const request: ClientsRequest = { type: 'connect', url, n: count, offset };
+        offset += count;
+        return children[i].ask<{ allMs: number; each: number[] }>(request);
       }),
     );
-    return new ClientProcesses(children, n, {
-      allMs: Date.now() - t0,
-      each: connected.flatMap((c) => c.each),
-    });
-  }
-
-  private ask<T>(child: ChildProcess, message: object, answer: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onMessage = (m: { type: string; message?: string }): void => {
-        if (m.type !== answer && m.type !== 'error') return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        if (m.type === 'error') reject(new Error(`client process: ${m.message}`));
-        else resolve(m as T);
-      };
-      const onExit = (code: number | null): void => {
-        child.off('message', onMessage);
-        reject(new Error(`a client process exited (${code})`));
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send(message);
-    });
+    return new ClientProcesses(children, { allMs: Date.now() - t0, each: connected.flatMap((c) => c.each) });
   }
 
   async watch(runId: string): Promise<number[]> {
-    const answers = await Promise.all(
-      this.children.map((c) => this.ask<{ heads: number[] }>(c, { type: 'watch', runId }, 'watched')),
-    );
-    return answers.flatMap((a) => a.heads);
+    const answers = await Promise.all(this.children.map((c) => c.ask<number[]>({ type: 'watch', runId })));
+    return answers.flat();
   }
 
-  async collect(
-    timeoutMs: number,
-  ): Promise<{ clients: ClientResult[]; loopDelayP99Ms: number; loopDelayMaxMs: number }> {
+  async collect(timeoutMs: number): Promise<Collected> {
     const answers = await Promise.all(
-      this.children.map((c) =>
-        this.ask<{ clients: ClientResult[]; loopDelayP99Ms: number; loopDelayMaxMs: number }>(
-          c,
-          { type: 'collect', timeoutMs },
-          'collected',
-        ),
-      ),
+      this.children.map((c) => c.ask<Collected>({ type: 'collect', timeoutMs })),
     );
     return {
       clients: answers.flatMap((a) => a.clients),
@@ -171,13 +120,13 @@ class ClientProcesses {
 
   /** CPU time of the client processes so far (ms). */
   cpuMs(): number {
-    return this.children.reduce((sum, c) => sum + pidCpuMs(c.pid), 0);
+    return this.children.reduce((sum, c) => sum + procStats(c.process.pid).cpuMs, 0);
   }
 
   close(): void {
     for (const c of this.children) {
-      if (c.connected) c.send({ type: 'exit' });
-      setTimeout(() => c.kill('SIGKILL'), 2000).unref();
+      if (c.process.connected) c.process.disconnect(); // the child exits when its parent goes
+      setTimeout(() => c.process.kill('SIGKILL'), 2000).unref();
     }
   }
 }

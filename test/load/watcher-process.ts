@@ -11,6 +11,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import type { EventEnvelope } from '@parley/contracts';
+import { serveRpc } from '@parley/testing';
 
 export type FleetRequest =
   | { op: 'connect'; url: string; tokens: string[]; count: number }
@@ -109,10 +110,6 @@ class Client {
 const clients: Client[] = [];
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
-
-const reply = (message: unknown): void => {
-  process.send!(message);
-};
 
 async function waitUntil(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -254,11 +251,4 @@ function check(logs: Record<string, [number, string][]>): CheckFigures {
   return f;
 }
 
-process.on('message', (message: { id: number; request: FleetRequest }) => {
-  handle(message.request).then(
-    (result) => reply({ id: message.id, ok: true, result }),
-    (error: unknown) =>
-      reply({ id: message.id, ok: false, error: error instanceof Error ? error.stack : String(error) }),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+serveRpc(handle);

@@ -2,47 +2,15 @@
  * The parent side of watcher-process.ts: a fleet of socket.io clients spread over child
  * processes, driven over IPC.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { TEST_USERS, type TestUser } from '@parley/testing';
+import { ChildRpc, TEST_USERS, shares, type TestUser } from '@parley/testing';
 import type { CheckFigures, FleetRequest } from './watcher-process';
 
 /** Watchers connect as these users in turn (every role may watch). */
 const WATCHERS: TestUser[] = ['victor', 'carol', 'maya', 'alice', 'bob'];
 
-class Child {
-  private next = 0;
-  private readonly waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  readonly exited: Promise<void>;
-
-  constructor(readonly process: ChildProcess) {
-    process.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
-      const w = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      if (m.ok) w?.resolve(m.result);
-      else w?.reject(new Error(`watcher process: ${m.error}`));
-    });
-    this.exited = new Promise((resolve) =>
-      process.on('exit', (code, signal) => {
-        for (const w of this.waiting.values())
-          w.reject(new Error(`watcher process exited (${code ?? signal})`));
-        this.waiting.clear();
-        resolve();
-      }),
-    );
-  }
-
-  ask<T = any>(request: FleetRequest): Promise<T> {
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.process.send({ id, request });
-    });
-  }
-}
-
 export class WatcherFleet {
-  private readonly children: Child[];
+  private readonly children: ChildRpc<FleetRequest>[];
   private readonly sizes: number[];
 
   /** `clients` spread over `processes` child processes. */
@@ -50,16 +18,8 @@ export class WatcherFleet {
     readonly clients: number,
     processes: number,
   ) {
-    this.sizes = Array.from(
-      { length: processes },
-      (_, p) => Math.floor(clients / processes) + (p < clients % processes ? 1 : 0),
-    );
-    this.children = this.sizes.map(
-      () =>
-        new Child(
-          fork(join(__dirname, 'watcher-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
-        ),
-    );
+    this.sizes = shares(clients, processes);
+    this.children = this.sizes.map(() => ChildRpc.fork<FleetRequest>(join(__dirname, 'watcher-process.js')));
   }
 
   private all<T>(request: (p: number, offset: number) => FleetRequest): Promise<T[]> {

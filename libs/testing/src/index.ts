@@ -4,3 +4,4 @@ export * from './wait-for';
 export * from './model-proxy';
 export * from './given';
 export * from './proc-stats';
+export * from './child-rpc';

@@ -480,10 +480,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       }
       const key = message.key?.toString('utf8');
       if (key !== event.runId) throw new Error(`key ${key} differs from runId ${event.runId}`);
-      // A record this store already holds (its own appends, read back; a producer retry) is skipped
-      // by the apply step as a duplicate: its content is never used, so it need not be re-hashed.
-      const stored = this.hashAt.get(event.runId, event.seq)?.hash;
-      if (stored !== event.hash && hashEvent(event) !== event.hash)
+      if (hashEvent(event) !== event.hash)
         throw new Error(`run ${event.runId} seq ${event.seq} does not match its hash`);
       return event;
     } catch (error) {
