@@ -423,3 +423,32 @@ export class Harness {
     this.options.onAppended?.(events);
   }
 }
+
+// ---------------------------------------------------------------- profiling
+
+/**
+ * `BENCH_PROFILE=<dir>`: a V8 CPU profile of one phase of a benchmark (`<dir>/<name>.cpuprofile`,
+ * open it in Chrome DevTools or summarise it with `node scripts/bench/profile-top.mjs <file>`).
+ * Without it, `fn` runs as it is.
+ */
+export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return fn();
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${name.replace(/[^\w.-]+/g, '-')}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    log(`profile of ${name}: ${file}`);
+  }
+}

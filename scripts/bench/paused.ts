@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunEvent } from '@parley/contracts';
-import { SqliteEventStore, type EventStore } from '@parley/event-store';
+import { KafkaEventStore, SqliteEventStore, type EventStore } from '@parley/event-store';
 import { RunEngine } from '@parley/engine';
 import { RunsProjection } from '../../apps/server/src/projections/runs.projection';
 import {
@@ -29,6 +29,7 @@ import {
   log,
   now,
   openKafka,
+  profiled,
   report,
   scaled,
   stores,
@@ -213,9 +214,12 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
     const requests = projection!.listRequests({ status: 'open' });
     const a0 = now();
     const ac0 = cpuMs();
-    await pool(requests.length, IN_FLIGHT, (i) => approve(engine, requests[i].runId, requests[i].id));
-    const decidedSeconds = (now() - a0) / 1000;
-    await completed.reach(runs);
+    let decidedSeconds = 0;
+    await profiled(`paused-approve-${kind}`, async () => {
+      await pool(requests.length, IN_FLIGHT, (i) => approve(engine, requests[i].runId, requests[i].id));
+      decidedSeconds = (now() - a0) / 1000;
+      await completed.reach(runs);
+    });
     const resumeSeconds = (now() - a0) / 1000;
     const resumeCpuSeconds = (cpuMs() - ac0) / 1000;
     if (unexpected.length)
@@ -236,6 +240,8 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
         decisionsRecordedSeconds: decidedSeconds,
         inFlight: IN_FLIGHT,
         events: await store.lastPosition(),
+        // Kafka: what this instance's consumer did with its own records read back
+        ...(store instanceof KafkaEventStore ? { consumer: store.stats() } : {}),
       },
     });
     await engine.stop();

@@ -252,6 +252,65 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     assert.equal(verifyChain(await store.read(runId)).ok, true);
   });
 
+  it('a process killed after reading back its own records (offsets not yet saved) re-reads them on restart, as stored, and goes on', async () => {
+    const topic = topicName('killed-owner');
+    const dir = join(root, 'killed-owner-local');
+    const runId = `run-${randomUUID()}`;
+    // The child appends 3 batches, waits until its consumer has read them back (skipped as its own,
+    // without a commit), reports, and is SIGKILLed by this test before the offsets are written.
+    const script = `
+      const { KafkaEventStore } = require('@parley/event-store');
+      (async () => {
+        const store = await KafkaEventStore.open({ brokers: process.env.KAFKA_BROKERS.split(','), topic: process.env.TOPIC, localDir: process.env.DIR, log: () => {} });
+        const actor = { kind: 'human', id: 'bob' };
+        const data = (text) => ({ by: { id: 'bob', role: 'participant' }, text });
+        const written = [];
+        for (let i = 0; i < 3; i++)
+          written.push(...(await store.append(process.env.RUN_ID, i, [{ type: 'human-message.posted', actor, data: data('message ' + i) }])));
+        await store.waitForCatchUp();
+        process.stdout.write(JSON.stringify({ written, stats: store.stats() }) + '\\n');
+        setInterval(() => {}, 1000);
+      })().catch((e) => { console.error(e); process.exit(1); });
+    `;
+    const child = spawn(process.execPath, ['-e', script], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `--require ${join(REPO, 'bin/register-paths.js')}`,
+        TOPIC: topic,
+        RUN_ID: runId,
+        DIR: dir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    await waitFor(`the child's report (stderr: ${err})`, () => out.includes('\n'), { timeoutMs: 30_000 });
+    child.kill('SIGKILL'); // well within OFFSETS_SAVE_MS of its last read
+    await exited;
+    const report = JSON.parse(out) as {
+      written: EventEnvelope[];
+      stats: { recordsConsumed: number; duplicates: number; eventsApplied: number };
+    };
+    assert.equal(report.stats.recordsConsumed, 3, 'the child read its 3 records back');
+    assert.equal(report.stats.eventsApplied, 0, 'applied at acknowledgement, not again by the consumer');
+
+    const again = await track(openStore(topic, dir));
+    assert.deepStrictEqual(await again.read(runId), report.written, 'every acknowledged event is there');
+    const stats = again.stats();
+    assert.equal(
+      stats.eventsApplied + stats.rejected + stats.badRecords,
+      0,
+      'nothing applied twice, nothing rejected',
+    );
+    assert.ok(stats.duplicates <= 3, `re-read at most the 3 unsaved records (${stats.duplicates})`);
+    await again.append(runId, 3, [message('after the kill')]);
+    assert.equal(verifyChain(await again.read(runId)).ok, true);
+  });
+
   it('after a produce with an unknown outcome, the next append on that run first catches up', async () => {
     const store = await track(openStore(topicName('uncertain'), ':memory:'));
     const runId = `run-${randomUUID()}`;

@@ -10,6 +10,7 @@ import {
   type KafkaMessage,
   type LogEntry,
   type Producer,
+  type RecordMetadata,
 } from 'kafkajs';
 import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError, GENESIS_HASH, ParleyError, hashEvent } from '@parley/contracts';
@@ -70,13 +71,71 @@ interface QueuedSend {
   /** The records' values (the events' JSON), and their total length. */
   values: string[];
   bytes: number;
-  resolve: () => void;
+  /** The append checked the events' ids under the run's lock (see ApplyBatch). */
+  idsChecked: boolean;
+  /** Settled once the send is acknowledged AND the events are applied to the local store. */
+  resolve: (outcome: { rejected: EventEnvelope[] }) => void;
   reject: (error: Error) => void;
 }
 
 /** Bounds on one grouped send (the broker's default message.max.bytes is 1 MiB per partition batch). */
 const MAX_GROUP_RECORDS = 500;
 const MAX_GROUP_BYTES = 512 * 1024;
+/** Own records remembered per partition for the consumer to skip (beyond: it looks them up). */
+const MAX_OWN_RECORDS = 100_000;
+/** How often offsets moved by skipped records alone are written to the local store. */
+const OFFSETS_SAVE_MS = 1000;
+/** The longest the consumer waits for the send in flight whose records it has fetched. */
+const SEND_WAIT_MS = 1000;
+
+/** A record's identity in Parley's terms, from its key and headers: `runId seq hash`. */
+function recordId(message: KafkaMessage): string {
+  return `${message.key?.toString('utf8')} ${message.headers?.['parley-seq']?.toString()} ${message.headers?.['parley-hash']?.toString()}`;
+}
+
+/** The send in flight (see `KafkaEventStore.consumeBatch`). */
+class SendInFlight {
+  private readonly ids = new Set<string>();
+  private finish!: () => void;
+  private readonly over = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(group: QueuedSend[]) {
+    for (const { runId, events } of group)
+      for (const e of events) this.ids.add(`${runId} ${e.seq} ${e.hash}`);
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  end(): void {
+    this.finish();
+  }
+
+  /** Resolves when the send is over, or after `ms` at most. */
+  settled(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.over,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** Events to apply to the local store, and the `meta` rows to write with them. */
+interface ApplyBatch {
+  events: EventEnvelope[];
+  /** The events' JSON, when known (the records' values). */
+  bodies?: string[];
+  /**
+   * This instance's own append, whose event ids were checked under the run's lock (`append`):
+   * the chain is still checked (another writer's events may have landed meanwhile), not the ids.
+   */
+  idsChecked?: boolean;
+  meta?: Record<string, string>;
+  /** Where an event came from, for warnings (a topic position, or `append`). */
+  where?: (e: EventEnvelope) => string;
+}
 
 interface ApplyResult {
   applied: number;
@@ -130,6 +189,22 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private readonly seal: SealContext;
   private readonly emit: (line: string) => void;
   private readonly hashAt: Statement<[string, number], { hash: string }>;
+  /** `applyChecked` of many batches in ONE transaction (one commit): a send group, a fetched batch. */
+  private readonly applyInTransaction: (batches: ApplyBatch[]) => ApplyResult[];
+  /** The kafkajs default partitioner (murmur2 of the key, as Java clients), called once per append. */
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  /** The topic's partitions (from its metadata at open): `partitionOf(runId)`. */
+  private partitionMetadata: Array<{ partitionId: number; leader: number }> = [];
+  /**
+   * Records this instance produced and has already applied, by partition and offset (from the send's
+   * acknowledgement): their hash. The consumer reading them back skips them without a lookup.
+   */
+  private readonly ownRecords = new Map<number, Map<number, string>>();
+  /** Partitions whose consumed offset moved without a commit (skipped own records): written later. */
+  private readonly unsavedOffsets = new Set<number>();
+  private offsetsTimer?: NodeJS.Timeout;
+  /** The send in flight: its records' ids (`recordId`), and when it is over (applied or failed). */
+  private sendInFlight?: SendInFlight;
 
   /** Next offset to read, per partition, mirrored from the local store's meta. */
   private readonly consumed = new Map<number, number>();
@@ -160,6 +235,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     this.emit = config.log ?? ((line) => process.stderr.write(`${line}\n`));
 
     this.hashAt = this.log.db.prepare('SELECT hash FROM events WHERE run_id = ? AND seq = ?');
+    this.applyInTransaction = this.log.db.transaction((batches: ApplyBatch[]) =>
+      batches.map((b) => this.checkAndStore(b)),
+    );
 
     const storedTopic = this.log.getMeta('kafka.topic');
     if (storedTopic !== undefined && storedTopic !== this.topic) {
@@ -313,6 +391,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           // answers NOT_LEADER_FOR_PARTITION for a moment on KRaft): ready once offsets answer.
           await this.admin.fetchTopicOffsets(this.topic);
           if (existing.includes(this.topic)) await this.checkExistingTopic(partitions.length, numPartitions);
+          this.partitionMetadata = partitions.map((p) => ({ partitionId: p.partitionId, leader: p.leader }));
           return;
         }
         last = 'partitions without a leader';
@@ -391,6 +470,11 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         eachBatchAutoResolve: true,
         eachBatch: async ({ batch, isRunning, isStale }) => {
           if (this.closing || !isRunning() || isStale() || batch.messages.length === 0) return;
+          // Own records fetched before their send's acknowledgement was handled: wait for it (a few
+          // ms), after which they are applied and known, rather than decoding and applying them here.
+          if (this.sendInFlight && batch.messages.some((m) => this.sendInFlight!.has(recordId(m))))
+            await this.sendInFlight.settled(SEND_WAIT_MS);
+          if (this.closing || !isRunning() || isStale()) return;
           this.consumeBatch(batch.partition, batch.messages);
         },
       });
@@ -412,10 +496,16 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private consumeBatch(partition: number, messages: KafkaMessage[]): void {
     const events: EventEnvelope[] = [];
     const where = new Map<EventEnvelope, string>();
+    const own = this.ownRecords.get(partition);
     let known = 0;
     for (const message of messages) {
+      const mine = own?.get(Number(message.offset));
+      if (mine !== undefined && mine === message.headers?.['parley-hash']?.toString()) {
+        known += 1; // this instance's own append, applied when it was acknowledged
+        continue;
+      }
       if (this.isStored(message)) {
-        known += 1; // this instance's own append read back (or a producer retry): nothing to decode
+        known += 1; // read back before its acknowledgement was handled, or a producer retry: nothing to decode
         continue;
       }
       const at = `${this.topic}/${partition}@${message.offset}`;
@@ -426,16 +516,32 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       }
     }
     const next = Number(messages[messages.length - 1].offset) + 1;
-    try {
-      const { applied, stored, rejected } = this.applyChecked(
-        events,
-        { [`offset:${partition}`]: String(next) },
-        (e) => where.get(e) ?? '?',
-      );
+    if (own) {
+      for (const offset of own.keys()) {
+        if (offset >= next) break; // remembered in offset order (sends go one at a time)
+        own.delete(offset);
+      }
+      if (own.size === 0) this.ownRecords.delete(partition);
+    }
+    this.counters.recordsConsumed += messages.length;
+    this.counters.badRecords += messages.length - known - events.length;
+    this.counters.duplicates += known;
+    if (events.length === 0) {
+      // Nothing to store: the offset is written later (a crash before that re-reads these records,
+      // which are recognised as stored again), not in a commit per fetched batch.
       this.consumed.set(partition, next);
-      this.counters.recordsConsumed += messages.length;
-      this.counters.badRecords += messages.length - known - events.length;
-      this.counters.duplicates += known;
+      this.unsavedOffsets.add(partition);
+      this.offsetsTimer ??= setTimeout(() => this.saveOffsets(), OFFSETS_SAVE_MS);
+      this.checkWaiters();
+      return;
+    }
+    const meta: Record<string, string> = { [`offset:${partition}`]: String(next) };
+    for (const p of this.unsavedOffsets)
+      if (p !== partition) meta[`offset:${p}`] = String(this.consumed.get(p));
+    try {
+      const { applied, stored, rejected } = this.applyChecked(events, meta, (e) => where.get(e) ?? '?');
+      this.consumed.set(partition, next);
+      this.unsavedOffsets.clear();
       this.counters.eventsApplied += applied;
       this.counters.rejected += rejected.length;
       this.counters.duplicates += events.length - applied - rejected.length;
@@ -449,6 +555,22 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       throw error;
     }
     this.checkWaiters();
+  }
+
+  /** Write the offsets moved by skipped records alone (see `consumeBatch`). */
+  private saveOffsets(): void {
+    clearTimeout(this.offsetsTimer);
+    this.offsetsTimer = undefined;
+    if (this.unsavedOffsets.size === 0 || !this.log.db.open) return;
+    const meta: Record<string, string> = {};
+    for (const p of this.unsavedOffsets) meta[`offset:${p}`] = String(this.consumed.get(p));
+    try {
+      this.log.applyOnce([], meta);
+      this.unsavedOffsets.clear();
+    } catch (error) {
+      this.debug(`could not save offsets: ${(error as Error).message}`); // next time
+      this.offsetsTimer = setTimeout(() => this.saveOffsets(), OFFSETS_SAVE_MS);
+    }
   }
 
   /**
@@ -498,58 +620,72 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private applyChecked(
     events: EventEnvelope[],
     meta?: Record<string, string>,
-    where: (e: EventEnvelope) => string = () => 'append',
+    where?: (e: EventEnvelope) => string,
   ): ApplyResult {
-    const run = this.log.db.transaction((): ApplyResult => {
-      const heads = new Map<string, StreamHead | undefined>();
-      const batchHashes = new Map<string, string>();
-      const batchIds = new Set<string>();
-      const accepted: EventEnvelope[] = [];
-      const rejected: EventEnvelope[] = [];
-      for (const event of events) {
-        const head = heads.has(event.runId) ? heads.get(event.runId) : this.log.head(event.runId);
-        const headSeq = head?.seq ?? 0;
-        if (event.seq <= headSeq) {
-          const stored =
-            batchHashes.get(`${event.runId}\u0000${event.seq}`) ??
-            this.hashAt.get(event.runId, event.seq)?.hash;
-          if (stored !== event.hash) {
-            this.emit(
-              `[kafka-event-store] split-brain write: run ${event.runId} seq ${event.seq} is stored with hash ${stored}, ` +
-                `but ${where(event)} carries ${event.hash}; keeping the first`,
-            );
-            rejected.push(event);
-          }
-          continue;
-        }
-        if (event.seq !== headSeq + 1 || event.prevHash !== (head?.hash ?? GENESIS_HASH)) {
+    return this.applyInTransaction([{ events, meta, where }])[0];
+  }
+
+  /** The body of `applyChecked`, inside a transaction the caller holds (see `applyInTransaction`). */
+  private checkAndStore({
+    events,
+    bodies,
+    idsChecked,
+    meta,
+    where = () => 'append',
+  }: ApplyBatch): ApplyResult {
+    const heads = new Map<string, StreamHead | undefined>();
+    const batchHashes = new Map<string, string>();
+    const batchIds = new Set<string>();
+    const accepted: EventEnvelope[] = [];
+    const acceptedBodies: string[] = [];
+    const rejected: EventEnvelope[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      const head = heads.has(event.runId) ? heads.get(event.runId) : this.log.head(event.runId);
+      const headSeq = head?.seq ?? 0;
+      if (event.seq <= headSeq) {
+        const stored =
+          batchHashes.get(`${event.runId}\u0000${event.seq}`) ??
+          this.hashAt.get(event.runId, event.seq)?.hash;
+        if (stored !== event.hash) {
           this.emit(
-            `[kafka-event-store] ${where(event)}: run ${event.runId} seq ${event.seq} does not extend the stored chain ` +
-              `(head seq ${headSeq}); skipped`,
+            `[kafka-event-store] split-brain write: run ${event.runId} seq ${event.seq} is stored with hash ${stored}, ` +
+              `but ${where(event)} carries ${event.hash}; keeping the first`,
           );
           rejected.push(event);
-          continue;
         }
-        const idKey = `${event.runId}\u0000${event.eventId}`;
-        if (batchIds.has(idKey) || this.log.findByEventIds(event.runId, [event.eventId]).length > 0) {
-          // The same fact under a second seq (two writers, or a retry produced after a lost ack):
-          // every instance meets it at the same offset and skips it alike.
-          this.emit(
-            `[kafka-event-store] ${where(event)}: run ${event.runId} seq ${event.seq} repeats event id ${event.eventId}, ` +
-              'already stored; skipped',
-          );
-          rejected.push(event);
-          continue;
-        }
-        batchIds.add(idKey);
-        accepted.push(event);
-        heads.set(event.runId, { seq: event.seq, hash: event.hash });
-        batchHashes.set(`${event.runId}\u0000${event.seq}`, event.hash);
+        continue;
       }
-      const stored = this.log.applyOnce(accepted, meta);
-      return { applied: stored.length, stored, rejected };
-    });
-    return run();
+      if (event.seq !== headSeq + 1 || event.prevHash !== (head?.hash ?? GENESIS_HASH)) {
+        this.emit(
+          `[kafka-event-store] ${where(event)}: run ${event.runId} seq ${event.seq} does not extend the stored chain ` +
+            `(head seq ${headSeq}); skipped`,
+        );
+        rejected.push(event);
+        continue;
+      }
+      const idKey = `${event.runId}\u0000${event.eventId}`;
+      if (
+        batchIds.has(idKey) ||
+        (!idsChecked && this.log.findByEventIds(event.runId, [event.eventId]).length > 0)
+      ) {
+        // The same fact under a second seq (two writers, or a retry produced after a lost ack):
+        // every instance meets it at the same offset and skips it alike.
+        this.emit(
+          `[kafka-event-store] ${where(event)}: run ${event.runId} seq ${event.seq} repeats event id ${event.eventId}, ` +
+            'already stored; skipped',
+        );
+        rejected.push(event);
+        continue;
+      }
+      batchIds.add(idKey);
+      accepted.push(event);
+      if (bodies) acceptedBodies.push(bodies[i]);
+      heads.set(event.runId, { seq: event.seq, hash: event.hash });
+      batchHashes.set(`${event.runId}\u0000${event.seq}`, event.hash);
+    }
+    const stored = this.log.applyOnceInTransaction(accepted, meta, bodies ? acceptedBodies : undefined);
+    return { applied: stored.length, stored, rejected };
   }
 
   async append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {
@@ -568,9 +704,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       const actual = head?.seq ?? 0;
       if (actual !== expectedSeq) throw new ConcurrencyError(runId, expectedSeq, actual);
       const sealed = sealBatch(runId, head, events, this.seal);
-      await this.produce(runId, sealed);
-      const { rejected, stored } = this.applyChecked(sealed);
-      this.subscriptions.notify(stored);
+      const { rejected } = await this.produce(runId, sealed, true);
       if (rejected.length > 0) {
         // Another writer's events for this run reached the local store between the check and the ack.
         throw new ConcurrencyError(runId, expectedSeq, this.log.head(runId)?.seq ?? 0);
@@ -588,9 +722,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       await this.settleUncertain(runId);
       const head = this.log.head(runId);
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
-      await this.produce(runId, events);
-      const { rejected, stored } = this.applyChecked(events);
-      this.subscriptions.notify(stored);
+      const { rejected } = await this.produce(runId, events);
       if (rejected.length > 0) throw new ConcurrencyError(runId, 0, this.log.head(runId)?.seq ?? 0);
     });
   }
@@ -608,11 +740,15 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
    * take a number while one is failing (the lane), and after a failure the next send goes through
    * a new producer (a new producer id, numbered from 0).
    */
-  private produce(runId: string, events: EventEnvelope[]): Promise<void> {
+  private produce(
+    runId: string,
+    events: EventEnvelope[],
+    idsChecked = false,
+  ): Promise<{ rejected: EventEnvelope[] }> {
     const values = events.map((e) => JSON.stringify(e));
     const bytes = values.reduce((sum, v) => sum + v.length, 0);
-    return new Promise<void>((resolve, reject) => {
-      this.sendQueue.push({ runId, events, values, bytes, resolve, reject });
+    return new Promise((resolve, reject) => {
+      this.sendQueue.push({ runId, events, values, bytes, idsChecked, resolve, reject });
       if (!this.sending) void this.drainSends();
     });
   }
@@ -642,16 +778,31 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           records += next.events.length;
           bytes += next.bytes;
         }
-        const failures = await this.produceNow(group);
-        group.forEach((item, i) => (failures[i] ? item.reject(failures[i]) : item.resolve()));
+        const inFlight = (this.sendInFlight = new SendInFlight(group));
+        let outcomes: Array<Error | { rejected: EventEnvelope[] }>;
+        try {
+          outcomes = await this.produceNow(group);
+        } finally {
+          this.sendInFlight = undefined;
+          inFlight.end();
+        }
+        group.forEach((item, i) => {
+          const outcome = outcomes[i];
+          if (outcome instanceof Error) item.reject(outcome);
+          else item.resolve(outcome);
+        });
       }
     } finally {
       this.sending = false;
     }
   }
 
-  /** One send of a group of appends; returns, per append, its error (undefined: acknowledged). */
-  private async produceNow(group: QueuedSend[]): Promise<Array<Error | undefined>> {
+  /**
+   * One send of a group of appends, then (acknowledged) one local transaction applying all of them,
+   * and the subscribers notified. Returns, per append, its error or the events the local store
+   * rejected (another writer's events got there first).
+   */
+  private async produceNow(group: QueuedSend[]): Promise<Array<Error | { rejected: EventEnvelope[] }>> {
     const everyone = (error: Error): Error[] => group.map(() => error);
     try {
       this.assertReachable(); // queued behind a send that just failed: refuse, nothing was sent
@@ -671,13 +822,16 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       }
     }
     const started = Date.now();
+    const partitions = group.map(({ runId }) => this.partitionOf(runId));
+    let acknowledged: RecordMetadata[];
     try {
-      await producer.send({
+      acknowledged = await producer.send({
         topic: this.topic,
         acks: -1,
-        messages: group.flatMap(({ runId, events, values }) =>
+        messages: group.flatMap(({ runId, events, values }, g) =>
           events.map((e, i) => ({
             key: runId,
+            partition: partitions[g],
             value: values[i],
             headers: {
               'parley-type': e.type,
@@ -689,7 +843,6 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         ),
       });
       this.reachability.ok();
-      return group.map(() => undefined);
     } catch (error) {
       for (const { runId } of group) this.uncertain.add(runId);
       this.retireProducer(producer);
@@ -706,6 +859,77 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           ),
       );
     }
+    return this.applyAcknowledged(group, partitions, acknowledged);
+  }
+
+  /**
+   * Apply an acknowledged group to the local store in one transaction (one commit for all its
+   * appends), notify the subscribers, and remember where its records are in the topic.
+   */
+  private applyAcknowledged(
+    group: QueuedSend[],
+    partitions: Array<number | undefined>,
+    acknowledged: RecordMetadata[],
+  ): Array<Error | { rejected: EventEnvelope[] }> {
+    let results: ApplyResult[];
+    try {
+      results = this.applyInTransaction(
+        group.map(({ events, values, idsChecked }) => ({ events, bodies: values, idsChecked })),
+      );
+    } catch (error) {
+      // In the topic, not here (the store is closing, the disk is full...): the consumer applies
+      // them later; until it has, the run's next append waits for it (its local head is behind).
+      for (const { runId } of group) this.uncertain.add(runId);
+      return group.map(
+        ({ runId }) =>
+          new Error(
+            `run ${runId}: written to ${this.topic} but not to the local store: ${(error as Error).message}`,
+          ),
+      );
+    }
+    this.subscriptions.notify(results.flatMap((r) => r.stored));
+    this.rememberOwnRecords(group, partitions, acknowledged, results);
+    return results.map(({ rejected }) => ({ rejected }));
+  }
+
+  /**
+   * The offsets of the records of an acknowledged, applied group (each partition's batch starts at
+   * its `baseOffset`, in the order sent), with their hashes: the consumer reading them back skips
+   * them without looking them up. Only where the consumer has not passed yet.
+   */
+  private rememberOwnRecords(
+    group: QueuedSend[],
+    partitions: Array<number | undefined>,
+    acknowledged: RecordMetadata[],
+    results: ApplyResult[],
+  ): void {
+    const next = new Map<number, number>();
+    for (const m of acknowledged)
+      if (m.topicName === this.topic && m.baseOffset !== undefined)
+        next.set(m.partition, Number(m.baseOffset));
+    group.forEach(({ events }, g) => {
+      const partition = partitions[g];
+      if (partition === undefined) return;
+      const offset = next.get(partition);
+      if (offset === undefined || !Number.isSafeInteger(offset)) return;
+      next.set(partition, offset + events.length);
+      if (results[g].rejected.length > 0) return; // the consumer meets them as any other record
+      if (offset < (this.consumed.get(partition) ?? 0)) return;
+      let own = this.ownRecords.get(partition);
+      if (!own) this.ownRecords.set(partition, (own = new Map()));
+      if (own.size >= MAX_OWN_RECORDS) return; // the consumer is far behind: it looks them up
+      events.forEach((e, i) => own.set(offset + i, e.hash));
+    });
+  }
+
+  /** The partition of a run's records: murmur2 of the key, as Java clients (kafkajs's default). */
+  private partitionOf(runId: string): number | undefined {
+    if (this.partitionMetadata.length === 0) return undefined; // kafkajs's partitioner decides
+    return this.partitioner({
+      topic: this.topic,
+      partitionMetadata: this.partitionMetadata as never,
+      message: { key: runId, value: null },
+    });
   }
 
   private newProducer(): Producer {
@@ -911,6 +1135,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       await quietly('admin disconnect', () => this.admin.disconnect());
     }
     this.subscriptions.closeAll();
+    this.saveOffsets();
+    clearTimeout(this.offsetsTimer);
     this.log.close();
   }
 

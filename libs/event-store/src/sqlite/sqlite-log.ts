@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import type { EventEnvelope, StoredEvent } from '@parley/contracts';
 import type { ReadAllOptions, StreamHead } from '../event-store.port';
 
@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_event_id ON events (run_id, json_extract(body, '$.eventId'));
 `;
 
+/** Event ids looked up in one query (`findByEventIds`). */
+const EVENT_IDS_PER_QUERY = 16;
+
 interface Row {
   position: number;
   body: string;
@@ -31,6 +34,13 @@ export class SqliteLog {
   readonly db: Database.Database;
   private readonly stmts;
   private readonly checkpointer?: Worker;
+  /** `findByEventIds` statements, by number of ids. */
+  private readonly byEventIdsStatements: Array<Statement<string[], Row>> = [];
+  /** Made once: `db.transaction()` builds a new wrapper on every call. */
+  private readonly applyOnceTransaction: (
+    events: EventEnvelope[],
+    meta?: Record<string, string>,
+  ) => Array<{ position: number; event: EventEnvelope }>;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -66,15 +76,15 @@ export class SqliteLog {
       readAll: this.db.prepare<[number, number], Row>(
         'SELECT position, body FROM events WHERE position > ? ORDER BY position LIMIT ?',
       ),
-      byEventId: this.db.prepare<[string, string], Row>(
-        "SELECT position, body FROM events WHERE run_id = ? AND json_extract(body, '$.eventId') = ?",
-      ),
       lastPosition: this.db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events'),
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
     };
+    this.applyOnceTransaction = this.db.transaction(
+      (events: EventEnvelope[], meta?: Record<string, string>) => this.applyOnceInTransaction(events, meta),
+    );
   }
 
   head(runId: string): StreamHead | undefined {
@@ -100,26 +110,48 @@ export class SqliteLog {
     events: EventEnvelope[],
     meta?: Record<string, string>,
   ): Array<{ position: number; event: EventEnvelope }> {
-    const run = this.db.transaction(() => {
-      const applied: Array<{ position: number; event: EventEnvelope }> = [];
-      for (const event of events) {
-        const info = this.stmts.insertIgnore.run(row(event));
-        if (info.changes === 1) applied.push({ position: Number(info.lastInsertRowid), event });
-      }
-      for (const [key, value] of Object.entries(meta ?? {})) this.stmts.setMeta.run(key, value);
-      return applied;
-    });
-    return run();
+    return this.applyOnceTransaction(events, meta);
   }
 
-  /** The stored events of `runId` among `eventIds` (event-id idempotency; an indexed lookup each). */
+  /** `applyOnce` inside a transaction the caller holds. */
+  applyOnceInTransaction(
+    events: EventEnvelope[],
+    meta?: Record<string, string>,
+    /** The events' JSON when the caller has it already (`JSON.stringify(events[i])`). */
+    bodies?: string[],
+  ): Array<{ position: number; event: EventEnvelope }> {
+    const applied: Array<{ position: number; event: EventEnvelope }> = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      const info = this.stmts.insertIgnore.run(row(event, bodies?.[i]));
+      if (info.changes === 1) applied.push({ position: Number(info.lastInsertRowid), event });
+    }
+    if (meta) for (const key in meta) this.stmts.setMeta.run(key, meta[key]);
+    return applied;
+  }
+
+  /**
+   * The stored events of `runId` among `eventIds` (event-id idempotency): one indexed query for up
+   * to EVENT_IDS_PER_QUERY ids (an append's ids usually fit in one).
+   */
   findByEventIds(runId: string, eventIds: string[]): EventEnvelope[] {
     const found: EventEnvelope[] = [];
-    for (const id of eventIds) {
-      const r = this.stmts.byEventId.get(runId, id);
-      if (r) found.push(JSON.parse(r.body) as EventEnvelope);
+    for (let i = 0; i < eventIds.length; i += EVENT_IDS_PER_QUERY) {
+      const ids = eventIds.slice(i, i + EVENT_IDS_PER_QUERY);
+      for (const r of this.byEventIds(ids.length).all(runId, ...ids))
+        found.push(JSON.parse(r.body) as EventEnvelope);
     }
     return found;
+  }
+
+  private byEventIds(n: number): Statement<string[], Row> {
+    let statement = this.byEventIdsStatements[n];
+    if (!statement) {
+      statement = this.byEventIdsStatements[n] = this.db.prepare<string[], Row>(
+        `SELECT position, body FROM events WHERE run_id = ? AND json_extract(body, '$.eventId') IN (${Array(n).fill('?').join(', ')})`,
+      );
+    }
+    return statement;
   }
 
   read(runId: string, fromSeq = 1): EventEnvelope[] {
@@ -168,6 +200,9 @@ db.pragma('busy_timeout = 1000');
 setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* next time */ } }, 500);
 `;
 
-function row(e: EventEnvelope): { runId: string; seq: number; type: string; hash: string; body: string } {
-  return { runId: e.runId, seq: e.seq, type: e.type, hash: e.hash, body: JSON.stringify(e) };
+function row(
+  e: EventEnvelope,
+  body = JSON.stringify(e),
+): { runId: string; seq: number; type: string; hash: string; body: string } {
+  return { runId: e.runId, seq: e.seq, type: e.type, hash: e.hash, body };
 }
