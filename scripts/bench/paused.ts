@@ -241,7 +241,7 @@ async function bench(kind: 'sqlite' | 'kafka', runs: number): Promise<void> {
         inFlight: IN_FLIGHT,
         events: await store.lastPosition(),
         // Kafka: what this instance's consumer did with its own records read back
-        ...(store instanceof KafkaEventStore ? { consumer: store.stats() } : {}),
+        ...(store instanceof KafkaEventStore ? { consumer: store.stats(), producer: store.sendStats() } : {}),
       },
     });
     await engine.stop();

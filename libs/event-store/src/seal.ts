@@ -34,7 +34,33 @@ export function previewBatch(
   events: NewEvent[],
   ctx: SealContext = defaultSealContext,
 ): EventEnvelope[] {
-  return envelopes(runId, { seq: headSeq, hash: '' }, events, ctx, (e) => ({ ...e, prevHash: '', hash: '' }));
+  return envelopes(
+    runId,
+    { seq: headSeq, hash: '' },
+    events,
+    ctx,
+    (e) => ({ ...e, prevHash: '', hash: '' }),
+    true,
+  );
+}
+
+/**
+ * The data `previewBatch` validated, by event object: when the engine appends the very events it
+ * previewed (same object, same type, actor and data), sealing takes the validated data from here
+ * instead of parsing it a second time.
+ */
+const previewed = new WeakMap<
+  NewEvent,
+  { type: string; actor: NewEvent['actor']; input: unknown; data: unknown }
+>();
+
+function validated(event: NewEvent, remember: boolean): unknown {
+  const memo = previewed.get(event);
+  if (memo && memo.type === event.type && memo.actor === event.actor && memo.input === event.data)
+    return memo.data;
+  const data = validateNewEvent(event.type, event.data, event.actor);
+  if (remember) previewed.set(event, { type: event.type, actor: event.actor, input: event.data, data });
+  return data;
 }
 
 function envelopes(
@@ -43,13 +69,14 @@ function envelopes(
   events: NewEvent[],
   ctx: SealContext,
   seal: (event: Omit<EventEnvelope, 'hash'>) => EventEnvelope,
+  preview = false,
 ): EventEnvelope[] {
   let seq = head?.seq ?? 0;
   let prevHash = head?.hash ?? GENESIS_HASH;
   const at = ctx.now().toISOString();
   let correlation: string | undefined;
   return events.map((event) => {
-    const data = validateNewEvent(event.type, event.data, event.actor);
+    const data = validated(event, preview);
     seq += 1;
     const eventId = event.eventId ?? ctx.newId();
     correlation ??= event.correlationId ?? runId;

@@ -120,6 +120,8 @@ export function upcast(event: EventEnvelope): RunEvent {
     );
   }
   const definition: EventDefinition = EVENT_REGISTRY[event.type];
+  // Already current (nearly always): the event as it is, not a copy (events are never mutated).
+  if (event.schemaVersion === definition.version) return event as RunEvent;
   let data = event.data;
   for (let v = event.schemaVersion; v < definition.version; v++) {
     const step = definition.upcasters?.[v];

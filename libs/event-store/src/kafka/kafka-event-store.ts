@@ -184,6 +184,8 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private readonly sendQueue: QueuedSend[] = [];
   private sending = false;
   private producersRetired = 0;
+  /** Sends (Produce requests) made, and the appends and records they carried. */
+  private readonly sends = { sends: 0, appends: 0, records: 0 };
   private readonly reachability: KafkaReachability;
   private readonly consumer: Consumer;
   private readonly seal: SealContext;
@@ -778,6 +780,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
           records += next.events.length;
           bytes += next.bytes;
         }
+        this.sends.sends += 1;
+        this.sends.appends += group.length;
+        this.sends.records += records;
         const inFlight = (this.sendInFlight = new SendInFlight(group));
         let outcomes: Array<Error | { rejected: EventEnvelope[] }>;
         try {
@@ -1039,6 +1044,11 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     badRecords: number;
   } {
     return { ...this.counters };
+  }
+
+  /** Sends made since this instance opened (group commit: appends and records per send). */
+  sendStats(): { sends: number; appends: number; records: number } {
+    return { ...this.sends };
   }
 
   /** Next offset to read per partition, as stored in the local store. */
