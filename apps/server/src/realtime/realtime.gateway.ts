@@ -40,6 +40,7 @@ import { RunsProjection, type RequestSummary } from '../projections/runs.project
 import { OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/commands/run-commands';
 import { OriginPolicy } from './origin-policy';
 import { RunFeed, type RunWatch } from './run-feed';
+import { BurstWriter } from './burst-writer';
 import { TokenBucket } from './token-bucket';
 import { TokenCoalescer } from './token-coalescer';
 import { CommandRouter } from '../cluster/command-router';
@@ -84,8 +85,13 @@ export class RealtimeGateway
   private readonly feed: RunFeed;
   private tokens?: RxSubscription;
   /** Tokens of one agent within 25 ms go out as one `run:token` (see TokenCoalescer). */
-  private readonly coalescer = new TokenCoalescer((token) =>
-    this.server?.local.to(runRoom(token.runId)).emit('run:token', token),
+  private readonly coalescer = new TokenCoalescer((token) => {
+    this.holdRoom(token.runId);
+    this.server?.local.to(runRoom(token.runId)).emit('run:token', token);
+  });
+  /** A burst of a room's packets in one write per socket (see BurstWriter). */
+  readonly burst = new BurstWriter((error) =>
+    this.logger.error(`burst flush: ${error instanceof Error ? error.stack : String(error)}`),
   );
   private stopInbox?: () => void;
 
@@ -105,11 +111,28 @@ export class RealtimeGateway
         // the run's room on this instance: its members are the sockets watching it, once caught up
         members: (runId) => this.server?.sockets.adapter.rooms.get(runRoom(runId)),
         // encoded once for all; `local`: the other instances deliver from their own copy of the log
-        broadcast: (runId, event, except) =>
-          this.server.local.to(runRoom(runId)).except(except).emit('run:event', event),
+        broadcast: (runId, event, except) => {
+          this.holdRoom(runId);
+          this.server.local.to(runRoom(runId)).except(except).emit('run:event', event);
+        },
       },
       // an agent's tokens go out before the event that completes its message
       (runId) => this.coalescer.flushRun(runId),
+    );
+  }
+
+  /** Hold the sockets of a run's room for the rest of the tick: what it is sent meanwhile goes in one write. */
+  private holdRoom(runId: string): void {
+    const members = this.server?.sockets.adapter.rooms.get(runRoom(runId));
+    if (!members?.size) return;
+    const sockets = this.server.sockets.sockets;
+    this.burst.hold(
+      (function* () {
+        for (const id of members) {
+          const socket = sockets.get(id);
+          if (socket) yield socket;
+        }
+      })(),
     );
   }
 
