@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
 import { ConcurrencyError, NotFoundError, ParleyError, upcast } from '@parley/contracts';
-import { previewBatch, type EventStore } from '@parley/event-store';
+import { markGeneratedEventId, previewBatch, type EventStore } from '@parley/event-store';
 import type { CrashPointHook } from './chaos/crash-points';
 import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
@@ -71,12 +71,15 @@ export class RunEngine {
   private readonly driving = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly now: () => Date;
   private readonly newId: () => string;
+  /** Ids are random v4 UUIDs (no `newId` injected, as in tests). */
+  private readonly randomIds: boolean;
   private stopped = false;
   private readonly owns: (runId: string) => boolean;
 
   constructor(private readonly deps: RunEngineDeps) {
     this.now = deps.now ?? (() => new Date());
     this.newId = deps.newId ?? randomUUID;
+    this.randomIds = deps.newId === undefined;
     this.owns = deps.owns ?? (() => true);
   }
 
@@ -391,11 +394,12 @@ export class RunEngine {
     let state = initial;
     const batch: NewEvent[] = [];
     const add = (events: NewEvent[]): void => {
-      const stamped = events.map((e) => ({
-        ...e,
-        eventId: e.eventId ?? this.newId(),
-        at: e.at ?? this.now().toISOString(),
-      }));
+      const stamped = events.map((e) => {
+        const event = { ...e, eventId: e.eventId ?? this.newId(), at: e.at ?? this.now().toISOString() };
+        // a random v4 UUID drawn now cannot be stored already: the store need not look it up
+        if (e.eventId === undefined && this.randomIds) markGeneratedEventId(event);
+        return event;
+      });
       for (const event of previewBatch(runId, state?.seq ?? 0, stamped)) state = evolve(state, upcast(event));
       batch.push(...stamped);
     };

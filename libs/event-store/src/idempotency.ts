@@ -26,6 +26,19 @@ export class EventIdConflictError extends ConflictError {
   }
 }
 
+/** Events whose id their producer has just drawn at random (see `markGeneratedEventId`). */
+const generated = new WeakSet<NewEvent>();
+
+/**
+ * Say that `event`'s id was drawn at random (a v4 UUID) by its producer just now, e.g. the engine
+ * stamping the facts it decides: it cannot be stored already, so `checkEventIds` does not look it up
+ * (one indexed query per append saved on every step). Ids that come from outside (a command's
+ * idempotency key, a client's retry) are never marked, and are looked up as always.
+ */
+export function markGeneratedEventId(event: NewEvent): void {
+  generated.add(event);
+}
+
 /** `lookup` returns the stored events of `runId` among `ids` (any order). */
 export function checkEventIds(
   runId: string,
@@ -39,7 +52,11 @@ export function checkEventIds(
     if (seen.has(id)) throw new EventIdConflictError(runId, id, 'appears twice in one append');
     seen.add(id);
   }
-  const stored = new Map(lookup(ids).map((e) => [e.eventId, e]));
+  const unmarked = events
+    .filter((e) => e.eventId !== undefined && !generated.has(e))
+    .map((e) => e.eventId as string);
+  if (unmarked.length === 0) return { kind: 'new' };
+  const stored = new Map(lookup(unmarked).map((e) => [e.eventId, e]));
   if (stored.size === 0) return { kind: 'new' };
   const repeat: EventEnvelope[] = [];
   for (const event of events) {

@@ -95,16 +95,19 @@ function recordId(message: KafkaMessage): string {
 
 /** The send in flight (see `KafkaEventStore.consumeBatch`). */
 class SendInFlight {
-  private readonly ids = new Set<string>();
+  /** Built when the consumer first asks (it usually meets the records after the send is over). */
+  private ids?: Set<string>;
   private finish!: () => void;
   private readonly over = new Promise<void>((resolve) => (this.finish = resolve));
 
-  constructor(group: QueuedSend[]) {
-    for (const { runId, events } of group)
-      for (const e of events) this.ids.add(`${runId} ${e.seq} ${e.hash}`);
-  }
+  constructor(private readonly group: QueuedSend[]) {}
 
   has(id: string): boolean {
+    if (!this.ids) {
+      this.ids = new Set();
+      for (const { runId, events } of this.group)
+        for (const e of events) this.ids.add(`${runId} ${e.seq} ${e.hash}`);
+    }
     return this.ids.has(id);
   }
 
