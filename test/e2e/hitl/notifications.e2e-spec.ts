@@ -103,34 +103,63 @@ describe('notifications of human requests', () => {
 });
 
 describe('notifications on the Kafka topic when the log is Kafka', () => {
-  it('publishes request notifications to parley.notifications', async () => {
+  /** Start a Kafka-log server (with `env`), start a refund that waits, return where its notifications went. */
+  async function notificationsOf(
+    env: Record<string, string>,
+    topics: string[],
+  ): Promise<{ runId: string; seen: Array<{ topic: string; type: string; runId: string }> }> {
     const brokers = process.env.KAFKA_BROKERS;
     assert.ok(brokers && brokers.includes(':'), 'KAFKA_BROKERS must point at the test broker');
     const server = await ParleyProcess.start({
       eventLog: 'kafka',
-      env: { KAFKA_BROKERS: brokers, PARLEY_INSTANCE_ID: `n-${randomUUID().slice(0, 8)}` },
+      env: { KAFKA_BROKERS: brokers, PARLEY_INSTANCE_ID: `n-${randomUUID().slice(0, 8)}`, ...env },
     });
     const kafka = new Kafka({ clientId: 'notifications-test', brokers: brokers.split(','), logLevel: 1 });
     const consumer = kafka.consumer({ groupId: `notifications-test-${randomUUID()}` });
-    const seen: Array<{ type: string; runId: string }> = [];
+    const seen: Array<{ topic: string; type: string; runId: string }> = [];
     try {
       const { body } = await server
         .client('carol')
         .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $160 for order #K1' });
       await consumer.connect();
-      await consumer.subscribe({ topic: 'parley.notifications', fromBeginning: true });
+      const admin = kafka.admin();
+      await admin.connect();
+      const existing = await admin.listTopics();
+      await admin.disconnect();
+      await consumer.subscribe({ topics: topics.filter((t) => existing.includes(t)), fromBeginning: true });
       await consumer.run({
-        eachMessage: async ({ message }) => void seen.push(JSON.parse(message.value!.toString())),
+        eachMessage: async ({ topic, message }) =>
+          void seen.push({
+            topic,
+            ...(JSON.parse(message.value!.toString()) as { type: string; runId: string }),
+          }),
       });
-      const opened = await waitFor(
+      await waitFor(
         'the opened notification on Kafka',
         () => seen.find((n) => n.runId === body.runId && n.type === 'request.opened'),
         { timeoutMs: 30_000 },
       );
-      assert.equal(opened.runId, body.runId);
+      return { runId: body.runId as string, seen };
     } finally {
       await consumer.disconnect();
       await server.dispose();
     }
+  }
+
+  it('publishes request notifications to parley.notifications', async () => {
+    const { runId, seen } = await notificationsOf({}, ['parley.notifications']);
+    const opened = seen.find((n) => n.runId === runId && n.type === 'request.opened');
+    assert.equal(opened?.topic, 'parley.notifications');
+  });
+
+  it('with PARLEY_KAFKA_TOPIC_PREFIX, to <prefix>.notifications and not to parley.notifications', async () => {
+    const prefix = `notif-${randomUUID().slice(0, 8)}`;
+    const { runId, seen } = await notificationsOf({ PARLEY_KAFKA_TOPIC_PREFIX: prefix }, [
+      `${prefix}.notifications`,
+      'parley.notifications',
+    ]);
+    const ours = seen.filter((n) => n.runId === runId);
+    assert.ok(ours.length > 0);
+    assert.deepEqual([...new Set(ours.map((n) => n.topic))], [`${prefix}.notifications`]);
   });
 });

@@ -12,7 +12,7 @@ import { PARLEY_CORE } from '../core/core.module';
 import { EVENT_STORE } from '../core/tokens';
 import { NotificationOutbox } from './notification-outbox';
 import { NotificationsHttpController } from './notifications.http.controller';
-import { Notifier } from './notifier';
+import { Notifier, notificationsTopic } from './notifier';
 
 @Module({
   controllers: [NotificationsHttpController],
@@ -30,6 +30,7 @@ import { Notifier } from './notifier';
           webhooks: config.webhooks,
           secret: config.webhookSecret,
           kafkaBrokers: config.eventLog === 'kafka' ? config.kafkaBrokers : undefined,
+          kafkaTopic: notificationsTopic(config.kafkaTopicPrefix),
           clientId: config.instanceId,
           backoffMs: config.webhookBackoffMs,
           log: (line) => logger.warn(line),

@@ -5,13 +5,15 @@ import { createKafka, type EventStore, type Subscription } from '@parley/event-s
 import { notificationOf } from './notification';
 import type { NotificationOutbox } from './notification-outbox';
 
-export const NOTIFICATIONS_TOPIC = 'parley.notifications';
-const KAFKA_TARGET = `kafka:${NOTIFICATIONS_TOPIC}`;
+/** The notifications topic of a deployment: `<PARLEY_KAFKA_TOPIC_PREFIX>.notifications`. */
+export const notificationsTopic = (prefix = 'parley'): string => `${prefix}.notifications`;
 
 export interface NotifierOptions {
   webhooks: string[];
   secret?: string;
   kafkaBrokers?: string[];
+  /** Default `parley.notifications` (see `notificationsTopic`). */
+  kafkaTopic?: string;
   clientId: string;
   maxAttempts?: number;
   /** First retry delay; doubles per attempt, up to 5 minutes. */
@@ -41,13 +43,18 @@ export class Notifier {
   private stopped = false;
   private producer?: Producer;
   private readonly targets: string[];
+  private readonly topic: string;
+  /** The outbox's name for the Kafka target. */
+  private readonly kafkaTarget: string;
 
   constructor(
     private readonly store: EventStore,
     private readonly outbox: NotificationOutbox,
     private readonly options: NotifierOptions,
   ) {
-    this.targets = [...options.webhooks, ...(options.kafkaBrokers?.length ? [KAFKA_TARGET] : [])];
+    this.topic = options.kafkaTopic ?? notificationsTopic();
+    this.kafkaTarget = `kafka:${this.topic}`;
+    this.targets = [...options.webhooks, ...(options.kafkaBrokers?.length ? [this.kafkaTarget] : [])];
   }
 
   async start(): Promise<void> {
@@ -57,10 +64,10 @@ export class Notifier {
       const admin = kafka.admin();
       await admin.connect();
       try {
-        if (!(await admin.listTopics()).includes(NOTIFICATIONS_TOPIC)) {
+        if (!(await admin.listTopics()).includes(this.topic)) {
           await admin
             .createTopics({
-              topics: [{ topic: NOTIFICATIONS_TOPIC, numPartitions: 3 }],
+              topics: [{ topic: this.topic, numPartitions: 3 }],
               waitForLeaders: false,
             })
             .catch(() => undefined);
@@ -123,10 +130,13 @@ export class Notifier {
 
   private async deliver(d: { id: number; target: string; body: string; attempts: number }): Promise<void> {
     try {
-      if (d.target === KAFKA_TARGET) {
+      if (d.target.startsWith('kafka:')) {
+        // the topic as recorded when the delivery was queued (an outbox written under another prefix)
         const { runId } = JSON.parse(d.body) as { runId: string };
-        await this.producer!.send({
-          topic: NOTIFICATIONS_TOPIC,
+        if (!this.producer)
+          throw new Error('the event log is not Kafka (any more): no producer for this delivery');
+        await this.producer.send({
+          topic: d.target.slice('kafka:'.length),
           acks: -1,
           messages: [{ key: runId, value: d.body }],
         });
