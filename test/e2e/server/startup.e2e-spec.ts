@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -25,6 +25,13 @@ describe('server start-up', () => {
       assert.equal(health.status, 200);
       assert.equal(health.body.status, 'ok');
       assert.equal(health.body.eventLog, 'sqlite');
+      assert.equal(health.body.memory, undefined, 'no process figures without a token');
+      const admin = readFileSync(join(server.dataDir, 'admin-token'), 'utf8').trim();
+      const signedIn = await new HttpClient(server.url, admin).get('/health');
+      assert.ok(signedIn.body.memory.rss > 0, 'memory figures with a valid token');
+      const badToken = await new HttpClient(server.url, 'not-a-token').get('/health');
+      assert.equal(badToken.status, 200);
+      assert.equal(badToken.body.memory, undefined);
       assert.match(server.output.join(''), /using the offline model in-process/);
       assert.match(server.output.join(''), /admin token is in .*admin-token/);
       const anonymous = await new HttpClient(server.url).get('/api/runs');

@@ -1,6 +1,7 @@
-import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { IdentityService } from '../auth/identity';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
 import { eventLogReachability } from './event-log-health';
@@ -8,14 +9,21 @@ import { eventLogReachability } from './event-log-health';
 @ApiTags('health')
 @Controller('health')
 export class HealthHttpController {
-  constructor(@Inject(PARLEY_CORE) private readonly core: ParleyCore) {}
+  constructor(
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
+    @Inject(IdentityService) private readonly identity: IdentityService,
+  ) {}
 
   @Get()
   @ApiOperation({
     summary:
-      '200 {status: "ok"}; 503 {status: "degraded"} while the event log is unreachable (checks.eventLog says since when and why)',
+      '200 {status: "ok"}; 503 {status: "degraded"} while the event log is unreachable (checks.eventLog says since when and why). ' +
+      'Public; the process memory figures only with a valid bearer token.',
   })
-  async health(@Res({ passthrough: true }) res: Response) {
+  async health(
+    @Res({ passthrough: true }) res: Response,
+    @Headers('authorization') authorization: string | undefined,
+  ) {
     const eventLog = eventLogReachability(this.core.store);
     // Degraded = new work is refused (503 EVENT_LOG.UNAVAILABLE); reads from the local store still answer.
     if (!eventLog.reachable) res.status(503);
@@ -32,9 +40,20 @@ export class HealthHttpController {
       workflows: this.core.workflows.list().length,
       lastPosition: await this.core.store.lastPosition(),
       uptimeSeconds: Math.round(process.uptime()),
-      // bytes, from process.memoryUsage(): what the soak test (test/load) samples over time
-      memory: memory(),
+      // bytes, from process.memoryUsage(): what the soak test (test/load) samples over time; for
+      // callers with a token only (the route is public: load balancers probe it)
+      ...(this.signedIn(authorization) ? { memory: memory() } : {}),
     };
+  }
+
+  private signedIn(authorization: string | undefined): boolean {
+    if (!authorization) return false;
+    try {
+      this.identity.authenticate(authorization);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
