@@ -65,6 +65,28 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** A node process running `script` with the repo's path aliases; its output as it comes. */
+function childProcess(
+  script: string,
+  env: Record<string, string>,
+): { out: () => string; err: () => string; exited: Promise<number | null>; kill: () => void } {
+  const child = spawn(process.execPath, ['-e', script], {
+    cwd: REPO,
+    env: { ...process.env, NODE_OPTIONS: `--require ${join(REPO, 'bin/register-paths.js')}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return {
+    out: () => out,
+    err: () => err,
+    exited: new Promise((r) => child.on('exit', r)),
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
 // Each location is its own topic; each open at a location gets a FRESH local store, so the
 // "persists across close and reopen" test proves that a new client rebuilds from the topic.
 let locations = 0;
@@ -225,23 +247,10 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
         process.stdout.write(JSON.stringify(written));
       })().catch((e) => { console.error(e); process.exit(1); });
     `;
-    const child = spawn(process.execPath, ['-e', script], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        NODE_OPTIONS: `--require ${join(REPO, 'bin/register-paths.js')}`,
-        TOPIC: topic,
-        RUN_ID: runId,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
-    assert.equal(code, 0, `child failed: ${err}`);
-    const written = JSON.parse(out) as EventEnvelope[];
+    const child = childProcess(script, { TOPIC: topic, RUN_ID: runId });
+    const code = await child.exited;
+    assert.equal(code, 0, `child failed: ${child.err()}`);
+    const written = JSON.parse(child.out()) as EventEnvelope[];
     assert.equal(written.length, 2);
 
     await waitFor('the other process’s events', async () => (await store.read(runId)).length === 2, {
@@ -272,26 +281,15 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
         setInterval(() => {}, 1000);
       })().catch((e) => { console.error(e); process.exit(1); });
     `;
-    const child = spawn(process.execPath, ['-e', script], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        NODE_OPTIONS: `--require ${join(REPO, 'bin/register-paths.js')}`,
-        TOPIC: topic,
-        RUN_ID: runId,
-        DIR: dir,
+    const child = childProcess(script, { TOPIC: topic, RUN_ID: runId, DIR: dir });
+    await waitFor('the child’s report', () => child.out().includes('\n'), { timeoutMs: 30_000 }).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; its stderr: ${child.err()}`);
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<void>((r) => child.on('exit', () => r()));
-    await waitFor(`the child's report (stderr: ${err})`, () => out.includes('\n'), { timeoutMs: 30_000 });
-    child.kill('SIGKILL'); // well within OFFSETS_SAVE_MS of its last read
-    await exited;
-    const report = JSON.parse(out) as {
+    );
+    child.kill(); // SIGKILL, well within OFFSETS_SAVE_MS of its last read
+    await child.exited;
+    const report = JSON.parse(child.out()) as {
       written: EventEnvelope[];
       stats: { recordsConsumed: number; duplicates: number; eventsApplied: number };
     };
