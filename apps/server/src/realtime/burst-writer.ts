@@ -25,7 +25,8 @@ interface EngineConnection {
  *
  * Order is engine.io's: every packet of a held socket (events, tokens, acks) waits in its write
  * buffer, in the order sent. Only WebSocket transports that are idle are held; a socket that closed
- * meanwhile is skipped. The hold ends in a microtask: after the synchronous burst, before any I/O.
+ * meanwhile is skipped, one closing is flushed (engine.io's close waits for its buffer to drain). The
+ * hold ends in a microtask: after the synchronous burst, before any I/O.
  */
 export class BurstWriter {
   private readonly held = new Set<EngineConnection>();
@@ -64,7 +65,8 @@ export class BurstWriter {
       const transport = conn.transport;
       if (!transport) continue;
       transport.writable = true;
-      if (conn.readyState !== 'open') continue;
+      // A socket closing meanwhile is flushed too: engine.io closes it once its buffer has drained.
+      if (conn.readyState === 'closed') continue;
       const tcp = transport.socket?._socket;
       tcp?.cork?.();
       try {
