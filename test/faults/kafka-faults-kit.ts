@@ -284,6 +284,27 @@ export interface FaultContext {
   figures: FaultFigures[];
 }
 
+/** Its own broker and a server on it, as a fresh FaultContext; `dispose` stops both and removes the data. */
+export async function startFaultContext(): Promise<{ ctx: FaultContext; dispose: () => Promise<void> }> {
+  const own = await startOwnBroker();
+  const server = await startServer(own.broker.brokers);
+  const ctx: FaultContext = {
+    server,
+    broker: own.broker,
+    acked: new AckedEvents(),
+    runs: new Map(),
+    figures: [],
+  };
+  return {
+    ctx,
+    dispose: async () => {
+      await server.dispose();
+      await own.broker.stop();
+      removeDir(own.dataDir);
+    },
+  };
+}
+
 const statusOf = async (api: HttpClient, runId: string): Promise<string> =>
   (await api.get(`/api/runs/${runId}`)).body.status as string;
 

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ParleyProcess } from '@parley/testing';
 import {
-  AckedEvents,
   assertLedger,
   assertNothingLost,
   faultCycle,
-  removeDir,
-  startOwnBroker,
-  startServer,
+  startFaultContext,
   type FaultContext,
 } from './kafka-faults-kit';
 
@@ -34,20 +30,14 @@ function seeded(seed: number): () => number {
 
 describe(`Kafka faults, ${CYCLES} cycles of ${RUNS} runs in flight (seed ${SEED})`, () => {
   let ctx: FaultContext;
-  let dataDir: string;
-  let server: ParleyProcess | undefined;
+  let dispose: (() => Promise<void>) | undefined;
   const random = seeded(SEED);
 
   before(async () => {
-    const own = await startOwnBroker();
-    dataDir = own.dataDir;
-    server = await startServer(own.broker.brokers);
-    ctx = { server, broker: own.broker, acked: new AckedEvents(), runs: new Map(), figures: [] };
+    ({ ctx, dispose } = await startFaultContext());
   });
   after(async () => {
-    await server?.dispose();
-    await ctx?.broker.stop();
-    if (dataDir) removeDir(dataDir);
+    await dispose?.();
   });
 
   for (let cycle = 1; cycle <= CYCLES; cycle++) {

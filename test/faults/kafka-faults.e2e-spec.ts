@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { ParleyProcess } from '@parley/testing';
 import {
-  AckedEvents,
   assertLedger,
   assertNothingLost,
   faultCycle,
   health,
-  removeDir,
-  startOwnBroker,
-  startServer,
+  startFaultContext,
   type FaultContext,
 } from './kafka-faults-kit';
 
@@ -23,18 +19,14 @@ import {
  */
 describe('Kafka faults: the broker stopped and killed mid-run', () => {
   let ctx: FaultContext;
-  let dataDir: string;
-  let server: ParleyProcess | undefined;
+  let dispose: (() => Promise<void>) | undefined;
 
   before(async () => {
-    const own = await startOwnBroker();
-    dataDir = own.dataDir;
-    server = await startServer(own.broker.brokers);
-    ctx = { server, broker: own.broker, acked: new AckedEvents(), runs: new Map(), figures: [] };
+    ({ ctx, dispose } = await startFaultContext());
   });
   after(async () => {
-    if (server && ctx) {
-      const lines = server.output.join('').split('\n');
+    if (ctx) {
+      const lines = ctx.server.output.join('').split('\n');
       const outages = lines.filter((l) => /event log is (UNREACHABLE|reachable again)/.test(l)).length;
       process.stderr.write(
         `[kafka-faults] server log: ${outages} reachability transitions, ${lines.length} lines\n`,
@@ -42,9 +34,7 @@ describe('Kafka faults: the broker stopped and killed mid-run', () => {
       // PARLEY_FAULTS_LOG=<file> keeps the server's whole log, to read the timeline of a fault.
       if (process.env.PARLEY_FAULTS_LOG) writeFileSync(process.env.PARLEY_FAULTS_LOG, lines.join('\n'));
     }
-    await server?.dispose();
-    await ctx?.broker.stop();
-    if (dataDir) removeDir(dataDir);
+    await dispose?.();
   });
 
   it('starts healthy: /health 200 with the event log reachable', async () => {

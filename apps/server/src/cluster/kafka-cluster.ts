@@ -263,15 +263,7 @@ export class KafkaCluster implements Ownership {
       });
     // A consumer kafkajs gave up on (a broker shutting down answers FindCoordinator with an error it
     // does not retry) would leave this instance owning nothing, for good.
-    restartWhenStopped(
-      this.owners,
-      async () => {
-        await this.owners.connect();
-        await run();
-      },
-      { closing: () => this.closing, log: this.config.warn, name: 'owners' },
-    );
-    await run();
+    await this.runKeptAlive(this.owners, run, 'owners');
   }
 
   private async startInbox(): Promise<void> {
@@ -285,13 +277,18 @@ export class KafkaCluster implements Ownership {
           else this.onTokens(message);
         },
       });
+    await this.runKeptAlive(this.inbox, run, 'replies');
+  }
+
+  /** Run a consumer, and run it again whenever kafkajs stops it for good (see `restartWhenStopped`). */
+  private async runKeptAlive(consumer: Consumer, run: () => Promise<void>, name: string): Promise<void> {
     restartWhenStopped(
-      this.inbox,
+      consumer,
       async () => {
-        await this.inbox.connect();
+        await consumer.connect();
         await run();
       },
-      { closing: () => this.closing, log: this.config.warn, name: 'replies' },
+      { closing: () => this.closing, log: this.config.warn, name },
     );
     await run();
   }
