@@ -1,8 +1,14 @@
 import { z } from 'zod';
 
+/**
+ * Who produced a fact. `human`: a person's token; `agent`: an LLM agent of the run, or an agent's
+ * token; `service`: an automation's token; `system`: Parley itself. `role` is the role the actor
+ * acted under, when one applies (a human's decision, a cancel, a fork).
+ */
 export const ActorSchema = z.object({
-  kind: z.enum(['agent', 'human', 'system']),
+  kind: z.enum(['agent', 'human', 'service', 'system']),
   id: z.string().min(1),
+  role: z.string().min(1).optional(),
 });
 export type Actor = z.infer<typeof ActorSchema>;
 

@@ -35,10 +35,10 @@ const AGENT = ['agent'] as const;
  * (facts, in the past tense); a shape change bumps `version` and adds an upcaster.
  */
 export const EVENT_REGISTRY = {
-  'run.started': def(run.RunStarted, ['human', 'system']),
+  'run.started': def(run.RunStarted, ['human', 'agent', 'service', 'system']),
   'run.completed': def(run.RunCompleted, SYSTEM),
   'run.failed': def(run.RunFailed, SYSTEM),
-  'run.cancelled': def(run.RunCancelled, ['human', 'system']),
+  'run.cancelled': def(run.RunCancelled, ['human', 'agent', 'service', 'system']),
   'model-call.started': def(model.ModelCallStarted, AGENT),
   'model-call.completed': def(model.ModelCallCompleted, AGENT),
   'model-call.failed': def(model.ModelCallFailed, AGENT),

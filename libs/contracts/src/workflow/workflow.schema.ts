@@ -68,12 +68,45 @@ export const PoliciesSchema = z.strictObject({
 });
 export type Policies = z.infer<typeof PoliciesSchema>;
 
+/**
+ * Who may take each action on a run, as role names; `requester` is whoever started the run (or
+ * forked it). Absent: the safe defaults (`DEFAULT_PERMISSIONS`).
+ */
+export const PermissionsSchema = z.strictObject({
+  cancel: z.array(Role).min(1).optional(),
+  fork: z.array(Role).min(1).optional(),
+  /** Re-route a handoff. Default: the routing review's roles, else `participant`. */
+  override: z.array(Role).min(1).optional(),
+  retry: z.array(Role).min(1).optional(),
+});
+export type Permissions = z.infer<typeof PermissionsSchema>;
+export type RunAction = keyof Permissions;
+export const DEFAULT_PERMISSIONS: Record<Exclude<RunAction, 'override'>, string[]> = {
+  cancel: ['requester', 'approver'],
+  fork: ['approver'],
+  retry: ['requester', 'approver'],
+};
+
+/**
+ * Transient model and tool errors (connection refused, 429, 5xx, timeouts) are retried with
+ * exponential backoff and full jitter: at most `attempts` tries per call, the n-th retry after a
+ * random delay in [0, min(maxBackoff, backoff * 2^(n-1))].
+ */
+export const RetryPolicySchema = z.strictObject({
+  attempts: z.number().int().min(1).max(10).default(3),
+  backoff: DurationSchema.default('500ms'),
+  maxBackoff: DurationSchema.default('30s'),
+});
+export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
+
 const common = {
   name: Name,
   description: z.string().default(''),
   provider: ProviderSchema.optional(),
   agents: z.array(AgentSchema).min(1),
   policies: PoliciesSchema.default({ approvals: [], escalations: [] }),
+  permissions: PermissionsSchema.optional(),
+  retries: RetryPolicySchema.optional(),
 };
 
 export const SingleAgentSchema = z.strictObject({
