@@ -6,7 +6,8 @@ import {
   ValidationError,
   canonicalJson,
 } from '@parley/contracts';
-import { sha256 } from './patterns/shared';
+import { askersOf } from './hitl/four-eyes';
+import { approvedHash, approves, latestVotes, shownPayload } from './hitl/payload';
 import type { DecisionState, HumanRequestState, RunState } from './run-state';
 import { isTerminal } from './run-state';
 
@@ -31,38 +32,6 @@ function mustBeHuman(who: Acting, what: string): void {
       { id: who.id, kind },
     );
   }
-}
-
-/** Approve, confirm and edit apply the payload (an edit approves its own version of it). */
-const approves = (d: Decision): boolean => d === 'approve' || d === 'confirm' || d === 'edit';
-
-/** An edit replaces the top-level fields it names (a tool call's `args`, a draft ...). */
-function applyEdit(payload: unknown, edit: unknown): unknown {
-  const isRecord = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
-  return isRecord(payload) && isRecord(edit) ? { ...payload, ...edit } : edit;
-}
-
-/**
- * What a decider is shown now, and its hash: the payload as opened or, once an approver has edited
- * it (a quorum of 2 or more), as the latest edit left it. A decision is bound to this hash.
- */
-export function shownPayload(request: HumanRequestState): {
-  payload: unknown;
-  payloadHash: string;
-  editedBy: HumanRef | null;
-} {
-  const edit = [...request.votes].reverse().find((v) => v.decision === 'edit');
-  if (!edit) return { payload: request.payload, payloadHash: request.payloadHash, editedBy: null };
-  const payload = applyEdit(request.payload, edit.payload);
-  return { payload, payloadHash: sha256(payload), editedBy: edit.by };
-}
-
-/** The hash of the payload a vote approved (undefined: the vote does not approve). */
-function approvedHash(request: HumanRequestState, vote: DecisionState): string | undefined {
-  if (!approves(vote.decision)) return undefined;
-  if (vote.decision === 'edit') return sha256(applyEdit(request.payload, vote.payload));
-  return vote.payloadHash ?? request.payloadHash;
 }
 
 function latestVoteBy(request: HumanRequestState, id: string): DecisionState | undefined {
@@ -113,6 +82,8 @@ function entitled(request: HumanRequestState, who: Acting): string {
  * counts for the version it approved: an edit after your approval means your vote no longer
  * counts, and you may vote again on the new version.
  */
+export { shownPayload };
+
 export function decideOnRequest(
   state: RunState,
   requestId: string,
@@ -155,10 +126,12 @@ export function decideOnRequest(
       'REQUEST.ALREADY_DECIDED',
       `${who.id} already decided "${mine.decision}" on request ${requestId}`,
     );
-  if (request.fourEyes && who.id === request.requester) {
+  if (request.fourEyes && askersOf(state, request).has(who.id)) {
     throw new ForbiddenError(
       'REQUEST.FOUR_EYES',
-      `four-eyes: ${who.id} started this run and may not approve its requests`,
+      who.id === state.requestedBy || who.id === request.requester
+        ? `four-eyes: ${who.id} started this run and may not approve its requests`
+        : `four-eyes: ${who.id} asked for what this request is about (in this run, the run it was forked from, or by editing it), and may not approve it`,
     );
   }
   if (!request.decisions.includes(input.decision)) {
@@ -230,14 +203,10 @@ export function decideOnRequest(
   // An edit approves the edited payload: it is a vote towards the quorum like an approval, so
   // that one approver cannot settle a request that needs two by editing instead of approving.
   // Each decider's latest vote counts, and only for the version it approved.
-  const latest = new Map<string, DecisionState>();
-  for (const v of [...request.votes, vote]) {
-    latest.delete(v.by.id); // in the order of each decider's latest vote
-    latest.set(v.by.id, v);
-  }
+  const latest = latestVotes([...request.votes, vote]);
   const approving = approves(input.decision);
   const target = approvedHash(request, vote);
-  const approvers = [...latest.values()].filter(
+  const approvers = latest.filter(
     (v) => target !== undefined && approvedHash(request, v) === target,
   );
   if (approving && approvers.length < request.quorum) {
@@ -248,7 +217,7 @@ export function decideOnRequest(
   }
   let outcome: Decision = input.decision;
   let payload = input.payload;
-  let deciders = [...latest.values()].filter((v) => v.decision === input.decision).map((v) => v.by);
+  let deciders = latest.filter((v) => v.decision === input.decision).map((v) => v.by);
   if (approving) {
     deciders = approvers.map((v) => v.by);
     const edit = [...request.votes, vote].reverse().find((v) => v.decision === 'edit');

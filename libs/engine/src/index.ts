@@ -13,3 +13,7 @@ export * from './run-engine';
 export * from './human-commands';
 export * from './run-view';
 export * from './chaos/crash-points';
+export * from './hitl/payload';
+export * from './hitl/tool-gates';
+export * from './hitl/escalation-chain';
+export * from './hitl/escalation-rules';

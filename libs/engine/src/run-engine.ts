@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
-import { ConcurrencyError, NotFoundError, ParleyError, upcast } from '@parley/contracts';
+import {
+  ChainVerifier,
+  ConcurrencyError,
+  ConflictError,
+  NotFoundError,
+  ParleyError,
+  upcast,
+} from '@parley/contracts';
 import { markGeneratedEventId, previewBatch, type EventStore } from '@parley/event-store';
 import type { CrashPointHook } from './chaos/crash-points';
 import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
 import { SYSTEM_ACTOR, agentActor } from './patterns/shared';
-import { effectiveArgs } from './patterns/tool-loop';
+import { authorizeToolCall } from './hitl/tool-gates';
 import { evolve, foldRun, isTerminal, type RunState } from './run-state';
 import type { DecideContext, ModelCallPlan, Step } from './steps';
 import { ToolError, type ToolRegistry } from './tools/tool-registry';
@@ -67,6 +74,7 @@ export type Decider<T> = (state: RunState) => { events: NewEvent[]; result: T };
  */
 export class RunEngine {
   private readonly active = new Map<string, RunState>();
+  private readonly broken = new Map<string, { seq: number; reason: string; message: string }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly driving = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly now: () => Date;
@@ -92,7 +100,29 @@ export class RunEngine {
     const cached = this.active.get(runId);
     if (cached && (await this.deps.store.head(runId))?.seq === cached.seq) return cached;
     const events = await this.deps.store.read(runId);
-    return events.length ? foldRun(events.map(upcast)) : undefined;
+    if (events.length === 0) return undefined;
+    // A run is driven only from a log that verifies: an event edited in the database (an amount, an
+    // approval) breaks its hash, and the run is refused as a whole rather than run on a forged fact.
+    const verifier = new ChainVerifier();
+    for (const event of events) verifier.push(event);
+    const verdict = verifier.result();
+    if (!verdict.ok) {
+      if (!this.broken.has(runId)) {
+        this.broken.set(runId, { seq: verdict.seq, reason: verdict.reason, message: verdict.message });
+        this.deps.log?.(`run ${runId}: its log does not verify (${verdict.message}); it will not be driven`);
+      }
+      throw new ConflictError(
+        'RUN.CHAIN_BROKEN',
+        `run ${runId}'s log does not verify (${verdict.message}): it is not driven and takes no command; see GET /api/runs/${runId}/verify`,
+        { runId, seq: verdict.seq, reason: verdict.reason },
+      );
+    }
+    return foldRun(events.map(upcast));
+  }
+
+  /** Runs whose log did not verify when they were loaded (never driven): what /health reports. */
+  brokenRuns(): Array<{ runId: string; seq: number; reason: string; message: string }> {
+    return [...this.broken].map(([runId, b]) => ({ runId, ...b }));
   }
 
   async start(command: StartRun): Promise<RunState> {
@@ -309,6 +339,10 @@ export class RunEngine {
       case 'run-tool': {
         const call = state.toolCalls.find((c) => c.callId === step.callId);
         if (!call || (call.status !== 'requested' && call.status !== 'started')) return { events: [] };
+        // The last word before an effect: whatever decided to run it, the policies must be satisfied
+        // by the log's decisions on exactly these arguments (hitl/tool-gates.ts). Else nothing begins.
+        const verdict = authorizeToolCall(state, this.context(), call);
+        if (verdict.kind !== 'run') return { events: [] };
         // A tool call started but never finished runs again with the same idempotency key.
         const events: NewEvent[] =
           call.status === 'requested'
@@ -327,7 +361,7 @@ export class RunEngine {
             callId: call.callId,
             tool: call.tool,
             idempotencyKey: call.idempotencyKey,
-            args: effectiveArgs(state, call),
+            args: verdict.args,
           },
         };
       }

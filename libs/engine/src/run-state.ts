@@ -67,6 +67,11 @@ export interface RunState {
   workflow: Workflow;
   input: string;
   requestedBy: string;
+  /**
+   * Every human who asked for something in this run or along its lineage: the starter, the forkers,
+   * the original's askers, whoever posted a message. Four-eyes refuses their approvals.
+   */
+  askers: string[];
   startedAt: string;
   updatedAt: string;
   modelCalls: ModelCallState[];
@@ -106,6 +111,7 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       workflow: event.data.workflow,
       input: event.data.input,
       requestedBy: event.data.requestedBy,
+      askers: [...new Set([...(event.data.forkOf?.askers ?? []), event.data.requestedBy])],
       startedAt: event.at,
       updatedAt: event.at,
       modelCalls: [],
@@ -284,6 +290,7 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       break;
     case 'human-message.posted':
       say('human', event.data.by.id, event.data.text);
+      if (!s.askers.includes(event.data.by.id)) s.askers.push(event.data.by.id);
       break;
     case 'handoff.overridden':
       s.handoffs.push({

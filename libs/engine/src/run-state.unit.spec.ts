@@ -72,6 +72,7 @@ describe('run state: the fold of a run', () => {
       workflow: refundDesk,
       input: 'Refund order 1001',
       requestedBy: 'alice',
+      askers: ['alice'],
       startedAt: '2026-01-01T00:00:00.000Z',
       updatedAt: '2026-01-01T00:00:00.000Z',
       modelCalls: [],

@@ -28,7 +28,7 @@ import type {
   StructuredOutput,
   ToolSpec,
 } from '@parley/engine';
-import { decide, foldRun } from '@parley/engine';
+import { applyEdit, decide, foldRun, sha256 } from '@parley/engine';
 import { sealBatch } from '@parley/event-store';
 
 /** The instant every fixture event happens at, unless it says otherwise. */
@@ -238,6 +238,29 @@ export function messagePosted(by: HumanRef, text: string): NewEvent {
   return { type: 'human-message.posted', actor: humanActor(by.id), data: { by, text } };
 }
 
+/**
+ * A decision written with `payloadHash: 'shown'` (the `resolve` default) gets the hash of what its
+ * decider was shown at that point, as the server records it: the request's payload hash, or that of
+ * the latest edit before it. The gates check that an approval is bound to what runs.
+ */
+function withShownHashes(facts: NewEvent[]): NewEvent[] {
+  const shown = new Map<string, { payload: unknown; hash: string }>();
+  return facts.map((e) => {
+    const data = e.data as { requestId?: string; payload?: unknown; payloadHash?: string; decision?: string };
+    if (e.type === 'human-request.opened' && data.requestId)
+      shown.set(data.requestId, { payload: data.payload, hash: data.payloadHash ?? '' });
+    if (e.type !== 'human-decision.recorded' || !data.requestId) return e;
+    const request = shown.get(data.requestId);
+    const out =
+      data.payloadHash === 'shown' && request ? { ...e, data: { ...data, payloadHash: request.hash } } : e;
+    if (data.decision === 'edit' && request) {
+      const payload = applyEdit(request.payload, data.payload);
+      shown.set(data.requestId, { payload, hash: sha256(payload) });
+    }
+    return out;
+  });
+}
+
 // ---- the specification ---------------------------------------------------------------------
 
 type Facts = Array<NewEvent | NewEvent[]>;
@@ -252,7 +275,7 @@ export class Given {
     readonly options: RunOptions = {},
   ) {
     // The n-th fact (seq n) happens at T0 + (n - 1) ms unless it says when.
-    const timed = [runStarted(workflow, options), ...facts].map((e, i) => ({
+    const timed = [runStarted(workflow, options), ...withShownHashes(facts)].map((e, i) => ({
       ...e,
       at: e.at ?? new Date(T0.getTime() + i).toISOString(),
     }));

@@ -34,6 +34,8 @@ export class HealthHttpController {
         eventLog,
         // Kafka mode: while the owners' group rebalances (after an outage too), commands wait for it.
         ...(this.core.cluster ? { ownership: ownershipOf(this.core.cluster.status()) } : {}),
+        // Runs whose log did not verify when loaded: never driven, every command on them refused.
+        runIntegrity: integrityOf(this.core.engine.brokenRuns()),
       },
       instance: this.core.config.instanceId,
       model: this.core.offline ? 'offline' : 'provider',
@@ -68,4 +70,11 @@ function ownershipOf(status: { stable: boolean; owned: number[]; partitions: num
   partitions: number;
 } {
   return { stable: status.stable, owned: status.owned.length, partitions: status.partitions };
+}
+
+function integrityOf(broken: Array<{ runId: string; seq: number; reason: string }>): {
+  ok: boolean;
+  brokenRuns: Array<{ runId: string; seq: number; reason: string }>;
+} {
+  return { ok: broken.length === 0, brokenRuns: broken.map(({ runId, seq, reason }) => ({ runId, seq, reason })) };
 }

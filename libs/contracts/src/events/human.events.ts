@@ -62,8 +62,23 @@ export const HumanRequestOpened = z.object({
     .object({
       action: z.enum(['reject', 'approve', 'escalate', 'continue']),
       escalateTo: z.string().optional(),
+      /** The escalation tiers still ahead (the first is asked when this request expires). */
+      chain: z
+        .array(z.object({ roles: z.array(z.string().min(1)).min(1), after: z.string().optional() }))
+        .optional(),
+      /** What the last tier's expiry does (default reject). */
+      finally: z.enum(['reject', 'continue']).optional(),
     })
     .nullable(),
+  /** 0 for the request as first opened; n for the n-th tier it was escalated to after timeouts. */
+  tier: z.number().int().min(0).optional(),
+  /**
+   * The workflow rule that opened a tool-call gate (`policies.approvals[index]` or
+   * `policies.escalations[index]` of the workflow frozen in `run.started`): what its decisions satisfy.
+   */
+  policy: z
+    .object({ type: z.enum(['approval', 'escalation']), index: z.number().int().min(0) })
+    .optional(),
   /** Escalations carry the structured reason. */
   escalation: z
     .object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActorSchema } from '../envelope';
 import { WorkflowSchema } from '../workflow/workflow.schema';
 
 export const RunStarted = z.object({
@@ -7,7 +8,21 @@ export const RunStarted = z.object({
   input: z.string(),
   requestedBy: z.string().min(1),
   idempotencyKey: z.string().min(1).optional(),
-  forkOf: z.object({ runId: z.string(), atSeq: z.number().int().positive(), head: z.string() }).optional(),
+  /**
+   * A fork: the run and seq it copies, the hash of that event there, who forked it (with the role
+   * they acted under) and why, and every human who had asked along the original's lineage (four-eyes
+   * holds against them all in the fork).
+   */
+  forkOf: z
+    .object({
+      runId: z.string(),
+      atSeq: z.number().int().positive(),
+      head: z.string(),
+      by: ActorSchema.optional(),
+      note: z.string().optional(),
+      askers: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
 });
 
 export const RunCompleted = z.object({ output: z.string() });

@@ -25,11 +25,47 @@ export const AgentSchema = z.strictObject({
 });
 export type AgentDefinition = z.infer<typeof AgentSchema>;
 
-export const TimeoutSchema = z.strictObject({
-  after: DurationSchema,
-  then: z.enum(['reject', 'approve', 'escalate', 'continue']),
-  escalateTo: Role.optional(),
+/** One tier of an escalation chain: who is asked next, and how long they have (absent: no deadline). */
+export const EscalationTierSchema = z.strictObject({
+  roles: z.array(Role).min(1),
+  after: DurationSchema.optional(),
 });
+export type EscalationTier = z.infer<typeof EscalationTierSchema>;
+
+/**
+ * What happens when nobody answers in time. `then: escalate` hands the request to `escalateTo` (one
+ * tier, no deadline) or walks `chain`: each tier with its own roles and deadline (approver 15 min ->
+ * manager 1 h -> ...); when the last tier's deadline passes, `finally` applies: `reject` by default,
+ * never a silent approve.
+ */
+export const TimeoutSchema = z
+  .strictObject({
+    after: DurationSchema,
+    then: z.enum(['reject', 'approve', 'escalate', 'continue']),
+    escalateTo: Role.optional(),
+    chain: z.array(EscalationTierSchema).min(1).max(10).optional(),
+    finally: z.enum(['reject', 'continue']).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.chain && t.then !== 'escalate')
+      ctx.addIssue({ code: 'custom', path: ['chain'], message: 'a chain needs "then: escalate"' });
+    if (t.chain && t.escalateTo)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['escalateTo'],
+        message: 'give either escalateTo (one tier) or chain (several), not both',
+      });
+    if (t.finally && !t.chain)
+      ctx.addIssue({ code: 'custom', path: ['finally'], message: '"finally" applies to a chain only' });
+    t.chain?.forEach((tier, i) => {
+      if (tier.after === undefined && i < t.chain!.length - 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['chain', i, 'after'],
+          message: 'only the last tier may have no deadline',
+        });
+    });
+  });
 export type TimeoutPolicy = z.infer<typeof TimeoutSchema>;
 
 /** Who answers a human request, and what happens when nobody does. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type {
   AgentDefinition,
+  EventData,
   Gate,
   HumanRequestKind,
   NewEvent,
@@ -8,6 +9,7 @@ import type {
   Workflow,
 } from '@parley/contracts';
 import { canonicalJson, durationMs } from '@parley/contracts';
+import { escalateExpired } from '../hitl/escalation-chain';
 import type { HumanRequestState, ModelCallState, RunState } from '../run-state';
 import type { ChatMessage, DecideContext, ModelCallPlan, Step, StructuredOutput, ToolSpec } from '../steps';
 
@@ -103,6 +105,10 @@ export interface OpenRequest {
   decisions?: NewEventDecision[];
   requesterOnly?: boolean;
   escalation?: { reason: string; context: string; suggested_action: string; source: 'agent' | 'policy' };
+  /** The workflow rule a tool-call gate is opened for (what its decisions satisfy). */
+  policy?: EventData<'human-request.opened'>['policy'];
+  /** The escalation tier (0: first opened). */
+  tier?: number;
 }
 
 export function openRequestEvent(state: RunState, ctx: DecideContext, r: OpenRequest): NewEvent {
@@ -124,8 +130,19 @@ export function openRequestEvent(state: RunState, ctx: DecideContext, r: OpenReq
       fourEyes: r.gate.fourEyes ?? false,
       requester: state.requestedBy,
       deadline: timeout ? new Date(ctx.now.getTime() + durationMs(timeout.after)).toISOString() : null,
-      onTimeout: timeout ? { action: timeout.then, escalateTo: timeout.escalateTo } : null,
+      onTimeout: timeout
+        ? timeout.chain
+          ? {
+              action: timeout.then,
+              escalateTo: timeout.chain[0].roles[0],
+              chain: timeout.chain,
+              finally: timeout.finally ?? 'reject',
+            }
+          : { action: timeout.then, escalateTo: timeout.escalateTo }
+        : null,
       escalation: r.escalation,
+      ...(r.policy ? { policy: r.policy } : {}),
+      ...(r.tier !== undefined ? { tier: r.tier } : {}),
     },
   };
 }
@@ -246,27 +263,4 @@ export function review(
   }
 }
 
-/** A request that expired with `escalate`: open the same question to the escalation role. */
-export function escalateExpired(state: RunState, ctx: DecideContext, expired: HumanRequestState): Step {
-  const role = expired.onTimeout?.escalateTo ?? 'admin';
-  return {
-    kind: 'append',
-    events: [
-      openRequestEvent(state, ctx, {
-        kind: 'escalation',
-        subject: expired.subject,
-        title: `Escalated: ${expired.title}`,
-        ask: `Nobody answered in time. ${expired.ask}`,
-        payload: expired.payload,
-        payloadHash: expired.payloadHash,
-        gate: { roles: [role], quorum: 1, fourEyes: expired.fourEyes },
-        escalation: {
-          reason: `The ${expired.kind} request expired without a decision`,
-          context: expired.title,
-          suggested_action: 'Decide the request in place of the original approvers.',
-          source: 'policy',
-        },
-      }),
-    ],
-  };
-}
+export { escalateExpired };

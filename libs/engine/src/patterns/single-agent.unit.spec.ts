@@ -81,6 +81,7 @@ const approvalOpened = (requestId: string, amount: number): NewEvent => ({
     deadline: '2026-01-01T01:00:00.000Z',
     onTimeout: { action: 'escalate', escalateTo: 'admin' },
     escalation: undefined,
+    policy: { type: 'approval', index: 0 },
   },
 });
 
@@ -177,6 +178,7 @@ describe('single-agent decider (refund desk)', () => {
               deadline: null,
               onTimeout: null,
               escalation,
+              policy: { type: 'escalation', index: 0 },
             },
           },
         ],
@@ -406,6 +408,7 @@ describe('single-agent decider (refund desk)', () => {
                 suggested_action: 'Decide the request in place of the original approvers.',
                 source: 'policy',
               },
+              policy: { type: 'approval', index: 0 },
             },
           },
         ],

@@ -1,5 +1,6 @@
 import type { EscalationRule, NewEvent } from '@parley/contracts';
-import { test } from '../policies/expression';
+import { escalate, escalateOnInput } from '../hitl/escalation-rules';
+import { authorizeToolCall, effectiveArgs, gateEvents, governingRule, latestGate } from '../hitl/tool-gates';
 import type { HumanRequestState, ModelCallState, RunState, ToolCallState } from '../run-state';
 import type { ChatMessage, DecideContext, Step, ToolSpec } from '../steps';
 import {
@@ -139,100 +140,15 @@ export function requestToolCalls(
       });
       return;
     }
-    const policies = state.workflow.policies;
-    const escalation = policies.escalations.find(
-      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, parsed.args)),
-    );
-    const approval = policies.approvals.find(
-      (rule) => rule.tool === tc.name && (!rule.when || test(rule.when, parsed.args)),
-    );
-    if (escalation) {
-      // The escalation replaces the approval gate: it keeps the approval's four-eyes rule, else
-      // the requester could approve their own call by way of the escalation.
-      const fourEyes = approval?.fourEyes ?? false;
-      events.push(
-        ...escalate(
-          state,
-          ctx,
-          escalation,
-          { type: 'tool-call', callId },
-          { tool: tc.name, args },
-          argsHash,
-          fourEyes,
-        ),
-      );
-      return;
-    }
-    if (approval) {
-      const confirmation = approval.kind === 'confirmation';
-      events.push(
-        openRequestEvent(state, ctx, {
-          kind: approval.kind,
-          subject: { type: 'tool-call', callId },
-          title: confirmation ? `Confirm ${tc.name}` : `Approve ${tc.name}`,
-          ask: confirmation
-            ? `${call.agent} will run ${tc.name} with ${JSON.stringify(args)}. Confirm?`
-            : `${call.agent} wants to run ${tc.name} with ${JSON.stringify(args)}${approval.when ? ` (policy: ${approval.when})` : ''}.`,
-          payload: { tool: tc.name, args },
-          payloadHash: argsHash,
-          gate: approval,
-          requesterOnly: confirmation,
-        }),
-      );
-    }
+    // The gate is opened now, in the same append as the call, by the same rule that is checked
+    // again right before the call runs (hitl/tool-gates.ts).
+    const rule = governingRule(state.workflow.policies, tc.name, parsed.args);
+    if (rule) events.push(...gateEvents(state, ctx, { callId, agent: call.agent, tool: tc.name }, args, rule));
   });
   return events.length > 0 ? { kind: 'append', events } : undefined;
 }
 
-export function escalate(
-  state: RunState,
-  ctx: DecideContext,
-  rule: EscalationRule,
-  subject: Parameters<typeof openRequestEvent>[2]['subject'],
-  payload: unknown,
-  payloadHash?: string,
-  fourEyes = false,
-): NewEvent[] {
-  const context = typeof payload === 'string' ? payload : JSON.stringify(payload);
-  const ruleName = rule.when ?? rule.inputMatches ?? rule.reason;
-  return [
-    {
-      type: 'escalation.raised',
-      actor: SYSTEM_ACTOR,
-      data: {
-        reason: rule.reason,
-        context,
-        suggested_action: rule.suggestedAction,
-        source: 'policy',
-        rule: ruleName,
-      },
-    },
-    openRequestEvent(state, ctx, {
-      kind: 'escalation',
-      subject,
-      title: `Escalation: ${rule.reason}`,
-      ask: `${rule.reason}. Suggested: ${rule.suggestedAction} Approve the held action, reject it, answer or hand back with guidance, or close the run.`,
-      payload,
-      payloadHash,
-      gate: { roles: rule.roles, fourEyes },
-      escalation: { reason: rule.reason, context, suggested_action: rule.suggestedAction, source: 'policy' },
-    }),
-  ];
-}
-
-function gateOf(state: RunState, call: ToolCallState): HumanRequestState | undefined {
-  return last(requestsAbout(state, (s) => s.type === 'tool-call' && s.callId === call.callId));
-}
-
-/** The arguments a tool runs with: a human may have edited them when approving. */
-export function effectiveArgs(state: RunState, call: ToolCallState): unknown {
-  const gate = gateOf(state, call);
-  if (gate?.status === 'resolved' && gate.outcome === 'edit') {
-    const edited = gate.outcomePayload as { args?: unknown } | undefined;
-    return edited?.args ?? call.args;
-  }
-  return call.args;
-}
+export { effectiveArgs };
 
 /**
  * Move requested tool calls along: run the ones that need no human (or were approved), record
@@ -240,23 +156,14 @@ export function effectiveArgs(state: RunState, call: ToolCallState): unknown {
  */
 export function advanceToolCalls(state: RunState, ctx: DecideContext): Step | undefined {
   for (const call of state.toolCalls) {
-    if (call.status === 'started') return { kind: 'run-tool', callId: call.callId }; // recovery: same idempotency key
-    if (call.status !== 'requested') continue;
+    if (call.status !== 'requested' && call.status !== 'started') continue;
     if (!mayCall(state, call.agent, call.tool)) {
-      // Only a log written before calls outside the list were refused at request time gets here.
-      return {
-        kind: 'append',
-        events: [
-          {
-            type: 'tool-call.rejected',
-            actor: SYSTEM_ACTOR,
-            data: { callId: call.callId, reason: notAllowedReason(state, call.agent, call.tool) },
-          },
-        ],
-      };
+      // Only a log written before calls outside the list were refused at request time gets here
+      // (or an imported or forked one): refused, never run.
+      return rejectCall(call.callId, notAllowedReason(state, call.agent, call.tool));
     }
+    const gate = latestGate(state, call.callId);
     if (call.tool === ESCALATE_TOOL) {
-      const gate = gateOf(state, call);
       if (!gate || gate.status === 'open') continue;
       return {
         kind: 'append',
@@ -273,34 +180,41 @@ export function advanceToolCalls(state: RunState, ctx: DecideContext): Step | un
         ],
       };
     }
-    const gate = gateOf(state, call);
-    if (!gate) return { kind: 'run-tool', callId: call.callId };
-    const outcome = outcomeOf(gate);
+    const outcome = gate ? outcomeOf(gate) : undefined;
     if (outcome === 'open') continue;
-    if (outcome === 'escalated') return escalateExpired(state, ctx, gate);
-    if (outcome === 'approve' || outcome === 'confirm' || outcome === 'edit')
-      return { kind: 'run-tool', callId: call.callId };
-    const reason =
-      outcome === 'close'
-        ? 'closed by a human'
-        : `${outcome === 'decline' ? 'declined' : outcome === 'reject' ? 'rejected' : `not run (${outcome})`} by a human${gate.outcomeComment ? `: ${gate.outcomeComment}` : ''}`;
-    const events: NewEvent[] = [
-      {
-        type: 'tool-call.rejected',
-        actor: SYSTEM_ACTOR,
-        data: { callId: call.callId, reason, requestId: gate.requestId },
-      },
-    ];
-    if (outcome === 'close') {
-      events.push({
-        type: 'run.completed',
-        actor: SYSTEM_ACTOR,
-        data: { output: gate.outcomeComment ?? 'Closed by a human.' },
-      });
-    }
-    return { kind: 'append', events };
+    if (gate && outcome === 'escalated') return escalateExpired(state, ctx, gate);
+    if (gate && outcome !== undefined && outcome !== 'approve' && outcome !== 'confirm' && outcome !== 'edit')
+      return humanDenied(gate, call.callId, outcome);
+    // No gate yet, or the latest one approved: the policies decide, on the arguments that would run
+    // (recovery of a started call included: a started call nobody approved is not run).
+    const verdict = authorizeToolCall(state, ctx, call);
+    if (verdict.kind === 'run') return { kind: 'run-tool', callId: call.callId };
+    if (verdict.kind === 'refuse') return rejectCall(call.callId, verdict.reason);
+    return { kind: 'append', events: verdict.events };
   }
   return undefined;
+}
+
+function rejectCall(callId: string, reason: string, requestId?: string): Step {
+  const data = requestId === undefined ? { callId, reason } : { callId, reason, requestId };
+  return { kind: 'append', events: [{ type: 'tool-call.rejected', actor: SYSTEM_ACTOR, data }] };
+}
+
+/** A human said no (reject, decline, close, an expiry that does not approve ...): the call is not run. */
+function humanDenied(gate: HumanRequestState, callId: string, outcome: string): Step {
+  const reason =
+    outcome === 'close'
+      ? 'closed by a human'
+      : `${outcome === 'decline' ? 'declined' : outcome === 'reject' ? 'rejected' : `not run (${outcome})`} by a human${gate.outcomeComment ? `: ${gate.outcomeComment}` : ''}`;
+  const step = rejectCall(callId, reason, gate.requestId) as { kind: 'append'; events: NewEvent[] };
+  if (outcome === 'close') {
+    step.events.push({
+      type: 'run.completed',
+      actor: SYSTEM_ACTOR,
+      data: { output: gate.outcomeComment ?? 'Closed by a human.' },
+    });
+  }
+  return step;
 }
 
 export function toolCallsSettled(
@@ -367,17 +281,4 @@ export function toolLoopMessages(
   return messages;
 }
 
-/** Policy escalation over the human's input (a legal threat, a request for a manager), before any model call. */
-export function escalateOnInput(state: RunState, ctx: DecideContext): Step | undefined {
-  for (const rule of state.workflow.policies.escalations) {
-    if (!rule.inputMatches) continue;
-    if (state.escalations.some((e) => e.rule === rule.inputMatches)) continue;
-    if (new RegExp(rule.inputMatches, 'i').test(state.input)) {
-      return {
-        kind: 'append',
-        events: escalate(state, ctx, rule, { type: 'escalation' }, { input: state.input }),
-      };
-    }
-  }
-  return undefined;
-}
+export { escalate, escalateOnInput };
