@@ -17,3 +17,4 @@ export * from './hitl/payload';
 export * from './hitl/tool-gates';
 export * from './hitl/escalation-chain';
 export * from './hitl/escalation-rules';
+export * from './fork/fork-stream';

@@ -5,3 +5,4 @@ export * from './model-proxy';
 export * from './given';
 export * from './proc-stats';
 export * from './child-rpc';
+export * from './gate-invariant';
