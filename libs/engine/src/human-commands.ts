@@ -206,9 +206,7 @@ export function decideOnRequest(
   const latest = latestVotes([...request.votes, vote]);
   const approving = approves(input.decision);
   const target = approvedHash(request, vote);
-  const approvers = latest.filter(
-    (v) => target !== undefined && approvedHash(request, v) === target,
-  );
+  const approvers = latest.filter((v) => target !== undefined && approvedHash(request, v) === target);
   if (approving && approvers.length < request.quorum) {
     return {
       events,

@@ -96,11 +96,13 @@ export class RunEngine {
    * from its log. The head check is one indexed lookup; it keeps a cached state honest when
    * something else wrote the run (another instance that owned it for a while).
    */
-  async state(runId: string): Promise<RunState | undefined> {
+  async state(runId: string, options: { forReading?: boolean } = {}): Promise<RunState | undefined> {
     const cached = this.active.get(runId);
     if (cached && (await this.deps.store.head(runId))?.seq === cached.seq) return cached;
     const events = await this.deps.store.read(runId);
     if (events.length === 0) return undefined;
+    // Reads (the run's page, an auditor) see the log as it is; GET /api/runs/:id/verify tells its state.
+    if (options.forReading) return foldRun(events.map(upcast));
     // A run is driven only from a log that verifies: an event edited in the database (an amount, an
     // approval) breaks its hash, and the run is refused as a whole rather than run on a forged fact.
     const verifier = new ChainVerifier();

@@ -76,5 +76,8 @@ function integrityOf(broken: Array<{ runId: string; seq: number; reason: string 
   ok: boolean;
   brokenRuns: Array<{ runId: string; seq: number; reason: string }>;
 } {
-  return { ok: broken.length === 0, brokenRuns: broken.map(({ runId, seq, reason }) => ({ runId, seq, reason })) };
+  return {
+    ok: broken.length === 0,
+    brokenRuns: broken.map(({ runId, seq, reason }) => ({ runId, seq, reason })),
+  };
 }

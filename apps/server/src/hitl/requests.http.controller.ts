@@ -40,7 +40,7 @@ export class RequestsHttpController {
   @RequiresRole('viewer')
   async get(@Param('id') id: string) {
     const runId = await runOfRequest(this.projection, this.store, id);
-    const state = await this.engine.state(runId);
+    const state = await this.engine.state(runId, { forReading: true });
     const request = state?.requests.find((r) => r.requestId === id);
     if (!state || !request) throw new NotFoundError('REQUEST.NOT_FOUND', `no request with id ${id}`);
     return { ...requestView(request), runId };

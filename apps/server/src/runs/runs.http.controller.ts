@@ -69,7 +69,7 @@ export class RunsHttpController {
   @RequiresRole('viewer')
   @ApiOperation({ summary: 'A run: status, transcript, pending human requests, output' })
   async get(@Param('runId') runId: string) {
-    const state = await this.engine.state(runId);
+    const state = await this.engine.state(runId, { forReading: true });
     if (!state) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
     return runView(state);
   }
@@ -94,7 +94,7 @@ export class RunsHttpController {
   async cancel(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(CancelBody, body);
     await this.commands.execute(new CancelRunCommand(runId, human, parsed.reason));
-    return runView((await this.engine.state(runId))!);
+    return runView((await this.engine.state(runId, { forReading: true }))!);
   }
 
   @Post(':runId/messages')

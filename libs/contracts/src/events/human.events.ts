@@ -76,9 +76,7 @@ export const HumanRequestOpened = z.object({
    * The workflow rule that opened a tool-call gate (`policies.approvals[index]` or
    * `policies.escalations[index]` of the workflow frozen in `run.started`): what its decisions satisfy.
    */
-  policy: z
-    .object({ type: z.enum(['approval', 'escalation']), index: z.number().int().min(0) })
-    .optional(),
+  policy: z.object({ type: z.enum(['approval', 'escalation']), index: z.number().int().min(0) }).optional(),
   /** Escalations carry the structured reason. */
   escalation: z
     .object({

@@ -143,7 +143,8 @@ export function requestToolCalls(
     // The gate is opened now, in the same append as the call, by the same rule that is checked
     // again right before the call runs (hitl/tool-gates.ts).
     const rule = governingRule(state.workflow.policies, tc.name, parsed.args);
-    if (rule) events.push(...gateEvents(state, ctx, { callId, agent: call.agent, tool: tc.name }, args, rule));
+    if (rule)
+      events.push(...gateEvents(state, ctx, { callId, agent: call.agent, tool: tc.name }, args, rule));
   });
   return events.length > 0 ? { kind: 'append', events } : undefined;
 }

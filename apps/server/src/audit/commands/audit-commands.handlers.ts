@@ -5,14 +5,13 @@ import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
   ConflictError,
   ExportVerifier,
-  GENESIS_HASH,
   ValidationError,
-  sealEvent,
-  verifyChain,
+  upcast,
+  type EventData,
   type EventEnvelope,
 } from '@parley/contracts';
 import type { EventStore, KafkaEventStore } from '@parley/event-store';
-import { RunEngine, postMessage } from '@parley/engine';
+import { RunEngine, foldRun, forkStream, postMessage } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
 import { ForkRunCommand, ImportLogCommand } from './audit-commands';
@@ -20,7 +19,7 @@ import { ForkRunCommand, ImportLogCommand } from './audit-commands';
 @CommandHandler(ForkRunCommand)
 export class ForkRunHandler implements ICommandHandler<
   ForkRunCommand,
-  { runId: string; forkOf: { runId: string; atSeq: number; head: string } }
+  { runId: string; forkOf: EventData<'run.started'>['forkOf']; note: string }
 > {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -29,8 +28,10 @@ export class ForkRunHandler implements ICommandHandler<
 
   /**
    * The fork's stream begins with copies of the original's first `atSeq` events, re-chained under
-   * the new run id; its `run.started` names the original and the hash of event `atSeq` there, so
-   * the prefix can be checked against the original at any time.
+   * the new run id (`forkStream`); its `run.started` names the original and the hash of event `atSeq`
+   * there, who forked and why. Everything is checked before anything is written: the permission, the
+   * prefix's chain, the correction message; a refused fork creates nothing. The engine then checks
+   * every gate of the prefix's unresolved calls again before any effect.
    */
   async execute(c: ForkRunCommand) {
     let original = await this.prefix(c.runId, c.atSeq);
@@ -39,53 +40,26 @@ export class ForkRunHandler implements ICommandHandler<
       await (this.store as KafkaEventStore).waitForCatchUp();
       original = await this.prefix(c.runId, c.atSeq);
     }
-    if (original.length === 0)
-      throw new ValidationError('RUN.NOT_FOUND', `no run with id ${c.runId}`, 'runId');
-    if (original.length < c.atSeq)
-      throw new ValidationError(
-        'FORK.BEYOND_HEAD',
-        `run ${c.runId} has only ${original.length} events`,
-        'atSeq',
-      );
-    const verdict = verifyChain(original);
-    if (!verdict.ok)
-      throw new ConflictError('FORK.SOURCE_TAMPERED', `the original run does not verify: ${verdict.message}`);
-    const forkOf = { runId: c.runId, atSeq: c.atSeq, head: verdict.head };
+    const who = acting(c.by);
+    const role = who.roleFor(['approver']) ?? c.by.roles[0];
     const runId = c.newRunId ?? randomUUID();
-    let prevHash = GENESIS_HASH;
-    // Human requests get new ids in the fork: a request id names one request of one run.
-    const requestIds = new Map<string, string>();
-    const renamed = (data: unknown): unknown => {
-      const requestId = (data as { requestId?: unknown } | null)?.requestId;
-      if (typeof requestId !== 'string') return data;
-      if (!requestIds.has(requestId)) requestIds.set(requestId, randomUUID());
-      return { ...(data as object), requestId: requestIds.get(requestId) };
-    };
-    const copied = original.map((e) => {
-      const { hash: _hash, ...rest } = e;
-      const data =
-        e.type === 'run.started'
-          ? { ...(e.data as object), forkOf, idempotencyKey: undefined }
-          : renamed(e.data);
-      const sealed = sealEvent({
-        ...rest,
-        eventId: randomUUID(),
-        runId,
-        correlationId: runId,
-        data,
-        prevHash,
-      });
-      prevHash = sealed.hash;
-      return sealed;
+    const copied = forkStream({
+      prefix: original,
+      sourceRunId: c.runId,
+      atSeq: c.atSeq,
+      runId,
+      by: { kind: c.by.kind ?? 'human', id: c.by.id, role },
+      note: c.note,
+      newId: randomUUID,
     });
+    // A correction message is decided on the fork's state before the fork exists: if it is refused
+    // (an agent's token, a run that has ended), nothing is created.
+    const message = c.message ? postMessage(foldRun(copied.map(upcast))!, who, c.message) : undefined;
     await this.store.importStream(runId, copied);
-    if (c.message)
-      await this.engine.write(
-        runId,
-        (state) => ({ events: postMessage(state!, acting(c.by), c.message!), result: undefined }),
-        { drive: true },
-      );
+    if (message)
+      await this.engine.write(runId, () => ({ events: message, result: undefined }), { drive: true });
     else this.engine.kick(runId);
+    const forkOf = (copied[0].data as EventData<'run.started'>).forkOf;
     return { runId, forkOf, note: c.note };
   }
 
