@@ -1,4 +1,12 @@
-import { GLOBAL_OPTIONS, parse, splitCommand, type Options } from './args';
+import {
+  Command as Program,
+  CommanderError,
+  Help,
+  Option,
+  type Argument,
+  type Command as CommanderCommand,
+} from 'commander';
+import type { Values } from './args';
 import type { Command, Context } from './command';
 import { AUDIT_COMMANDS } from './commands/audit';
 import { REQUEST_COMMANDS } from './commands/requests';
@@ -23,111 +31,186 @@ const EXIT_HELP = `Exit codes:
   5  not found: no such run, request or file (404)
   6  run watch: the run failed or was cancelled`;
 
-function flags(options: Options): string {
-  return Object.entries(options)
-    .map(([name, spec]) => {
-      const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` <${spec.value}>` : ''}`;
-      return `  ${left.padEnd(30)}${spec.description}`;
-    })
-    .join('\n');
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
 }
 
-export function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));
+/** `run start`: the command's words below the program. */
+function pathOf(command: CommanderCommand): string {
+  const words: string[] = [];
+  for (let c: CommanderCommand | null = command; c?.parent; c = c.parent) words.unshift(c.name());
+  return words.join(' ');
+}
+
+/** `<workflow>`, `<input...>`, `[name]`: as commander writes them in help. */
+function argumentTerm(argument: Argument): string {
+  const name = `${argument.name()}${argument.variadic ? '...' : ''}`;
+  return argument.required ? `<${name}>` : `[${name}]`;
+}
+
+const argumentsOf = (command: CommanderCommand): string =>
+  command.registeredArguments.map((a) => argumentTerm(a)).join(' ');
+
+/** The leaf commands under `command`, depth first, in the order they were added. */
+function leaves(command: CommanderCommand): CommanderCommand[] {
+  return command.commands.flatMap((c) => (c.commands.length ? leaves(c) : [c]));
+}
+
+function mainHelp(program: CommanderCommand, helper: Help): string {
+  const commands = leaves(program).map((c) => [`${pathOf(c)} ${argumentsOf(c)}`.trim(), c.summary()]);
+  const width = Math.max(...commands.map(([term]) => term.length));
+  const flags = helper
+    .visibleOptions(program)
+    .map((o) => [helper.optionTerm(o), helper.optionDescription(o)]);
+  const flagWidth = Math.max(...flags.map(([term]) => term.length));
   return [
     'parley: the Parley orchestration server from a terminal or a script',
     '',
     'Usage: parley <command> [arguments] [flags]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${`${c.name} ${c.args}`.trim().padEnd(width)}  ${c.summary}`),
+    ...commands.map(([term, summary]) => `  ${term.padEnd(width)}  ${summary}`),
     '',
     'Flags of every command:',
-    flags(GLOBAL_OPTIONS),
+    ...flags.map(([term, description]) => `  ${term.padEnd(flagWidth)}  ${description}`),
     '',
     'Environment: PARLEY_URL (default http://localhost:3000), PARLEY_TOKEN.',
     '`parley <command> --help` describes a command. Full reference: docs/CLI.md.',
     '',
     EXIT_HELP,
+    '',
   ].join('\n');
 }
 
-export function commandHelp(command: Command): string {
-  return [
-    `Usage: parley ${command.name} ${command.args}`.trimEnd() + ' [flags]',
-    '',
-    command.summary.charAt(0).toUpperCase() + command.summary.slice(1) + '.',
-    ...(command.details ? ['', command.details] : []),
-    '',
-    'Flags:',
-    ...(Object.keys(command.options).length ? [flags(command.options)] : []),
-    flags(GLOBAL_OPTIONS),
-    '',
-    EXIT_HELP,
-  ].join('\n');
+/** The program: commander parses, checks arity and writes help; the commands do the rest. */
+function program(io: Io, run: (command: Command, ctx: Context) => Promise<void>): Program {
+  const root = new Program('parley')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text.replace(/\n$/, '')),
+      writeErr: () => undefined, // errors are printed once, by main (one line, our format)
+      outputError: () => undefined,
+    })
+    .configureHelp({
+      showGlobalOptions: true,
+      formatHelp: (command, helper) =>
+        command.parent ? Help.prototype.formatHelp.call(helper, command, helper) : mainHelp(command, helper),
+    })
+    .helpOption('-h, --help', 'this help')
+    .addOption(new Option('--server <url>', 'the server').env('PARLEY_URL').default('http://localhost:3000'))
+    .addOption(new Option('--token <token>', 'your bearer token').env('PARLEY_TOKEN'))
+    .addOption(new Option('--json', 'machine-readable output'));
+  const groups = new Map<string, CommanderCommand>();
+  for (const command of COMMANDS) {
+    const words = command.name.split(' ');
+    let parent: CommanderCommand = root;
+    for (const group of words.slice(0, -1)) {
+      let next = groups.get(group);
+      if (!next) {
+        next = parent.command(group);
+        groups.set(group, next);
+      }
+      parent = next;
+    }
+    const sub = parent
+      .command(words[words.length - 1])
+      .summary(command.summary)
+      .description(
+        `${command.summary.charAt(0).toUpperCase()}${command.summary.slice(1)}.` +
+          (command.details ? `\n\n${command.details}` : ''),
+      );
+    for (const [term, description] of command.arguments) sub.argument(term, description);
+    sub.usage(`${argumentsOf(sub)} [flags]`.trimStart());
+    for (const [name, spec] of Object.entries(command.options)) {
+      const flags = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` <${spec.value ?? 'value'}>` : ''}`;
+      sub.addOption(new Option(flags, spec.description));
+    }
+    sub.addHelpText('after', `\n${EXIT_HELP}`);
+    sub.action(async () => {
+      const values: Values = {};
+      const all = sub.optsWithGlobals();
+      for (const option of [...sub.options, ...root.options]) {
+        values[option.long!.slice(2)] = all[option.attributeName()] as string | boolean | undefined;
+      }
+      const positionals = sub.processedArgs.flat().map(String);
+      await run(command, contextOf(values, positionals, io));
+    });
+  }
+  for (const group of groups.values()) {
+    group.summary(`${group.name()}: ${group.commands.map((c) => c.name()).join(', ')}`);
+  }
+  return root;
 }
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  env: Record<string, string | undefined>;
+function contextOf(values: Values, positionals: string[], io: Io): Context {
+  const server = values.server as string;
+  const token = (values.token as string | undefined) || undefined;
+  let http: Http | undefined;
+  return {
+    values,
+    positionals,
+    json: values.json === true,
+    server,
+    token,
+    http: () => (http ??= new Http(server, token)),
+    out: io.out,
+    err: io.err,
+  };
+}
+
+/** A parse error of commander, as the usage error it always was (`parley runs: Unknown option '--colour'`). */
+function usageOf(error: CommanderError, command: CommanderCommand | undefined): CliError {
+  const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
+  const path = command ? pathOf(command) : '';
+  switch (error.code) {
+    case 'commander.unknownCommand':
+      return usageError(`unknown command "${[path, quoted].filter(Boolean).join(' ')}"`);
+    case 'commander.help': // a group without its subcommand
+      return command
+        ? usageError(`${path}: name a subcommand: ${command.commands.map((c) => c.name()).join(', ')}`)
+        : usageError('name a command');
+    case 'commander.unknownOption':
+      return usageError(`Unknown option '${quoted}'`);
+    case 'commander.missingArgument': {
+      const given = command?.args.length ?? 0;
+      const missing = (command?.registeredArguments ?? []).slice(given).filter((a) => a.required);
+      return usageError(`missing ${missing.map((a) => argumentTerm(a)).join(' ')}`);
+    }
+    case 'commander.excessArguments':
+      return usageError(`unexpected argument "${command?.args[command.registeredArguments.length] ?? ''}"`);
+    case 'commander.optionMissingArgument':
+      return usageError(`Option '${quoted}' argument missing`);
+    default:
+      return usageError(error.message.replace(/^error: /, ''));
+  }
 }
 
 /** Run one command line; resolves to the exit code. Errors are printed here, never thrown. */
 export async function main(argv: string[], io: Io): Promise<number> {
-  let command: Command | undefined;
+  let code: number = EXIT.ok;
+  let current: CommanderCommand | undefined; // the command being parsed, for messages
+  const root = program(io, async (command, ctx) => {
+    const result = await command.run(ctx);
+    code = typeof result === 'number' ? result : EXIT.ok;
+  });
+  const track = (_: CommanderCommand, sub: CommanderCommand): void => void (current = sub);
+  root.hook('preSubcommand', track);
+  for (const group of root.commands) group.hook('preSubcommand', track);
   try {
-    const { words, rest } = splitCommand(argv);
-    const wantsHelp = rest.includes('--help') || rest.includes('-h');
-    if (words[0] === 'help') {
-      const topic = COMMANDS.find((c) => c.name === words.slice(1).concat(rest).join(' '));
-      io.out(topic ? commandHelp(topic) : mainHelp());
-      return EXIT.ok;
+    await root.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (caught) {
+    const leaf = current && current.commands.length === 0 ? current : undefined;
+    let error = caught;
+    if (caught instanceof CommanderError) {
+      if (caught.exitCode === 0) return EXIT.ok; // --help
+      error = usageOf(caught, current);
     }
-    if (words.length === 0) {
-      if (wantsHelp) {
-        io.out(mainHelp());
-        return EXIT.ok;
-      }
-      throw usageError('name a command');
-    }
-    const name = words.join(' ');
-    command = COMMANDS.find((c) => c.name === name);
-    if (!command) {
-      if (words[0] === 'run' && words.length === 1)
-        throw usageError('run: name a subcommand: start, watch or show');
-      throw usageError(`unknown command "${name}"`);
-    }
-    if (wantsHelp) {
-      io.out(commandHelp(command));
-      return EXIT.ok;
-    }
-    const { values, positionals } = parse(rest, command.options);
-    const names = command.args.split(' ').filter(Boolean);
-    if (positionals.length < command.min)
-      throw usageError(`missing ${names.slice(positionals.length, command.min).join(' ')}`);
-    if (positionals.length > command.max)
-      throw usageError(`unexpected argument "${positionals[command.max]}"`);
-    const server = (values.server as string | undefined) ?? io.env.PARLEY_URL ?? 'http://localhost:3000';
-    const token = (values.token as string | undefined) ?? io.env.PARLEY_TOKEN;
-    let http: Http | undefined;
-    const ctx: Context = {
-      values,
-      positionals,
-      json: values.json === true,
-      server,
-      token: token || undefined,
-      http: () => (http ??= new Http(server, token || undefined)),
-      out: io.out,
-      err: io.err,
-    };
-    const code = await command.run(ctx);
-    return typeof code === 'number' ? code : EXIT.ok;
-  } catch (error) {
     if (error instanceof CliError) {
-      const help =
-        error.exitCode === EXIT.usage ? ` (see: parley ${command ? `${command.name} ` : ''}--help)` : '';
-      io.err(`parley${command ? ` ${command.name}` : ''}: ${error.message}${help}`);
+      const name = leaf ? ` ${pathOf(leaf)}` : '';
+      const help = error.exitCode === EXIT.usage ? ` (see: parley${name} --help)` : '';
+      io.err(`parley${name}: ${error.message}${help}`);
       return error.exitCode;
     }
     io.err(`parley: unexpected error: ${(error as Error)?.stack ?? String(error)}`);

@@ -16,15 +16,12 @@ export interface Context {
 export interface Command {
   /** `runs`, `run start` ... */
   name: string;
-  /** `<workflow> <input...>` */
-  args: string;
+  /** Positional arguments in order, with their help text: `<name>` required, `<name...>` the rest of the line. */
+  arguments: Array<[term: string, description: string]>;
   summary: string;
   /** More lines for `--help`. */
   details?: string;
   options: Options;
-  /** Positional arguments: at least `min`, at most `max` (Infinity: the rest is joined). */
-  min: number;
-  max: number;
   /** Resolves to the exit code (0 when nothing is returned). */
   run(ctx: Context): Promise<number | void>;
 }

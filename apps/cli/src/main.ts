@@ -9,7 +9,6 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 void main(process.argv.slice(2), {
   out: (text) => void process.stdout.write(`${text}\n`),
   err: (text) => void process.stderr.write(`${text}\n`),
-  env: process.env,
 }).then((code) => {
   // Exit once the output is flushed (an idle keep-alive connection must not hold the process).
   process.stdout.write('', () => process.exit(code));

@@ -63,9 +63,6 @@ export interface StartRun {
   forkOf?: { runId: string; atSeq: number; head: string };
 }
 
-/** Decides the events of a command from the run's current state; `[]` appends nothing. */
-export type Decider<T> = (state: RunState) => { events: NewEvent[]; result: T };
-
 /**
  * The engine: the only writer of run streams in this process. A run's state is the fold of its
  * events; the engine decides the next step, records its intent, performs it outside the lock and

@@ -1,5 +1,11 @@
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { Stream } from 'openai/streaming';
+import {
+  ChatCompletionStream,
+  type ChatCompletionChunk,
+  type ChatCompletionMessageParam,
+  type ChatCompletionTool,
+} from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import type { Provider } from '@parley/contracts';
 import type { ChatMessage, ModelCallPlan } from '@parley/engine';
@@ -78,29 +84,8 @@ export class OpenAiModelGateway implements ModelGateway {
     } catch (error) {
       throw new ModelCallError('MODEL_UNAVAILABLE', `${plan.agent.name}: ${describe(error)}`, 1);
     }
-    let content = '';
-    const calls: Array<{ id: string; name: string; args: string }> = [];
-    let usage: ModelResult['usage'];
     try {
-      for await (const chunk of stream) {
-        if (chunk.usage)
-          usage = {
-            promptTokens: chunk.usage.prompt_tokens,
-            completionTokens: chunk.usage.completion_tokens,
-          };
-        const delta = chunk.choices[0]?.delta;
-        if (!delta) continue;
-        if (delta.content) {
-          content += delta.content;
-          if (!plan.structured) ctx.onToken?.(delta.content);
-        }
-        for (const tc of delta.tool_calls ?? []) {
-          const slot = (calls[tc.index] ??= { id: '', name: '', args: '' });
-          if (tc.id) slot.id = tc.id;
-          if (tc.function?.name) slot.name += tc.function.name;
-          if (tc.function?.arguments) slot.args += tc.function.arguments;
-        }
-      }
+      return await accumulate(stream, plan.structured ? undefined : ctx.onToken);
     } catch (error) {
       throw new ModelCallError(
         'MODEL_UNAVAILABLE',
@@ -108,11 +93,6 @@ export class OpenAiModelGateway implements ModelGateway {
         1,
       );
     }
-    return {
-      content,
-      toolCalls: calls.filter(Boolean).map((c) => ({ id: c.id, name: c.name, arguments: parseArgs(c.args) })),
-      usage,
-    };
   }
 
   private clientFor(provider: Provider | undefined): OpenAI {
@@ -142,6 +122,35 @@ export class OpenAiModelGateway implements ModelGateway {
     }
     return client;
   }
+}
+
+/**
+ * The answer of a streamed completion, accumulated by the SDK's own ChatCompletionStream (content,
+ * tool calls pieced together by index, usage); `onToken` gets each content delta as it arrives. A
+ * stream that ends before its finish_reason is an error here, not a truncated answer.
+ */
+async function accumulate(
+  stream: Stream<ChatCompletionChunk>,
+  onToken: ((delta: string) => void) | undefined,
+): Promise<Omit<ModelResult, 'attempts'>> {
+  const runner = ChatCompletionStream.fromReadableStream(stream.toReadableStream());
+  if (onToken) runner.on('content', (delta) => onToken(delta));
+  const completion = await runner.finalChatCompletion();
+  const message = completion.choices[0]?.message;
+  return {
+    content: message?.content ?? '',
+    toolCalls: (message?.tool_calls ?? [])
+      .filter((call) => call.type === 'function')
+      .map((call) => ({
+        id: call.id,
+        name: call.function.name,
+        arguments: parseArgs(call.function.arguments),
+      })),
+    usage: completion.usage && {
+      promptTokens: completion.usage.prompt_tokens,
+      completionTokens: completion.usage.completion_tokens,
+    },
+  };
 }
 
 function toOpenAi(m: ChatMessage): ChatCompletionMessageParam {

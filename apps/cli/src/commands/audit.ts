@@ -20,7 +20,7 @@ import { fileArgument, lines } from '../ndjson';
 
 const replay: Command = {
   name: 'replay',
-  args: '<runId|file.ndjson>',
+  arguments: [['<runId|file.ndjson>', 'a run on the server, or an export file (offline)']],
   summary: "a run's state at a seq: transcript and pending requests (a file is replayed offline)",
   details: [
     'With a runId, the server rebuilds the state from the log (GET /api/runs/:runId/state?at=).',
@@ -31,8 +31,6 @@ const replay: Command = {
     at: { type: 'string', value: 'seq', description: 'the seq to stop at (default: the last event)' },
     run: { type: 'string', value: 'runId', description: 'the run to replay when the file holds several' },
   },
-  min: 1,
-  max: 1,
   async run(ctx) {
     const at = positiveInt(ctx.values.at, '--at');
     const file = fileArgument(ctx.positionals[0]);
@@ -99,7 +97,7 @@ async function replayFile(
 
 const verify: Command = {
   name: 'verify',
-  args: '<runId|file.ndjson>',
+  arguments: [['<runId|file.ndjson>', 'a run on the server, or an export file (offline)']],
   summary: "check a run's hash chain on the server, or an export file offline",
   details: [
     'Prints "ok: N events, head <hash>", or the first broken position and why, and exits 4.',
@@ -107,8 +105,6 @@ const verify: Command = {
     "chain and seq continuity, and the manifest's count and head are checked line by line.",
   ].join('\n'),
   options: {},
-  min: 1,
-  max: 1,
   async run(ctx) {
     const file = fileArgument(ctx.positionals[0]);
     if (!file) {
@@ -148,7 +144,7 @@ const verify: Command = {
 
 const exportRun: Command = {
   name: 'export',
-  args: '<runId>',
+  arguments: [['<runId>', 'the run']],
   summary: 'download a run as NDJSON (a manifest line, then every event as stored)',
   options: {
     output: {
@@ -158,8 +154,6 @@ const exportRun: Command = {
       description: 'write to this file (default: stdout)',
     },
   },
-  min: 1,
-  max: 1,
   async run(ctx) {
     const runId = ctx.positionals[0];
     const output = ctx.values.output as string | undefined;

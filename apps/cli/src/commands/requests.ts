@@ -15,7 +15,7 @@ interface RequestSummary {
 
 const inbox: Command = {
   name: 'inbox',
-  args: '',
+  arguments: [],
   summary: 'the open requests you may act on: id, kind, run, title, deadline',
   options: {
     kind: {
@@ -26,8 +26,6 @@ const inbox: Command = {
     role: { type: 'string', value: 'role', description: 'only requests open to this role' },
     run: { type: 'string', value: 'runId', description: 'only requests of this run' },
   },
-  min: 0,
-  max: 0,
   async run(ctx) {
     const query = validate(
       ListRequestsQuery,
@@ -65,7 +63,7 @@ interface DecisionAnswer {
 function decisionCommand(decision: 'approve' | 'reject', past: string): Command {
   return {
     name: decision,
-    args: '<requestId>',
+    arguments: [['<requestId>', 'the request (parley inbox lists them)']],
     summary: `${decision} a request`,
     options: {
       comment: { type: 'string', short: 'm', value: 'text', description: 'why (kept in the audit trail)' },
@@ -76,8 +74,6 @@ function decisionCommand(decision: 'approve' | 'reject', past: string): Command 
           'the payloadHash of the version you were shown (console, GET /api/requests/<id>): refused if it changed since',
       },
     },
-    min: 1,
-    max: 1,
     async run(ctx) {
       const requestId = ctx.positionals[0];
       // Without --hash the decision is about the payload as the request opened; once an approver has

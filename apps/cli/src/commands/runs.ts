@@ -16,7 +16,7 @@ interface RunSummary {
 
 const runs: Command = {
   name: 'runs',
-  args: '',
+  arguments: [],
   summary: 'list runs',
   options: {
     status: {
@@ -26,8 +26,6 @@ const runs: Command = {
     },
     workflow: { type: 'string', value: 'name', description: 'only runs of this workflow' },
   },
-  min: 0,
-  max: 0,
   async run(ctx) {
     const query = validate(
       ListRunsQuery,
@@ -61,13 +59,14 @@ const runs: Command = {
 
 const start: Command = {
   name: 'run start',
-  args: '<workflow> <input...>',
+  arguments: [
+    ['<workflow>', 'the workflow (GET /api/workflows)'],
+    ['<input...>', 'the input: the rest of the line'],
+  ],
   summary: 'start a run; prints its runId',
   details:
     'The input is the rest of the line (quote it or not). The same --idempotency-key again returns the same run.',
   options: { 'idempotency-key': { type: 'string', value: 'key', description: 'start at most once per key' } },
-  min: 2,
-  max: Infinity,
   async run(ctx) {
     const [workflow, ...words] = ctx.positionals;
     const body = validate(
@@ -82,11 +81,9 @@ const start: Command = {
 
 const show: Command = {
   name: 'run show',
-  args: '<runId>',
+  arguments: [['<runId>', 'the run']],
   summary: 'a run now: status, transcript, pending requests, output',
   options: {},
-  min: 1,
-  max: 1,
   async run(ctx) {
     const view = await ctx.http().get<RunViewLike>(`/api/runs/${encodeURIComponent(ctx.positionals[0])}`);
     ctx.out(ctx.json ? JSON.stringify(view) : formatState(view));

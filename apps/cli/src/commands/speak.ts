@@ -4,11 +4,12 @@ import type { Command } from '../command';
 
 const say: Command = {
   name: 'say',
-  args: '<runId> <text...>',
+  arguments: [
+    ['<runId>', 'the run'],
+    ['<text...>', 'what you say: the rest of the line'],
+  ],
   summary: 'speak in a run (group chat); with the floor open to you it answers it',
   options: {},
-  min: 2,
-  max: Infinity,
   async run(ctx) {
     const [runId, ...words] = ctx.positionals;
     const body = validate(MessageBody, { text: words.join(' ') }, { text: '<text>' });
@@ -21,11 +22,12 @@ const say: Command = {
 
 const handoff: Command = {
   name: 'handoff',
-  args: '<runId> <agent>',
+  arguments: [
+    ['<runId>', 'the handoff run'],
+    ['<agent>', 'the agent to hand the run to'],
+  ],
   summary: 're-route a handoff run to another agent',
   options: { reason: { type: 'string', short: 'r', value: 'text', description: 'why (required)' } },
-  min: 2,
-  max: 2,
   async run(ctx) {
     const [runId, to] = ctx.positionals;
     const body = validate(

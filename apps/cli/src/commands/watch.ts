@@ -12,7 +12,7 @@ const ENDED: Record<string, number> = {
 
 export const watchCommand: Command = {
   name: 'run watch',
-  args: '<runId>',
+  arguments: [['<runId>', 'the run']],
   summary: 'the live transcript of a run (socket.io), until it ends',
   details: [
     'Prints the run from its first event (or after --after), then live events as they happen, and',
@@ -25,8 +25,6 @@ export const watchCommand: Command = {
     after: { type: 'string', value: 'seq', description: 'start after this seq (default 0: the whole run)' },
     tokens: { type: 'boolean', description: 'stream tokens even when the output is not a terminal' },
   },
-  min: 1,
-  max: 1,
   run: (ctx) => watch(ctx),
 };
 

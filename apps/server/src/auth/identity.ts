@@ -6,7 +6,6 @@ import { ForbiddenError, UnauthorizedError } from '@parley/contracts';
 import type { IdentityKind } from '@parley/engine';
 import { ConfigError } from '../config/config';
 
-export const BUILT_IN_ROLES = ['viewer', 'participant', 'approver', 'admin'] as const;
 /** Each built-in role includes the ones before it. Custom roles (from policies) are flat. */
 const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { v5 as uuidV5 } from 'uuid';
 
 /**
  * Which runs this instance may drive and take commands for. With SQLite (one instance) every run
@@ -48,14 +48,7 @@ export function partitionOf(key: string, partitions: number): number {
 }
 
 /** RFC 9562 name-based UUID (version 5, SHA-1). */
-export function uuidV5(name: string, namespace: string): string {
-  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
-  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
-  hash[6] = (hash[6] & 0x0f) | 0x50;
-  hash[8] = (hash[8] & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export { uuidV5 };
 
 /** Parley's namespace for run ids derived from idempotency keys. */
 const RUN_ID_NAMESPACE = '6f2b7c1e-3d4a-5b6c-8d7e-9f0a1b2c3d4e';

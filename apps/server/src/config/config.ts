@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseCrashPoints, type ChaosSettings } from '@parley/engine';
+import type { ChaosSettings } from '@parley/engine';
+import { ConfigSchema, DEFAULT_CRASH_PROBABILITY, settingsOf, type ConfigEnv } from './config.schema';
 
 /** A setting that stops the server: the message names the setting and says what is wrong. */
 export class ConfigError extends Error {
@@ -25,9 +26,13 @@ export interface ParleyConfig {
   /** The owners' consumer group: an instance silent this long loses its runs to the others. */
   kafkaSessionTimeoutMs: number;
   kafkaHeartbeatIntervalMs: number;
+  /** Debug lines of the Kafka event log and the cluster. */
+  kafkaDebug: boolean;
   /** How long a command routed to another instance may take before 503 CLUSTER.OWNER_UNAVAILABLE. */
   clusterCommandTimeoutMs: number;
   workflowsDir: string;
+  /** The built console; undefined: dist/console of this checkout. */
+  consoleDir?: string;
   /** An OpenAI-compatible endpoint; undefined: the offline model runs in-process. */
   llm?: { baseURL: string; apiKey: string };
   offlineTokenLatencyMs: number;
@@ -44,114 +49,66 @@ export interface ParleyConfig {
   chaos?: ChaosSettings;
 }
 
+/**
+ * The configuration from the environment (config.schema.ts), or a ConfigError naming the first
+ * setting that is wrong. The checks that need the disk (folders) run after the schema.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
-  const port = integer(env, 'PORT', 3000, 0, 65535);
-  const eventLog = (env.PARLEY_EVENT_LOG ?? 'sqlite').trim();
-  if (eventLog !== 'sqlite' && eventLog !== 'kafka') {
-    throw new ConfigError('PARLEY_EVENT_LOG', `must be "sqlite" or "kafka", not "${eventLog}"`);
-  }
-  const kafkaBrokers = (eventLog === 'kafka' ? (env.KAFKA_BROKERS ?? '') : '')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
-  if (eventLog === 'kafka' && kafkaBrokers.length === 0) {
-    throw new ConfigError(
-      'KAFKA_BROKERS',
-      'must list the brokers (host:port,...) when PARLEY_EVENT_LOG=kafka',
-    );
-  }
-  for (const broker of kafkaBrokers) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(broker))
-      throw new ConfigError('KAFKA_BROKERS', `"${broker}" is not host:port`);
-  }
-  const webhooks = (env.PARLEY_WEBHOOKS ?? '')
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean);
-  for (const hook of webhooks) {
-    try {
-      const url = new URL(hook);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
-    } catch {
-      throw new ConfigError('PARLEY_WEBHOOKS', `"${hook}" is not an http(s) URL`);
-    }
-  }
-  const dataDir = resolve(env.PARLEY_DATA_DIR ?? 'data');
+  const settings = parseSettings(env);
+  const dataDir = resolve(settings.PARLEY_DATA_DIR);
   ensureWritable(dataDir);
-  const baseURL = env.OPENAI_BASE_URL?.trim();
-  const apiKey = env.OPENAI_API_KEY?.trim();
-  if (baseURL) {
-    try {
-      new URL(baseURL);
-    } catch {
-      throw new ConfigError('OPENAI_BASE_URL', `"${baseURL}" is not a URL`);
-    }
-  }
+  const baseURL = settings.OPENAI_BASE_URL;
+  const apiKey = settings.OPENAI_API_KEY;
   return {
-    port,
-    host: env.HOST ?? '0.0.0.0',
+    port: settings.PORT,
+    host: settings.HOST,
     dataDir,
-    eventLog,
-    kafkaBrokers,
-    kafkaPartitions: integer(env, 'PARLEY_KAFKA_PARTITIONS', 12, 1, 1000),
-    kafkaTopicPrefix: topicPrefix(env),
-    kafkaSessionTimeoutMs: integer(env, 'PARLEY_KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000),
-    kafkaHeartbeatIntervalMs: integer(env, 'PARLEY_KAFKA_HEARTBEAT_MS', 1000, 100, 60_000),
-    clusterCommandTimeoutMs: integer(env, 'PARLEY_CLUSTER_COMMAND_TIMEOUT_MS', 30_000, 1000, 600_000),
-    workflowsDir: workflowsDir(env),
+    eventLog: settings.PARLEY_EVENT_LOG,
+    kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
+    kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
+    kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,
+    kafkaSessionTimeoutMs: settings.PARLEY_KAFKA_SESSION_TIMEOUT_MS,
+    kafkaHeartbeatIntervalMs: settings.PARLEY_KAFKA_HEARTBEAT_MS,
+    kafkaDebug: settings.PARLEY_KAFKA_DEBUG,
+    clusterCommandTimeoutMs: settings.PARLEY_CLUSTER_COMMAND_TIMEOUT_MS,
+    workflowsDir: workflowsDir(settings.PARLEY_WORKFLOWS_DIR),
+    consoleDir: settings.PARLEY_CONSOLE_DIR === undefined ? undefined : resolve(settings.PARLEY_CONSOLE_DIR),
     llm:
       baseURL || apiKey
         ? { baseURL: baseURL ?? 'https://api.openai.com/v1', apiKey: apiKey ?? 'not-needed' }
         : undefined,
-    offlineTokenLatencyMs: integer(env, 'OFFLINE_MODEL_TOKEN_LATENCY_MS', 0, 0, 10_000),
-    adminToken: env.PARLEY_ADMIN_TOKEN?.trim() || undefined,
-    tokensFile: env.PARLEY_TOKENS_FILE?.trim() || undefined,
-    allowedOrigins: (env.PARLEY_ALLOWED_ORIGINS ?? '')
-      .split(',')
-      .map((o) => o.trim())
-      .filter(Boolean),
-    instanceId: env.PARLEY_INSTANCE_ID ?? `parley-${process.pid}`,
-    webhooks,
-    webhookSecret: env.PARLEY_WEBHOOK_SECRET?.trim() || undefined,
-    webhookBackoffMs: integer(env, 'PARLEY_WEBHOOK_BACKOFF_MS', 1000, 1, 600_000),
-    httpRateLimit: integer(env, 'PARLEY_HTTP_RATE_LIMIT', 1000, 0, 1_000_000),
-    chaos: chaosSettings(env),
+    offlineTokenLatencyMs: settings.OFFLINE_MODEL_TOKEN_LATENCY_MS,
+    adminToken: settings.PARLEY_ADMIN_TOKEN,
+    tokensFile: settings.PARLEY_TOKENS_FILE,
+    allowedOrigins: settings.PARLEY_ALLOWED_ORIGINS,
+    instanceId: settings.PARLEY_INSTANCE_ID,
+    webhooks: settings.PARLEY_WEBHOOKS,
+    webhookSecret: settings.PARLEY_WEBHOOK_SECRET,
+    webhookBackoffMs: settings.PARLEY_WEBHOOK_BACKOFF_MS,
+    httpRateLimit: settings.PARLEY_HTTP_RATE_LIMIT,
+    chaos: settings.PARLEY_CHAOS_CRASH_POINTS && {
+      points: settings.PARLEY_CHAOS_CRASH_POINTS,
+      probability: settings.PARLEY_CHAOS_CRASH_PROBABILITY ?? DEFAULT_CRASH_PROBABILITY,
+      seed: settings.PARLEY_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 32),
+    },
   };
 }
 
-/** Test only (docs/RELIABILITY.md §1): unset `PARLEY_CHAOS_CRASH_POINTS`, no chaos at all. */
-function chaosSettings(env: NodeJS.ProcessEnv): ChaosSettings | undefined {
-  const raw = env.PARLEY_CHAOS_CRASH_POINTS?.trim();
-  if (!raw) {
-    for (const name of ['PARLEY_CHAOS_CRASH_PROBABILITY', 'PARLEY_CHAOS_SEED']) {
-      if (env[name]?.trim())
-        throw new ConfigError(name, 'has no effect without PARLEY_CHAOS_CRASH_POINTS (test only)');
-    }
-    return undefined;
-  }
-  let points: ChaosSettings['points'];
-  try {
-    points = parseCrashPoints(raw);
-  } catch (error) {
-    throw new ConfigError('PARLEY_CHAOS_CRASH_POINTS', (error as Error).message);
-  }
-  const rawProbability = env.PARLEY_CHAOS_CRASH_PROBABILITY?.trim();
-  const probability = rawProbability ? Number(rawProbability) : 0.05;
-  if (!Number.isFinite(probability) || probability <= 0 || probability > 1) {
-    throw new ConfigError(
-      'PARLEY_CHAOS_CRASH_PROBABILITY',
-      `must be a number above 0 and at most 1, not "${rawProbability}"`,
-    );
-  }
-  const seed = env.PARLEY_CHAOS_SEED?.trim()
-    ? integer(env, 'PARLEY_CHAOS_SEED', 0, 0, 2 ** 32 - 1)
-    : Math.floor(Math.random() * 2 ** 32);
-  return { points, probability, seed };
+/** The environment through the schema; the first issue is the ConfigError (one line, the setting named). */
+export function parseSettings(env: NodeJS.ProcessEnv): ConfigEnv {
+  const raw = settingsOf(env);
+  const result = ConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const setting = String(issue.path[0]);
+  // zod's own checks say what the value must be; custom ones also say what it was.
+  const message = issue.code === 'custom' ? issue.message : `${issue.message}, not "${raw[setting]}"`;
+  throw new ConfigError(setting, message);
 }
 
 /** The workflows folder must exist: a wrong path (or a server started from another folder) is not 0 workflows. */
-function workflowsDir(env: NodeJS.ProcessEnv): string {
-  const dir = resolve(env.PARLEY_WORKFLOWS_DIR?.trim() || 'workflows');
+function workflowsDir(setting: string): string {
+  const dir = resolve(setting);
   let isDirectory = false;
   try {
     isDirectory = statSync(dir).isDirectory();
@@ -160,27 +117,6 @@ function workflowsDir(env: NodeJS.ProcessEnv): string {
   }
   if (!isDirectory) throw new ConfigError('PARLEY_WORKFLOWS_DIR', `${dir} is not a folder of workflow files`);
   return dir;
-}
-
-function topicPrefix(env: NodeJS.ProcessEnv): string {
-  const prefix = (env.PARLEY_KAFKA_TOPIC_PREFIX ?? 'parley').trim();
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(prefix)) {
-    throw new ConfigError(
-      'PARLEY_KAFKA_TOPIC_PREFIX',
-      `"${prefix}" must be 1-100 letters, digits, ".", "_" or "-"`,
-    );
-  }
-  return prefix;
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be an integer from ${min} to ${max}, not "${raw}"`);
-  }
-  return value;
 }
 
 function ensureWritable(dir: string): void {

@@ -1,19 +1,18 @@
-import { Controller, Get, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import type { Human } from '../auth/identity';
+import { PARLEY_CONFIG, type ParleyConfig } from '../config/config';
 
 /**
  * Where the built console lives: `dist/console` at the repository root (scripts/build-console.mjs
  * writes it), or PARLEY_CONSOLE_DIR. This file compiles to dist/apps/server/src/console/.
  */
-export function consoleDir(): string {
-  return process.env.PARLEY_CONSOLE_DIR
-    ? resolve(process.env.PARLEY_CONSOLE_DIR)
-    : resolve(__dirname, '..', '..', '..', '..', 'console');
+export function consoleDir(configured: string | undefined): string {
+  return configured ?? resolve(__dirname, '..', '..', '..', '..', 'console');
 }
 
 /**
@@ -24,7 +23,11 @@ export function consoleDir(): string {
 @ApiTags('console')
 @Controller()
 export class ConsoleController {
-  private readonly root = consoleDir();
+  private readonly root: string;
+
+  constructor(@Inject(PARLEY_CONFIG) config: ParleyConfig) {
+    this.root = consoleDir(config.consoleDir);
+  }
 
   @Get('api/me')
   @ApiBearerAuth()

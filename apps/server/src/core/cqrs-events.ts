@@ -11,8 +11,6 @@ export class HumanRequestResolvedEvent extends RunEventRecorded<RunEventOf<'huma
 export class HumanRequestExpiredEvent extends RunEventRecorded<RunEventOf<'human-request.expired'>> {}
 export class HumanMessagePostedEvent extends RunEventRecorded<RunEventOf<'human-message.posted'>> {}
 export class HandoffOverriddenEvent extends RunEventRecorded<RunEventOf<'handoff.overridden'>> {}
-export class HumanRequestOpenedEvent extends RunEventRecorded<RunEventOf<'human-request.opened'>> {}
-export class HumanDecisionRecordedEvent extends RunEventRecorded<RunEventOf<'human-decision.recorded'>> {}
 
 /** type → class, for the types that have one; everything else travels as RunEventRecorded. */
 const CLASSES: Partial<Record<RunEvent['type'], new (event: never) => RunEventRecorded>> = {
@@ -20,8 +18,6 @@ const CLASSES: Partial<Record<RunEvent['type'], new (event: never) => RunEventRe
   'human-request.expired': HumanRequestExpiredEvent,
   'human-message.posted': HumanMessagePostedEvent,
   'handoff.overridden': HandoffOverriddenEvent,
-  'human-request.opened': HumanRequestOpenedEvent,
-  'human-decision.recorded': HumanDecisionRecordedEvent,
 };
 
 export function toCqrsEvent(event: RunEvent): RunEventRecorded {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Actor, EventEnvelope } from '../envelope';
-import { EventEnvelopeSchema } from '../envelope';
 import { ValidationError } from '../errors';
 import * as human from './human.events';
 import * as model from './model.events';
@@ -69,14 +68,6 @@ export type EventDataInput<T extends EventType> = z.input<(typeof EVENT_REGISTRY
 /** One member per event type: `switch (event.type)` narrows `data`. */
 export type RunEvent = { [T in EventType]: EventEnvelope<T, EventData<T>> }[EventType];
 export type RunEventOf<T extends EventType> = Extract<RunEvent, { type: T }>;
-
-/** The discriminated union of every event envelope, each with its own `data` schema. */
-export const RunEventSchema = z.discriminatedUnion(
-  'type',
-  EVENT_TYPES.map((type) =>
-    EventEnvelopeSchema.extend({ type: z.literal(type), data: EVENT_REGISTRY[type].data }),
-  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
-);
 
 export function isEventType(type: string): type is EventType {
   return Object.prototype.hasOwnProperty.call(EVENT_REGISTRY, type);

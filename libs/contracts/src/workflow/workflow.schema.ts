@@ -227,12 +227,3 @@ export const WorkflowSchema = z.discriminatedUnion('pattern', [
 ]);
 export type Workflow = z.infer<typeof WorkflowSchema>;
 export type Pattern = Workflow['pattern'];
-export const PATTERNS = [
-  'single-agent',
-  'sequential',
-  'concurrent',
-  'group-chat',
-  'handoff',
-  'magentic',
-  'maker-checker',
-] as const satisfies readonly Pattern[];
