@@ -74,7 +74,7 @@ describe('the web console (Chromium, playwright-core)', () => {
       .first()
       .waitFor();
     // the next speaker quotes the human (the offline model quotes the last message it got)
-    await transcript.getByText(`You wrote: "[human] ${said}"`).first().waitFor();
+    await transcript.getByText(`You wrote: "[carol] ${said}"`).first().waitFor();
     await screenshot(page, 'debate-live');
 
     // tokens streamed: the bubble showed part of a message before the message completed

@@ -99,7 +99,7 @@ describe('group-chat decider (debate: round-robin, a human seat after 3 turns)',
       .then({ kind: 'append', events: [selected('optimist')] });
   });
 
-  it('when a human answers, the next speaker hears them', () => {
+  it('when a human answers, the next speaker hears them under their own name', () => {
     const answered = run(...opening, floor).whenCommand((s) =>
       postMessage(s, actingAs('dave', 'participant'), 'Offices still matter.'),
     ).result;
@@ -113,7 +113,7 @@ describe('group-chat decider (debate: round-robin, a human seat after 3 turns)',
             { role: 'assistant', content: 'O1' },
             { role: 'user', content: '[skeptic] S1' },
             { role: 'user', content: '[moderator] M1' },
-            { role: 'user', content: '[human] Offices still matter.' },
+            { role: 'user', content: '[dave] Offices still matter.' },
           ]),
         ],
       });
