@@ -90,7 +90,11 @@ describe('workflow files: tools are refused where no agent can use them', () => 
     const registry = new ToolRegistry();
     for (const name of ['process_refund', 'lookup_order', 'refund_history'])
       registry.register({ name, description: name, args: z.object({}), execute: () => ({ result: null }) });
-    for (const dir of [join(REPO_ROOT, 'workflows'), join(REPO_ROOT, 'test', 'fixtures', 'workflows')]) {
+    for (const dir of [
+      join(REPO_ROOT, 'workflows'),
+      join(REPO_ROOT, 'test', 'fixtures', 'workflows'),
+      join(REPO_ROOT, 'test', 'fixtures', 'tool-patterns'),
+    ]) {
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')))
         parseWorkflowFile(file, readFileSync(join(dir, file), 'utf8'), registry);
     }
