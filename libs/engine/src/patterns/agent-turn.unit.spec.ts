@@ -178,7 +178,7 @@ describe('sequential: a stage agent with tools runs a tool loop', () => {
       const id = `m${i}`;
       g = g.and(
         modelCall(id, 'clerk', 'stage:0', { toolCalls: [refundCall(50)] }),
-        { ...requested(id, 'clerk', 50) },
+        requested(id, 'clerk', 50),
         toolStarted(`${id}.0`, `run-1:${id}.0`),
         toolCompleted(`${id}.0`, { refunded: 50 }),
       );
