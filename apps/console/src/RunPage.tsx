@@ -12,6 +12,7 @@ import {
   type RunView,
 } from './api';
 import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
+import { nextSpeaker } from './next-speaker';
 import { useWorkflows } from './Runs';
 
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
@@ -122,7 +123,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
   }
 
   const ended = ENDED.has(run.status);
-  const next = ended ? null : whoSpeaks(events);
+  const next = nextSpeaker(run, events);
   const canSpeak = hasRole(me, 'participant') && !ended;
   const floorOpen = run.pendingRequests.some(
     (r) => r.kind === 'input' && r.roles.some((role) => hasRole(me, role)),
@@ -144,7 +145,10 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
         </p>
         {next && (
           <p>
-            Who speaks next: <strong data-testid="next-speaker">{next}</strong>
+            Who speaks next:{' '}
+            <strong data-testid="next-speaker">
+              {next.kind === 'agent' ? next.name : 'a human (the floor is open)'}
+            </strong>
           </p>
         )}
         {run.pattern === 'handoff' && run.currentAgent && (
@@ -187,16 +191,6 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
       </div>
     </>
   );
-}
-
-/** The latest speaker.selected or model-call.started says who speaks (next). */
-function whoSpeaks(events: RunEvent[]): string | null {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i];
-    if (e.type === 'speaker.selected') return (e.data as { speaker: string }).speaker;
-    if (e.type === 'model-call.started') return (e.data as { agent: string }).agent;
-  }
-  return null;
 }
 
 function Speak({

@@ -59,6 +59,8 @@ describe('the web console (Chromium, playwright-core)', () => {
 
     const transcript = page.getByRole('region', { name: 'Transcript' });
     await page.getByText('The floor is yours').waitFor();
+    // the floor is a human's: no agent is named as the next speaker
+    await page.getByTestId('next-speaker').getByText('a human (the floor is open)').waitFor();
     await page
       .getByRole('complementary', { name: 'Pending requests' })
       .getByRole('article')
@@ -74,7 +76,7 @@ describe('the web console (Chromium, playwright-core)', () => {
       .first()
       .waitFor();
     // the next speaker quotes the human (the offline model quotes the last message it got)
-    await transcript.getByText(`You wrote: "[human] ${said}"`).first().waitFor();
+    await transcript.getByText(`You wrote: "[carol] ${said}"`).first().waitFor();
     await screenshot(page, 'debate-live');
 
     // tokens streamed: the bubble showed part of a message before the message completed
@@ -133,6 +135,12 @@ describe('the web console (Chromium, playwright-core)', () => {
     contexts.push(context);
     await page.goto(`${server.url}/console/#/runs/${encodeURIComponent(runId)}`);
     await page.getByTestId('current-agent').getByText('billing').waitFor();
+    // billing holds the conversation: the triage that spoke last is not named as the next speaker
+    await page.locator('.run-summary').getByText('live', { exact: true }).waitFor();
+    await waitFor(
+      'no next speaker named',
+      async () => (await page.getByTestId('next-speaker').count()) === 0,
+    );
     const reroute = page.getByRole('region', { name: 'Re-route' });
     await reroute.getByLabel('Re-route to').selectOption('technical');
     await reroute.getByLabel('Reason').fill('The double charge comes from a checkout bug');

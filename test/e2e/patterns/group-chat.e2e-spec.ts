@@ -81,7 +81,7 @@ describe('debate (group chat) over REST with the offline model', () => {
       ['optimist', 'skeptic', 'moderator', 'optimist', 'skeptic', 'moderator'],
     );
     // The next speaker saw the human's words (the offline model quotes the last message it got).
-    assert.ok(turns[3].data.content.includes(`You wrote: "[human] ${said}"`), turns[3].data.content);
+    assert.ok(turns[3].data.content.includes(`You wrote: "[carol] ${said}"`), turns[3].data.content);
     assert.ok(!turns[2].data.content.includes('TERMINATE'), 'the moderator did not end the opening round');
     assert.ok(turns[5].data.content.endsWith('TERMINATE'), turns[5].data.content);
     assert.ok(done.output!.includes(`[carol] ${said}`), 'the human is part of the debate record');
@@ -114,7 +114,7 @@ describe('debate (group chat) over REST with the offline model', () => {
     assert.ok(posted.seq < floorOpened.seq, 'posted before the floor opened: it did not answer a request');
     assert.equal(log.filter((e) => e.type === 'human-decision.recorded').length, 0);
     // Speakers who come after the message see it.
-    assert.ok(request.payload.transcript.includes(`[human] ${said}`), request.payload.transcript);
+    assert.ok(request.payload.transcript.includes(`[maya] ${said}`), request.payload.transcript);
 
     // The human passes: the debate goes on and ends.
     await decide(maya, request.id, { decision: 'skip' });

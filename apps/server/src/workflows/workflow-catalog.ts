@@ -140,6 +140,7 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void 
       if (typeof wf.checker === 'string') need(wf.checker, 'checker');
       break;
   }
+  checkToolsUsable(file, wf);
   const check = (expr: string | undefined, path: string): void => {
     if (!expr) return;
     try {
@@ -169,4 +170,50 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void 
         'needs "when" (with "tool") or "inputMatches"',
       );
   });
+}
+
+/**
+ * The agents that speak with their tools in each pattern: every agent whose turn is a tool loop.
+ * Everything else (a magentic or group-chat manager, an agent checker, a router) only makes
+ * structured-output calls, or never speaks at all; a tool listed there would be silently ignored.
+ */
+function toolUsers(wf: Workflow): string[] {
+  switch (wf.pattern) {
+    case 'single-agent':
+      return [wf.agent];
+    case 'sequential':
+      return wf.stages.map((s) => s.agent);
+    case 'concurrent':
+      return [...wf.workers, wf.aggregator];
+    case 'group-chat':
+      return wf.participants;
+    case 'handoff':
+      return [wf.triage, ...wf.specialists];
+    case 'magentic':
+      return wf.specialists;
+    case 'maker-checker':
+      return [wf.maker];
+  }
+}
+
+function checkToolsUsable(file: string, wf: Workflow): void {
+  const users = new Set(toolUsers(wf));
+  wf.agents.forEach((a, i) => {
+    if (a.tools.length === 0 || users.has(a.name)) return;
+    throw new WorkflowFileError(
+      file,
+      `agents.${i}.tools.0`,
+      `"${a.name}" cannot use tools in a ${wf.pattern} workflow: ${roleOf(wf, a.name)}; only ${[...users].join(', ')} call tools here`,
+    );
+  });
+}
+
+function roleOf(wf: Workflow, agent: string): string {
+  if (wf.pattern === 'magentic' && wf.manager === agent)
+    return 'it is the manager, whose plans and ledgers are structured outputs, made without tools';
+  if (wf.pattern === 'group-chat' && wf.manager === agent)
+    return 'it is the manager, whose speaker selections are structured outputs, made without tools';
+  if (wf.pattern === 'maker-checker' && wf.checker === agent)
+    return 'it is the checker, whose verdicts are structured outputs, made without tools';
+  return 'it never speaks in this workflow';
 }

@@ -1,18 +1,8 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
-import {
-  callModel,
-  callStep,
-  callsFor,
-  cancel,
-  completed,
-  fail,
-  feedbackOn,
-  finish,
-  last,
-  review,
-} from './shared';
+import type { ChatMessage, DecideContext, ModelCallPlan, Step } from '../steps';
+import { callStep, cancel, fail, feedbackOn, finish, last, review } from './shared';
+import { agentTurn, turnOutputs, turnStep } from './agent-turn';
 
 type Concurrent = Extract<Workflow, { pattern: 'concurrent' }>;
 
@@ -21,18 +11,27 @@ type Concurrent = Extract<Workflow, { pattern: 'concurrent' }>;
  * combines their results, and a human may validate the aggregate (approve, edit, or send feedback).
  */
 export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideContext): Step {
-  const missing = wf.workers.filter((w) => completed(callsFor(state, `worker:${w}`)).length === 0);
-  if (missing.length > 0) {
-    return callStep(
-      ...missing.map((w) =>
-        callModel(state, ctx, w, `worker:${w}`, [{ role: 'user', content: state.input }]),
-      ),
-    );
+  // Each worker's turn is a tool loop of its own. Requested tool calls are recorded first; the
+  // workers whose model is to be called (again) are called together, in parallel.
+  const calls: ModelCallPlan[] = [];
+  let waiting = false;
+  for (const w of wf.workers) {
+    const turn = agentTurn(state, ctx, {
+      agent: w,
+      purpose: `worker:${w}`,
+      after: 0,
+      messages: [{ role: 'user', content: state.input }],
+    });
+    if (turn.status === 'call') calls.push(turn.plan);
+    else if (turn.status === 'pending' && turn.step.kind !== 'wait') return turn.step;
+    else if (turn.status === 'pending') waiting = true;
   }
+  if (calls.length > 0) return callStep(...calls);
+  if (waiting) return { kind: 'wait' };
   const reports = wf.workers
-    .map((w) => `[${w}] ${last(completed(callsFor(state, `worker:${w}`)))!.content}`)
+    .map((w) => `[${w}] ${last(turnOutputs(state, `worker:${w}`))!.content}`)
     .join('\n\n');
-  const aggregates = completed(callsFor(state, 'aggregate'));
+  const aggregates = turnOutputs(state, 'aggregate');
   const feedback = feedbackOn(state, (s) => s.type === 'result');
   const latest = last(aggregates);
   if (!latest || feedback.length > aggregates.length - 1) {
@@ -45,7 +44,14 @@ export function decideConcurrent(state: RunState, wf: Concurrent, ctx: DecideCon
       messages.push({ role: 'assistant', content: a.content });
       if (feedback[i]) messages.push({ role: 'user', content: `Feedback: ${feedback[i]}` });
     });
-    return callStep(callModel(state, ctx, wf.aggregator, 'aggregate', messages));
+    return turnStep(
+      agentTurn(state, ctx, {
+        agent: wf.aggregator,
+        purpose: 'aggregate',
+        after: latest?.seq ?? 0,
+        messages,
+      }),
+    );
   }
   if (!wf.validation) return finish(latest.content);
   const verdict = review(state, ctx, {

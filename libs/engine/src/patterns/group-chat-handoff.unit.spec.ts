@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NewEvent } from '@parley/contracts';
 import { WorkflowSchema } from '@parley/contracts';
@@ -9,6 +10,7 @@ import {
   expired,
   given,
   loadWorkflow,
+  messagePosted,
   modelCall,
   resolve,
 } from '@parley/testing';
@@ -93,13 +95,49 @@ describe('group-chat decider (debate: round-robin, a human seat after 3 turns)',
       .then({ kind: 'wait' });
   });
 
+  it('humans who spoke early do not end the debate before its seat: the floor opens, the termination word waits', () => {
+    // Two early messages make the moderator's opening turn look like the end (the offline model
+    // says TERMINATE after 4 turns): the seat is still owed, so the floor opens instead.
+    const early = [
+      messagePosted({ id: 'carol', role: 'participant' }, 'First!'),
+      messagePosted({ id: 'maya', role: 'participant' }, 'Me too.'),
+    ];
+    const spokeEarly = [
+      early[0],
+      turn('t1', 'optimist', 'O1'),
+      early[1],
+      turn('t2', 'skeptic', 'S1'),
+      turn('t3', 'moderator', 'That is all. TERMINATE'),
+    ];
+    run(...spokeEarly)
+      .when({ ids: 'f' })
+      .thenMatch((step) => {
+        assert.equal(step.kind, 'append');
+        if (step.kind !== 'append') return;
+        assert.equal(step.events.length, 1);
+        assert.equal(step.events[0].type, 'human-request.opened');
+        assert.deepEqual((step.events[0].data as { subject: unknown }).subject, { type: 'floor', turn: 3 });
+      });
+    // After the floor, the debate goes on: a termination word said before it does not count ...
+    const afterFloor = run(...spokeEarly, floor, expired('f-1', 'continue'));
+    afterFloor.when().then({ kind: 'append', events: [selected('optimist')] });
+    // ... one said after it does.
+    afterFloor
+      .and(turn('t4', 'optimist', 'O2 TERMINATE'))
+      .when()
+      .thenMatch((step) => {
+        assert.equal(step.kind, 'append');
+        if (step.kind === 'append') assert.equal(step.events[0].type, 'run.completed');
+      });
+  });
+
   it('when the floor expires (continue), the chat goes on without the human', () => {
     run(...opening, floor, expired('f-1', 'continue'))
       .when()
       .then({ kind: 'append', events: [selected('optimist')] });
   });
 
-  it('when a human answers, the next speaker hears them', () => {
+  it('when a human answers, the next speaker hears them under their own name', () => {
     const answered = run(...opening, floor).whenCommand((s) =>
       postMessage(s, actingAs('dave', 'participant'), 'Offices still matter.'),
     ).result;
@@ -113,7 +151,7 @@ describe('group-chat decider (debate: round-robin, a human seat after 3 turns)',
             { role: 'assistant', content: 'O1' },
             { role: 'user', content: '[skeptic] S1' },
             { role: 'user', content: '[moderator] M1' },
-            { role: 'user', content: '[human] Offices still matter.' },
+            { role: 'user', content: '[dave] Offices still matter.' },
           ]),
         ],
       });

@@ -15,6 +15,7 @@ import {
   outcomeOf,
   requestsAbout,
 } from './shared';
+import { agentTurn, turnOutputs, turnStep } from './agent-turn';
 
 type GroupChat = Extract<Workflow, { pattern: 'group-chat' }>;
 
@@ -32,14 +33,18 @@ export function nextSpeakerSchema(participants: string[]) {
  * a human after the opening round and the chat waits for them until a deadline.
  */
 export function decideGroupChat(state: RunState, wf: GroupChat, ctx: DecideContext): Step {
-  const turns = completed(callsFor(state, 'turn'));
+  const turns = turnOutputs(state, 'turn');
   const lastTurn = last(turns);
   if (turns.length >= wf.maxTurns) return finish(summary(state));
-  if (wf.terminationWord && lastTurn?.content.includes(wf.terminationWord)) return finish(summary(state));
+  const floor = requestsAbout(state, (s) => s.type === 'floor');
+  // With a human seat, the termination word ends the chat only once the floor has been given: humans
+  // who spoke early make the chat look long enough to end, and the seat is still owed to them.
+  const seatGiven = !wf.humanSeat || (floor.length > 0 && (lastTurn?.seq ?? 0) > floor[0].openedSeq);
+  if (wf.terminationWord && seatGiven && lastTurn?.content.includes(wf.terminationWord))
+    return finish(summary(state));
 
   if (wf.humanSeat) {
     const afterTurns = wf.humanSeat.afterTurns ?? wf.participants.length;
-    const floor = requestsAbout(state, (s) => s.type === 'floor');
     if (turns.length >= afterTurns && floor.length === 0) {
       const moderator = lastTurn?.agent ?? 'moderator';
       return {
@@ -103,21 +108,29 @@ export function decideGroupChat(state: RunState, wf: GroupChat, ctx: DecideConte
       events: [{ type: 'speaker.selected', actor: SYSTEM_ACTOR, data: { speaker, reason: 'round-robin' } }],
     };
   }
+  // The turn opened with the selection: the speaker's own calls after it are steps of this turn
+  // (tool calls and results), which the tool loop adds; the chat is what was said before them.
+  const opened = selected!.seq;
   const messages: ChatMessage[] = [
     { role: 'user', content: `Topic: ${state.input}` },
-    ...transcriptMessages(state, speaker),
+    ...transcriptMessages(state, speaker, opened),
   ];
-  return callStep(callModel(state, ctx, speaker, 'turn', messages));
+  return turnStep(agentTurn(state, ctx, { agent: speaker, purpose: 'turn', after: opened, messages }));
 }
 
-/** The chat so far as the speaker sees it: its own turns as assistant, everyone else's as `[name] text`. */
-function transcriptMessages(state: RunState, self?: string): ChatMessage[] {
+/**
+ * The chat so far as the speaker sees it: its own turns as assistant, everyone else's as
+ * `[name] text`, humans under their own id (a floor answer, a message). Agent entries after
+ * `turnOpened` are the current turn's steps, which the tool loop shows on its own.
+ */
+function transcriptMessages(state: RunState, self?: string, turnOpened = Infinity): ChatMessage[] {
   return state.transcript
     .filter((t) => t.seq > 1 && (t.role === 'agent' || t.role === 'human'))
+    .filter((t) => t.role === 'human' || t.seq < turnOpened)
     .map((t) =>
       t.role === 'agent' && t.speaker === self
         ? { role: 'assistant' as const, content: t.content }
-        : { role: 'user' as const, content: `[${t.role === 'human' ? 'human' : t.speaker}] ${t.content}` },
+        : { role: 'user' as const, content: `[${t.speaker}] ${t.content}` },
     );
 }
 

@@ -463,7 +463,15 @@ describe('maker-checker decider', () => {
         modelCall('d3', 'copywriter', 'draft', { content: 'D3' }),
       )
         .when({ ids: 'r' })
-        .then({ kind: 'append', events: [check('r-1', 3, 'D3')] });
+        .thenMatch((step) => {
+          assert.deepStrictEqual(step, { kind: 'append', events: [check('r-1', 3, 'D3')] });
+          const opened =
+            step.kind === 'append'
+              ? (step.events[0].data as { ask: string; decisions: string[] })
+              : undefined;
+          assert.ok(!opened!.decisions.includes('feedback'));
+          assert.doesNotMatch(opened!.ask, /feedback/i);
+        });
     });
 
     it('approve / edit / reject', () => {

@@ -16,6 +16,7 @@ import {
   requestsAbout,
   review,
 } from './shared';
+import { agentTurn, turnOutputs, turnStep } from './agent-turn';
 
 type Magentic = Extract<Workflow, { pattern: 'magentic' }>;
 
@@ -137,15 +138,19 @@ export function decideMagentic(state: RunState, wf: Magentic, ctx: DecideContext
     const l = lastLedgerCall.structured as z.infer<ReturnType<typeof ledgerSchema>>;
     return { kind: 'append', events: [{ type: 'ledger.updated', actor: agentActor(wf.manager), data: l }] };
   }
-  const tasks = completed(callsFor(state, 'task'));
+  const tasks = turnOutputs(state, 'task');
   const lastTask = last(tasks);
   if (lastLedger && (!lastTask || lastLedger.seq > lastTask.seq) && !(ledgerCalls.length > wf.maxRounds)) {
     if (lastLedger.is_request_satisfied) return finalAnswer(state, wf, ctx);
     if (lastLedger.is_progress_being_made && !lastLedger.is_in_loop) {
-      return callStep(
-        callModel(state, ctx, lastLedger.next_speaker, 'task', [
-          { role: 'user', content: lastLedger.instruction },
-        ]),
+      // The delegated task is the specialist's turn, a tool loop when it has tools.
+      return turnStep(
+        agentTurn(state, ctx, {
+          agent: lastLedger.next_speaker,
+          purpose: 'task',
+          after: lastLedger.seq,
+          messages: [{ role: 'user', content: lastLedger.instruction }],
+        }),
       );
     }
   }
@@ -208,7 +213,7 @@ function reviewFindings(
 
 /** Specialists' reports, as `[name] text` lines the manager reads. */
 function reports(state: RunState): ChatMessage[] {
-  return completed(callsFor(state, 'task')).map((c) => ({
+  return turnOutputs(state, 'task').map((c) => ({
     role: 'user',
     content: `[${c.agent}] ${c.content}`,
   }));

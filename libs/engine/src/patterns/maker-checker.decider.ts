@@ -3,6 +3,7 @@ import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
 import { callModel, callStep, callsFor, cancel, completed, feedbackOn, finish, last, review } from './shared';
+import { agentTurn, turnOutputs, turnStep } from './agent-turn';
 
 type MakerChecker = Extract<Workflow, { pattern: 'maker-checker' }>;
 
@@ -16,7 +17,7 @@ export const CheckerVerdict = z.strictObject({
  * up to `maxRounds`. After the last round the human can only approve or reject.
  */
 export function decideMakerChecker(state: RunState, wf: MakerChecker, ctx: DecideContext): Step {
-  const drafts = completed(callsFor(state, 'draft'));
+  const drafts = turnOutputs(state, 'draft');
   const feedback = feedbackSoFar(state);
   const latest = last(drafts);
   if (!latest || feedback.length >= drafts.length) {
@@ -28,7 +29,9 @@ export function decideMakerChecker(state: RunState, wf: MakerChecker, ctx: Decid
       messages.push({ role: 'assistant', content: d.content });
       if (feedback[i]) messages.push({ role: 'user', content: `Feedback: ${feedback[i]}` });
     });
-    return callStep(callModel(state, ctx, wf.maker, 'draft', messages));
+    return turnStep(
+      agentTurn(state, ctx, { agent: wf.maker, purpose: 'draft', after: latest?.seq ?? 0, messages }),
+    );
   }
   const round = drafts.length;
   if (typeof wf.checker === 'string') {

@@ -186,7 +186,7 @@ describe('sequential decider (content pipeline: writer → editor → publisher)
       });
   });
 
-  it('after maxRevisions versions the review no longer offers feedback', () => {
+  it('after maxRevisions versions the review no longer offers feedback, nor mentions it in its ask', () => {
     const one = WorkflowSchema.parse({ ...wf, maxRevisions: 1 });
     const g = given(
       one,
@@ -198,19 +198,21 @@ describe('sequential decider (content pipeline: writer → editor → publisher)
       ],
       { input: INPUT },
     );
-    g.when({ ids: 'r' }).then({
+    const step = g.when({ ids: 'r' }).then({
       kind: 'append',
       events: [
         reviewOpened(
           'r-1',
           { type: 'stage', index: 0 },
           'Review stage 1 (writer)',
-          "Review the writer's output before it goes to the next stage: approve, edit it, or send feedback.",
+          "Last revision: approve the writer's output, edit it, or reject it, before it goes to the next stage.",
           { stage: 0, agent: 'writer', output: 'Draft 2' },
           ['approve', 'edit', 'reject'],
         ),
       ],
     });
+    const opened = step.kind === 'append' ? (step.events[0].data as { ask: string }) : undefined;
+    assert.doesNotMatch(opened!.ask, /feedback/i);
   });
 
   it('a review escalated on expiry and answered there sends the stage back, like feedback', () => {

@@ -1,19 +1,8 @@
 import type { Workflow } from '@parley/contracts';
 import type { RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step } from '../steps';
-import {
-  callModel,
-  callStep,
-  callsFor,
-  cancel,
-  completed,
-  fail,
-  feedbackOn,
-  finish,
-  humanMessagesSince,
-  last,
-  review,
-} from './shared';
+import { cancel, fail, feedbackOn, finish, humanMessagesSince, last, review } from './shared';
+import { agentTurn, turnOutputs, turnStep } from './agent-turn';
 
 type Sequential = Extract<Workflow, { pattern: 'sequential' }>;
 
@@ -26,7 +15,7 @@ export function decideSequential(state: RunState, wf: Sequential, ctx: DecideCon
   for (let index = 0; index < wf.stages.length; index++) {
     const stage = wf.stages[index];
     const purpose = `stage:${index}`;
-    const outputs = completed(callsFor(state, purpose));
+    const outputs = turnOutputs(state, purpose);
     const latest = last(outputs);
     const feedback = feedbackFor(state, index);
     if (!latest || feedback.length > outputs.length - 1) {
@@ -42,19 +31,25 @@ export function decideSequential(state: RunState, wf: Sequential, ctx: DecideCon
         if (feedback[i]) messages.push({ role: 'user', content: `Feedback: ${feedback[i]}` });
       });
       messages.push(...humanMessagesSince(state, 1));
-      return callStep(callModel(state, ctx, stage.agent, purpose, messages));
+      return turnStep(
+        agentTurn(state, ctx, { agent: stage.agent, purpose, after: latest?.seq ?? 0, messages }),
+      );
     }
     let output = latest.content;
     if (stage.review) {
+      // Sent back maxRevisions times already: this review can only pass the output on or stop the run.
+      const lastRevision = outputs.length > wf.maxRevisions;
       const verdict = review(state, ctx, {
         subject: { type: 'stage', index },
         sameSubject: (s) => s.type === 'stage' && s.index === index,
         gate: stage.review,
         outputSeq: latest.seq,
         title: `Review stage ${index + 1} (${stage.agent})`,
-        ask: `Review the ${stage.agent}'s output before it goes to the next stage: approve, edit it, or send feedback.`,
+        ask: lastRevision
+          ? `Last revision: approve the ${stage.agent}'s output, edit it, or reject it, before it goes to the next stage.`
+          : `Review the ${stage.agent}'s output before it goes to the next stage: approve, edit it, or send feedback.`,
         payload: { stage: index, agent: stage.agent, output: latest.content },
-        allowFeedback: outputs.length <= wf.maxRevisions,
+        allowFeedback: !lastRevision,
       });
       if (verdict.status === 'pending') return verdict.step;
       if (verdict.status === 'rejected')

@@ -252,24 +252,7 @@ export function toolLoopMessages(
         });
       continue;
     }
-    const own: ChatMessage[] = [
-      {
-        role: 'assistant',
-        content: call.content,
-        toolCalls: call.toolCalls.length ? call.toolCalls : undefined,
-      },
-    ];
-    call.toolCalls.forEach((tc, index) => {
-      const t = state.toolCalls.find((x) => x.callId === toolCallId(call.callId, index));
-      const content =
-        t?.status === 'completed'
-          ? JSON.stringify(t.result)
-          : t?.status === 'rejected' || t?.status === 'failed'
-            ? JSON.stringify({ error: t.error })
-            : JSON.stringify({ status: 'handled' });
-      own.push({ role: 'tool', content, toolCallId: tc.id });
-    });
-    items.push({ seq: call.seq, messages: own });
+    items.push({ seq: call.seq, messages: ownCallMessages(state, call) });
   }
   for (const t of state.transcript) {
     if (t.role === 'human' && t.seq > 1)
@@ -283,3 +266,25 @@ export function toolLoopMessages(
 }
 
 export { escalate, escalateOnInput };
+
+/** An agent's own completed model call as it sees it again: its answer, then each tool call's result. */
+export function ownCallMessages(state: RunState, call: ModelCallState): ChatMessage[] {
+  const own: ChatMessage[] = [
+    {
+      role: 'assistant',
+      content: call.content,
+      toolCalls: call.toolCalls.length ? call.toolCalls : undefined,
+    },
+  ];
+  call.toolCalls.forEach((tc, index) => {
+    const t = state.toolCalls.find((x) => x.callId === toolCallId(call.callId, index));
+    const content =
+      t?.status === 'completed'
+        ? JSON.stringify(t.result)
+        : t?.status === 'rejected' || t?.status === 'failed'
+          ? JSON.stringify({ error: t.error })
+          : JSON.stringify({ status: 'handled' });
+    own.push({ role: 'tool', content, toolCallId: tc.id });
+  });
+  return own;
+}
