@@ -13,3 +13,6 @@ export * from './run-engine';
 export * from './human-commands';
 export * from './run-view';
 export * from './chaos/crash-points';
+export * from './retries/retry-policy';
+export * from './retries/transient';
+export * from './hitl/retry-run';
