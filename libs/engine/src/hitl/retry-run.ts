@@ -39,9 +39,13 @@ export function retryRun(
   roles: readonly string[] = retryRoles(state),
 ): NewEvent[] {
   if (state.status !== 'failed') {
-    throw new ConflictError('RUN.NOT_FAILED', `run ${state.runId} is ${state.status}: only a failed run can be retried`, {
-      status: state.status,
-    });
+    throw new ConflictError(
+      'RUN.NOT_FAILED',
+      `run ${state.runId} is ${state.status}: only a failed run can be retried`,
+      {
+        status: state.status,
+      },
+    );
   }
   const role = runActionRoleOf(state, who, roles);
   if (!role) {
