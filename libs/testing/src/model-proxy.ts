@@ -113,7 +113,10 @@ export class ModelProxy {
         });
         res.end(
           JSON.stringify({
-            error: { message: `injected by the model proxy: HTTP ${rule.fault.status}`, type: 'server_error' },
+            error: {
+              message: `injected by the model proxy: HTTP ${rule.fault.status}`,
+              type: 'server_error',
+            },
           }),
         );
         return;
