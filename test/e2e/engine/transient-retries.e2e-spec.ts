@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import {
   ModelProxy,
   ParleyProcess,
   REPO_ROOT,
+  TEST_USERS,
   runInStatus,
   waitFor,
   type HttpClient,
@@ -231,6 +233,40 @@ describe('transient model errors are retried, and a failed run can be retried (f
     assert.equal(again.body.error.code, 'RUN.NOT_FAILED');
     assert.equal((await eventsOf(server.client(), runId)).length, events.length);
     assert.equal((await server.client('carol').post('/api/runs/no-such-run/retry', {})).status, 404);
+  });
+
+  it('parley retry <runId>: the CLI retries a failed run (exit 0), a refusal exits 2 with the code', async () => {
+    await proxy.refuseConnections();
+    let runId: string;
+    try {
+      runId = await startRun('helpdesk', 'Where is my parcel?');
+      assert.equal((await runInStatus(server.client(), runId, 'completed', 'failed')).status, 'failed');
+    } finally {
+      await proxy.acceptConnections();
+    }
+    const parley = (user: 'carol' | 'maya', ...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [join(REPO_ROOT, 'bin', 'parley.js'), ...args],
+          {
+            env: {
+              ...process.env,
+              PARLEY_URL: server.url,
+              PARLEY_TOKEN: TEST_USERS[user].token,
+              NODE_OPTIONS: '',
+            },
+          },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+        ),
+      );
+    const refused = await parley('maya', 'retry', runId);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /RUN\.FORBIDDEN, HTTP 403/);
+    const retried = await parley('carol', 'retry', runId, '--reason', 'the model is back');
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stdout, new RegExp(`^retried ${runId}: (running|completed) at seq \\d+`));
+    assert.equal((await runInStatus(server.client(), runId, 'completed', 'failed')).status, 'completed');
   });
 
   it('a crash during the backoff resumes the same call and keeps the bound across the restart', async () => {
