@@ -10,6 +10,7 @@ import type { Values } from './args';
 import type { Command, Context } from './command';
 import { AUDIT_COMMANDS } from './commands/audit';
 import { REQUEST_COMMANDS } from './commands/requests';
+import { RETRY_COMMANDS } from './commands/retry';
 import { RUN_COMMANDS } from './commands/runs';
 import { SPEAK_COMMANDS } from './commands/speak';
 import { CliError, EXIT, usageError } from './errors';
@@ -19,6 +20,7 @@ export const COMMANDS: Command[] = [
   ...RUN_COMMANDS,
   ...REQUEST_COMMANDS,
   ...SPEAK_COMMANDS,
+  ...RETRY_COMMANDS,
   ...AUDIT_COMMANDS,
 ];
 

@@ -134,6 +134,17 @@ export class EventPrinter {
       case 'run.cancelled':
         say(`run cancelled${d.reason ? `: ${d.reason}` : ''}`);
         break;
+      case 'run.retried':
+        say(`${d.by.id} (${d.by.role}) retried the run${d.reason ? `: ${d.reason}` : ''}`);
+        break;
+      case 'model-call.retried':
+        say(`${d.agent}: attempt ${d.attempt} failed (${d.code}: ${d.message}); again in ${d.delayMs} ms`);
+        break;
+      case 'tool-call.retried':
+        say(
+          `tool ${this.tools.get(d.callId) ?? d.callId}: attempt ${d.attempt} failed (${d.code}: ${d.message}); again in ${d.delayMs} ms`,
+        );
+        break;
       case 'model-call.started':
       case 'tool-call.started':
         break;
@@ -142,7 +153,7 @@ export class EventPrinter {
     }
     const status =
       TERMINAL[event.type] ??
-      (this.status === 'running' || this.status === 'waiting'
+      (this.status === 'running' || this.status === 'waiting' || event.type === 'run.retried'
         ? this.open.size
           ? 'waiting'
           : 'running'

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { RetryBody } from '@parley/contracts/http/api.schemas';
 import { RunHandoffMessage, RunMessageMessage } from '@parley/contracts/socket/socket.schemas';
 import {
   emit,
@@ -157,6 +158,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
           </p>
         )}
         {run.failure && <ErrorText error={`The run failed: ${run.failure.message}`} />}
+        {run.status === 'failed' && hasRole(me, 'participant') && <Retry runId={runId} onDone={refresh} />}
         <p>
           <a href={`#/replay/${encodeURIComponent(run.runId)}`}>Replay and audit this run</a>
         </p>
@@ -238,6 +240,39 @@ function Speak({
         </button>
       </form>
     </section>
+  );
+}
+
+/** Continue a failed run from its failed step (the server says who may: by default its requester and approvers). */
+function Retry({ runId, onDone }: { runId: string; onDone: () => Promise<void> }) {
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    const parsed = RetryBody.safeParse(reason.trim() ? { reason: reason.trim() } : {});
+    if (!parsed.success) return setError(issueSentence(parsed.error));
+    setBusy(true);
+    try {
+      await http(`/api/runs/${encodeURIComponent(runId)}/retry`, { method: 'POST', json: parsed.data });
+      setReason('');
+      await onDone();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={submit} aria-label="Retry the run">
+      <label htmlFor="retry-reason">Reason (optional)</label>
+      <input id="retry-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
+      <ErrorText error={error} />
+      <button type="submit" disabled={busy}>
+        {busy ? 'Retrying…' : 'Retry from the failed step'}
+      </button>
+    </form>
   );
 }
 

@@ -21,7 +21,9 @@ export const MAX_MODEL_CALLS = 200;
  */
 export function decide(state: RunState, ctx: DecideContext): Step {
   if (isTerminal(state.status)) return { kind: 'done' };
-  const failed = state.modelCalls.find((c) => c.status === 'failed');
+  // A failure the run was retried from is settled: only a call that failed since counts.
+  const since = state.retried?.at(-1)?.seq ?? 0;
+  const failed = state.modelCalls.find((c) => c.status === 'failed' && c.seq > since);
   if (failed)
     return fail('MODEL_CALL_FAILED', `the model call of ${failed.agent} (${failed.purpose}) failed`);
   if (state.modelCalls.length >= MAX_MODEL_CALLS)

@@ -18,3 +18,6 @@ export * from './hitl/tool-gates';
 export * from './hitl/escalation-chain';
 export * from './hitl/escalation-rules';
 export * from './fork/fork-stream';
+export * from './retries/retry-policy';
+export * from './retries/transient';
+export * from './hitl/retry-run';

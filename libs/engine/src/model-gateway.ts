@@ -19,14 +19,24 @@ export interface ModelGateway {
   complete(plan: ModelCallPlan, ctx: ModelCallContext): Promise<ModelResult>;
 }
 
-/** A model call that did not give a usable answer after its bounded retries. */
+/**
+ * A model call that gave no usable answer. `transient` (a refused or reset connection, a timeout,
+ * HTTP 429 or 5xx): the engine tries again within the workflow's `retries`, after `retryAfterMs`
+ * when the server named one. `attempts`: the requests this error stands for (an invalid
+ * structured output is asked for again inside the gateway).
+ */
 export class ModelCallError extends Error {
+  readonly transient: boolean;
+  readonly retryAfterMs?: number;
   constructor(
-    readonly code: 'MODEL_UNAVAILABLE' | 'MODEL_OUTPUT_INVALID' | 'MODEL_MISCONFIGURED',
+    readonly code: 'MODEL_UNAVAILABLE' | 'MODEL_REFUSED' | 'MODEL_OUTPUT_INVALID' | 'MODEL_MISCONFIGURED',
     message: string,
     readonly attempts: number,
+    options: { transient?: boolean; retryAfterMs?: number } = {},
   ) {
     super(message);
     this.name = 'ModelCallError';
+    this.transient = options.transient ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }

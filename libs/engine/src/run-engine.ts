@@ -14,7 +14,9 @@ import { decide } from './decide';
 import { ModelCallError, type ModelGateway } from './model-gateway';
 import { SYSTEM_ACTOR, agentActor } from './patterns/shared';
 import { authorizeToolCall } from './hitl/tool-gates';
-import { evolve, foldRun, isTerminal, type RunState } from './run-state';
+import { retryBoundsOf, retryDelayMs, type RetryBounds } from './retries/retry-policy';
+import { isTransientNetworkError } from './retries/transient';
+import { evolve, foldRun, isTerminal, type CallRetries, type RunState } from './run-state';
 import type { DecideContext, ModelCallPlan, Step } from './steps';
 import { ToolError, type ToolRegistry } from './tools/tool-registry';
 
@@ -39,6 +41,8 @@ export interface RunEngineDeps {
   ownershipSettled?: () => Promise<void>;
   /** Test only (chaos): called at each step boundary, where it may kill the process. See chaos/crash-points.ts. */
   crashPoint?: CrashPointHook;
+  /** The jitter of retry delays, in [0, 1). Default Math.random; injected by tests. */
+  random?: () => number;
 }
 
 /** This process does not own the run (any more): another instance drives it and takes its commands. */
@@ -80,8 +84,12 @@ export class RunEngine {
   private readonly randomIds: boolean;
   private stopped = false;
   private readonly owns: (runId: string) => boolean;
+  private readonly random: () => number;
+  /** Ends every retry delay at once when the engine stops (the call stays `started`: recovery repeats it). */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: RunEngineDeps) {
+    this.random = deps.random ?? Math.random;
     this.now = deps.now ?? (() => new Date());
     this.newId = deps.newId ?? randomUUID;
     this.randomIds = deps.newId === undefined;
@@ -263,6 +271,7 @@ export class RunEngine {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     await Promise.all([...this.driving.values()].map((d) => d.done));
   }
 
@@ -332,7 +341,16 @@ export class RunEngine {
                 model: plan.agent.model,
               },
             })),
-          begun: { kind: 'models', calls: calls.map((c) => c.plan) },
+          begun: {
+            kind: 'models',
+            calls: calls.map((c) => c.plan),
+            retry: retryBoundsOf(state.workflow),
+            retries: Object.fromEntries(
+              state.modelCalls
+                .filter((c) => c.status === 'started' && c.retries)
+                .map((c) => [c.callId, c.retries!]),
+            ),
+          },
         };
       }
       case 'run-tool': {
@@ -361,6 +379,8 @@ export class RunEngine {
             tool: call.tool,
             idempotencyKey: call.idempotencyKey,
             args: verdict.args,
+            retry: retryBoundsOf(state.workflow),
+            retries: call.retries,
           },
         };
       }
@@ -454,11 +474,12 @@ export class RunEngine {
 
   /** Perform a begun effect; returns its result event (a fan-out records each answer as it comes). */
   private async perform(runId: string, begun: Begun): Promise<NewEvent[]> {
-    if (begun.kind === 'tool') return [await this.toolResult(runId, begun)];
-    if (begun.calls.length === 1) return [await this.modelResult(runId, begun.calls[0])];
+    if (begun.kind === 'tool') return optional(await this.toolResult(runId, begun));
+    if (begun.calls.length === 1) return optional(await this.modelResult(runId, begun, begun.calls[0]));
     await Promise.all(
       begun.calls.map(async (call) => {
-        const event = await this.modelResult(runId, call);
+        const event = await this.modelResult(runId, begun, call);
+        if (!event) return; // the engine stopped during a retry delay: the call stays open
         // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
         await this.write(runId, (state) => ({
           events: state && stillOpen(state, event) ? [event] : [],
@@ -469,71 +490,167 @@ export class RunEngine {
     return [];
   }
 
-  private async modelResult(runId: string, call: ModelCallPlan): Promise<NewEvent> {
+  /**
+   * Ask the model, trying again after a transient failure (a refused or reset connection, a
+   * timeout, HTTP 429 or 5xx) within the workflow's `retries`: each failed attempt that is tried
+   * again is a `model-call.retried` fact, appended before the delay, so the attempts are counted
+   * from the log (a restart during the delay resumes the count) and an auditor sees every one.
+   * Undefined when the engine stops during a delay (the call stays `started`: recovery repeats it).
+   */
+  private async modelResult(
+    runId: string,
+    begun: Extract<Begun, { kind: 'models' }>,
+    call: ModelCallPlan,
+  ): Promise<NewEvent | undefined> {
     const agent = call.agent.name;
-    try {
-      this.deps.crashPoint?.('before-model', runId);
-      const result = await this.deps.models.complete(call, {
-        runId,
-        onToken: (delta) => this.deps.onToken?.(runId, agent, delta),
-      });
-      this.deps.crashPoint?.('after-model', runId);
-      return {
-        type: 'model-call.completed',
-        actor: agentActor(agent),
-        data: {
-          callId: call.callId,
-          agent,
-          purpose: call.purpose,
-          content: result.content,
-          toolCalls: result.toolCalls,
-          structured: result.structured,
-          attempts: result.attempts,
-          usage: result.usage,
-        },
-      };
-    } catch (error) {
-      const e =
-        error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
-      this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
-      return {
-        type: 'model-call.failed',
-        actor: agentActor(agent),
-        data: {
-          callId: call.callId,
-          agent,
-          purpose: call.purpose,
-          code: e.code,
-          message: e.message,
-          attempts: e.attempts,
-        },
-      };
+    const base = { callId: call.callId, agent, purpose: call.purpose };
+    let failed = begun.retries[call.callId]?.failed ?? 0;
+    if (!(await this.delay(begun.retries[call.callId], begun.retry))) return undefined;
+    for (;;) {
+      try {
+        this.deps.crashPoint?.('before-model', runId);
+        const result = await this.deps.models.complete(call, {
+          runId,
+          onToken: (delta) => this.deps.onToken?.(runId, agent, delta),
+        });
+        this.deps.crashPoint?.('after-model', runId);
+        return {
+          type: 'model-call.completed',
+          actor: agentActor(agent),
+          data: {
+            ...base,
+            content: result.content,
+            toolCalls: result.toolCalls,
+            structured: result.structured,
+            attempts: failed + result.attempts,
+            usage: result.usage,
+          },
+        };
+      } catch (error) {
+        const e =
+          error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
+        const retried = await this.retryAfter(runId, begun.retry, failed + 1, e, (attempt, delayMs) => ({
+          type: 'model-call.retried',
+          actor: agentActor(agent),
+          data: { ...base, attempt, code: e.code, message: e.message, delayMs },
+        }));
+        if (retried === 'stopped') return undefined;
+        if (retried === 'again') {
+          failed += 1;
+          continue;
+        }
+        this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
+        return {
+          type: 'model-call.failed',
+          actor: agentActor(agent),
+          data: { ...base, code: e.code, message: e.message, attempts: failed + e.attempts },
+        };
+      }
     }
   }
 
-  private async toolResult(runId: string, begun: Extract<Begun, { kind: 'tool' }>): Promise<NewEvent> {
+  /** Run the tool, again after a transient failure with the same idempotency key (as `modelResult`). */
+  private async toolResult(
+    runId: string,
+    begun: Extract<Begun, { kind: 'tool' }>,
+  ): Promise<NewEvent | undefined> {
     const { callId } = begun;
-    try {
-      this.deps.crashPoint?.('before-tool', runId);
-      const outcome = await this.deps.tools.execute(begun.tool, begun.args, {
-        runId,
-        callId,
-        idempotencyKey: begun.idempotencyKey,
-      });
-      this.deps.crashPoint?.('after-tool', runId);
-      return {
-        type: 'tool-call.completed',
-        actor: SYSTEM_ACTOR,
-        data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false },
-      };
-    } catch (error) {
-      const code = error instanceof ToolError ? error.code : 'TOOL.FAILED';
-      return {
-        type: 'tool-call.failed',
-        actor: SYSTEM_ACTOR,
-        data: { callId, code, message: error instanceof Error ? error.message : String(error) },
-      };
+    let failed = begun.retries?.failed ?? 0;
+    if (!(await this.delay(begun.retries, begun.retry))) return undefined;
+    for (;;) {
+      try {
+        this.deps.crashPoint?.('before-tool', runId);
+        const outcome = await this.deps.tools.execute(begun.tool, begun.args, {
+          runId,
+          callId,
+          idempotencyKey: begun.idempotencyKey,
+        });
+        this.deps.crashPoint?.('after-tool', runId);
+        return {
+          type: 'tool-call.completed',
+          actor: SYSTEM_ACTOR,
+          data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false },
+        };
+      } catch (error) {
+        const code = error instanceof ToolError ? error.code : 'TOOL.FAILED';
+        const message = error instanceof Error ? error.message : String(error);
+        const transient = error instanceof ToolError ? error.transient : isTransientNetworkError(error);
+        const retryAfterMs = error instanceof ToolError ? error.retryAfterMs : undefined;
+        const retried = await this.retryAfter(
+          runId,
+          begun.retry,
+          failed + 1,
+          { transient, retryAfterMs },
+          (attempt, delayMs) => ({
+            type: 'tool-call.retried',
+            actor: SYSTEM_ACTOR,
+            data: { callId, attempt, code, message, delayMs },
+          }),
+        );
+        if (retried === 'stopped') return undefined;
+        if (retried === 'again') {
+          failed += 1;
+          continue;
+        }
+        return {
+          type: 'tool-call.failed',
+          actor: SYSTEM_ACTOR,
+          data: { callId, code, message, attempts: failed + 1 },
+        };
+      }
     }
+  }
+
+  /**
+   * After failed attempt `attempt`: 'again' once its `*.retried` fact is appended and the delay has
+   * passed; 'final' when the error is not transient, the bound is reached or the call was closed
+   * meanwhile (a cancel); 'stopped' when the engine stopped during the delay.
+   */
+  private async retryAfter(
+    runId: string,
+    bounds: RetryBounds,
+    attempt: number,
+    error: { transient: boolean; retryAfterMs?: number },
+    fact: (attempt: number, delayMs: number) => NewEvent,
+  ): Promise<'again' | 'final' | 'stopped'> {
+    if (!error.transient || attempt >= bounds.attempts || this.stopped) return 'final';
+    const delayMs = retryDelayMs(bounds, attempt, this.random, error.retryAfterMs);
+    // Stamped with the engine's clock: a recovered call's next attempt is due at `at + delayMs`.
+    const event = { ...fact(attempt, delayMs), at: this.now().toISOString() };
+    const { result: open } = await this.write(runId, (state) => {
+      const still = state !== undefined && !isTerminal(state.status) && stillOpen(state, event);
+      return { events: still ? [event] : [], result: still };
+    });
+    if (!open) return 'final';
+    return (await this.sleep(delayMs)) ? 'again' : 'stopped';
+  }
+
+  /**
+   * Wait until a recovered call's next attempt is due (a restart during its delay), never longer
+   * than the policy's longest delay whatever the clocks say. False: the engine stopped.
+   */
+  private async delay(retries: CallRetries | undefined, bounds: RetryBounds): Promise<boolean> {
+    if (!retries) return true;
+    const due = Date.parse(retries.nextAttemptAt) - this.now().getTime();
+    return this.sleep(Math.min(due, bounds.maxBackoffMs));
+  }
+
+  /** Resolves true after `ms`, or false at once when the engine stops. */
+  private sleep(ms: number): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    if (ms <= 0) return Promise.resolve(true);
+    const signal = this.stopping.signal;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', done);
+        resolve(true);
+      }, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private async withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
@@ -564,10 +681,23 @@ export interface WriteOptions {
 /** Bound on the facts folded into one step's append (a decider that never settles is a bug, not a loop). */
 const MAX_FACTS_PER_STEP = 16;
 
-/** An effect whose intent is recorded: the loop performs it next. */
+/**
+ * An effect whose intent is recorded: the loop performs it next, within the workflow's retry
+ * bounds, counting the failed attempts already recorded for a call that is being recovered.
+ */
 type Begun =
-  | { kind: 'models'; calls: ModelCallPlan[] }
-  | { kind: 'tool'; callId: string; tool: string; idempotencyKey: string; args: unknown };
+  | { kind: 'models'; calls: ModelCallPlan[]; retry: RetryBounds; retries: Record<string, CallRetries> }
+  | {
+      kind: 'tool';
+      callId: string;
+      tool: string;
+      idempotencyKey: string;
+      args: unknown;
+      retry: RetryBounds;
+      retries?: CallRetries;
+    };
+
+const optional = (event: NewEvent | undefined): NewEvent[] => (event ? [event] : []);
 
 /** A result is recorded only while its call is still open (started and not answered). */
 function stillOpen(state: RunState, event: NewEvent): boolean {

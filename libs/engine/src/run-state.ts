@@ -2,6 +2,13 @@ import type { EventData, HumanRef, HumanRequestKind, RunEvent, ToolCall, Workflo
 
 export type RunStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
+/** The failed attempts of a call still open (its `*.retried` facts): the bound holds across restarts. */
+export interface CallRetries {
+  failed: number;
+  /** When the next attempt is due (the last failure's time plus its delay). */
+  nextAttemptAt: string;
+}
+
 export interface ModelCallState {
   callId: string;
   agent: string;
@@ -11,6 +18,8 @@ export interface ModelCallState {
   toolCalls: ToolCall[];
   structured?: unknown;
   seq: number;
+  /** Set once an attempt failed transiently and the call is tried again. */
+  retries?: CallRetries;
 }
 
 export interface ToolCallState {
@@ -24,6 +33,8 @@ export interface ToolCallState {
   result?: unknown;
   error?: string;
   seq: number;
+  /** Set once an attempt failed transiently and the call is run again (same idempotency key). */
+  retries?: CallRetries;
 }
 
 export interface DecisionState {
@@ -87,6 +98,8 @@ export interface RunState {
   speakers: Array<{ speaker: string; seq: number }>;
   output?: string;
   failure?: { code: string; message: string };
+  /** Each time the failed run was continued (`run.retried`): failures before the last one are settled. */
+  retried?: Array<EventData<'run.retried'> & { seq: number }>;
 }
 
 export function isTerminal(status: RunStatus): boolean {
@@ -151,6 +164,12 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       s.status = 'failed';
       s.failure = { code: event.data.code, message: event.data.message };
       break;
+    case 'run.retried':
+      // The run continues from its failed step: running again, the failure it came from settled.
+      s.status = 'running';
+      s.failure = undefined;
+      (s.retried ??= []).push({ ...event.data, seq: event.seq });
+      break;
     case 'run.cancelled':
       s.status = 'cancelled';
       s.failure = { code: 'CANCELLED', message: event.data.reason ?? 'cancelled' };
@@ -190,6 +209,15 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
         (c) => ({ ...c, status: 'failed' }),
       );
       break;
+    case 'model-call.retried': {
+      const retries = retriesAfter(event.at, event.data);
+      s.modelCalls = replace(
+        s.modelCalls,
+        (c) => c.callId === event.data.callId,
+        (c) => ({ ...c, retries }),
+      );
+      break;
+    }
     case 'tool-call.requested':
       s.toolCalls.push({ ...event.data, status: 'requested', seq: event.seq });
       break;
@@ -218,6 +246,15 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
         (c) => ({ ...c, status: 'failed', error: event.data.message }),
       );
       break;
+    case 'tool-call.retried': {
+      const retries = retriesAfter(event.at, event.data);
+      s.toolCalls = replace(
+        s.toolCalls,
+        (c) => c.callId === event.data.callId,
+        (c) => ({ ...c, retries }),
+      );
+      break;
+    }
     case 'tool-call.rejected':
       s.toolCalls = replace(
         s.toolCalls,
@@ -326,6 +363,13 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
   }
   s.status = statusOf(s);
   return s;
+}
+
+function retriesAfter(at: string, retried: { attempt: number; delayMs: number }): CallRetries {
+  return {
+    failed: retried.attempt,
+    nextAttemptAt: new Date(Date.parse(at) + retried.delayMs).toISOString(),
+  };
 }
 
 function statusOf(s: RunState): RunStatus {

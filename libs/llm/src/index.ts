@@ -1,1 +1,2 @@
 export * from './openai-gateway';
+export * from './model-errors';

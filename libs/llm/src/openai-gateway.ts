@@ -10,13 +10,17 @@ import { z } from 'zod';
 import type { Provider } from '@parley/contracts';
 import type { ChatMessage, ModelCallPlan } from '@parley/engine';
 import { ModelCallError, type ModelCallContext, type ModelGateway, type ModelResult } from '@parley/engine';
+import { modelCallErrorOf } from './model-errors';
 
 export interface OpenAiGatewayOptions {
   /** Used when neither the agent nor the workflow names a provider. */
   defaultProvider: { baseURL: string; apiKey: string };
   /** Tries for a structured output that does not validate. */
   structuredAttempts?: number;
-  /** SDK-level retries of transport errors and 5xx. */
+  /**
+   * SDK-level retries, 0 by default: the engine retries transient errors itself, within the
+   * workflow's `retries:`, and records each attempt (the SDK's would be invisible and unbounded by it).
+   */
   maxRetries?: number;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -82,16 +86,12 @@ export class OpenAiModelGateway implements ModelGateway {
         stream_options: { include_usage: true },
       });
     } catch (error) {
-      throw new ModelCallError('MODEL_UNAVAILABLE', `${plan.agent.name}: ${describe(error)}`, 1);
+      throw modelCallErrorOf(plan.agent.name, error);
     }
     try {
       return await accumulate(stream, plan.structured ? undefined : ctx.onToken);
     } catch (error) {
-      throw new ModelCallError(
-        'MODEL_UNAVAILABLE',
-        `${plan.agent.name}: the stream broke: ${describe(error)}`,
-        1,
-      );
+      throw modelCallErrorOf(plan.agent.name, error, 'the stream broke: ');
     }
   }
 
@@ -115,7 +115,7 @@ export class OpenAiModelGateway implements ModelGateway {
       client = new OpenAI({
         baseURL,
         apiKey,
-        maxRetries: this.options.maxRetries ?? 2,
+        maxRetries: this.options.maxRetries ?? 0,
         timeout: this.options.timeoutMs ?? 120_000,
       });
       this.clients.set(key, client);
@@ -201,8 +201,4 @@ function parseStructured(
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0];
   return { ok: false, problem: `${issue.path.join('.') || '(root)'}: ${issue.message}` };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

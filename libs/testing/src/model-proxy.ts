@@ -15,7 +15,12 @@ export interface ProxiedCall {
     response_format?: { json_schema?: { name?: string } };
   };
   held: boolean;
+  /** The fault the proxy answered with instead of forwarding, if any. */
+  fault?: ProxyFault;
 }
+
+/** An HTTP error status (with an optional `retry-after`), or the connection dropped without an answer. */
+export type ProxyFault = { status: number; retryAfter?: string } | 'drop';
 
 /**
  * A real HTTP proxy in front of a model server that records every chat completion request and
@@ -24,6 +29,7 @@ export interface ProxiedCall {
 export class ModelProxy {
   readonly calls: ProxiedCall[] = [];
   private holdPredicate?: (call: ProxiedCall) => boolean;
+  private faults: Array<{ fault: ProxyFault; left: number; when: (call: ProxiedCall) => boolean }> = [];
   private readonly heldResponses: Array<() => void> = [];
   private constructor(
     private readonly server: Server,
@@ -43,6 +49,32 @@ export class ModelProxy {
   /** Hold (do not forward) the calls that match, until `release()`. */
   holdWhen(predicate: ((call: ProxiedCall) => boolean) | undefined): void {
     this.holdPredicate = predicate;
+  }
+
+  /**
+   * Answer the next `count` chat completion requests that match `when` with `fault` instead of
+   * forwarding them (`count` Infinity: until `clearFaults()`): a model that fails transiently.
+   */
+  failNext(count: number, fault: ProxyFault, when: (call: ProxiedCall) => boolean = () => true): void {
+    this.faults.push({ fault, left: count, when });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Stop listening: new connections are refused (ECONNREFUSED), open ones are closed. */
+  async refuseConnections(): Promise<void> {
+    await new Promise((resolve) => {
+      this.server.close(resolve);
+      this.server.closeAllConnections();
+    });
+  }
+
+  /** Listen again on the same port. */
+  async acceptConnections(): Promise<void> {
+    const { port } = new URL(this.url);
+    await new Promise<void>((resolve) => this.server.listen(Number(port), '127.0.0.1', resolve));
   }
 
   release(): void {
@@ -67,6 +99,28 @@ export class ModelProxy {
         held: false,
       };
       this.calls.push(call);
+      const rule = this.faults.find((f) => f.left > 0 && f.when(call));
+      if (rule) {
+        rule.left -= 1;
+        call.fault = rule.fault;
+        if (rule.fault === 'drop') {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(rule.fault.status, {
+          'content-type': 'application/json',
+          ...(rule.fault.retryAfter !== undefined ? { 'retry-after': rule.fault.retryAfter } : {}),
+        });
+        res.end(
+          JSON.stringify({
+            error: {
+              message: `injected by the model proxy: HTTP ${rule.fault.status}`,
+              type: 'server_error',
+            },
+          }),
+        );
+        return;
+      }
       if (this.holdPredicate?.(call)) {
         call.held = true;
         await new Promise<void>((resolve) => {

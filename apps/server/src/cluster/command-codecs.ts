@@ -9,6 +9,7 @@ import {
   CancelRunCommand,
   OverrideHandoffCommand,
   PostHumanMessageCommand,
+  RetryRunCommand,
 } from '../runs/commands/run-commands';
 import { StartRunCommand } from '../runs/commands/start-run.command';
 
@@ -45,6 +46,11 @@ export const COMMAND_CODECS = {
     args: (c: CancelRunCommand) => [c.runId, c.by, c.reason],
     build: (a: unknown[]) => new CancelRunCommand(String(a[0]), human(a[1]), opt(a[2])),
   } satisfies Codec<CancelRunCommand>,
+  'run.retry': {
+    cls: RetryRunCommand,
+    args: (c: RetryRunCommand) => [c.runId, c.by, c.reason],
+    build: (a: unknown[]) => new RetryRunCommand(String(a[0]), human(a[1]), opt(a[2])),
+  } satisfies Codec<RetryRunCommand>,
   'run.message': {
     cls: PostHumanMessageCommand,
     args: (c: PostHumanMessageCommand) => [c.runId, c.by, c.text],

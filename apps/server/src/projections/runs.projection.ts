@@ -153,6 +153,9 @@ export class RunsProjection {
       case 'run.cancelled':
         run.status = 'cancelled';
         break;
+      case 'run.retried':
+        run.status = 'running'; // a failed run continues (waiting again if a request is open)
+        break;
       case 'handoff.performed':
       case 'handoff.overridden':
         run.currentAgent = event.data.to;

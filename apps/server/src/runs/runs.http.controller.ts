@@ -19,6 +19,7 @@ import {
   ListRunsQuery,
   MessageBody,
   NotFoundError,
+  RetryBody,
   StartRunBody,
 } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
@@ -28,7 +29,12 @@ import type { Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
-import { CancelRunCommand, OverrideHandoffCommand, PostHumanMessageCommand } from './commands/run-commands';
+import {
+  CancelRunCommand,
+  OverrideHandoffCommand,
+  PostHumanMessageCommand,
+  RetryRunCommand,
+} from './commands/run-commands';
 import { StartRunCommand } from './commands/start-run.command';
 import { CommandRouter } from '../cluster/command-router';
 
@@ -95,6 +101,19 @@ export class RunsHttpController {
     const parsed = parseBody(CancelBody, body);
     await this.commands.execute(new CancelRunCommand(runId, human, parsed.reason));
     return runView((await this.engine.state(runId, { forReading: true }))!);
+  }
+
+  @Post(':runId/retry')
+  @HttpCode(200)
+  @RequiresRole('participant')
+  @ApiOperation({
+    summary:
+      'Continue a failed run from its failed step: {reason?} → the run (running again); 409 RUN.NOT_FAILED, 403 RUN.FORBIDDEN',
+  })
+  async retry(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
+    const { reason } = parseBody(RetryBody, body);
+    await this.commands.execute(new RetryRunCommand(runId, human, reason));
+    return runView((await this.engine.state(runId))!);
   }
 
   @Post(':runId/messages')

@@ -29,3 +29,18 @@ export const ModelCallFailed = z.object({
   message: z.string(),
   attempts: z.number().int().positive(),
 });
+
+/**
+ * A transient failure (connection refused or reset, a timeout, HTTP 429 or 5xx) of one attempt of a
+ * call that will be tried again under the same call id after `delayMs`: one fact per failed attempt.
+ */
+export const ModelCallRetried = z.object({
+  callId: z.string().min(1),
+  agent: z.string().min(1),
+  purpose: z.string().min(1),
+  /** The attempt that failed (1 for the first). */
+  attempt: z.number().int().positive(),
+  code: z.string().min(1),
+  message: z.string(),
+  delayMs: z.number().int().min(0),
+});

@@ -28,3 +28,12 @@ export const RunStarted = z.object({
 export const RunCompleted = z.object({ output: z.string() });
 export const RunFailed = z.object({ code: z.string().min(1), message: z.string() });
 export const RunCancelled = z.object({ reason: z.string().optional() });
+/**
+ * A failed run continues from its failed step: who asked (kind, id and the role they acted under),
+ * why, and the failure it continues from. Nothing recorded before it is repeated.
+ */
+export const RunRetried = z.object({
+  by: ActorSchema.required({ role: true }),
+  reason: z.string().optional(),
+  failedCode: z.string().min(1),
+});

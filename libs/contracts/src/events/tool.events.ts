@@ -22,6 +22,16 @@ export const ToolCallFailed = z.object({
   callId: z.string().min(1),
   code: z.string().min(1),
   message: z.string(),
+  /** How many times the tool was run under this call (absent in logs written before retries). */
+  attempts: z.number().int().positive().optional(),
+});
+/** A transient failure of one attempt; the tool runs again with the same idempotency key after `delayMs`. */
+export const ToolCallRetried = z.object({
+  callId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  code: z.string().min(1),
+  message: z.string(),
+  delayMs: z.number().int().min(0),
 });
 export const ToolCallRejected = z.object({
   callId: z.string().min(1),

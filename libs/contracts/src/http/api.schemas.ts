@@ -26,6 +26,8 @@ export const HandoffBody = z.strictObject({
   reason: z.string().min(1, 'say why you re-route').max(2000),
 });
 export const CancelBody = z.strictObject({ reason: z.string().max(2000).optional() });
+/** `POST /api/runs/:runId/retry`: a failed run continues from its failed step. */
+export const RetryBody = z.strictObject({ reason: z.string().max(2000).optional() });
 
 export const RunStatusQuery = z.enum(['running', 'waiting', 'completed', 'failed', 'cancelled']);
 export const ListRunsQuery = z.strictObject({

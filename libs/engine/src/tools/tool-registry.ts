@@ -22,12 +22,22 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
   execute(args: z.output<S>, ctx: ToolContext): Promise<ToolOutcome> | ToolOutcome;
 }
 
+/**
+ * A tool's coded failure. `transient` (the service behind it refused, timed out, answered 429 or
+ * 5xx): the engine runs the call again with the same idempotency key, within the workflow's
+ * `retries`, after `retryAfterMs` when the service named one.
+ */
 export class ToolError extends Error {
+  readonly transient: boolean;
+  readonly retryAfterMs?: number;
   constructor(
     readonly code: string,
     message: string,
+    options: { transient?: boolean; retryAfterMs?: number } = {},
   ) {
     super(message);
+    this.transient = options.transient ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -1,12 +1,13 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { cancelRun, overrideHandoff, postMessage, RunEngine } from '@parley/engine';
+import { cancelRun, overrideHandoff, postMessage, retryRun, RunEngine } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import {
   CancelRunCommand,
   OverrideHandoffCommand,
   PostHumanMessageCommand,
   ResumeRunCommand,
+  RetryRunCommand,
 } from './run-commands';
 
 /** Thin handlers: load the run, decide against its own state, append with the expected seq. */
@@ -51,6 +52,20 @@ export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCo
   }
 }
 
+/** The run goes back to `running` and, in the same append, asks the failed step's model again. */
+@CommandHandler(RetryRunCommand)
+export class RetryRunHandler implements ICommandHandler<RetryRunCommand, { seq: number }> {
+  constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
+  async execute(c: RetryRunCommand): Promise<{ seq: number }> {
+    const { events } = await this.engine.write(
+      c.runId,
+      (state) => ({ events: retryRun(state!, acting(c.by), c.reason), result: undefined }),
+      { drive: true },
+    );
+    return { seq: events[0].seq };
+  }
+}
+
 @CommandHandler(ResumeRunCommand)
 export class ResumeRunHandler implements ICommandHandler<ResumeRunCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
@@ -63,5 +78,6 @@ export const RUN_COMMAND_HANDLERS = [
   CancelRunHandler,
   PostHumanMessageHandler,
   OverrideHandoffHandler,
+  RetryRunHandler,
   ResumeRunHandler,
 ];

@@ -22,6 +22,14 @@ export class OverrideHandoffCommand {
     readonly reason: string,
   ) {}
 }
+/** Continue a failed run from its failed step (attributed; nothing recorded is repeated). */
+export class RetryRunCommand {
+  constructor(
+    readonly runId: string,
+    readonly by: Human,
+    readonly reason?: string,
+  ) {}
+}
 /** Continue a run from its log: what a saga issues after a human's decision or message. */
 export class ResumeRunCommand {
   constructor(
