@@ -78,6 +78,7 @@ function approvalOpened(requestId: string, callId: string, who: string, amount: 
       deadline: null,
       onTimeout: null,
       escalation: undefined,
+      policy: { type: 'approval', index: 0 },
     },
   };
 }
