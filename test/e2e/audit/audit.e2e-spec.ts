@@ -211,7 +211,14 @@ describe('audit and replay', () => {
       message: 'Please consider the audit trail.',
     });
     assert.equal(fork.status, 201, JSON.stringify(fork.body));
-    assert.deepEqual(fork.body.forkOf, { runId: original.runId, atSeq, head: events[atSeq - 1].hash });
+    assert.deepEqual(fork.body.forkOf, {
+      runId: original.runId,
+      atSeq,
+      head: events[atSeq - 1].hash,
+      by: { kind: 'human', id: 'carol', role: 'participant' },
+      note: 'retry after the first turn',
+      askers: ['carol'],
+    });
     const forked = await runInStatus(server.client(), fork.body.runId, 'waiting', 'completed');
     const forkEvents = (await server.client().get(`/api/runs/${fork.body.runId}/events`)).body
       .events as Array<{ seq: number; type: string; data: { forkOf?: unknown } }>;

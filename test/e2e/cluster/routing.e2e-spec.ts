@@ -155,7 +155,14 @@ describe('cluster: two instances, commands routed to the owner', () => {
       .client('carol')
       .post(`/api/runs/${runId}/fork`, { atSeq: 5, note: 'replay the approval' });
     assert.equal(fork.status, 201, JSON.stringify(fork.body));
-    assert.deepEqual(fork.body.forkOf, { runId, atSeq: 5, head: log[4].hash });
+    assert.deepEqual(fork.body.forkOf, {
+      runId,
+      atSeq: 5,
+      head: log[4].hash,
+      by: { kind: 'human', id: 'carol', role: 'participant' },
+      note: 'replay the approval',
+      askers: ['root'],
+    });
     const forked = await other.client('carol').get(`/api/runs/${fork.body.runId}`);
     assert.equal(forked.status, 200, 'the fork is readable at once where it was asked for');
   });

@@ -58,5 +58,7 @@ const RUN_ID_NAMESPACE = '6f2b7c1e-3d4a-5b6c-8d7e-9f0a1b2c3d4e';
  * hence the same partition and owner, wherever the request arrives.
  */
 export function runIdForIdempotencyKey(requester: string, key: string): string {
-  return uuidV5(`${requester}\u0000${key}`, RUN_ID_NAMESPACE);
+  // As UTF-8 bytes: uuid's string path throws on a lone surrogate (a key is any JSON string), while
+  // Buffer.from writes it as U+FFFD, as the hash did before.
+  return uuidV5(Buffer.from(`${requester}\u0000${key}`, 'utf8'), RUN_ID_NAMESPACE);
 }

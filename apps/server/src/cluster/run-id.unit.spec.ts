@@ -21,4 +21,8 @@ describe('run ids of idempotency keys', () => {
       ],
     );
   });
+
+  it('take any JSON string as a key: a lone surrogate is encoded as U+FFFD, as UTF-8 always did', () => {
+    assert.equal(runIdForIdempotencyKey('alice', '\udfff'), runIdForIdempotencyKey('alice', '\ufffd'));
+  });
 });
