@@ -10,6 +10,7 @@ import { decideSequential } from './patterns/sequential.decider';
 import { decideSingleAgent } from './patterns/single-agent.decider';
 import { escalateExpired, fail, outcomeOf } from './patterns/shared';
 import { advanceToolCalls } from './patterns/tool-loop';
+import { closingOpenRequests } from './hitl/end-run';
 
 /** Upper bound on model calls per run: a runaway loop ends as a failure, not a bill. */
 export const MAX_MODEL_CALLS = 200;
@@ -20,6 +21,12 @@ export const MAX_MODEL_CALLS = 200;
  * requests), then the pattern's own logic.
  */
 export function decide(state: RunState, ctx: DecideContext): Step {
+  const step = nextStep(state, ctx);
+  // A run that ends closes the requests it still has open, in the same append.
+  return step.kind === 'append' ? { kind: 'append', events: closingOpenRequests(state, step.events) } : step;
+}
+
+function nextStep(state: RunState, ctx: DecideContext): Step {
   if (isTerminal(state.status)) return { kind: 'done' };
   // A failure the run was retried from is settled: only a call that failed since counts.
   const since = state.retried?.at(-1)?.seq ?? 0;

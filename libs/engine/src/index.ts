@@ -21,3 +21,5 @@ export * from './fork/fork-stream';
 export * from './retries/retry-policy';
 export * from './retries/transient';
 export * from './hitl/retry-run';
+export * from './hitl/permissions';
+export * from './hitl/end-run';

@@ -49,7 +49,8 @@ export interface DecisionState {
 }
 
 export type HumanRequestState = EventData<'human-request.opened'> & {
-  status: 'open' | 'resolved' | 'expired';
+  /** `closed`: the run ended while it was open (no decision; it left the inbox). */
+  status: 'open' | 'resolved' | 'expired' | 'closed';
   openedSeq: number;
   openedAt: string;
   claimedBy?: HumanRef;
@@ -100,6 +101,8 @@ export interface RunState {
   failure?: { code: string; message: string };
   /** Each time the failed run was continued (`run.retried`): failures before the last one are settled. */
   retried?: Array<EventData<'run.retried'> & { seq: number }>;
+  /** Set when the run came into this log from an export: who imported it, and the head it had. */
+  imported?: EventData<'run.imported'> & { seq: number };
 }
 
 export function isTerminal(status: RunStatus): boolean {
@@ -169,6 +172,9 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       s.status = 'running';
       s.failure = undefined;
       (s.retried ??= []).push({ ...event.data, seq: event.seq });
+      break;
+    case 'run.imported':
+      s.imported = { ...event.data, seq: event.seq };
       break;
     case 'run.cancelled':
       s.status = 'cancelled';
@@ -323,6 +329,13 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
           expiredAction: event.data.action,
           closedSeq: event.seq,
         }),
+      );
+      break;
+    case 'human-request.closed':
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === event.data.requestId,
+        (r) => ({ ...r, status: 'closed', closedSeq: event.seq }),
       );
       break;
     case 'human-message.posted':

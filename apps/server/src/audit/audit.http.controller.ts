@@ -6,6 +6,7 @@ import {
   EVENT_REGISTRY,
   ExportRangeQuery as RangeQuery,
   ForkBody,
+  ImportQuery,
   NotFoundError,
   StateQuery,
   ValidationError,
@@ -106,8 +107,9 @@ export class AuditHttpController {
     summary:
       'Import an NDJSON export (verified first): for example from Kafka into a local SQLite for an offline audit',
   })
-  async import(@Req() req: Request) {
-    return this.commands.execute(new ImportLogCommand(req));
+  async import(@Req() req: Request, @Query() query: unknown, @CurrentHuman() human: Human) {
+    const { note } = parseBody(ImportQuery, query, 'REQUEST.INVALID_QUERY');
+    return this.commands.execute(new ImportLogCommand(req, human, note));
   }
 
   @Post('runs/:runId/fork')
