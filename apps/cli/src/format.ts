@@ -136,7 +136,9 @@ export class EventPrinter {
         say(`run failed: ${d.message} (${d.code})`);
         break;
       case 'run.cancelled':
-        say(`run cancelled${d.by ? ` by ${d.by.id}${d.by.role ? ` (${d.by.role})` : ''}` : ''}${d.reason ? `: ${d.reason}` : ''}`);
+        say(
+          `run cancelled${d.by ? ` by ${d.by.id}${d.by.role ? ` (${d.by.role})` : ''}` : ''}${d.reason ? `: ${d.reason}` : ''}`,
+        );
         break;
       case 'run.retried':
         say(`${d.by.id} (${d.by.role}) retried the run${d.reason ? `: ${d.reason}` : ''}`);
@@ -158,13 +160,16 @@ export class EventPrinter {
       default:
         say(`${event.type} ${clip(oneLine(d))}`);
     }
+    // a request closed by the run's end: the end follows in the same append and says the status
     const status =
       TERMINAL[event.type] ??
-      (this.status === 'running' || this.status === 'waiting' || event.type === 'run.retried'
-        ? this.open.size
-          ? 'waiting'
-          : 'running'
-        : this.status);
+      (event.type === 'human-request.closed'
+        ? this.status
+        : this.status === 'running' || this.status === 'waiting' || event.type === 'run.retried'
+          ? this.open.size
+            ? 'waiting'
+            : 'running'
+          : this.status);
     if (status !== this.status) {
       this.status = status;
       out.push(`      status: ${status}`);

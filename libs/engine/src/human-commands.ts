@@ -107,6 +107,11 @@ export function decideOnRequest(
     return { events: [], result: { status: 'unchanged', request } };
   if (request.status === 'expired')
     throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
+  if (request.status === 'closed')
+    throw new ConflictError(
+      'REQUEST.CLOSED',
+      `request ${requestId} was closed when its run ended (${state.status}); nothing is waiting for it`,
+    );
   if (request.status === 'resolved')
     throw new ConflictError(
       'REQUEST.CLOSED',

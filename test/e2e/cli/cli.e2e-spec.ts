@@ -449,7 +449,7 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
     );
     const r = await watch.done;
     assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stdout, /^#\s+\d+ {2}run cancelled: customer withdrew\n {6}status: cancelled\n$/m);
+    assert.match(r.stdout, /^#\s+\d+ {2}request \S+ closed: the run cancelled\n#\s+\d+ {2}run cancelled by carol \(requester\): customer withdrew\n {6}status: cancelled\n$/m);
   });
 
   it('say speaks in a debate: it answers the floor', async () => {
@@ -485,13 +485,13 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
       })
     ).body;
     await until(alice, runId, 'waiting');
-    const unknown = await as('carol').run('handoff', runId, 'sales', '--reason', 'no');
+    const unknown = await as('bob').run('handoff', runId, 'sales', '--reason', 'no');
     assert.equal(unknown.code, 2);
     assert.match(
       unknown.stderr,
       /"sales" is not an agent of support-triage .*\(HANDOFF\.UNKNOWN_AGENT, HTTP 400\)/,
     );
-    const r = await as('carol').run(
+    const r = await as('bob').run(
       'handoff',
       runId,
       'technical',
@@ -505,7 +505,7 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
     const show = await as('victor').run('run', 'show', runId);
     assert.match(
       show.stdout,
-      /^#\s+6 {2}carol: re-routed to technical: The double charge comes from a checkout bug$/m,
+      /^#\s+6 {2}bob: re-routed to technical: The double charge comes from a checkout bug$/m,
     );
   });
 });

@@ -76,7 +76,11 @@ export function auditTrail(events: RunEvent[]): AuditEntry[] {
         if (!entry) break;
         entry.outcome = {
           status:
-            e.type === 'human-request.resolved' ? 'resolved' : e.type === 'human-request.expired' ? 'expired' : 'closed',
+            e.type === 'human-request.resolved'
+              ? 'resolved'
+              : e.type === 'human-request.expired'
+                ? 'expired'
+                : 'closed',
           outcome:
             e.type === 'human-request.resolved'
               ? e.data.outcome

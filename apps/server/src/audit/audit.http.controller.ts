@@ -22,6 +22,7 @@ import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
 import { auditTrail } from './audit-trail';
+import { runActions } from './run-actions';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
 import { CommandRouter } from '../cluster/command-router';
 
@@ -71,12 +72,13 @@ export class AuditHttpController {
   @Get('runs/:runId/audit')
   @RequiresRole('viewer')
   @ApiOperation({
-    summary: 'Who decided each human request: identity, role, comment, time, the exact payload shown',
+    summary:
+      'Who decided each human request (identity, role, comment, time, the exact payload shown), and who started, forked, cancelled, imported, retried, re-routed or claimed',
   })
   async audit(@Param('runId') runId: string) {
     await this.mustExist(runId);
     const events = (await this.store.read(runId)).map(upcast);
-    return { runId, requests: auditTrail(events) };
+    return { runId, requests: auditTrail(events), actions: runActions(events) };
   }
 
   @Get('runs/:runId/export')

@@ -48,7 +48,12 @@ export function notificationOf(event: RunEvent): RequestNotification | undefined
       };
     case 'human-request.closed':
       // the run ended with the request still open: it is no longer anyone's to answer
-      return { ...base, type: 'request.closed', requestId: event.data.requestId, outcome: event.data.because };
+      return {
+        ...base,
+        type: 'request.closed',
+        requestId: event.data.requestId,
+        outcome: event.data.because,
+      };
     default:
       return undefined;
   }

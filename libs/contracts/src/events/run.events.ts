@@ -47,5 +47,9 @@ export const RunRetried = z.object({
 export const RunImported = z.object({
   by: ActorSchema.required({ role: true }),
   note: z.string().optional(),
-  from: z.object({ head: z.string().min(1), count: z.number().int().positive(), exportedAt: z.string().optional() }),
+  from: z.object({
+    head: z.string().min(1),
+    count: z.number().int().positive(),
+    exportedAt: z.string().optional(),
+  }),
 });
