@@ -1,4 +1,4 @@
-import type { Decision, HumanRef, NewEvent } from '@parley/contracts';
+import type { Decision, NewEvent } from '@parley/contracts';
 import {
   ConflictError,
   ForbiddenError,
