@@ -1,15 +1,9 @@
 import type { RunState } from './run-state';
 import { isTerminal } from './run-state';
 import type { DecideContext, Step } from './steps';
-import { decideConcurrent } from './patterns/concurrent.decider';
-import { decideGroupChat } from './patterns/group-chat.decider';
-import { decideHandoff } from './patterns/handoff.decider';
-import { decideMagentic } from './patterns/magentic.decider';
-import { decideMakerChecker } from './patterns/maker-checker.decider';
-import { decideSequential } from './patterns/sequential.decider';
-import { decideSingleAgent } from './patterns/single-agent.decider';
 import { escalateExpired, fail, outcomeOf } from './patterns/shared';
 import { advanceToolCalls } from './patterns/tool-loop';
+import { patternOf } from './patterns/registry';
 import { closingOpenRequests } from './hitl/end-run';
 
 /** Upper bound on model calls per run: a runaway loop ends as a failure, not a bill. */
@@ -47,27 +41,7 @@ function nextStep(state: RunState, ctx: DecideContext): Step {
   if (tools) return tools;
   if (state.requests.some((r) => r.status === 'open')) return { kind: 'wait' };
 
-  const wf = state.workflow;
-  switch (wf.pattern) {
-    case 'single-agent':
-      return decideSingleAgent(state, wf, ctx);
-    case 'sequential':
-      return decideSequential(state, wf, ctx);
-    case 'concurrent':
-      return decideConcurrent(state, wf, ctx);
-    case 'group-chat':
-      return decideGroupChat(state, wf, ctx);
-    case 'handoff':
-      return decideHandoff(state, wf, ctx);
-    case 'magentic':
-      return decideMagentic(state, wf, ctx);
-    case 'maker-checker':
-      return decideMakerChecker(state, wf, ctx);
-    default: {
-      const unknown: never = wf;
-      throw new Error(`unknown pattern ${(unknown as { pattern: string }).pattern}`);
-    }
-  }
+  return patternOf(state.workflow).decide(state, state.workflow, ctx);
 }
 
 function sameSubject(a: unknown, b: unknown): boolean {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, Step } from '../../steps';
 import {
   agentActor,
   callModel,
@@ -15,8 +15,8 @@ import {
   last,
   requestsAbout,
   review,
-} from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+} from '../shared';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type Magentic = Extract<Workflow, { pattern: 'magentic' }>;
 

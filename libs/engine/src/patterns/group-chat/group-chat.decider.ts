@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { NewEvent, Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, Step } from '../../steps';
 import {
   SYSTEM_ACTOR,
   agentActor,
@@ -14,8 +14,8 @@ import {
   openRequestEvent,
   outcomeOf,
   requestsAbout,
-} from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+} from '../shared';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type GroupChat = Extract<Workflow, { pattern: 'group-chat' }>;
 

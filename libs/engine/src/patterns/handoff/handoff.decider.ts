@@ -1,6 +1,6 @@
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { DecideContext, Step, ToolSpec } from '../steps';
+import type { RunState } from '../../run-state';
+import type { DecideContext, Step, ToolSpec } from '../../steps';
 import {
   SYSTEM_ACTOR,
   agentActor,
@@ -12,9 +12,9 @@ import {
   last,
   openRequestEvent,
   requestsAbout,
-} from './shared';
-import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from './tool-loop';
-import { inputEscalation } from './single-agent.decider';
+} from '../shared';
+import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from '../tool-loop';
+import { inputEscalation } from '../single-agent/single-agent.decider';
 
 type Handoff = Extract<Workflow, { pattern: 'handoff' }>;
 
