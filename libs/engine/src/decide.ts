@@ -1,7 +1,9 @@
 import type { RunState } from './run-state';
 import { isTerminal } from './run-state';
 import type { DecideContext, Step } from './steps';
-import { escalateExpired, fail, outcomeOf } from './patterns/shared';
+import { fail } from './patterns/shared';
+import { escalateExpired } from './hitl/escalation-chain';
+import { outcomeOf } from './hitl/requests';
 import { advanceToolCalls } from './patterns/tool-loop';
 import { patternOf } from './patterns/registry';
 import { closingOpenRequests } from './hitl/end-run';

@@ -26,3 +26,5 @@ export * from './hitl/end-run';
 export * from './patterns/pattern-module';
 export * from './patterns/registry';
 export * from './hitl/edits';
+export * from './hitl/requests';
+export * from './hitl/review';

@@ -3,7 +3,9 @@ import { escalate, escalateOnInput } from '../hitl/escalation-rules';
 import { authorizeToolCall, effectiveArgs, gateEvents, governingRule, latestGate } from '../hitl/tool-gates';
 import type { HumanRequestState, ModelCallState, RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step, ToolSpec } from '../steps';
-import { SYSTEM_ACTOR, agentActor, escalateExpired, openRequestEvent, outcomeOf, sha256 } from './shared';
+import { SYSTEM_ACTOR, agentActor, sha256 } from './shared';
+import { escalateExpired } from '../hitl/escalation-chain';
+import { openRequestEvent, outcomeOf } from '../hitl/requests';
 
 /** Built-in tool through which an agent asks for a human: EscalationNeeded {reason, context, suggested_action}. */
 export const ESCALATE_TOOL = 'escalate_to_human';
