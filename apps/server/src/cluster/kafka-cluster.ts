@@ -9,7 +9,7 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import { ParleyError } from '@parley/contracts';
+import { ParleyError, type ErrorCode } from '@parley/contracts';
 import { createKafka, restartWhenStopped, type KafkaEventStore } from '@parley/event-store';
 import type { LiveToken } from '../core/live-tokens';
 import { CommandRecord, ReplyRecord, TokensRecord, type WireError } from './cluster-messages';
@@ -663,7 +663,8 @@ export class KafkaCluster implements Ownership {
 export function wireErrorToError(error: WireError): Error {
   if (error.kind === 'internal') return new Error(error.message);
   return new ParleyError(
-    error.code,
+    // another instance's code, passed on as it is (an instance of a newer version may know more)
+    error.code as ErrorCode,
     error.message,
     error.kind as ParleyError['kind'],
     error.field,
