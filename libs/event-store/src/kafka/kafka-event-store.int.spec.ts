@@ -94,7 +94,7 @@ eventStoreContract('kafka', {
   newLocation: () => join(root, `contract-${++locations}`),
   open: (location) => openStore(topicName(basename(location)), join(location, `local-${randomUUID()}`)),
   extraRecords: (store) => {
-    const { duplicates, rejected, badRecords } = (store as KafkaEventStore).stats();
+    const { duplicates, rejected, badRecords } = store.stats();
     return duplicates + rejected + badRecords;
   },
 });
