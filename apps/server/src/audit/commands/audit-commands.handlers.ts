@@ -10,7 +10,7 @@ import {
   type EventData,
   type EventEnvelope,
 } from '@parley/contracts';
-import type { EventStore, KafkaEventStore } from '@parley/event-store';
+import type { EventStore } from '@parley/event-store';
 import { RunEngine, actorOf, assertMay, foldRun, forkStream, postMessage } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
@@ -35,9 +35,9 @@ export class ForkRunHandler implements ICommandHandler<
    */
   async execute(c: ForkRunCommand) {
     let original = await this.prefix(c.runId, c.atSeq);
-    if (original.length < c.atSeq && this.store.kind === 'kafka') {
-      // Routed to the fork's owner, which may not have read the original's latest events yet.
-      await (this.store as KafkaEventStore).waitForCatchUp();
+    if (original.length < c.atSeq) {
+      // Routed to the fork's owner, which may not have read the original's latest events yet (Kafka).
+      await this.store.waitForCatchUp();
       original = await this.prefix(c.runId, c.atSeq);
     }
     const who = acting(c.by);
