@@ -13,3 +13,4 @@ export * from './workflow/workflow.schema';
 export * from './http/api.schemas';
 export * from './socket/socket.schemas';
 export * from './export/export-format';
+export * from './commands/command-catalog';
