@@ -144,75 +144,7 @@ export async function emit<K extends SocketClientMessageName>(
 // Shapes the REST API returns (apps/server/src/runs/run-view.ts)
 // ---------------------------------------------------------------------------------------------
 
-export interface RunSummary {
-  runId: string;
-  workflow: string;
-  pattern: string;
-  status: string;
-  requestedBy: string;
-  createdAt: string;
-  updatedAt: string;
-  seq: number;
-  openRequests: number;
-  currentAgent?: string;
-}
-
-export interface TranscriptEntry {
-  seq: number;
-  at: string;
-  role: 'agent' | 'human' | 'tool' | 'system';
-  speaker: string;
-  content: string;
-}
-
-export interface RequestView {
-  id: string;
-  runId?: string;
-  kind: string;
-  status: string;
-  subject: { type: string; [k: string]: unknown };
-  title: string;
-  ask: string;
-  payload: unknown;
-  payloadHash: string;
-  decisions: string[];
-  roles: string[];
-  quorum: number;
-  fourEyes: boolean;
-  requester: string;
-  createdAt: string;
-  deadline: string | null;
-  claimedBy: { id: string; role: string } | null;
-  votes: unknown[];
-  outcome: string | null;
-  escalation: { reason: string; context: string; suggested_action: string } | null;
-}
-
-export interface RunView {
-  runId: string;
-  workflow: string;
-  pattern: string;
-  status: string;
-  requestedBy: string;
-  input: string;
-  output: string | null;
-  failure: { code: string; message: string } | null;
-  createdAt: string;
-  updatedAt: string;
-  seq: number;
-  currentAgent: string | null;
-  transcript: TranscriptEntry[];
-  pendingRequests: RequestView[];
-  toolCalls: Array<{
-    callId: string;
-    tool: string;
-    args: unknown;
-    status: string;
-    result: unknown;
-    error: unknown;
-  }>;
-  plan: unknown;
-}
+export type { RequestView, RunSummary, RunView, TranscriptEntry } from '@parley/contracts/http/responses';
 
 export interface WorkflowInfo {
   name: string;
