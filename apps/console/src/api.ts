@@ -8,6 +8,7 @@ import type {
   RunTokenPayload,
 } from '@parley/contracts/socket/socket.schemas';
 import type { EventEnvelope } from '@parley/contracts/envelope';
+import { holdsRole } from '@parley/contracts/roles';
 
 export type RunEvent = EventEnvelope;
 export type RequestSummary = RequestSummaryPayload;
@@ -30,15 +31,9 @@ export interface Me {
   roles: string[];
 }
 
-const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
-
-/** The server's rule (apps/server/src/auth/identity.ts): built-in roles include the ones below. */
+/** The server's own rule (`holdsRole`, libs/contracts/src/roles.ts): built-in roles include the ones below. */
 export function hasRole(me: Me | null, role: string): boolean {
-  if (!me) return false;
-  if (me.roles.includes('admin')) return true;
-  if (role.startsWith('user:')) return role === `user:${me.id}`;
-  if (role in RANK) return me.roles.some((r) => r in RANK && RANK[r] >= RANK[role]);
-  return me.roles.includes(role);
+  return me !== null && holdsRole(me, role);
 }
 
 const TOKEN_KEY = 'parley.token';
