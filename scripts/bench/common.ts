@@ -28,6 +28,7 @@ import {
   type ToolRegistry,
 } from '@parley/engine';
 import { decideReply, type ChatMessage as OfflineMessage, type ChatRequest } from '@parley/model-offline';
+import { toOpenAi } from '@parley/llm';
 import { exampleTools } from '../../apps/server/src/tools/example-tools';
 import { RefundLedger } from '../../apps/server/src/tools/refund-ledger';
 import { parseWorkflowFile } from '../../apps/server/src/workflows/workflow-catalog';
@@ -313,28 +314,8 @@ export class InstantModelGateway implements ModelGateway {
   }
 }
 
-function toChat(m: ModelCallPlan['messages'][number]): OfflineMessage {
-  switch (m.role) {
-    case 'tool':
-      return { role: 'tool', content: m.content, tool_call_id: m.toolCallId ?? '' };
-    case 'assistant':
-      return {
-        role: 'assistant',
-        content: m.content || null,
-        ...(m.toolCalls?.length
-          ? {
-              tool_calls: m.toolCalls.map((tc) => ({
-                id: tc.id,
-                type: 'function',
-                function: { name: tc.name, arguments: JSON.stringify(tc.arguments ?? {}) },
-              })),
-            }
-          : {}),
-      };
-    default:
-      return { role: m.role, content: m.content };
-  }
-}
+/** The offline model reads the OpenAI wire shape: the gateway's own conversion. */
+const toChat = (m: ModelCallPlan['messages'][number]): OfflineMessage => toOpenAi(m) as OfflineMessage;
 
 /** Resolves when `count` events of type `type` have been appended (fed from RunEngine's onAppended). */
 export class EventCounter {

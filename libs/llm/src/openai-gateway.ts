@@ -153,7 +153,8 @@ async function accumulate(
   };
 }
 
-function toOpenAi(m: ChatMessage): ChatCompletionMessageParam {
+/** A step's chat message in the OpenAI wire shape (the offline model reads the same shape). */
+export function toOpenAi(m: ChatMessage): ChatCompletionMessageParam {
   switch (m.role) {
     case 'system':
       return { role: 'system', content: m.content };
