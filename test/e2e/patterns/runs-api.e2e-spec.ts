@@ -173,5 +173,24 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
       assert.ok(doc.body.paths[path], `OpenAPI documents ${path}`);
     }
     assert.ok(doc.body.paths['/api/runs'].post, 'POST /api/runs is documented');
+    // each command's request body is its catalogued input, as JSON Schema (libs/contracts)
+    const body = (path: string) => doc.body.paths[path].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(body('/api/runs').required, ['workflow', 'input']);
+    assert.equal(body('/api/runs').additionalProperties, false);
+    assert.deepEqual(Object.keys(body('/api/runs/{runId}/handoff').properties), ['to', 'reason']);
+    assert.deepEqual(body('/api/requests/{id}/decision').properties.decision.enum, [
+      'approve',
+      'reject',
+      'edit',
+      'feedback',
+      'confirm',
+      'decline',
+      'answer',
+      'handback',
+      'close',
+      'skip',
+    ]);
+    assert.equal(body('/api/runs/{runId}/fork').properties.atSeq.type, 'integer');
+    assert.equal(body('/api/runs/{runId}/cancel').properties.reason.maxLength, 2000);
   });
 });

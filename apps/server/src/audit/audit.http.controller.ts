@@ -5,7 +5,6 @@ import {
   ChainVerifier,
   EVENT_REGISTRY,
   ExportRangeQuery as RangeQuery,
-  ForkBody,
   ImportQuery,
   NotFoundError,
   StateQuery,
@@ -13,7 +12,9 @@ import {
   canonicalJson,
   upcast,
   type ExportManifest,
+  REST_BODIES,
 } from '@parley/contracts';
+import { ApiBodyFrom } from '../http/openapi';
 import type { EventStore } from '@parley/event-store';
 import { evolve, runView, type RunState } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -119,8 +120,9 @@ export class AuditHttpController {
   @HttpCode(201)
   @RequiresRole('participant')
   @ApiOperation({ summary: 'Start a new run from the first atSeq events of this one, and continue it live' })
+  @ApiBodyFrom(REST_BODIES['run.fork'])
   async fork(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    const parsed = parseBody(ForkBody, body);
+    const parsed = parseBody(REST_BODIES['run.fork'], body);
     return this.commands.execute(new ForkRunCommand({ ...parsed, runId }, human));
   }
 

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ClaimBody, DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
+import { ListRequestsQuery, NotFoundError, REST_BODIES } from '@parley/contracts';
+import { ApiBodyFrom } from '../http/openapi';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, requestView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -50,8 +51,9 @@ export class RequestsHttpController {
   @HttpCode(200)
   @RequiresRole('viewer')
   @ApiOperation({ summary: 'Decide a request: {decision, comment?, payload?}' })
+  @ApiBodyFrom(REST_BODIES['request.decide'])
   async decide(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    const parsed = parseBody(DecisionBody, body);
+    const parsed = parseBody(REST_BODIES['request.decide'], body);
     const outcome = await this.commands.execute(
       new DecideRequestCommand({ ...parsed, requestId: id }, human),
     );
@@ -61,8 +63,9 @@ export class RequestsHttpController {
   @Post(':id/claim')
   @HttpCode(200)
   @RequiresRole('viewer')
+  @ApiBodyFrom(REST_BODIES['request.claim'])
   async claim(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    parseBody(ClaimBody, body);
+    parseBody(REST_BODIES['request.claim'], body);
     await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));
     return { status: 'claimed', requestId: id, by: human.id };
   }

@@ -13,15 +13,8 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import {
-  CancelBody,
-  HandoffBody,
-  ListRunsQuery,
-  MessageBody,
-  NotFoundError,
-  RetryBody,
-  StartRunBody,
-} from '@parley/contracts';
+import { ListRunsQuery, NotFoundError, REST_BODIES } from '@parley/contracts';
+import { ApiBodyFrom } from '../http/openapi';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, runView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -52,12 +45,13 @@ export class RunsHttpController {
   @Post()
   @RequiresRole('participant')
   @ApiOperation({ summary: 'Start a run of a workflow: {workflow, input, idempotencyKey?} → 201 {runId}' })
+  @ApiBodyFrom(REST_BODIES['run.start'])
   async start(
     @Body() body: unknown,
     @CurrentHuman() human: Human,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const parsed = parseBody(StartRunBody, body);
+    const parsed = parseBody(REST_BODIES['run.start'], body);
     const { runId, created } = await this.commands.execute(new StartRunCommand({ body: parsed }, human));
     res.status(created ? 201 : 200);
     return { runId };
@@ -97,8 +91,9 @@ export class RunsHttpController {
   @Post(':runId/cancel')
   @HttpCode(200)
   @RequiresRole('participant')
+  @ApiBodyFrom(REST_BODIES['run.cancel'])
   async cancel(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    const parsed = parseBody(CancelBody, body);
+    const parsed = parseBody(REST_BODIES['run.cancel'], body);
     await this.commands.execute(new CancelRunCommand({ ...parsed, runId }, human));
     return runView((await this.engine.state(runId, { forReading: true }))!);
   }
@@ -110,8 +105,11 @@ export class RunsHttpController {
     summary:
       'Continue a failed run from its failed step: {reason?} → the run (running again); 409 RUN.NOT_FAILED, 403 RUN.FORBIDDEN',
   })
+  @ApiBodyFrom(REST_BODIES['run.retry'])
   async retry(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    await this.commands.execute(new RetryRunCommand({ ...parseBody(RetryBody, body), runId }, human));
+    await this.commands.execute(
+      new RetryRunCommand({ ...parseBody(REST_BODIES['run.retry'], body), runId }, human),
+    );
     return runView((await this.engine.state(runId))!);
   }
 
@@ -119,9 +117,10 @@ export class RunsHttpController {
   @HttpCode(201)
   @RequiresRole('participant')
   @ApiOperation({ summary: 'A human speaks in a run (group chat): the next speaker sees it' })
+  @ApiBodyFrom(REST_BODIES['run.message'])
   async message(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     return this.commands.execute(
-      new PostHumanMessageCommand({ ...parseBody(MessageBody, body), runId }, human),
+      new PostHumanMessageCommand({ ...parseBody(REST_BODIES['run.message'], body), runId }, human),
     );
   }
 
@@ -130,9 +129,10 @@ export class RunsHttpController {
   @RequiresRole('participant')
   @ApiOperation({ summary: 'Re-route a handoff run to another agent: {to, reason}' })
   @Header('Cache-Control', 'no-store')
+  @ApiBodyFrom(REST_BODIES['run.handoff'])
   async handoff(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     return this.commands.execute(
-      new OverrideHandoffCommand({ ...parseBody(HandoffBody, body), runId }, human),
+      new OverrideHandoffCommand({ ...parseBody(REST_BODIES['run.handoff'], body), runId }, human),
     );
   }
 }

@@ -70,3 +70,19 @@ export type CommandResult<N extends CommandName> = z.output<(typeof COMMANDS)[N]
 export function isCommandName(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(COMMANDS, name);
 }
+
+/**
+ * The REST body of each command with a route: its input without the ids the route's path carries
+ * (`/api/runs/:runId/…`, `/api/requests/:id/…`). Derived, so a field added to a command's input is
+ * in its body, its OpenAPI schema and its socket message at once.
+ */
+export const REST_BODIES = {
+  'run.start': COMMANDS['run.start'].input.shape.body,
+  'run.cancel': COMMANDS['run.cancel'].input.omit({ runId: true }),
+  'run.retry': COMMANDS['run.retry'].input.omit({ runId: true }),
+  'run.message': COMMANDS['run.message'].input.omit({ runId: true }),
+  'run.handoff': COMMANDS['run.handoff'].input.omit({ runId: true }),
+  'run.fork': COMMANDS['run.fork'].input.omit({ runId: true, newRunId: true }),
+  'request.decide': COMMANDS['request.decide'].input.omit({ requestId: true }),
+  'request.claim': COMMANDS['request.claim'].input.omit({ requestId: true }),
+} as const satisfies Partial<Record<CommandName, z.ZodType>>;
