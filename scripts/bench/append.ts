@@ -6,7 +6,7 @@
  */
 import type { NewEvent } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import { log, now, openStore, report, scaled, stores, summarize } from './common';
+import { log, now, openStore, report, scaled, stores, summarize, type StoreKind } from './common';
 
 const CONTENT =
   'Here is the edited article. The draft was tightened, the tone made consistent, and the conclusion ' +
@@ -61,10 +61,14 @@ async function measure(
 
 async function main(): Promise<void> {
   const plan: Record<
-    'sqlite' | 'kafka',
+    StoreKind,
     Array<{ batch: number; runs: number; appendsPerRun: number; parallel: number }>
   > = {
     sqlite: [
+      { batch: 1, runs: scaled(100), appendsPerRun: 50, parallel: 1 }, // 5,000 events
+      { batch: 100, runs: scaled(40), appendsPerRun: 5, parallel: 1 }, // 20,000 events
+    ],
+    'sqlite-normal': [
       { batch: 1, runs: scaled(100), appendsPerRun: 50, parallel: 1 }, // 5,000 events
       { batch: 100, runs: scaled(40), appendsPerRun: 5, parallel: 1 }, // 20,000 events
     ],

@@ -115,13 +115,21 @@ export function fmt(x: number): string {
   return x.toFixed(3);
 }
 
-/** Which logs to benchmark: `BENCH_STORES=sqlite,kafka` (the runner sets it; kafka needs KAFKA_BROKERS). */
-export function stores(): Array<'sqlite' | 'kafka'> {
-  const wanted = (process.env.BENCH_STORES ?? 'sqlite,kafka').split(',').map((s) => s.trim());
-  return (['sqlite', 'kafka'] as const).filter(
-    (s) => wanted.includes(s) && (s === 'sqlite' || !!process.env.KAFKA_BROKERS),
+/**
+ * The logs benchmarked: `sqlite` (synchronous = FULL, the default), `sqlite-normal` (NORMAL, what
+ * PARLEY_SQLITE_SYNC=normal gives: the cost of FULL is the difference) and `kafka` (needs
+ * KAFKA_BROKERS). `BENCH_STORES=sqlite,kafka` narrows them (the runner's --stores sets it).
+ */
+export type StoreKind = 'sqlite' | 'sqlite-normal' | 'kafka';
+export function stores(): StoreKind[] {
+  const wanted = (process.env.BENCH_STORES ?? 'sqlite,sqlite-normal,kafka').split(',').map((s) => s.trim());
+  return (['sqlite', 'sqlite-normal', 'kafka'] as const).filter(
+    (s) => wanted.includes(s) && (s !== 'kafka' || !!process.env.KAFKA_BROKERS),
   );
 }
+
+/** For the benchmarks that measure one SQLite mode (the default, FULL): the append and engine ones compare both. */
+export const sqliteFullOrKafka = (kind: StoreKind): kind is 'sqlite' | 'kafka' => kind !== 'sqlite-normal';
 
 /** `BENCH_SCALE=0.2` shrinks the iteration counts (quick smoke runs); default 1. */
 export function scaled(n: number): number {
@@ -142,13 +150,16 @@ let topicCounter = 0;
 
 /** A fresh, empty log of the given kind in a temp dir (Kafka: a new topic on the broker). */
 export async function openStore(
-  kind: 'sqlite' | 'kafka',
+  kind: StoreKind,
   label: string,
   options: { partitions?: number } = {},
 ): Promise<OpenedStore & { topic?: string }> {
   const dir = mkdtempSync(join(tmpdir(), `parley-bench-${label}-`));
-  if (kind === 'sqlite') {
-    const store = new SqliteEventStore({ dataDir: dir });
+  if (kind !== 'kafka') {
+    const store = new SqliteEventStore({
+      dataDir: dir,
+      synchronous: kind === 'sqlite-normal' ? 'normal' : 'full',
+    });
     return {
       store,
       dir,

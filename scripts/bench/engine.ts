@@ -23,6 +23,7 @@ import {
   stores,
   summarize,
   type Fixture,
+  type StoreKind,
 } from './common';
 
 const STEPS = 3; // writer, editor, publisher
@@ -50,7 +51,7 @@ async function drive(harness: Harness, fx: Fixture, workflow: string, runs: numb
 }
 
 async function measure(
-  kind: 'sqlite' | 'kafka',
+  kind: StoreKind,
   fx: Fixture,
   models: ModelGateway,
   workflow: string,
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   });
   const counts = {
     sqlite: { instant: scaled(300), http: scaled(100) },
+    'sqlite-normal': { instant: scaled(300), http: scaled(100) },
     kafka: { instant: scaled(60), http: scaled(40) },
   };
   let sqliteP50: number | undefined; // content-pipeline, instant model

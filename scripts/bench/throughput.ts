@@ -14,6 +14,7 @@ import {
   scaled,
   stores,
   summarize,
+  sqliteFullOrKafka,
 } from './common';
 
 const INPUT = 'Write an article about event sourcing for small teams, with one concrete example.';
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     kafka: { runs: scaled(200), concurrency: 50 },
   };
   try {
-    for (const kind of stores()) {
+    for (const kind of stores().filter(sqliteFullOrKafka)) {
       const opened = await openStore(kind, 'throughput');
       try {
         const harness = new Harness(opened.store, new InstantModelGateway(), fx.tools, { autoApprove: true });

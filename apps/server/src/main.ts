@@ -19,6 +19,18 @@ async function bootstrap(): Promise<void> {
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  // On SIGTERM/SIGINT Nest stops taking requests and closes the core (the engine stops its drivers,
+  // the logs finish their appends and checkpoint): bounded, so a hung dependency cannot keep us up.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        process.stderr.write(
+          `parley: still closing ${config.shutdownTimeoutMs} ms after ${signal}: exiting\n`,
+        );
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
   if (config.httpRateLimit > 0) {
     const identity = app.get(IdentityService);
     const known = (authorization: string): boolean => {

@@ -8,7 +8,7 @@ import type {
   StreamHead,
   Subscription,
 } from './event-store.port';
-import { SqliteLog } from './sqlite/sqlite-log';
+import { SqliteLog, type SqliteSync } from './sqlite/sqlite-log';
 import { LogSubscriptions } from './subscriptions';
 
 /**
@@ -20,13 +20,13 @@ export abstract class LocalLogStore {
   protected readonly subscriptions: LogSubscriptions;
 
   /** `dir`: a folder (the file is `events.db` inside it), or `:memory:`. */
-  protected constructor(dir: string) {
+  protected constructor(dir: string, synchronous: SqliteSync = 'full') {
     let file = ':memory:';
     if (dir !== ':memory:') {
       mkdirSync(dir, { recursive: true });
       file = join(dir, 'events.db');
     }
-    this.log = new SqliteLog(file);
+    this.log = new SqliteLog(file, synchronous);
     this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
       this.log.readAll({ afterPosition, limit }),
     );

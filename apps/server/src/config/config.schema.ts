@@ -52,6 +52,15 @@ export const ConfigSchema = z
       .enum(['sqlite', 'kafka'], { error: 'must be "sqlite" or "kafka"' })
       .default('sqlite')
       .describe('the event log: `sqlite` (one instance) or `kafka` (several)'),
+    PARLEY_SHUTDOWN_TIMEOUT_MS: integer(100, 600_000)
+      .default(10_000)
+      .describe('on SIGTERM/SIGINT: the longest the server drains work and closes its logs before it exits'),
+    PARLEY_SQLITE_SYNC: z
+      .enum(['full', 'normal'], { error: 'must be "full" or "normal"' })
+      .default('full')
+      .describe(
+        'SQLite commits: `full` fsyncs each (an acknowledged event survives a power cut); `normal` may lose the last ones on power loss',
+      ),
     KAFKA_BROKERS: list().describe('the Kafka brokers, `host:port,...` (with PARLEY_EVENT_LOG=kafka)'),
     PARLEY_INSTANCE_ID: z
       .string()

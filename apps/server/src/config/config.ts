@@ -19,6 +19,10 @@ export interface ParleyConfig {
   host: string;
   dataDir: string;
   eventLog: 'sqlite' | 'kafka';
+  /** The SQLite log's and the outbox's `synchronous` mode (PARLEY_SQLITE_SYNC). */
+  sqliteSync: 'full' | 'normal';
+  /** On SIGTERM/SIGINT, the bound on draining and closing before the process exits anyway. */
+  shutdownTimeoutMs: number;
   kafkaBrokers: string[];
   kafkaPartitions: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
@@ -64,6 +68,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     host: settings.HOST,
     dataDir,
     eventLog: settings.PARLEY_EVENT_LOG,
+    sqliteSync: settings.PARLEY_SQLITE_SYNC,
+    shutdownTimeoutMs: settings.PARLEY_SHUTDOWN_TIMEOUT_MS,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,

@@ -10,7 +10,8 @@ export function runEventsTopic(prefix: string): string {
 
 /** The event log is configuration: `PARLEY_EVENT_LOG=sqlite|kafka`. */
 export async function openEventLog(config: ParleyConfig, log: (line: string) => void): Promise<EventStore> {
-  if (config.eventLog === 'sqlite') return new SqliteEventStore({ dataDir: config.dataDir });
+  if (config.eventLog === 'sqlite')
+    return new SqliteEventStore({ dataDir: config.dataDir, synchronous: config.sqliteSync });
   try {
     return await KafkaEventStore.open({
       brokers: config.kafkaBrokers,

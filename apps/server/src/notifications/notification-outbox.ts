@@ -22,8 +22,9 @@ export interface Delivery {
  * CURSOR_WRITE_EVERY events (and on close): after a crash the notifier reads those few events of
  * the log again, and they still notify nobody. So the log's subscribers never wait for a commit
  * here on an event without a notification (it was one fsync per event, on the event loop).
- * `synchronous = NORMAL` (WAL): a power cut may drop the last commits, rows and cursor together,
- * and the notifier then reads those events of the log again.
+ * `synchronous = FULL` by default (PARLEY_SQLITE_SYNC): a delivery once enqueued survives a power
+ * cut. With `normal`, a power cut may drop the last commits, rows and cursor together, and the
+ * notifier then reads those events of the log again.
  */
 export class NotificationOutbox {
   private readonly db: Database.Database;
@@ -32,10 +33,10 @@ export class NotificationOutbox {
   private cursorInMemory = 0;
   private cursorWritten = 0;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, synchronous: 'full' | 'normal' = 'full') {
     this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, 'notifications.db'));
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, body TEXT NOT NULL,

@@ -19,7 +19,7 @@ import { Notifier, notificationsTopic } from './notifier';
   providers: [
     {
       provide: NotificationOutbox,
-      useFactory: (config: ParleyConfig) => new NotificationOutbox(config.dataDir),
+      useFactory: (config: ParleyConfig) => new NotificationOutbox(config.dataDir, config.sqliteSync),
       inject: [PARLEY_CONFIG],
     },
     {

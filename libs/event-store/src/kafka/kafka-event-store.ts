@@ -72,7 +72,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly config: KafkaEventStoreConfig) {
-    super(config.localDir);
+    super(config.localDir, 'normal'); // a materialised copy of the topic: rebuilt from it if lost
     this.topic = config.topic ?? DEFAULT_RUN_EVENTS_TOPIC;
     this.groupId = `parley-materializer-${randomUUID()}`;
     this.seal = config.seal ?? defaultSealContext;

@@ -5,11 +5,14 @@ import { checkEventIds } from '../idempotency';
 import { assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
 import { LocalLogStore } from '../local-log-store';
+import type { SqliteSync } from './sqlite-log';
 
 export interface SqliteEventStoreOptions {
   /** A folder (the file is `events.db` inside it), or `:memory:`. */
   dataDir: string;
   seal?: SealContext;
+  /** Default `full`: an acknowledged append survives a power cut (`normal`: the last ones may not). */
+  synchronous?: SqliteSync;
 }
 
 /** SQLite is in-process: reachable since the process started, never down. */
@@ -33,8 +36,13 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
     outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }>,
   ) => void;
 
+  /** The `synchronous` mode in force on the log (`full` unless asked otherwise). */
+  synchronousMode(): 'full' | 'normal' | 'other' {
+    return this.log.synchronousMode();
+  }
+
   constructor(options: SqliteEventStoreOptions) {
-    super(options.dataDir);
+    super(options.dataDir, options.synchronous ?? 'full');
     this.seal = options.seal ?? defaultSealContext;
     const one = this.log.db.transaction((item: PendingAppend) => this.appendOne(item));
     this.flushTransaction = this.log.db.transaction(

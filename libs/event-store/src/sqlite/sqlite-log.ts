@@ -25,6 +25,8 @@ interface Row {
   body: string;
 }
 
+export type SqliteSync = 'full' | 'normal';
+
 /**
  * The synchronous core of the embedded log: one SQLite table, WAL mode, one row per event
  * holding the envelope exactly as sealed. The SQLite adapter is this plus the port; the Kafka
@@ -42,10 +44,15 @@ export class SqliteLog {
     meta?: Record<string, string>,
   ) => Array<{ position: number; event: EventEnvelope }>;
 
-  constructor(file: string) {
+  /**
+   * `synchronous`: `full` (the default) fsyncs every commit, so an acknowledged append survives a
+   * power cut; `normal` (WAL) may lose the last commits on power loss (never on a process crash):
+   * for a copy that can be rebuilt, as Kafka mode's local store.
+   */
+  constructor(file: string, synchronous: SqliteSync = 'full') {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
     if (file !== ':memory:') {
       // A WAL checkpoint writes pages back and fsyncs: 10-20 ms that would stall whichever append
@@ -185,9 +192,25 @@ export class SqliteLog {
     return this.stmts.getMeta.get(key)?.value;
   }
 
+  /**
+   * Stops the background checkpointer, writes the whole WAL back into the database and truncates it
+   * (a stopped server leaves no write-ahead log behind), then closes.
+   */
   close(): void {
     void this.checkpointer?.terminate();
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // busy (a reader still open): the WAL is checkpointed by the next open
+    }
+    this.db.close();
+  }
+
+  /** The synchronous mode in force (`PRAGMA synchronous`: 1 NORMAL, 2 FULL). */
+  synchronousMode(): 'full' | 'normal' | 'other' {
+    const mode = this.db.pragma('synchronous', { simple: true });
+    return mode === 2 ? 'full' : mode === 1 ? 'normal' : 'other';
   }
 }
 
