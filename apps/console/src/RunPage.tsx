@@ -14,7 +14,6 @@ import {
 } from './api';
 import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
 import { nextSpeaker } from './next-speaker';
-import { useWorkflows } from './Runs';
 
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
@@ -152,7 +151,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
             </strong>
           </p>
         )}
-        {run.pattern === 'handoff' && run.currentAgent && (
+        {run.controls.reroute.length > 0 && run.currentAgent && (
           <p>
             Current specialist: <strong data-testid="current-agent">{run.currentAgent}</strong>
           </p>
@@ -167,9 +166,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
       <div className="run-layout">
         <div className="run-main">
           <Transcript entries={run.transcript} streaming={streaming && streaming.text ? streaming : null} />
-          {run.pattern === 'group-chat' && canSpeak && (
-            <Speak runId={runId} floorOpen={floorOpen} onSent={refresh} />
-          )}
+          {run.controls.speak && canSpeak && <Speak runId={runId} floorOpen={floorOpen} onSent={refresh} />}
           {run.output && ended && (
             <section aria-labelledby="output-h">
               <h2 id="output-h">Output</h2>
@@ -186,8 +183,13 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
               <RequestCard key={r.id} request={r} me={me} onDone={() => void refresh()} />
             ))
           )}
-          {run.pattern === 'handoff' && canSpeak && (
-            <Reroute runId={runId} workflow={run.workflow} current={run.currentAgent} onDone={refresh} />
+          {run.controls.reroute.length > 0 && canSpeak && (
+            <Reroute
+              runId={runId}
+              agents={run.controls.reroute}
+              current={run.currentAgent}
+              onDone={refresh}
+            />
           )}
         </aside>
       </div>
@@ -278,19 +280,17 @@ function Retry({ runId, onDone }: { runId: string; onDone: () => Promise<void> }
 
 function Reroute({
   runId,
-  workflow,
+  agents,
   current,
   onDone,
 }: {
   runId: string;
-  workflow: string;
+  /** Whom the run's pattern lets a human hand the conversation to (the run view's `controls`). */
+  agents: string[];
   current: string | null;
   onDone: () => Promise<void>;
 }) {
-  const workflows = useWorkflows();
-  const specialists = (workflows.find((w) => w.name === workflow)?.definition.specialists ?? []).filter(
-    (s) => s !== current,
-  );
+  const specialists = agents.filter((s) => s !== current);
   const [to, setTo] = useState('');
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);

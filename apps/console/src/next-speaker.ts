@@ -26,7 +26,7 @@ const ENDED = new Set(['completed', 'failed', 'cancelled']);
 export function nextSpeaker(run: SpeakerRunView, events: readonly SpeakerEvent[]): NextSpeaker {
   if (ENDED.has(run.status)) return null;
   if (run.pendingRequests.some((r) => r.kind === 'input')) return { kind: 'human' };
-  if (run.pattern === 'handoff' && events.some((e) => e.type.startsWith('handoff.'))) return null;
+  if (events.some((e) => e.type.startsWith('handoff.'))) return null; // only a handoff hands off
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
     if (e.type === 'speaker.selected')

@@ -1,5 +1,6 @@
 import type { RequestView, RunView } from '@parley/contracts';
 import { shownPayload } from './human-commands';
+import { patternOf } from './patterns/registry';
 import type { RunState } from './run-state';
 
 /** What the API shows of a run: its state folded from the log, without internal bookkeeping. */
@@ -28,7 +29,13 @@ export function runView(state: RunState): RunView {
       error: t.error ?? null,
     })),
     plan: state.plans[state.plans.length - 1] ?? null,
+    controls: controlsOf(state),
   };
+}
+
+function controlsOf(state: RunState): RunView['controls'] {
+  const controls = patternOf(state.workflow).humanControls?.(state.workflow) ?? {};
+  return { speak: controls.speak ?? false, reroute: controls.reroute ?? [] };
 }
 
 export function requestView(r: RunState['requests'][number] & { runId?: string }): RequestView {

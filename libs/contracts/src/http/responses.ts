@@ -100,6 +100,8 @@ export const RunViewSchema = z.object({
     }),
   ),
   plan: z.unknown(),
+  /** What a human may do in this run besides answering its requests (its pattern says). */
+  controls: z.object({ speak: z.boolean(), reroute: z.array(z.string()) }),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 

@@ -33,4 +33,10 @@ export interface PatternModule<W extends Workflow> {
    * own schema checks those). Undefined: the generic edit (`{output}`, `{draft}` for a draft).
    */
   editSchema?(subject: RequestSubject, wf: W): z.ZodType | undefined;
+  /**
+   * The human controls a run of this pattern offers besides its requests (what the console shows):
+   * `speak`, a box to speak in the conversation at any time; `reroute`, the agents a human may hand
+   * the conversation to. Default: neither.
+   */
+  humanControls?(wf: W): { speak?: boolean; reroute?: string[] };
 }

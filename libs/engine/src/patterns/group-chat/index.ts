@@ -11,6 +11,7 @@ export const groupChat: PatternModule<WorkflowOf<'group-chat'>> = {
       : []),
   ],
   toolUsers: (wf) => wf.participants,
+  humanControls: () => ({ speak: true }),
   noToolsBecause: (wf, agent) =>
     wf.manager === agent
       ? 'it is the manager, whose speaker selections are structured outputs, made without tools'

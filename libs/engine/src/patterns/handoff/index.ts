@@ -10,6 +10,7 @@ export const handoff: PatternModule<WorkflowOf<'handoff'>> = {
     ...wf.specialists.map((s, i) => ({ agent: s, path: `specialists.${i}` })),
   ],
   toolUsers: (wf) => [wf.triage, ...wf.specialists],
+  humanControls: (wf) => ({ reroute: wf.specialists }),
   editSchema: (subject, wf) =>
     subject.type === 'route'
       ? z.object({ to: z.enum([wf.triage, ...wf.specialists] as [string, ...string[]]) })
