@@ -12,3 +12,4 @@ export * from './workflow/workflow.schema';
 export * from './http/api.schemas';
 export * from './socket/socket.schemas';
 export * from './export/export-format';
+export * from './tools/model-tool-name';
