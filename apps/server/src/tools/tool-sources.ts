@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { ToolRegistry } from '@parley/engine';
 import type { ToolHost } from '@parley/tools-sdk';
 import { httpTool } from './http/http-tool';
@@ -74,7 +75,15 @@ export async function loadTools(options: LoadToolsOptions): Promise<LoadedTools>
       'command' in s ? expandEnv(s.env, env, file, `mcpServers.${name}.env`) : undefined,
     );
     const connections = await Promise.allSettled(
-      entries.map(([name, s], i) => McpConnection.connect(name, s, headers[i], envs[i])),
+      // A stdio server's `cwd` is read relative to the tools file, like a module's path.
+      entries.map(([name, s], i) =>
+        McpConnection.connect(
+          name,
+          'command' in s && s.cwd ? { ...s, cwd: resolve(dirname(file), s.cwd) } : s,
+          headers[i],
+          envs[i],
+        ),
+      ),
     );
     connections.forEach((outcome, i) => {
       const [name, s] = entries[i];

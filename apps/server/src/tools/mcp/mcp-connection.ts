@@ -56,7 +56,10 @@ export class McpConnection {
         requestInit: headers ? { headers } : undefined,
       });
     }
-    const connection = new McpConnection(name, client, spec, () => tail.join('').trim().slice(-500));
+    // one line: the start-up warning that names the server is a single log line
+    const connection = new McpConnection(name, client, spec, () =>
+      tail.join('').replace(/\s+/g, ' ').trim().slice(-300),
+    );
     const timeout = durationMs(spec.startTimeout);
     try {
       await client.connect(transport, { timeout });
