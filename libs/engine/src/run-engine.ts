@@ -19,6 +19,7 @@ import { isTransientNetworkError } from './retries/transient';
 import { evolve, foldRun, isTerminal, type CallRetries, type RunState } from './run-state';
 import type { DecideContext, ModelCallPlan, Step } from './steps';
 import { ToolError, type ToolRegistry } from './tools/tool-registry';
+import { recoverStartedCall } from './tools/reconcile';
 
 export interface RunEngineDeps {
   store: EventStore;
@@ -85,6 +86,12 @@ export class RunEngine {
   private stopped = false;
   private readonly owns: (runId: string) => boolean;
   private readonly random: () => number;
+  /**
+   * Tool calls whose `tool-call.started` this process appended and whose effect it has not begun
+   * (by idempotency key): such a call may be begun again here without a human (a kick that took over
+   * the drive), since it cannot have acted. Any other started call without a result may have.
+   */
+  private readonly intentsHere = new Set<string>();
   /** Ends every retry delay at once when the engine stops (the call stays `started`: recovery repeats it). */
   private readonly stopping = new AbortController();
 
@@ -360,8 +367,9 @@ export class RunEngine {
         // by the log's decisions on exactly these arguments (hitl/tool-gates.ts). Else nothing begins.
         const verdict = authorizeToolCall(state, this.context(), call);
         if (verdict.kind !== 'run') return { events: [] };
-        // A tool call started but never finished runs again with the same idempotency key.
-        const events: NewEvent[] =
+        // A tool call started but never finished runs again with the same idempotency key when the
+        // tool is idempotent; any other is put to a human first (tools/reconcile.ts).
+        let events: NewEvent[] =
           call.status === 'requested'
             ? [
                 {
@@ -371,6 +379,16 @@ export class RunEngine {
                 },
               ]
             : [];
+        const interrupted =
+          call.status === 'started' &&
+          !this.intentsHere.has(call.idempotencyKey) &&
+          !this.deps.tools.isIdempotent(call.tool);
+        if (interrupted) {
+          const recovery = recoverStartedCall(state, this.context(), call);
+          if (recovery.kind !== 'rerun') return { events: recovery.kind === 'ask' ? recovery.events : [] };
+          events = recovery.events;
+        }
+        if (events.length) this.intentsHere.add(call.idempotencyKey);
         return {
           events,
           begun: {
@@ -557,6 +575,7 @@ export class RunEngine {
     const { callId } = begun;
     let failed = begun.retries?.failed ?? 0;
     if (!(await this.delay(begun.retries, begun.retry))) return undefined;
+    this.intentsHere.delete(begun.idempotencyKey); // from here on, the call may have acted
     for (;;) {
       try {
         this.deps.crashPoint?.('before-tool', runId);
