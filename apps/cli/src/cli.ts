@@ -9,6 +9,7 @@ import {
 import type { Values } from './args';
 import type { Command, Context } from './command';
 import { AUDIT_COMMANDS } from './commands/audit';
+import { AUDIT_TRAIL_COMMANDS } from './commands/audit-trail';
 import { REQUEST_COMMANDS } from './commands/requests';
 import { RETRY_COMMANDS } from './commands/retry';
 import { RUN_COMMANDS } from './commands/runs';
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   ...SPEAK_COMMANDS,
   ...RETRY_COMMANDS,
   ...AUDIT_COMMANDS,
+  ...AUDIT_TRAIL_COMMANDS,
 ];
 
 const EXIT_HELP = `Exit codes:

@@ -102,6 +102,10 @@ export class EventPrinter {
         this.open.delete(d.requestId);
         say(`request ${d.requestId} expired: ${d.action}${d.escalateTo ? ` to ${d.escalateTo}` : ''}`);
         break;
+      case 'human-request.closed':
+        this.open.delete(d.requestId);
+        say(`request ${d.requestId} closed: the run ${d.because}`);
+        break;
       case 'human-message.posted':
         say(`${d.by?.id ?? d.author}: ${d.text}`);
         break;
@@ -132,10 +136,15 @@ export class EventPrinter {
         say(`run failed: ${d.message} (${d.code})`);
         break;
       case 'run.cancelled':
-        say(`run cancelled${d.reason ? `: ${d.reason}` : ''}`);
+        say(
+          `run cancelled${d.by ? ` by ${d.by.id}${d.by.role ? ` (${d.by.role})` : ''}` : ''}${d.reason ? `: ${d.reason}` : ''}`,
+        );
         break;
       case 'run.retried':
         say(`${d.by.id} (${d.by.role}) retried the run${d.reason ? `: ${d.reason}` : ''}`);
+        break;
+      case 'run.imported':
+        say(`${d.by.id} (${d.by.role}) imported the run${d.note ? `: ${d.note}` : ''}`);
         break;
       case 'model-call.retried':
         say(`${d.agent}: attempt ${d.attempt} failed (${d.code}: ${d.message}); again in ${d.delayMs} ms`);
@@ -151,13 +160,16 @@ export class EventPrinter {
       default:
         say(`${event.type} ${clip(oneLine(d))}`);
     }
+    // a request closed by the run's end: the end follows in the same append and says the status
     const status =
       TERMINAL[event.type] ??
-      (this.status === 'running' || this.status === 'waiting' || event.type === 'run.retried'
-        ? this.open.size
-          ? 'waiting'
-          : 'running'
-        : this.status);
+      (event.type === 'human-request.closed'
+        ? this.status
+        : this.status === 'running' || this.status === 'waiting' || event.type === 'run.retried'
+          ? this.open.size
+            ? 'waiting'
+            : 'running'
+          : this.status);
     if (status !== this.status) {
       this.status = status;
       out.push(`      status: ${status}`);

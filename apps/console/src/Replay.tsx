@@ -28,6 +28,32 @@ interface AuditEntry {
   outcome: { status: string; outcome: string; seq: number; at: string } | null;
 }
 
+/** An action on the run (start, fork, cancel, import, retry, re-route, claim), as /audit lists it. */
+interface RunAction {
+  type: string;
+  seq: number;
+  at: string;
+  by: { kind: string; id: string; role?: string };
+  note?: string;
+  forkOf?: { runId: string; atSeq: number };
+  to?: string;
+  requestId?: string;
+}
+
+function describeAction(a: RunAction): string {
+  if (a.type === 'run.started')
+    return a.forkOf ? `forked it from ${a.forkOf.runId} at event ${a.forkOf.atSeq}` : 'started the run';
+  if (a.type === 'handoff.overridden') return `re-routed it to ${a.to}`;
+  if (a.type === 'human-request.claimed') return `claimed request ${a.requestId}`;
+  return (
+    {
+      'run.cancelled': 'cancelled the run',
+      'run.imported': 'imported the run',
+      'run.retried': 'retried the run',
+    }[a.type] ?? a.type
+  );
+}
+
 /** A run's timeline: pick an event, see the state as it was then; the chain check; the audit trail. */
 export function Replay({ runId }: { runId: string }) {
   const base = `/api/runs/${encodeURIComponent(runId)}`;
@@ -36,6 +62,7 @@ export function Replay({ runId }: { runId: string }) {
   const [state, setState] = useState<{ at: number; state: RunView } | null>(null);
   const [verify, setVerify] = useState<Verify | null>(null);
   const [audit, setAudit] = useState<AuditEntry[] | null>(null);
+  const [actions, setActions] = useState<RunAction[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [downloadError, setDownloadError] = useState<string | null>(null);
 
@@ -49,8 +76,11 @@ export function Replay({ runId }: { runId: string }) {
     http<Verify>(`${base}/verify`)
       .then(setVerify)
       .catch((e: Error) => setError(e.message));
-    http<{ requests: AuditEntry[] }>(`${base}/audit`)
-      .then((r) => setAudit(r.requests))
+    http<{ requests: AuditEntry[]; actions: RunAction[] }>(`${base}/audit`)
+      .then((r) => {
+        setAudit(r.requests);
+        setActions(r.actions);
+      })
       .catch((e: Error) => setError(e.message));
   }, [base]);
 
@@ -174,6 +204,23 @@ export function Replay({ runId }: { runId: string }) {
           </section>
         </div>
       )}
+      <section aria-labelledby="actions-h">
+        <h2 id="actions-h">Actions on this run</h2>
+        {actions === null ? (
+          <p>Loading…</p>
+        ) : (
+          <ul className="actions">
+            {actions.map((a) => (
+              <li key={`${a.type}-${a.seq}`}>
+                <span className="muted">event {a.seq}</span> {a.by.kind}:{a.by.id}
+                {a.by.role ? ` (${a.by.role})` : ''} {describeAction(a)}
+                {a.note ? `: “${a.note}”` : ''}{' '}
+                <span className="muted">at {new Date(a.at).toLocaleString()}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
       <section aria-labelledby="audit-h">
         <h2 id="audit-h">Audit trail: who decided what</h2>
         {audit === null ? (

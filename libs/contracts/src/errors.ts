@@ -5,9 +5,11 @@
 export type ErrorKind =
   'validation' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable';
 
+import type { ErrorCode } from './error-codes';
+
 export class ParleyError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly kind: ErrorKind,
     readonly field?: string,
@@ -28,31 +30,31 @@ export class ParleyError extends Error {
 }
 
 export class ValidationError extends ParleyError {
-  constructor(code: string, message: string, field?: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, field?: string, details?: Record<string, unknown>) {
     super(code, message, 'validation', field, details);
   }
 }
 
 export class NotFoundError extends ParleyError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
     super(code, message, 'not_found', undefined, details);
   }
 }
 
 export class ConflictError extends ParleyError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
     super(code, message, 'conflict', undefined, details);
   }
 }
 
 export class ForbiddenError extends ParleyError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
     super(code, message, 'forbidden', undefined, details);
   }
 }
 
 export class UnauthorizedError extends ParleyError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message, 'unauthorized');
   }
 }

@@ -1,6 +1,7 @@
 export * from './canonical-json';
 export * from './envelope';
 export * from './errors';
+export * from './error-codes';
 export * from './hash-chain';
 export * from './zod-issues';
 export * from './json-value';

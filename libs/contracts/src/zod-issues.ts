@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors';
+import type { ErrorCode } from './error-codes';
 
 /**
  * The path of the field an issue is about, as `a.0.b`. An unknown key is the field itself (zod
@@ -12,7 +13,7 @@ export function issuePath(issue: z.core.$ZodIssue): string {
 }
 
 /** Turn the first zod issue into a coded error naming the field path and what was expected. */
-export function toValidationError(error: z.ZodError, code: string, prefix = ''): ValidationError {
+export function toValidationError(error: z.ZodError, code: ErrorCode, prefix = ''): ValidationError {
   const issue = error.issues[0];
   const path = [prefix, issuePath(issue)].filter((p) => p !== '').join('.');
   const where = path ? `${path}: ` : '';
@@ -25,7 +26,7 @@ export function toValidationError(error: z.ZodError, code: string, prefix = ''):
 export function parseOrThrow<S extends z.ZodType>(
   schema: S,
   value: unknown,
-  code: string,
+  code: ErrorCode,
   prefix = '',
 ): z.infer<S> {
   const result = schema.safeParse(value);

@@ -1,15 +1,12 @@
 import type { RunState } from './run-state';
 import { isTerminal } from './run-state';
 import type { DecideContext, Step } from './steps';
-import { decideConcurrent } from './patterns/concurrent.decider';
-import { decideGroupChat } from './patterns/group-chat.decider';
-import { decideHandoff } from './patterns/handoff.decider';
-import { decideMagentic } from './patterns/magentic.decider';
-import { decideMakerChecker } from './patterns/maker-checker.decider';
-import { decideSequential } from './patterns/sequential.decider';
-import { decideSingleAgent } from './patterns/single-agent.decider';
-import { escalateExpired, fail, outcomeOf } from './patterns/shared';
+import { fail } from './patterns/shared';
+import { escalateExpired } from './hitl/escalation-chain';
+import { outcomeOf } from './hitl/requests';
 import { advanceToolCalls } from './patterns/tool-loop';
+import { patternOf } from './patterns/registry';
+import { closingOpenRequests } from './hitl/end-run';
 
 /** Upper bound on model calls per run: a runaway loop ends as a failure, not a bill. */
 export const MAX_MODEL_CALLS = 200;
@@ -20,6 +17,12 @@ export const MAX_MODEL_CALLS = 200;
  * requests), then the pattern's own logic.
  */
 export function decide(state: RunState, ctx: DecideContext): Step {
+  const step = nextStep(state, ctx);
+  // A run that ends closes the requests it still has open, in the same append.
+  return step.kind === 'append' ? { kind: 'append', events: closingOpenRequests(state, step.events) } : step;
+}
+
+function nextStep(state: RunState, ctx: DecideContext): Step {
   if (isTerminal(state.status)) return { kind: 'done' };
   // A failure the run was retried from is settled: only a call that failed since counts.
   const since = state.retried?.at(-1)?.seq ?? 0;
@@ -40,27 +43,7 @@ export function decide(state: RunState, ctx: DecideContext): Step {
   if (tools) return tools;
   if (state.requests.some((r) => r.status === 'open')) return { kind: 'wait' };
 
-  const wf = state.workflow;
-  switch (wf.pattern) {
-    case 'single-agent':
-      return decideSingleAgent(state, wf, ctx);
-    case 'sequential':
-      return decideSequential(state, wf, ctx);
-    case 'concurrent':
-      return decideConcurrent(state, wf, ctx);
-    case 'group-chat':
-      return decideGroupChat(state, wf, ctx);
-    case 'handoff':
-      return decideHandoff(state, wf, ctx);
-    case 'magentic':
-      return decideMagentic(state, wf, ctx);
-    case 'maker-checker':
-      return decideMakerChecker(state, wf, ctx);
-    default: {
-      const unknown: never = wf;
-      throw new Error(`unknown pattern ${(unknown as { pattern: string }).pattern}`);
-    }
-  }
+  return patternOf(state.workflow).decide(state, state.workflow, ctx);
 }
 
 function sameSubject(a: unknown, b: unknown): boolean {

@@ -1,4 +1,4 @@
-import type { Decision, HumanRef, NewEvent } from '@parley/contracts';
+import type { Decision, NewEvent } from '@parley/contracts';
 import {
   ConflictError,
   ForbiddenError,
@@ -6,7 +6,9 @@ import {
   ValidationError,
   canonicalJson,
 } from '@parley/contracts';
+import { closingOpenRequests } from './hitl/end-run';
 import { askersOf } from './hitl/four-eyes';
+import { actorOf, assertMay } from './hitl/permissions';
 import { approvedHash, approves, latestVotes, shownPayload } from './hitl/payload';
 import type { DecisionState, HumanRequestState, RunState } from './run-state';
 import { isTerminal } from './run-state';
@@ -105,6 +107,11 @@ export function decideOnRequest(
     return { events: [], result: { status: 'unchanged', request } };
   if (request.status === 'expired')
     throw new ConflictError('REQUEST.EXPIRED', `request ${requestId} expired at ${request.deadline}`);
+  if (request.status === 'closed')
+    throw new ConflictError(
+      'REQUEST.CLOSED',
+      `request ${requestId} was closed when its run ended (${state.status}); nothing is waiting for it`,
+    );
   if (request.status === 'resolved')
     throw new ConflictError(
       'REQUEST.CLOSED',
@@ -253,7 +260,11 @@ export function claimRequest(
     );
   return {
     events: [
-      { type: 'human-request.claimed', actor: human(who.id), data: { requestId, by: { id: who.id, role } } },
+      {
+        type: 'human-request.claimed',
+        actor: human(who.id),
+        data: { requestId, by: { id: who.id, role } },
+      },
     ],
     result: request,
   };
@@ -311,7 +322,11 @@ export function postMessage(state: RunState, who: Acting, text: string): NewEven
   ];
 }
 
-/** A human re-routes a handoff run to another agent; an open routing review is settled by it. */
+/**
+ * A human re-routes a handoff run to another agent (`permissions.override`, else the roles of the
+ * open routing review, else participants). An open routing review is settled by it: the re-route is
+ * recorded as that human's decision on it (an edit of the route), so the audit trail names them.
+ */
 export function overrideHandoff(state: RunState, who: Acting, to: string, reason: string): NewEvent[] {
   mustBeHuman(who, 're-route a run');
   const wf = state.workflow;
@@ -323,6 +338,7 @@ export function overrideHandoff(state: RunState, who: Acting, to: string, reason
     );
   if (isTerminal(state.status))
     throw new ConflictError('RUN.ENDED', `run ${state.runId} has ended (${state.status})`);
+  const role = assertMay(state, who, 'override');
   const agents = [wf.triage, ...wf.specialists];
   if (!agents.includes(to))
     throw new ValidationError(
@@ -333,24 +349,47 @@ export function overrideHandoff(state: RunState, who: Acting, to: string, reason
   if (!reason.trim()) throw new ValidationError('HANDOFF.REASON_REQUIRED', 'say why you re-route', 'reason');
   if (state.currentAgent === to)
     throw new ConflictError('HANDOFF.ALREADY_THERE', `${to} already holds the conversation`);
-  const by = { id: who.id, role: who.roleFor(['participant']) ?? 'participant' };
-  const events: NewEvent[] = [{ type: 'handoff.overridden', actor: human(who.id), data: { by, to, reason } }];
+  const by = { id: who.id, role };
+  const actor = actorOf(who, role);
+  const events: NewEvent[] = [{ type: 'handoff.overridden', actor, data: { by, to, reason } }];
   for (const r of state.requests) {
     if (r.status === 'open' && r.subject.type === 'route') {
-      events.push({
-        type: 'human-request.resolved',
-        actor: human(who.id),
-        data: { requestId: r.requestId, outcome: 'edit', payload: { to }, comment: reason, deciders: [by] },
-      });
+      const payload = { to };
+      events.push(
+        {
+          type: 'human-decision.recorded',
+          actor,
+          data: {
+            requestId: r.requestId,
+            decision: 'edit',
+            by,
+            comment: reason,
+            payload,
+            payloadHash: shownPayload(r).payloadHash,
+          },
+        },
+        {
+          type: 'human-request.resolved',
+          actor,
+          data: { requestId: r.requestId, outcome: 'edit', payload, comment: reason, deciders: [by] },
+        },
+      );
     }
   }
   return events;
 }
 
+/**
+ * Cancel a run (`permissions.cancel`, default the requester and approvers), attributed to whoever
+ * did it: a human, an agent's or a service's token, with the role they acted under. Its open
+ * requests are closed in the same append.
+ */
 export function cancelRun(state: RunState, who: Acting, reason?: string): NewEvent[] {
   if (isTerminal(state.status))
     throw new ConflictError('RUN.ENDED', `run ${state.runId} has already ended (${state.status})`);
-  return [
-    { type: 'run.cancelled', actor: human(who.id), data: { reason: reason ?? `cancelled by ${who.id}` } },
-  ];
+  const role = assertMay(state, who, 'cancel');
+  const by = actorOf(who, role);
+  return closingOpenRequests(state, [
+    { type: 'run.cancelled', actor: by, data: { reason: reason ?? `cancelled by ${who.id}`, by } },
+  ]);
 }

@@ -15,7 +15,7 @@ import {
   testContext,
   T0,
 } from '@parley/testing';
-import type { DecisionInput } from './human-commands';
+import type { Acting, DecisionInput } from './human-commands';
 import {
   cancelRun,
   claimRequest,
@@ -675,13 +675,13 @@ describe('postMessage', () => {
       .then([
         { type: 'human-message.posted', actor: humanActor('dave'), data: { by: D, text: 'Hello all' } },
       ]);
-    given(debate, [floor])
+    given(debate, [{ ...floor, data: { ...(floor.data as object), roles: ['panel'] } }])
       .whenCommand((s) => postMessage(s, bob, 'Hello all'))
       .then([
         {
           type: 'human-message.posted',
           actor: humanActor('bob'),
-          data: { by: { id: 'bob', role: 'participant' }, text: 'Hello all' },
+          data: { by: { id: 'bob', role: 'approver' }, text: 'Hello all' },
         },
       ]);
   });
@@ -710,30 +710,39 @@ describe('overrideHandoff', () => {
     payload: { to: 'billing' },
   });
 
-  it('re-routes to another agent', () => {
+  it('re-routes to another agent, attributed with the role acted under', () => {
     given(triage, [performed])
       .whenCommand((s) => overrideHandoff(s, actingAs('bob', 'participant'), 'technical', 'a crash'))
       .then([
         {
           type: 'handoff.overridden',
-          actor: humanActor('bob'),
+          actor: { ...humanActor('bob'), role: 'participant' },
           data: { by: B, to: 'technical', reason: 'a crash' },
         },
       ]);
   });
-  it('settles an open routing review with an edit to the new agent', () => {
-    const A = { id: 'bob', role: 'participant' };
+  it("settles an open routing review with the re-router's recorded decision (an edit to the new agent)", () => {
+    const A = { id: 'bob', role: 'approver' };
+    const actor = { ...humanActor('bob'), role: 'approver' };
     given(triage, [performed, routeReview])
       .whenCommand((s) => overrideHandoff(s, bob, 'technical', 'a crash'))
       .then([
+        { type: 'handoff.overridden', actor, data: { by: A, to: 'technical', reason: 'a crash' } },
         {
-          type: 'handoff.overridden',
-          actor: humanActor('bob'),
-          data: { by: A, to: 'technical', reason: 'a crash' },
+          type: 'human-decision.recorded',
+          actor,
+          data: {
+            requestId: 'rr',
+            decision: 'edit',
+            by: A,
+            comment: 'a crash',
+            payload: { to: 'technical' },
+            payloadHash: HASH,
+          },
         },
         {
           type: 'human-request.resolved',
-          actor: humanActor('bob'),
+          actor,
           data: {
             requestId: 'rr',
             outcome: 'edit',
@@ -741,6 +750,27 @@ describe('overrideHandoff', () => {
             comment: 'a crash',
             deciders: [A],
           },
+        },
+      ]);
+  });
+  it("is for the routing review's roles (else `permissions.override`, else participants): a 403 appends nothing", () => {
+    given(triage, [performed, routeReview])
+      .whenCommand((s) => overrideHandoff(s, actingAs('pat', 'participant'), 'technical', 'a crash'))
+      .thenThrows('RUN.FORBIDDEN', 'forbidden');
+    given(triage, [performed])
+      .whenCommand((s) => overrideHandoff(s, actingAs('vic', 'viewer'), 'technical', 'a crash'))
+      .thenThrows('RUN.FORBIDDEN', 'forbidden');
+    const managersOnly = { ...triage, permissions: { override: ['manager'] } };
+    given(managersOnly, [performed])
+      .whenCommand((s) => overrideHandoff(s, bob, 'technical', 'a crash'))
+      .thenThrows('RUN.FORBIDDEN', 'forbidden');
+    given(managersOnly, [performed])
+      .whenCommand((s) => overrideHandoff(s, actingAs('mia', 'manager'), 'technical', 'a crash'))
+      .then([
+        {
+          type: 'handoff.overridden',
+          actor: { ...humanActor('mia'), role: 'manager' },
+          data: { by: { id: 'mia', role: 'manager' }, to: 'technical', reason: 'a crash' },
         },
       ]);
   });
@@ -767,15 +797,48 @@ describe('overrideHandoff', () => {
 });
 
 describe('cancelRun', () => {
-  it('cancels a running or waiting run, once', () => {
+  const byBob = { ...humanActor('bob'), role: 'approver' };
+  it('cancels a running or waiting run, once, closing its open requests in the same append', () => {
     given(refundDesk, [opened('r1')])
       .whenCommand((s) => cancelRun(s, bob, 'wrong order'))
-      .then([{ type: 'run.cancelled', actor: humanActor('bob'), data: { reason: 'wrong order' } }]);
+      .then([
+        { type: 'human-request.closed', actor: byBob, data: { requestId: 'r1', because: 'cancelled' } },
+        { type: 'run.cancelled', actor: byBob, data: { reason: 'wrong order', by: byBob } },
+      ]);
     given(refundDesk)
       .whenCommand((s) => cancelRun(s, bob))
-      .then([{ type: 'run.cancelled', actor: humanActor('bob'), data: { reason: 'cancelled by bob' } }]);
+      .then([{ type: 'run.cancelled', actor: byBob, data: { reason: 'cancelled by bob', by: byBob } }]);
     given(refundDesk, [{ type: 'run.cancelled', actor: SYSTEM, data: {} }])
       .whenCommand((s) => cancelRun(s, bob))
       .thenThrows('RUN.ENDED');
+  });
+  it('is for the requester and approvers by default, or `permissions.cancel`; a 403 appends nothing', () => {
+    // alice started refundDesk runs in these fixtures
+    const asRequester = { ...humanActor('alice'), role: 'requester' };
+    given(refundDesk)
+      .whenCommand((s) => cancelRun(s, actingAs('alice', 'participant'), 'mine'))
+      .then([{ type: 'run.cancelled', actor: asRequester, data: { reason: 'mine', by: asRequester } }]);
+    given(refundDesk)
+      .whenCommand((s) => cancelRun(s, actingAs('pat', 'participant')))
+      .thenThrows('RUN.FORBIDDEN', 'forbidden');
+    const opsOnly = { ...refundDesk, permissions: { cancel: ['ops'] } };
+    given(opsOnly)
+      .whenCommand((s) => cancelRun(s, bob))
+      .thenThrows('RUN.FORBIDDEN', 'forbidden');
+  });
+  it("records an agent's or a service's token as what it is", () => {
+    const bot: Acting = { ...actingAs('refund-bot', 'approver'), kind: 'service' };
+    given(refundDesk)
+      .whenCommand((s) => cancelRun(s, bot))
+      .then([
+        {
+          type: 'run.cancelled',
+          actor: { kind: 'service', id: 'refund-bot', role: 'approver' },
+          data: {
+            reason: 'cancelled by refund-bot',
+            by: { kind: 'service', id: 'refund-bot', role: 'approver' },
+          },
+        },
+      ]);
   });
 });

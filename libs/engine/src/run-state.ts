@@ -51,7 +51,8 @@ export interface DecisionState {
 }
 
 export type HumanRequestState = EventData<'human-request.opened'> & {
-  status: 'open' | 'resolved' | 'expired';
+  /** `closed`: the run ended while it was open (no decision; it left the inbox). */
+  status: 'open' | 'resolved' | 'expired' | 'closed';
   openedSeq: number;
   openedAt: string;
   claimedBy?: HumanRef;
@@ -102,6 +103,8 @@ export interface RunState {
   failure?: { code: string; message: string };
   /** Each time the failed run was continued (`run.retried`): failures before the last one are settled. */
   retried?: Array<EventData<'run.retried'> & { seq: number }>;
+  /** Set when the run came into this log from an export: who imported it, and the head it had. */
+  imported?: EventData<'run.imported'> & { seq: number };
 }
 
 export function isTerminal(status: RunStatus): boolean {
@@ -171,6 +174,9 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       s.status = 'running';
       s.failure = undefined;
       (s.retried ??= []).push({ ...event.data, seq: event.seq });
+      break;
+    case 'run.imported':
+      s.imported = { ...event.data, seq: event.seq };
       break;
     case 'run.cancelled':
       s.status = 'cancelled';
@@ -325,6 +331,13 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
           expiredAction: event.data.action,
           closedSeq: event.seq,
         }),
+      );
+      break;
+    case 'human-request.closed':
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === event.data.requestId,
+        (r) => ({ ...r, status: 'closed', closedSeq: event.seq }),
       );
       break;
     case 'human-message.posted':

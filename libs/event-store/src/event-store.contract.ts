@@ -7,15 +7,15 @@ import { waitFor } from '@parley/testing';
 import type { EventStore } from './event-store.port';
 
 /** How a contract run makes stores: `open` may be called again with the same `location` to reopen. */
-export interface StoreFactory {
-  open(location: string): Promise<EventStore>;
+export interface StoreFactory<S extends EventStore = EventStore> {
+  open(location: string): Promise<S>;
   newLocation(): string;
   cleanup?(): Promise<void>;
   /**
    * Records the underlying log holds beyond the stored events (a Kafka topic can hold a record
    * twice; a consumer then skips it). Asked of a freshly opened store; omitted: none can exist.
    */
-  extraRecords?(store: EventStore): number;
+  extraRecords?(store: S): number;
 }
 
 const system = { kind: 'system', id: 'contract-test' } as const;
@@ -34,14 +34,14 @@ function completed(output: string): NewEvent {
 }
 
 /** One suite, run against every adapter: both must behave the same. */
-export function eventStoreContract(name: string, factory: StoreFactory): void {
+export function eventStoreContract<S extends EventStore>(name: string, factory: StoreFactory<S>): void {
   describe(`EventStore contract: ${name}`, () => {
     let location: string;
-    let store: EventStore;
-    const opened: EventStore[] = [];
+    let store: S;
+    const opened: S[] = [];
     /** Runs written by the concurrency tests, with the number of events each must hold. */
     const concurrencyRuns: Array<{ runId: string; events: number }> = [];
-    const open = async (where = location): Promise<EventStore> => {
+    const open = async (where = location): Promise<S> => {
       const s = await factory.open(where);
       opened.push(s);
       return s;

@@ -16,6 +16,30 @@ export interface StreamHead {
   hash: string;
 }
 
+/** What `/health` and the refusal of new work say about the event log. */
+export interface EventLogReachability {
+  kind: 'sqlite' | 'kafka';
+  /** False from the first failed round-trip to the brokers until the next successful one. */
+  reachable: boolean;
+  /** When `reachable` last changed (ISO time; the start-up time if it never did). */
+  since: string;
+  /** The failure that made (or keeps) the log unreachable: `<source>: <message>`. */
+  lastError?: string;
+  /** Last successful round-trip (probe or produce), ISO time. */
+  lastOkAt?: string;
+  /** How many times the log became unreachable since start-up. */
+  outages: number;
+  /** Kafka: producers replaced after a send with an unknown outcome (see KafkaEventStore's send lane). */
+  producersRetired?: number;
+}
+
+export interface ReachabilityChange {
+  reachable: boolean;
+  /** For a recovery: how long the log was unreachable. */
+  downMs?: number;
+  error?: string;
+}
+
 export type EventListener = (stored: StoredEvent) => void;
 
 export interface Subscription {
@@ -54,6 +78,20 @@ export interface EventStore {
    * prefix). The stream must be new; the chain is verified before anything is written.
    */
   importStream(runId: string, events: EventEnvelope[]): Promise<void>;
+  /**
+   * Resolves once this instance's reads include every event the log held when it was called (Kafka:
+   * the topic's high watermarks, other instances' writes included). SQLite is its own log: at once.
+   */
+  waitForCatchUp(timeoutMs?: number): Promise<void>;
+  /** Whether the log answers, for `/health`. SQLite is in-process: always reachable. */
+  reachabilityStatus(): EventLogReachability;
+  /**
+   * Throws 503 `EVENT_LOG.UNAVAILABLE` while the log is unreachable: new work is refused at once,
+   * nothing is written. Never throws with SQLite.
+   */
+  assertReachable(): void;
+  /** Called when the log becomes unreachable or reachable again; returns an unsubscribe. */
+  onReachabilityChange(listener: (change: ReachabilityChange) => void): () => void;
   close(): Promise<void>;
 }
 

@@ -7,3 +7,5 @@ export * from './kafka/kafka-event-store';
 export * from './local-log-store';
 export * from './kafka/kafka-client';
 export * from './kafka/kafka-reachability';
+export { ensureTopics } from './kafka/kafka-topics.mjs';
+export * from './keyed-lock';

@@ -97,8 +97,15 @@ export function comparable<T>(value: T): T {
  */
 export function actingAs(id: string, ...roles: string[]): Acting {
   const isAdmin = roles.includes('admin');
+  // as the server's identities: each built-in role includes the ones before it; custom roles are flat
+  const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
   const holds = (role: string): boolean =>
-    isAdmin || (role.startsWith('user:') ? role === `user:${id}` : roles.includes(role));
+    isAdmin ||
+    (role.startsWith('user:')
+      ? role === `user:${id}`
+      : role in RANK
+        ? roles.some((r) => r in RANK && RANK[r] >= RANK[role])
+        : roles.includes(role));
   return {
     id,
     isAdmin,

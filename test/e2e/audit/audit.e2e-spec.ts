@@ -168,12 +168,25 @@ describe('audit and replay', () => {
     assert.equal(refused.body.error.code, 'IMPORT.NOT_VERIFIED');
     assert.equal((await other.client().get(`/api/runs/${refundRun}`)).status, 404, 'nothing imported');
 
-    const imported = await importText(other.client(), text);
+    const imported = await other
+      .client()
+      .post('/api/import?note=offline%20audit', text, { 'content-type': 'application/x-ndjson' });
     assert.equal(imported.status, 201, JSON.stringify(imported.body));
     assert.equal((await other.client().get(`/api/runs/${refundRun}/verify`)).body.ok, true);
+    const count = lines.length - 1;
     const here = (await server.client().get(`/api/runs/${refundRun}/state`)).body;
-    const there = (await other.client().get(`/api/runs/${refundRun}/state`)).body;
+    const there = (await other.client().get(`/api/runs/${refundRun}/state?at=${count}`)).body;
     assert.deepEqual(there, here);
+    // the import is part of the run's history there: who brought it, why, from which head
+    const last = (await other.client().get(`/api/runs/${refundRun}/events`)).body.events.at(-1);
+    assert.equal(last.seq, count + 1);
+    assert.equal(last.type, 'run.imported');
+    assert.deepEqual(last.actor, { kind: 'human', id: 'root', role: 'admin' });
+    assert.deepEqual(last.data, {
+      by: { kind: 'human', id: 'root', role: 'admin' },
+      note: 'offline audit',
+      from: { head: JSON.parse(lines[0]).runs[0].head, count, exportedAt: JSON.parse(lines[0]).exportedAt },
+    });
     const again = await importText(other.client(), text);
     assert.equal(again.status, 409);
     assert.equal(
@@ -205,7 +218,21 @@ describe('audit and replay', () => {
       hash: string;
     }>;
     const atSeq = events.findIndex((e) => e.type === 'model-call.completed') + 1; // after the first turn
-    const fork = await server.client('carol').post(`/api/runs/${original.runId}/fork`, {
+    // forking is for approvers by default: carol, who started the debate, is a participant
+    const runsBefore = (await server.client().get('/api/runs')).body.runs.length;
+    const refused = await server.client('carol').post(`/api/runs/${original.runId}/fork`, {
+      atSeq,
+      note: 'retry after the first turn',
+      message: 'Please consider the audit trail.',
+    });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'RUN.FORBIDDEN');
+    assert.equal(
+      (await server.client().get('/api/runs')).body.runs.length,
+      runsBefore,
+      'a refused fork creates nothing',
+    );
+    const fork = await server.client('alice').post(`/api/runs/${original.runId}/fork`, {
       atSeq,
       note: 'retry after the first turn',
       message: 'Please consider the audit trail.',
@@ -215,7 +242,7 @@ describe('audit and replay', () => {
       runId: original.runId,
       atSeq,
       head: events[atSeq - 1].hash,
-      by: { kind: 'human', id: 'carol', role: 'participant' },
+      by: { kind: 'human', id: 'alice', role: 'approver' },
       note: 'retry after the first turn',
       askers: ['carol'],
     });
@@ -243,7 +270,7 @@ describe('audit and replay', () => {
     for (const id of originalRequests)
       assert.equal((await server.client().get(`/api/requests/${id}`)).body.runId, original.runId);
     const badFork = await server
-      .client('carol')
+      .client('alice')
       .post(`/api/runs/${original.runId}/fork`, { atSeq: 9999, note: 'x' });
     assert.equal(badFork.status, 400);
     assert.equal(badFork.body.error.field, 'atSeq');
@@ -333,8 +360,10 @@ describe('export from Kafka, audit offline in SQLite', () => {
       assert.equal(imported.status, 201, JSON.stringify(imported.body));
       assert.equal((await sqlite.client().get('/health')).body.eventLog, 'sqlite');
       assert.equal((await sqlite.client().get(`/api/runs/${body.runId}/verify`)).body.ok, true);
+      // the same state at the exported head (the import itself is the next event there)
+      const exported = text.trim().split('\n').length - 1;
       assert.deepEqual(
-        (await sqlite.client().get(`/api/runs/${body.runId}/state`)).body,
+        (await sqlite.client().get(`/api/runs/${body.runId}/state?at=${exported}`)).body,
         (await kafka.client().get(`/api/runs/${body.runId}/state`)).body,
       );
       const audit = (await sqlite.client().get(`/api/runs/${body.runId}/audit`)).body.requests;

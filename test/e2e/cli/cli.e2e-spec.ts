@@ -90,6 +90,8 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
         'replay <runId|file.ndjson>',
         'verify <runId|file.ndjson>',
         'export <runId>',
+        'audit <runId>',
+        'retry <runId>',
       ]) {
         assert.match(r.stdout, new RegExp(`^  ${name.replace(/[.|<>]/g, '\\$&')}\\s`, 'm'), name);
       }
@@ -261,6 +263,27 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
       );
       const unknown = await as('bob').run('approve', 'no-such-request');
       assert.equal(unknown.code, 5);
+
+      // the audit trail: who started the run, who decided the approval, on what
+      const audit = await as('victor').run('audit', runId);
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.match(audit.stdout, /^ {2}#\s+1 {2}\S+ {2}human:carol started the run$/m);
+      assert.match(
+        audit.stdout,
+        new RegExp(
+          `^ {2}${requestId} {2}approval for approver: Approve process_refund, opened at #\\d+, resolved \\(approve\\) at #\\d+$`,
+          'm',
+        ),
+      );
+      assert.match(
+        audit.stdout,
+        /^ {4}# *\d+ {2}\S+ {2}alice \(approver\) approve: "ok" \[shown [0-9a-f]{12}\]$/m,
+      );
+      const asJson = await as('victor').run('audit', runId, '--json');
+      assert.deepEqual(
+        JSON.parse(asJson.stdout),
+        (await server.client().get(`/api/runs/${runId}/audit`)).body,
+      );
     });
 
     it('export, then verify the file offline; a one-byte change is found at its seq (exit 4)', async () => {
@@ -449,7 +472,10 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
     );
     const r = await watch.done;
     assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stdout, /^#\s+\d+ {2}run cancelled: customer withdrew\n {6}status: cancelled\n$/m);
+    assert.match(
+      r.stdout,
+      /^#\s+\d+ {2}request \S+ closed: the run cancelled\n#\s+\d+ {2}run cancelled by carol \(requester\): customer withdrew\n {6}status: cancelled\n$/m,
+    );
   });
 
   it('say speaks in a debate: it answers the floor', async () => {
@@ -485,13 +511,13 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
       })
     ).body;
     await until(alice, runId, 'waiting');
-    const unknown = await as('carol').run('handoff', runId, 'sales', '--reason', 'no');
+    const unknown = await as('bob').run('handoff', runId, 'sales', '--reason', 'no');
     assert.equal(unknown.code, 2);
     assert.match(
       unknown.stderr,
       /"sales" is not an agent of support-triage .*\(HANDOFF\.UNKNOWN_AGENT, HTTP 400\)/,
     );
-    const r = await as('carol').run(
+    const r = await as('bob').run(
       'handoff',
       runId,
       'technical',
@@ -505,7 +531,7 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
     const show = await as('victor').run('run', 'show', runId);
     assert.match(
       show.stdout,
-      /^#\s+6 {2}carol: re-routed to technical: The double charge comes from a checkout bug$/m,
+      /^#\s+6 {2}bob: re-routed to technical: The double charge comes from a checkout bug$/m,
     );
   });
 });

@@ -152,14 +152,14 @@ describe('cluster: two instances, commands routed to the owner', () => {
 
     // a fork through either instance: its new run id is chosen first, then it goes to that run's owner
     const fork = await other
-      .client('carol')
+      .client('alice')
       .post(`/api/runs/${runId}/fork`, { atSeq: 5, note: 'replay the approval' });
     assert.equal(fork.status, 201, JSON.stringify(fork.body));
     assert.deepEqual(fork.body.forkOf, {
       runId,
       atSeq: 5,
       head: log[4].hash,
-      by: { kind: 'human', id: 'carol', role: 'participant' },
+      by: { kind: 'human', id: 'alice', role: 'approver' },
       note: 'replay the approval',
       askers: ['root'],
     });

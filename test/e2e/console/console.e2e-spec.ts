@@ -210,6 +210,11 @@ describe('the web console (Chromium, playwright-core)', () => {
         .getByText(/alice \(approver\) chose/)
         .isVisible(),
     );
+    // the actions on the run, attributed: who started it
+    await page
+      .getByRole('region', { name: 'Actions on this run' })
+      .getByText(/human:carol started the run/)
+      .waitFor();
     await screenshot(page, 'replay');
 
     const [download] = await Promise.all([

@@ -89,6 +89,43 @@ describe('no path around a human', () => {
     assert.deepEqual(fork.body.forkOf, started.data.forkOf);
   });
 
+  it('finding 9: an approver who forks a run and asks for $450 in it may not approve that $450; another approver may, and it is paid once', async () => {
+    const runId = await start(server.client('carol'), 'refund-desk', 'Please refund $40 for order #F901');
+    await waitForStatus(server.client(), runId, 'completed');
+    const fork = await server.client('alice').post(`/api/runs/${runId}/fork`, {
+      atSeq: 1,
+      note: 'the customer asked for more',
+      message: 'Please refund $450 for order #F901',
+    });
+    assert.equal(fork.status, 201, JSON.stringify(fork.body));
+    const { request } = await waitForRequest(server.client(), fork.body.runId, (r) => r.kind === 'approval');
+    assert.equal((request.payload as { args: { amount: number } }).args.amount, 450);
+    const own = await server.client('alice').post(`/api/requests/${request.id}/decision`, {
+      decision: 'approve',
+      payloadHash: request.payloadHash,
+    });
+    assert.equal(own.status, 403, JSON.stringify(own.body));
+    assert.equal(own.body.error.code, 'REQUEST.FOUR_EYES');
+    const starter = await server.client('carol').post(`/api/requests/${request.id}/decision`, {
+      decision: 'approve',
+      payloadHash: request.payloadHash,
+    });
+    assert.equal(starter.status, 403, 'the original starter is not an approver, and asked too');
+    const other = await server.client('bob').post(`/api/requests/${request.id}/decision`, {
+      decision: 'approve',
+      payloadHash: request.payloadHash,
+    });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    await waitForStatus(server.client(), fork.body.runId, 'completed');
+    assert.deepEqual(
+      (await refundsFor(server.client(), 'F901')).map((r) => [r.amount, r.runId]),
+      [
+        [40, runId],
+        [450, fork.body.runId],
+      ],
+    );
+  });
+
   it("finding 3: an approver's edit past a stricter rule opens that rule's request; the editor may not approve it", async () => {
     const runId = await start(server.client('carol'), 'refund-desk', 'Please refund $140 for order #E301');
     const { request } = await waitForRequest(server.client(), runId, (r) => r.kind === 'approval');

@@ -94,6 +94,23 @@ describe('notifications of human requests', () => {
     assert.equal((await server.client('alice').get('/api/notifications')).status, 403, 'operators only');
   });
 
+  it('a cancelled run closes its open request, and the webhook says so', async () => {
+    const { body } = await server
+      .client('carol')
+      .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $190 for order #N2' });
+    const runId: string = body.runId;
+    const opened = await waitFor('the opened notification', () =>
+      hook.received.find((r) => r.json.runId === runId && r.json.type === 'request.opened'),
+    );
+    const cancel = await server.client('carol').post(`/api/runs/${runId}/cancel`, { reason: 'withdrawn' });
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+    const closed = await waitFor('the closed notification', () =>
+      hook.received.find((r) => r.json.runId === runId && r.json.type === 'request.closed'),
+    );
+    assert.equal(closed.json.requestId, opened.json.requestId);
+    assert.equal(closed.json.outcome, 'cancelled');
+  });
+
   it('refuses a bad webhook setting with a clear message', async () => {
     await assert.rejects(
       ParleyProcess.start({ env: { PARLEY_WEBHOOKS: 'ftp://nowhere' } }),

@@ -64,8 +64,12 @@ describe('support-triage (handoff) over REST with the offline model', () => {
     assert.equal(run.currentAgent, 'billing');
 
     const reason = 'The double charge comes from a checkout bug';
+    // the routing review is for approvers: so is the re-route that settles it (a participant: 403)
     const carol = server.client('carol');
-    const answer = await carol.post(`/api/runs/${runId}/handoff`, { to: 'technical', reason });
+    const refused = await carol.post(`/api/runs/${runId}/handoff`, { to: 'technical', reason });
+    assertError(refused, 403, 'RUN.FORBIDDEN');
+    assert.equal((await events(alice, runId)).length, 5, 'a refused re-route appends nothing');
+    const answer = await server.client('bob').post(`/api/runs/${runId}/handoff`, { to: 'technical', reason });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     assert.equal(answer.body.seq, 6);
 
@@ -73,16 +77,30 @@ describe('support-triage (handoff) over REST with the offline model', () => {
     log = await events(alice, runId);
     assert.deepEqual(typesOf(after(log, 5)), [
       'handoff.overridden',
+      'human-decision.recorded',
       'human-request.resolved',
       'model-call.started',
       'model-call.completed',
       'run.completed',
     ]);
-    assert.deepEqual(log[5].data, { by: { id: 'carol', role: 'participant' }, to: 'technical', reason });
-    assert.deepEqual(log[5].actor, { kind: 'human', id: 'carol' });
-    assert.equal(log[6].data.requestId, request.id, 'the route review is settled by the re-route');
-    assert.equal(log[6].data.outcome, 'edit');
-    assert.deepEqual(log[6].data.payload, { to: 'technical' });
+    assert.deepEqual(log[5].data, { by: { id: 'bob', role: 'approver' }, to: 'technical', reason });
+    assert.deepEqual(log[5].actor, { kind: 'human', id: 'bob', role: 'approver' });
+    // the re-route is bob's recorded decision on the routing review, so the audit trail names him
+    assert.equal(log[6].data.requestId, request.id);
+    assert.deepEqual(
+      { decision: log[6].data.decision, by: log[6].data.by, payload: log[6].data.payload },
+      { decision: 'edit', by: { id: 'bob', role: 'approver' }, payload: { to: 'technical' } },
+    );
+    assert.equal(log[7].data.requestId, request.id, 'the route review is settled by the re-route');
+    assert.equal(log[7].data.outcome, 'edit');
+    assert.deepEqual(log[7].data.payload, { to: 'technical' });
+    const audit = (await alice.get(`/api/runs/${runId}/audit`)).body.requests;
+    assert.deepEqual(
+      audit
+        .find((r: { requestId: string }) => r.requestId === request.id)
+        .decisions.map((d: { by: unknown; decision: string }) => [d.by, d.decision]),
+      [[{ id: 'bob', role: 'approver' }, 'edit']],
+    );
     const replies = modelCalls(log, 'reply');
     assert.deepEqual(
       replies.map((r) => r.data.agent),
@@ -162,7 +180,7 @@ describe('support-triage (handoff) over REST with the offline model', () => {
   it('bad re-routes are refused with a coded error naming the field, and change nothing', async () => {
     const { alice, runId } = await routed(INVOICE);
     const before = (await events(alice, runId)).length;
-    const carol = server.client('carol');
+    const carol = server.client('bob'); // an approver: the routing review is theirs
     assertError(
       await carol.post(`/api/runs/${runId}/handoff`, { to: 'sales', reason: 'They sell things' }),
       400,

@@ -147,12 +147,15 @@ describe('realtime: runs', () => {
     assert.deepEqual(recorder.events(runId), await restEvents(runId));
   });
 
-  it('a participant re-routes a handoff run with run:handoff', async () => {
+  it("an approver re-routes a handoff run with run:handoff (a participant may not: the routing review is approvers')", async () => {
     const runId = await start('support-triage', 'I was charged twice on my last invoice');
-    const carol = await open('carol');
+    const participant = await open('carol');
+    const carol = await open('bob');
     const recorder = new Recorder(carol);
     assert.equal((await ask(carol, 'run:watch', { runId, afterSeq: 0 })).ok, true);
     await recorder.event(runId, 'the routing review opens', (e) => e.type === 'human-request.opened');
+    const refused = await ask(participant, 'run:handoff', { runId, to: 'general', reason: 'mine' });
+    assert.equal(refused.error.code, 'RUN.FORBIDDEN');
     const unknown = await ask(carol, 'run:handoff', { runId, to: 'astrologer', reason: 'stars' });
     assert.deepEqual([unknown.error.code, unknown.error.field], ['HANDOFF.UNKNOWN_AGENT', 'to']);
     const rerouted = await ask(carol, 'run:handoff', {

@@ -20,7 +20,7 @@ export interface AuditEntry {
     seq: number;
     at: string;
   }>;
-  outcome: { status: 'resolved' | 'expired'; outcome: string; seq: number; at: string } | null;
+  outcome: { status: 'resolved' | 'expired' | 'closed'; outcome: string; seq: number; at: string } | null;
   /** What happened next: the first facts the run recorded after the request closed. */
   next: Array<{ seq: number; type: string; actor: string; summary: string }>;
 }
@@ -70,12 +70,23 @@ export function auditTrail(events: RunEvent[]): AuditEntry[] {
         });
         break;
       case 'human-request.resolved':
-      case 'human-request.expired': {
+      case 'human-request.expired':
+      case 'human-request.closed': {
         const entry = entries.get(e.data.requestId);
         if (!entry) break;
         entry.outcome = {
-          status: e.type === 'human-request.resolved' ? 'resolved' : 'expired',
-          outcome: e.type === 'human-request.resolved' ? e.data.outcome : e.data.action,
+          status:
+            e.type === 'human-request.resolved'
+              ? 'resolved'
+              : e.type === 'human-request.expired'
+                ? 'expired'
+                : 'closed',
+          outcome:
+            e.type === 'human-request.resolved'
+              ? e.data.outcome
+              : e.type === 'human-request.expired'
+                ? e.data.action
+                : `run ${e.data.because}`,
           seq: e.seq,
           at: e.at,
         };

@@ -6,6 +6,7 @@ import {
   EVENT_REGISTRY,
   ExportRangeQuery as RangeQuery,
   ForkBody,
+  ImportQuery,
   NotFoundError,
   StateQuery,
   ValidationError,
@@ -21,6 +22,7 @@ import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
 import { auditTrail } from './audit-trail';
+import { runActions } from './run-actions';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
 import { CommandRouter } from '../cluster/command-router';
 
@@ -70,12 +72,13 @@ export class AuditHttpController {
   @Get('runs/:runId/audit')
   @RequiresRole('viewer')
   @ApiOperation({
-    summary: 'Who decided each human request: identity, role, comment, time, the exact payload shown',
+    summary:
+      'Who decided each human request (identity, role, comment, time, the exact payload shown), and who started, forked, cancelled, imported, retried, re-routed or claimed',
   })
   async audit(@Param('runId') runId: string) {
     await this.mustExist(runId);
     const events = (await this.store.read(runId)).map(upcast);
-    return { runId, requests: auditTrail(events) };
+    return { runId, requests: auditTrail(events), actions: runActions(events) };
   }
 
   @Get('runs/:runId/export')
@@ -106,8 +109,9 @@ export class AuditHttpController {
     summary:
       'Import an NDJSON export (verified first): for example from Kafka into a local SQLite for an offline audit',
   })
-  async import(@Req() req: Request) {
-    return this.commands.execute(new ImportLogCommand(req));
+  async import(@Req() req: Request, @Query() query: unknown, @CurrentHuman() human: Human) {
+    const { note } = parseBody(ImportQuery, query, 'REQUEST.INVALID_QUERY');
+    return this.commands.execute(new ImportLogCommand(req, human, note));
   }
 
   @Post('runs/:runId/fork')

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import type { EventStore, KafkaEventStore } from '@parley/event-store';
+import type { EventStore } from '@parley/event-store';
 import { NotOwnerError } from '@parley/engine';
 import { ForkRunCommand } from '../audit/commands/audit-commands';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
 import { EVENT_STORE } from '../core/tokens';
-import { assertEventLogReachable } from '../health/event-log-health';
 import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
 import { runOfRequest } from '../hitl/commands/request-commands.handlers';
 import { RunsProjection } from '../projections/runs.projection';
@@ -35,7 +34,7 @@ export class CommandRouter {
   async execute<T = any>(input: object): Promise<T> {
     // Every command appends to the log: while it is unreachable, refuse at once (503
     // EVENT_LOG.UNAVAILABLE) rather than wait for kafkajs' retries or a routed reply that cannot come.
-    assertEventLogReachable(this.store);
+    this.store.assertReachable();
     const command = this.prepare(input);
     const cluster = this.core.cluster;
     const wire = cluster ? encodeCommand(command) : undefined;
@@ -101,6 +100,6 @@ export class CommandRouter {
   /** Read-your-writes: the owner acknowledged `headSeq`; wait until this instance's store has it. */
   private async sees(runId: string, headSeq: number): Promise<void> {
     if (((await this.store.head(runId))?.seq ?? 0) >= headSeq) return;
-    await (this.store as KafkaEventStore).waitForCatchUp();
+    await this.store.waitForCatchUp();
   }
 }

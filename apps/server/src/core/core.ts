@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import type { EventStore, KafkaEventStore } from '@parley/event-store';
+import type { EventStore } from '@parley/event-store';
 import { RunEngine, chaosCrashHook, sigkillSelf, type ModelGateway, type ToolRegistry } from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
@@ -13,7 +13,7 @@ import { loadTools, type LoadedTools } from '../tools/tool-sources';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import { KafkaCluster } from '../cluster/kafka-cluster';
 import { LocalOwnership, type Ownership } from '../cluster/ownership';
-import { openEventLog } from './event-log.factory';
+import { openEventLog, runEventsTopic } from './event-log.factory';
 import { LiveTokens } from './live-tokens';
 
 /** Everything a Parley instance is made of, built once at start-up (plain classes; Nest wires them in). */
@@ -111,7 +111,8 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
         brokers: config.kafkaBrokers,
         instanceId: config.instanceId,
         prefix: config.kafkaTopicPrefix,
-        store: store as KafkaEventStore,
+        store,
+        runEventsTopic: runEventsTopic(config.kafkaTopicPrefix),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
         log: (line) => logger.log(line),

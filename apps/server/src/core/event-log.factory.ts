@@ -3,6 +3,11 @@ import type { EventStore } from '@parley/event-store';
 import { KafkaEventStore, SqliteEventStore } from '@parley/event-store';
 import { ConfigError, type ParleyConfig } from '../config/config';
 
+/** The topic of the Kafka event log: the source of truth, `<prefix>.run-events`. */
+export function runEventsTopic(prefix: string): string {
+  return `${prefix}.run-events`;
+}
+
 /** The event log is configuration: `PARLEY_EVENT_LOG=sqlite|kafka`. */
 export async function openEventLog(config: ParleyConfig, log: (line: string) => void): Promise<EventStore> {
   if (config.eventLog === 'sqlite') return new SqliteEventStore({ dataDir: config.dataDir });
@@ -11,7 +16,7 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       brokers: config.kafkaBrokers,
       clientId: config.instanceId,
       partitions: config.kafkaPartitions,
-      topic: `${config.kafkaTopicPrefix}.run-events`,
+      topic: runEventsTopic(config.kafkaTopicPrefix),
       localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
       log,
     });

@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { EventStore, KafkaEventStore } from '@parley/event-store';
+import type { EventStore } from '@parley/event-store';
 import { RunEngine } from '@parley/engine';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
@@ -38,7 +38,7 @@ export class EventLogRecoveryService implements OnApplicationBootstrap, OnApplic
 
   onApplicationBootstrap(): void {
     if (this.store.kind !== 'kafka') return;
-    const store = this.store as KafkaEventStore;
+    const store = this.store;
     this.unsubscribe = store.onReachabilityChange((change) => {
       if (!change.reachable) {
         this.logger.warn(
@@ -57,7 +57,7 @@ export class EventLogRecoveryService implements OnApplicationBootstrap, OnApplic
     this.unsubscribe?.();
   }
 
-  private async recover(store: KafkaEventStore, downMs: number): Promise<void> {
+  private async recover(store: EventStore, downMs: number): Promise<void> {
     const started = Date.now();
     for (let attempt = 1; attempt <= ATTEMPTS && !this.closed; attempt++) {
       try {

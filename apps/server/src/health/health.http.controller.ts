@@ -4,7 +4,6 @@ import type { Response } from 'express';
 import { IdentityService } from '../auth/identity';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
-import { eventLogReachability } from './event-log-health';
 
 @ApiTags('health')
 @Controller('health')
@@ -24,7 +23,7 @@ export class HealthHttpController {
     @Res({ passthrough: true }) res: Response,
     @Headers('authorization') authorization: string | undefined,
   ) {
-    const eventLog = eventLogReachability(this.core.store);
+    const eventLog = this.core.store.reachabilityStatus();
     // Degraded = new work is refused (503 EVENT_LOG.UNAVAILABLE); reads from the local store still answer.
     if (!eventLog.reachable) res.status(503);
     return {

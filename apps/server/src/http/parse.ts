@@ -1,11 +1,11 @@
 import type { z } from 'zod';
-import { parseOrThrow } from '@parley/contracts';
+import { parseOrThrow, type ErrorCode } from '@parley/contracts';
 
 /** Parse a request body or query with its contract schema: 400 naming the field on failure. */
 export function parseBody<S extends z.ZodType>(
   schema: S,
   value: unknown,
-  code = 'REQUEST.INVALID_BODY',
+  code: ErrorCode = 'REQUEST.INVALID_BODY',
 ): z.infer<S> {
   return parseOrThrow(schema, value ?? {}, code);
 }

@@ -2,7 +2,7 @@ import type { RunEvent } from '@parley/contracts';
 
 /** What other systems are told about a human request (a chat tool, email, a ticket system). */
 export interface RequestNotification {
-  type: 'request.opened' | 'request.resolved' | 'request.expired';
+  type: 'request.opened' | 'request.resolved' | 'request.expired' | 'request.closed';
   requestId: string;
   runId: string;
   seq: number;
@@ -45,6 +45,14 @@ export function notificationOf(event: RunEvent): RequestNotification | undefined
         type: 'request.expired',
         requestId: event.data.requestId,
         outcome: event.data.action,
+      };
+    case 'human-request.closed':
+      // the run ended with the request still open: it is no longer anyone's to answer
+      return {
+        ...base,
+        type: 'request.closed',
+        requestId: event.data.requestId,
+        outcome: event.data.because,
       };
     default:
       return undefined;

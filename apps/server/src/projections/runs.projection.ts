@@ -181,11 +181,22 @@ export class RunsProjection {
         break;
       case 'human-request.resolved':
       case 'human-request.expired':
+      case 'human-request.closed':
         changed = this.requests.get(event.data.requestId);
         if (changed && changed.status === 'open') {
-          changed.status = event.type === 'human-request.resolved' ? 'resolved' : 'expired';
+          changed.status =
+            event.type === 'human-request.resolved'
+              ? 'resolved'
+              : event.type === 'human-request.expired'
+                ? 'expired'
+                : 'closed';
           changed.closedAt = event.at;
-          changed.outcome = event.type === 'human-request.resolved' ? event.data.outcome : event.data.action;
+          changed.outcome =
+            event.type === 'human-request.resolved'
+              ? event.data.outcome
+              : event.type === 'human-request.expired'
+                ? event.data.action
+                : `run ${event.data.because}`;
           run.openRequests -= 1;
         }
         break;

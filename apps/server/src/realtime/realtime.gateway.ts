@@ -1,9 +1,5 @@
 import { Inject, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
-  Ack,
-  ConnectedSocket,
-  MessageBody,
-  SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
   type OnGatewayConnection,
@@ -11,58 +7,41 @@ import {
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import {
-  ParleyError,
   SOCKET_CLIENT_MESSAGES,
   SOCKET_ERROR_CODES,
   SOCKET_LIMITS,
   SOCKET_MESSAGE_ROLES,
   UnauthorizedError,
   parseOrThrow,
-  type DecisionBody,
-  type EventEnvelope,
   type SocketAck,
-  type SocketAckError,
-  type SocketAckOk,
   type SocketClientMessageName,
   type SocketClientMessages,
-  type SocketError,
 } from '@parley/contracts';
-import type { DecisionOutcome } from '@parley/engine';
 import type { EventStore } from '@parley/event-store';
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { Server, Socket } from 'socket.io';
-import { IdentityService, hasRole, requireRole, type Human } from '../auth/identity';
+import { IdentityService, requireRole, type Human } from '../auth/identity';
 import { PARLEY_CONFIG, type ParleyConfig } from '../config/config';
 import { LiveTokens } from '../core/live-tokens';
 import { EVENT_STORE } from '../core/tokens';
-import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
 import { RunsProjection, type RequestSummary } from '../projections/runs.projection';
-import { OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/commands/run-commands';
+import { CommandRouter } from '../cluster/command-router';
 import { OriginPolicy } from './origin-policy';
-import { RunFeed, type RunWatch } from './run-feed';
+import { RunFeed } from './run-feed';
 import { BurstWriter } from './burst-writer';
 import { TokenBucket } from './token-bucket';
 import { TokenCoalescer } from './token-coalescer';
-import { CommandRouter } from '../cluster/command-router';
-
-type AckFn = (reply: unknown) => void;
-
-/** What the gateway keeps per connection; dropped on disconnect. */
-interface Connection {
-  socket: Socket;
-  human: Human;
-  bucket: TokenBucket;
-  watches: Map<string, RunWatch>;
-  /** Set while the socket watches the inbox; `roles` narrows it. */
-  inbox?: { roles?: string[] };
-}
-
-const runRoom = (runId: string): string => `run:${runId}`;
+import { answer, runRoom, toSocketError, type AckFn, type Connection } from './socket-connection';
+import { installHandshake } from './socket-handshake';
+import { packetGuard } from './socket-middleware';
+import { SOCKET_HANDLERS, inboxShows, type HandlerDeps } from './socket-handlers';
 
 /**
  * The WebSocket API (socket.io, path /socket.io): live run events, tokens and the inbox, and the
  * human commands of the REST API (same bearer tokens, same CQRS commands, same coded errors).
- * The protocol is in libs/contracts/src/socket and docs/WEBSOCKET.md.
+ * The protocol is in libs/contracts/src/socket and docs/WEBSOCKET.md. The handshake, the packet
+ * middleware and the message handlers each have a file of their own; this class holds the
+ * connections and the live deliveries (run events, tokens, inbox changes).
  */
 @WebSocketGateway({
   path: SOCKET_LIMITS.path,
@@ -80,9 +59,11 @@ export class RealtimeGateway
   @WebSocketServer() server!: Server;
 
   private readonly logger = new Logger('Realtime');
+  private readonly logError = (line: string): void => this.logger.error(line);
   private readonly connections = new Map<string, Connection>();
   private readonly origins: OriginPolicy;
   private readonly feed: RunFeed;
+  private readonly deps: HandlerDeps;
   private tokens?: RxSubscription;
   /** Tokens of one agent within 25 ms go out as one `run:token` (see TokenCoalescer). */
   private readonly coalescer = new TokenCoalescer((token) => {
@@ -96,7 +77,7 @@ export class RealtimeGateway
   private stopInbox?: () => void;
 
   constructor(
-    @Inject(CommandRouter) private readonly commands: CommandRouter,
+    @Inject(CommandRouter) commands: CommandRouter,
     @Inject(IdentityService) private readonly identity: IdentityService,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(LiveTokens) private readonly liveTokens: LiveTokens,
@@ -119,6 +100,7 @@ export class RealtimeGateway
       // an agent's tokens go out before the event that completes its message
       (runId) => this.coalescer.flushRun(runId),
     );
+    this.deps = { feed: this.feed, commands, projection };
   }
 
   /** Hold the sockets of a run's room for the rest of the tick: what it is sent meanwhile goes in one write. */
@@ -153,24 +135,8 @@ export class RealtimeGateway
     this.feed.stop();
   }
 
-  /** Handshake: the Origin (engine.io, per HTTP request / upgrade), then the bearer token (socket.io). */
   afterInit(server: Server): void {
-    server.engine.opts.allowRequest = this.origins.allowRequest;
-    server.engine.use(this.origins.cors);
-    server.use((socket, next) => {
-      try {
-        const auth = socket.handshake.auth as { token?: unknown } | undefined;
-        const token = typeof auth?.token === 'string' ? auth.token : socket.handshake.headers.authorization;
-        socket.data.human = this.identity.authenticate(token);
-        next();
-      } catch (error) {
-        const body =
-          error instanceof ParleyError
-            ? { code: error.code, message: error.message }
-            : { code: 'AUTH.INVALID_TOKEN', message: 'the token is not valid' };
-        next(Object.assign(new Error(body.message), { data: body }));
-      }
-    });
+    installHandshake(server, this.origins, this.identity);
   }
 
   handleConnection(socket: Socket): void {
@@ -187,37 +153,13 @@ export class RealtimeGateway
     };
     this.connections.set(socket.id, conn);
     // every packet passes here before its handler: the rate limit, then unknown names
-    socket.use((packet, next) => {
-      const [name, ...args] = packet;
-      const event = String(name);
-      const ack = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as AckFn) : undefined;
-      if (!conn.bucket.take()) {
-        this.reply(
-          socket,
-          event,
-          ack,
-          failure(
-            SOCKET_ERROR_CODES.rateLimited,
-            `more than ${SOCKET_LIMITS.ratePerSecond} messages a second (burst ${SOCKET_LIMITS.burst}): slow down`,
-          ),
-        );
-        return;
-      }
-      if (!Object.hasOwn(SOCKET_CLIENT_MESSAGES, event)) {
-        this.reply(
-          socket,
-          event,
-          ack,
-          failure(
-            SOCKET_ERROR_CODES.unknownEvent,
-            `no message "${event}"; known: ${Object.keys(SOCKET_CLIENT_MESSAGES).join(', ')}`,
-            'event',
-          ),
-        );
-        return;
-      }
-      next();
-    });
+    socket.use(packetGuard(conn, this.logError));
+    for (const event of Object.keys(SOCKET_HANDLERS) as SocketClientMessageName[]) {
+      socket.on(event, (...args: unknown[]) => {
+        const { body, ack } = bodyAndAck(args);
+        void this.dispatch(socket, event, body, ack);
+      });
+    }
   }
 
   handleDisconnect(socket: Socket): void {
@@ -228,144 +170,6 @@ export class RealtimeGateway
     conn.inbox = undefined;
     this.connections.delete(socket.id);
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Client → server messages
-  // ---------------------------------------------------------------------------------------------
-
-  @SubscribeMessage('run:watch')
-  onRunWatch(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'run:watch', body, ack, async ({ runId, afterSeq }, conn) => {
-      const previous = conn.watches.get(runId);
-      if (previous) this.feed.remove(previous);
-      // registered before any await: a disconnect, an unwatch or a newer watch closes it. Until it
-      // is caught up (and, for a new watch, in the room) it is served one event at a time; then
-      // live events reach it by the run room's broadcast (see RunFeed)
-      const watch = this.feed.open(
-        runId,
-        (event: EventEnvelope) => socket.emit('run:event', event),
-        socket.id,
-      );
-      conn.watches.set(runId, watch);
-      try {
-        const { headSeq, replayed } = await this.feed.begin(watch, afterSeq);
-        if (!watch.isClosed) await socket.join(runRoom(runId));
-        return { ok: true, runId, headSeq, replayed };
-      } catch (error) {
-        if (conn.watches.get(runId) === watch) {
-          conn.watches.delete(runId);
-          await socket.leave(runRoom(runId)); // a failed re-watch: no tokens for a run not watched
-        }
-        throw error;
-      }
-    });
-  }
-
-  @SubscribeMessage('run:unwatch')
-  onRunUnwatch(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'run:unwatch', body, ack, async ({ runId }, conn) => {
-      const watch = conn.watches.get(runId);
-      if (watch) this.feed.remove(watch);
-      conn.watches.delete(runId);
-      await socket.leave(runRoom(runId));
-      return { ok: true, runId, watching: false };
-    });
-  }
-
-  @SubscribeMessage('run:message')
-  onRunMessage(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'run:message', body, ack, async ({ runId, text }, conn) => {
-      const { seq } = (await this.commands.execute(new PostHumanMessageCommand(runId, conn.human, text))) as {
-        seq: number;
-      };
-      return { ok: true, runId, seq };
-    });
-  }
-
-  @SubscribeMessage('run:handoff')
-  onRunHandoff(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'run:handoff', body, ack, async ({ runId, to, reason }, conn) => {
-      const { seq } = (await this.commands.execute(
-        new OverrideHandoffCommand(runId, conn.human, to, reason),
-      )) as { seq: number };
-      return { ok: true, runId, seq };
-    });
-  }
-
-  @SubscribeMessage('request:decide')
-  onRequestDecide(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'request:decide', body, ack, async ({ requestId, ...decision }, conn) => {
-      const parsed: DecisionBody = { decision: decision.decision };
-      if (decision.comment !== undefined) parsed.comment = decision.comment;
-      if (decision.payload !== undefined) parsed.payload = decision.payload;
-      if (decision.payloadHash !== undefined) parsed.payloadHash = decision.payloadHash;
-      const outcome = (await this.commands.execute(
-        new DecideRequestCommand(requestId, conn.human, parsed),
-      )) as DecisionOutcome;
-      return outcome.status === 'recorded'
-        ? { ok: true, requestId, status: 'recorded', votes: outcome.votes, quorum: outcome.quorum }
-        : { ok: true, requestId, status: outcome.status };
-    });
-  }
-
-  @SubscribeMessage('request:claim')
-  onRequestClaim(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'request:claim', body, ack, async ({ requestId }, conn) => {
-      await this.commands.execute(new ClaimRequestCommand(requestId, conn.human));
-      return { ok: true, requestId, status: 'claimed', by: conn.human.id };
-    });
-  }
-
-  @SubscribeMessage('inbox:watch')
-  onInboxWatch(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'inbox:watch', body, ack, async ({ roles }, conn) => {
-      conn.inbox = { roles };
-      const requests = this.projection.listRequests({ status: 'open' }).filter((r) => inboxShows(conn, r));
-      return { ok: true, requests: requests.map((r) => ({ ...r })) };
-    });
-  }
-
-  @SubscribeMessage('inbox:unwatch')
-  onInboxUnwatch(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack?: AckFn,
-  ): Promise<void> {
-    return this.handle(socket, 'inbox:unwatch', body, ack, async (_, conn) => {
-      conn.inbox = undefined;
-      return { ok: true };
-    });
-  }
-
-  // ---------------------------------------------------------------------------------------------
 
   /** Called inside the read model's update: it must never throw back into it. */
   private inboxChanged(request: RequestSummary): void {
@@ -381,20 +185,19 @@ export class RealtimeGateway
     }
   }
 
-  /** Authorise, validate, run, and always answer: an ack, or `socket:error` when there is no ack. */
-  private async handle<K extends SocketClientMessageName>(
+  /** Authorise, validate, run the message's handler, and always answer: an ack, or `socket:error` when there is no ack. */
+  private async dispatch<K extends SocketClientMessageName>(
     socket: Socket,
     event: K,
     body: unknown,
     ack: AckFn | undefined,
-    run: (message: SocketClientMessages[K], conn: Connection) => Promise<SocketAckOk<K>>,
   ): Promise<void> {
     let reply: SocketAck<K>;
     try {
       const conn = this.connections.get(socket.id);
       if (!conn) throw new UnauthorizedError('AUTH.MISSING_TOKEN', 'not authenticated');
       requireRole(conn.human, SOCKET_MESSAGE_ROLES[event]);
-      // no payload (Nest hands over `[]` when a message came with an ack only) is an empty object
+      // no payload (a message that came with an ack only) is an empty object
       const payload =
         body === undefined || body === null || (Array.isArray(body) && body.length === 0) ? {} : body;
       const message = parseOrThrow(
@@ -402,42 +205,22 @@ export class RealtimeGateway
         payload,
         SOCKET_ERROR_CODES.invalidPayload,
       ) as SocketClientMessages[K];
-      reply = await run(message, conn);
+      reply = await SOCKET_HANDLERS[event](message, conn, this.deps);
     } catch (error) {
-      reply = { ok: false, error: this.toSocketError(event, error) };
+      reply = { ok: false, error: toSocketError(event, error, this.logError) };
     }
-    this.reply(socket, event, ack, reply);
-  }
-
-  private reply(
-    socket: Socket,
-    event: string,
-    ack: AckFn | undefined,
-    reply: { ok: boolean; error?: SocketError },
-  ): void {
-    try {
-      if (ack) ack(reply);
-      else if (!reply.ok) socket.emit('socket:error', { event, error: reply.error });
-    } catch (error) {
-      this.logger.error(
-        `could not answer ${event}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
-
-  private toSocketError(event: string, error: unknown): SocketError {
-    if (error instanceof ParleyError) return error.toJSON();
-    this.logger.error(`${event}: ${error instanceof Error ? error.stack : String(error)}`);
-    return { code: SOCKET_ERROR_CODES.internal, message: 'internal error' };
+    answer(socket, event, ack, reply, this.logError);
   }
 }
 
-function failure(code: string, message: string, field?: string): SocketAckError {
-  return { ok: false, error: { code, message, ...(field ? { field } : {}) } };
-}
-
-/** A request is in a user's inbox when they may act on it (one of its roles), narrowed by `roles`. */
-function inboxShows(conn: Connection, request: RequestSummary): boolean {
-  const filter = conn.inbox?.roles;
-  return request.roles.some((role) => hasRole(conn.human, role) && (!filter || filter.includes(role)));
+/**
+ * A packet's body and ack, as Nest's socket.io adapter handed them to `@SubscribeMessage` handlers
+ * (before the handler table): the ack is the last argument when it is a function; one argument
+ * besides is the body, several are an array of them, none is no body.
+ */
+function bodyAndAck(args: unknown[]): { body: unknown; ack?: AckFn } {
+  const last = args[args.length - 1];
+  const ack = typeof last === 'function' ? (last as AckFn) : undefined;
+  const rest = ack ? args.slice(0, -1) : args;
+  return { body: rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest, ack };
 }

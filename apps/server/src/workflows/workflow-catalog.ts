@@ -3,7 +3,7 @@ import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Workflow } from '@parley/contracts';
 import { NotFoundError, ParleyError, WorkflowSchema, issuePath } from '@parley/contracts';
-import { parseExpression, ToolRegistry } from '@parley/engine';
+import { parseExpression, patternOf, ToolRegistry } from '@parley/engine';
 import type { ToolOrigins } from '../tools/tool-sources';
 import { applyModelDefaults, type ModelDefaults } from './workflow-models';
 import { resolveWorkflowTools, toolRefProblem } from './workflow-tools';
@@ -137,36 +137,10 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry, origin
       if (problem) throw new WorkflowFileError(file, `agents.${i}.tools.${j}`, problem);
     });
   });
-  switch (wf.pattern) {
-    case 'single-agent':
-      need(wf.agent, 'agent');
-      break;
-    case 'sequential':
-      wf.stages.forEach((s, i) => need(s.agent, `stages.${i}.agent`));
-      break;
-    case 'concurrent':
-      wf.workers.forEach((w, i) => need(w, `workers.${i}`));
-      need(wf.aggregator, 'aggregator');
-      break;
-    case 'group-chat':
-      wf.participants.forEach((p, i) => need(p, `participants.${i}`));
-      if (wf.selection === 'manager') {
-        if (!wf.manager) throw new WorkflowFileError(file, 'manager', 'required when selection is "manager"');
-        need(wf.manager, 'manager');
-      }
-      break;
-    case 'handoff':
-      need(wf.triage, 'triage');
-      wf.specialists.forEach((s, i) => need(s, `specialists.${i}`));
-      break;
-    case 'magentic':
-      need(wf.manager, 'manager');
-      wf.specialists.forEach((s, i) => need(s, `specialists.${i}`));
-      break;
-    case 'maker-checker':
-      need(wf.maker, 'maker');
-      if (typeof wf.checker === 'string') need(wf.checker, 'checker');
-      break;
+  const pattern = patternOf(wf);
+  for (const ref of pattern.agentRefs(wf)) {
+    if (ref.agent === undefined) throw new WorkflowFileError(file, ref.path, ref.required ?? 'required');
+    need(ref.agent, ref.path);
   }
   checkToolsUsable(file, wf);
   const check = (expr: string | undefined, path: string): void => {
@@ -200,48 +174,15 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry, origin
   });
 }
 
-/**
- * The agents that speak with their tools in each pattern: every agent whose turn is a tool loop.
- * Everything else (a magentic or group-chat manager, an agent checker, a router) only makes
- * structured-output calls, or never speaks at all; a tool listed there would be silently ignored.
- */
-function toolUsers(wf: Workflow): string[] {
-  switch (wf.pattern) {
-    case 'single-agent':
-      return [wf.agent];
-    case 'sequential':
-      return wf.stages.map((s) => s.agent);
-    case 'concurrent':
-      return [...wf.workers, wf.aggregator];
-    case 'group-chat':
-      return wf.participants;
-    case 'handoff':
-      return [wf.triage, ...wf.specialists];
-    case 'magentic':
-      return wf.specialists;
-    case 'maker-checker':
-      return [wf.maker];
-  }
-}
-
 function checkToolsUsable(file: string, wf: Workflow): void {
-  const users = new Set(toolUsers(wf));
+  const pattern = patternOf(wf);
+  const users = new Set(pattern.toolUsers(wf));
   wf.agents.forEach((a, i) => {
     if (a.tools.length === 0 || users.has(a.name)) return;
     throw new WorkflowFileError(
       file,
       `agents.${i}.tools.0`,
-      `"${a.name}" cannot use tools in a ${wf.pattern} workflow: ${roleOf(wf, a.name)}; only ${[...users].join(', ')} call tools here`,
+      `"${a.name}" cannot use tools in a ${wf.pattern} workflow: ${pattern.noToolsBecause?.(wf, a.name) ?? 'it never speaks in this workflow'}; only ${[...users].join(', ')} call tools here`,
     );
   });
-}
-
-function roleOf(wf: Workflow, agent: string): string {
-  if (wf.pattern === 'magentic' && wf.manager === agent)
-    return 'it is the manager, whose plans and ledgers are structured outputs, made without tools';
-  if (wf.pattern === 'group-chat' && wf.manager === agent)
-    return 'it is the manager, whose speaker selections are structured outputs, made without tools';
-  if (wf.pattern === 'maker-checker' && wf.checker === agent)
-    return 'it is the checker, whose verdicts are structured outputs, made without tools';
-  return 'it never speaks in this workflow';
 }

@@ -118,6 +118,15 @@ export const HumanRequestExpired = z.object({
 });
 
 /**
+ * The run ended (completed, failed or was cancelled) while this request was open: it is closed with
+ * no decision and leaves every inbox. Appended together with the run's end, by whoever ended it.
+ */
+export const HumanRequestClosed = z.object({
+  requestId: z.string().min(1),
+  because: z.enum(['completed', 'failed', 'cancelled']),
+});
+
+/**
  * A human speaks in a run. Version 2; version 1 was `{author: string, text}` (no role), upcast on
  * read by `upcastHumanMessageV1` (a committed fixture log keeps that shape forever).
  */

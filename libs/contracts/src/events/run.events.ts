@@ -27,7 +27,8 @@ export const RunStarted = z.object({
 
 export const RunCompleted = z.object({ output: z.string() });
 export const RunFailed = z.object({ code: z.string().min(1), message: z.string() });
-export const RunCancelled = z.object({ reason: z.string().optional() });
+/** `by`: who cancelled (kind, id, role) when a human, an agent's or a service's token did; absent for Parley itself. */
+export const RunCancelled = z.object({ reason: z.string().optional(), by: ActorSchema.optional() });
 /**
  * A failed run continues from its failed step: who asked (kind, id and the role they acted under),
  * why, and the failure it continues from. Nothing recorded before it is repeated.
@@ -36,4 +37,19 @@ export const RunRetried = z.object({
   by: ActorSchema.required({ role: true }),
   reason: z.string().optional(),
   failedCode: z.string().min(1),
+});
+
+/**
+ * The run came into this log from an export (`POST /api/import`): who imported it (kind, id, role),
+ * their note, and the head the export's manifest named. Appended after the imported events, so the
+ * import is part of the run's own history; it changes nothing else in the run.
+ */
+export const RunImported = z.object({
+  by: ActorSchema.required({ role: true }),
+  note: z.string().optional(),
+  from: z.object({
+    head: z.string().min(1),
+    count: z.number().int().positive(),
+    exportedAt: z.string().optional(),
+  }),
 });

@@ -35,11 +35,14 @@ export const ListRunsQuery = z.strictObject({
   workflow: z.string().optional(),
 });
 export const ListRequestsQuery = z.strictObject({
-  status: z.enum(['open', 'resolved', 'expired']).optional(),
+  status: z.enum(['open', 'resolved', 'expired', 'closed']).optional(),
   kind: z.enum(['approval', 'escalation', 'review', 'confirmation', 'plan', 'input', 'reconcile']).optional(),
   role: z.string().optional(),
   runId: z.string().optional(),
 });
+
+/** `POST /api/import?note=…`: why the runs are brought here (recorded in each as `run.imported`). */
+export const ImportQuery = z.strictObject({ note: z.string().min(1).max(2000).optional() });
 
 export const ForkBody = z.strictObject({
   atSeq: z.number().int().min(1),

@@ -127,7 +127,7 @@ export const RequestSummarySchema = z.object({
   id: z.string(),
   runId: z.string(),
   kind: HumanRequestKind,
-  status: z.enum(['open', 'resolved', 'expired']),
+  status: z.enum(['open', 'resolved', 'expired', 'closed']),
   title: z.string(),
   ask: z.string(),
   roles: z.array(z.string()),

@@ -1,5 +1,5 @@
 import { durationMs } from '@parley/contracts';
-import { openRequestEvent } from '../patterns/shared';
+import { openRequestEvent } from './requests';
 import type { HumanRequestState, RunState } from '../run-state';
 import type { DecideContext, Step } from '../steps';
 

@@ -1,5 +1,6 @@
 import type { EscalationRule, NewEvent, RequestSubject } from '@parley/contracts';
-import { SYSTEM_ACTOR, openRequestEvent, type OpenRequest } from '../patterns/shared';
+import { SYSTEM_ACTOR } from '../patterns/shared';
+import { openRequestEvent, type OpenRequest } from './requests';
 import type { RunState } from '../run-state';
 import type { DecideContext, Step } from '../steps';
 

@@ -1,7 +1,8 @@
 import type { NewEvent } from '@parley/contracts';
-import { ConflictError, DEFAULT_PERMISSIONS, ForbiddenError } from '@parley/contracts';
+import { ConflictError } from '@parley/contracts';
 import type { Acting } from '../human-commands';
 import type { RunState } from '../run-state';
+import { actorOf, assertMay } from './permissions';
 
 /**
  * Failures a retry continues from: a model call that gave no answer (after its own bounded
@@ -11,33 +12,13 @@ import type { RunState } from '../run-state';
  */
 export const RETRIABLE_FAILURES: readonly string[] = ['MODEL_CALL_FAILED'];
 
-/** Who may retry this run: the workflow's `permissions.retry`, else the safe default. */
-export function retryRoles(state: RunState): string[] {
-  return state.workflow.permissions?.retry ?? DEFAULT_PERMISSIONS.retry;
-}
-
-/**
- * The role under which `who` may take a run action open to `roles`, or undefined. `requester` is
- * whoever started the run; any other name is a role the identity holds (ranks included).
- * A local check with the semantics of the shared permission check (`assertMay`), which replaces it.
- */
-export function runActionRoleOf(state: RunState, who: Acting, roles: readonly string[]): string | undefined {
-  if (roles.includes('requester') && who.id === state.requestedBy) return 'requester';
-  return who.roleFor(roles.filter((r) => r !== 'requester'));
-}
-
 /**
  * A failed run continues from its failed step (`POST /api/runs/:id/retry`). Pure: checked against the
  * run's own state, coded errors append nothing. The fact names who retried (kind, id, role) and why;
  * the fold returns the run to `running` and settles the failure, so the engine asks the failed step's
  * model again (a new call id) and repeats nothing recorded: completed calls and tool effects stay done.
  */
-export function retryRun(
-  state: RunState,
-  who: Acting,
-  reason?: string,
-  roles: readonly string[] = retryRoles(state),
-): NewEvent[] {
+export function retryRun(state: RunState, who: Acting, reason?: string): NewEvent[] {
   if (state.status !== 'failed') {
     throw new ConflictError(
       'RUN.NOT_FAILED',
@@ -47,14 +28,7 @@ export function retryRun(
       },
     );
   }
-  const role = runActionRoleOf(state, who, roles);
-  if (!role) {
-    throw new ForbiddenError(
-      'RUN.FORBIDDEN',
-      `${who.id} may not retry run ${state.runId}: retry is for ${roles.join(', ')}`,
-      { action: 'retry', roles: [...roles] },
-    );
-  }
+  const role = assertMay(state, who, 'retry');
   const failedCode = state.failure?.code ?? 'UNKNOWN';
   if (!RETRIABLE_FAILURES.includes(failedCode)) {
     throw new ConflictError(
@@ -63,6 +37,6 @@ export function retryRun(
       { failedCode },
     );
   }
-  const by = { kind: who.kind ?? 'human', id: who.id, role };
+  const by = { ...actorOf(who), role };
   return [{ type: 'run.retried', actor: by, data: { by, reason, failedCode } }];
 }

@@ -2,7 +2,8 @@ import type { ApprovalRule, EscalationRule, NewEvent, Policies } from '@parley/c
 import { test } from '../policies/expression';
 import type { HumanRequestState, RunState, ToolCallState } from '../run-state';
 import type { DecideContext } from '../steps';
-import { last, openRequestEvent, requestsAbout, sha256 } from '../patterns/shared';
+import { last, sha256 } from '../patterns/shared';
+import { openRequestEvent, requestsAbout } from './requests';
 import { escalate } from './escalation-rules';
 import { askersOf } from './four-eyes';
 import { approvedHash, approves, applyEdit, latestVotes, settledPayload } from './payload';

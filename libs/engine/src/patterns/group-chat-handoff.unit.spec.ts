@@ -16,7 +16,7 @@ import {
 } from '@parley/testing';
 import { overrideHandoff, postMessage } from '../human-commands';
 import type { ToolSpec } from '../steps';
-import { nextSpeakerSchema } from './group-chat.decider';
+import { nextSpeakerSchema } from './group-chat/group-chat.decider';
 import { sha256 } from './shared';
 import { escalateToolSpec } from './tool-loop';
 

@@ -4,8 +4,8 @@ import type { NewEvent } from '@parley/contracts';
 import { WorkflowSchema } from '@parley/contracts';
 import { SYSTEM, agent, callPlan, expired, given, loadWorkflow, modelCall, resolve } from '@parley/testing';
 import type { Step } from '../steps';
-import { ledgerSchema, planSchema } from './magentic.decider';
-import { CheckerVerdict } from './maker-checker.decider';
+import { ledgerSchema, planSchema } from './magentic/magentic.decider';
+import { CheckerVerdict } from './maker-checker/maker-checker.decider';
 import { sha256 } from './shared';
 
 const bob = { id: 'bob', role: 'approver' };

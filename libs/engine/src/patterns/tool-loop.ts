@@ -1,19 +1,12 @@
-import type { EscalationRule, NewEvent } from '@parley/contracts';
+import type { NewEvent } from '@parley/contracts';
 import { escalate, escalateOnInput } from '../hitl/escalation-rules';
 import { authorizeToolCall, effectiveArgs, gateEvents, governingRule, latestGate } from '../hitl/tool-gates';
-import type { HumanRequestState, ModelCallState, RunState, ToolCallState } from '../run-state';
+import type { HumanRequestState, ModelCallState, RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step, ToolSpec } from '../steps';
 import { settleReconciled } from '../tools/reconcile';
-import {
-  SYSTEM_ACTOR,
-  agentActor,
-  escalateExpired,
-  last,
-  openRequestEvent,
-  outcomeOf,
-  requestsAbout,
-  sha256,
-} from './shared';
+import { SYSTEM_ACTOR, agentActor, sha256 } from './shared';
+import { escalateExpired } from '../hitl/escalation-chain';
+import { openRequestEvent, outcomeOf } from '../hitl/requests';
 
 /** Built-in tool through which an agent asks for a human: EscalationNeeded {reason, context, suggested_action}. */
 export const ESCALATE_TOOL = 'escalate_to_human';

@@ -1,6 +1,7 @@
 import type { NewEvent } from '@parley/contracts';
 import { effectiveArgs } from '../hitl/tool-gates';
-import { SYSTEM_ACTOR, last, openRequestEvent, requestsAbout, sha256 } from '../patterns/shared';
+import { openRequestEvent, requestsAbout } from '../hitl/requests';
+import { SYSTEM_ACTOR, last, sha256 } from '../patterns/shared';
 import type { HumanRequestState, RunState, ToolCallState } from '../run-state';
 import type { DecideContext, Step } from '../steps';
 

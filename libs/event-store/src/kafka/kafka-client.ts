@@ -58,3 +58,25 @@ export function restartWhenStopped(
     attempt = 0;
   });
 }
+
+const LEVELS: Record<number, string> = { 1: 'ERROR', 2: 'WARN', 4: 'INFO', 5: 'DEBUG' };
+
+/**
+ * kafkajs' log, one line an entry (`[kafkajs WARN Connection <scope>] message {...rest}`), through
+ * `emit`; `skip` drops the entries a client knows to be noise (each says why in its own filter).
+ */
+export function kafkaLogger(
+  emit: (line: string) => void,
+  skip: (entry: LogEntry) => boolean,
+  scope?: string,
+): (entry: LogEntry) => void {
+  return (entry) => {
+    if (skip(entry)) return;
+    const { level, namespace, log } = entry;
+    const { message, ...rest } = log;
+    delete (rest as Record<string, unknown>).timestamp;
+    delete (rest as Record<string, unknown>).logger;
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+    emit(`[kafkajs ${LEVELS[level] ?? level} ${namespace}${scope ? ` ${scope}` : ''}] ${message}${extra}`);
+  };
+}

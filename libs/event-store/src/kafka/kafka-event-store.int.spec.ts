@@ -94,7 +94,7 @@ eventStoreContract('kafka', {
   newLocation: () => join(root, `contract-${++locations}`),
   open: (location) => openStore(topicName(basename(location)), join(location, `local-${randomUUID()}`)),
   extraRecords: (store) => {
-    const { duplicates, rejected, badRecords } = (store as KafkaEventStore).stats();
+    const { duplicates, rejected, badRecords } = store.stats();
     return duplicates + rejected + badRecords;
   },
 });
@@ -313,7 +313,8 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     const store = await track(openStore(topicName('uncertain'), ':memory:'));
     const runId = `run-${randomUUID()}`;
     // Simulate a lost acknowledgement: the batch reaches the log but `send` fails.
-    const producer = (store as unknown as { producer: { send: (r: unknown) => Promise<unknown> } }).producer;
+    const producer = (store as unknown as { lane: { producer: { send: (r: unknown) => Promise<unknown> } } })
+      .lane.producer;
     const send = producer.send.bind(producer);
     producer.send = async (record) => {
       await send(record);
@@ -344,7 +345,7 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     const runId = `run-${randomUUID()}`;
     // Count the sends of every producer the store uses (a failed send retires its producer).
     type Sender = { send: (r: unknown) => Promise<unknown> };
-    const internals = store as unknown as { producer: Sender; newProducer: () => Sender };
+    const internals = (store as unknown as { lane: { producer: Sender; newProducer: () => Sender } }).lane;
     let sends = 0;
     const counted = (producer: Sender): Sender => {
       const send = producer.send.bind(producer);
@@ -357,7 +358,7 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
       return producer;
     };
     counted(internals.producer);
-    const newProducer = internals.newProducer.bind(store);
+    const newProducer = internals.newProducer.bind(internals);
     internals.newProducer = () => counted(newProducer());
     const batch = [
       { ...message('refund approved'), eventId: randomUUID() },

@@ -1,26 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
-
-/** What `/health` and the refusal of new work say about the event log. */
-export interface EventLogReachability {
-  kind: 'sqlite' | 'kafka';
-  /** False from the first failed round-trip to the brokers until the next successful one. */
-  reachable: boolean;
-  /** When `reachable` last changed (ISO time; the start-up time if it never did). */
-  since: string;
-  /** The failure that made (or keeps) the log unreachable: `<source>: <message>`. */
-  lastError?: string;
-  /** Last successful round-trip (probe or produce), ISO time. */
-  lastOkAt?: string;
-  /** How many times the log became unreachable since start-up. */
-  outages: number;
-}
-
-export interface ReachabilityChange {
-  reachable: boolean;
-  /** For a recovery: how long the log was unreachable. */
-  downMs?: number;
-  error?: string;
-}
+import type { EventLogReachability, ReachabilityChange } from '../event-store.port';
 
 /**
  * Errors that mean the brokers (or the partition leaders) cannot be reached, as opposed to a bad

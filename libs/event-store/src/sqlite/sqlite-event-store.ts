@@ -1,6 +1,6 @@
 import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError } from '@parley/contracts';
-import type { EventStore } from '../event-store.port';
+import type { EventLogReachability, EventStore } from '../event-store.port';
 import { checkEventIds } from '../idempotency';
 import { assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
@@ -11,6 +11,9 @@ export interface SqliteEventStoreOptions {
   dataDir: string;
   seal?: SealContext;
 }
+
+/** SQLite is in-process: reachable since the process started, never down. */
+const startedAt = new Date().toISOString();
 
 interface PendingAppend {
   runId: string;
@@ -116,6 +119,20 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
     });
     this.subscriptions.notify(events.map((event, i) => ({ position: positions[i], event })));
+  }
+
+  /** The store is its own log: reads already include everything it holds. */
+  async waitForCatchUp(): Promise<void> {}
+
+  reachabilityStatus(): EventLogReachability {
+    return { kind: 'sqlite', reachable: true, since: startedAt, outages: 0 };
+  }
+
+  assertReachable(): void {}
+
+  /** Never changes. */
+  onReachabilityChange(): () => void {
+    return () => undefined;
   }
 
   async close(): Promise<void> {

@@ -10,8 +10,8 @@ import {
   type EventData,
   type EventEnvelope,
 } from '@parley/contracts';
-import type { EventStore, KafkaEventStore } from '@parley/event-store';
-import { RunEngine, foldRun, forkStream, postMessage } from '@parley/engine';
+import type { EventStore } from '@parley/event-store';
+import { RunEngine, actorOf, assertMay, foldRun, forkStream, postMessage } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
 import { ForkRunCommand, ImportLogCommand } from './audit-commands';
@@ -35,20 +35,22 @@ export class ForkRunHandler implements ICommandHandler<
    */
   async execute(c: ForkRunCommand) {
     let original = await this.prefix(c.runId, c.atSeq);
-    if (original.length < c.atSeq && this.store.kind === 'kafka') {
-      // Routed to the fork's owner, which may not have read the original's latest events yet.
-      await (this.store as KafkaEventStore).waitForCatchUp();
+    if (original.length < c.atSeq) {
+      // Routed to the fork's owner, which may not have read the original's latest events yet (Kafka).
+      await this.store.waitForCatchUp();
       original = await this.prefix(c.runId, c.atSeq);
     }
     const who = acting(c.by);
-    const role = who.roleFor(['approver']) ?? c.by.roles[0];
+    // Who may fork is the original's rule (`permissions.fork`, default approvers), checked first.
+    const source = original.length ? foldRun(original.map(upcast)) : undefined;
+    const role = source ? assertMay(source, who, 'fork') : 'unknown';
     const runId = c.newRunId ?? randomUUID();
     const copied = forkStream({
       prefix: original,
       sourceRunId: c.runId,
       atSeq: c.atSeq,
       runId,
-      by: { kind: c.by.kind ?? 'human', id: c.by.id, role },
+      by: actorOf(who, role),
       note: c.note,
       newId: randomUUID,
     });
@@ -82,9 +84,11 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
     const verifier = new ExportVerifier();
     const byRun = new Map<string, EventEnvelope[]>();
     let line = 0;
+    let exportedAt: string | undefined;
     for await (const text of createInterface({ input: c.body, crlfDelay: Infinity })) {
       verifier.push(text);
       line += 1;
+      if (line === 1) exportedAt = manifestTime(text);
       if (line === 1 || !text.trim()) continue;
       try {
         const event = JSON.parse(text) as EventEnvelope;
@@ -112,8 +116,31 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
         'IMPORT.RUN_EXISTS',
         `these runs already exist here; nothing was imported: ${existing.join(', ')}`,
       );
-    for (const [runId, events] of byRun) await this.store.importStream(runId, events);
-    return { imported: verdict.runs };
+    const who = acting(c.by);
+    const by = { ...actorOf(who), role: who.roleFor(['admin']) ?? c.by.roles[0] };
+    const manifest = verdict.runs;
+    for (const [runId, events] of byRun) {
+      await this.store.importStream(runId, events);
+      // The import is part of the run's own history: who brought it here, why, from which head.
+      const last = events[events.length - 1];
+      await this.store.append(runId, last.seq, [
+        {
+          type: 'run.imported',
+          actor: by,
+          data: { by, note: c.note, from: { head: last.hash, count: last.seq, exportedAt } },
+        },
+      ]);
+    }
+    return { imported: manifest };
+  }
+}
+
+function manifestTime(line: string): string | undefined {
+  try {
+    const at = (JSON.parse(line) as { exportedAt?: unknown }).exportedAt;
+    return typeof at === 'string' ? at : undefined;
+  } catch {
+    return undefined; // reported by the verifier
   }
 }
 

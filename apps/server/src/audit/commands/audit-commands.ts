@@ -16,5 +16,10 @@ export class ForkRunCommand {
 
 /** Import an NDJSON export read from `body`. */
 export class ImportLogCommand {
-  constructor(readonly body: Readable) {}
+  constructor(
+    readonly body: Readable,
+    /** Who imports (recorded in each imported run as `run.imported`), and why. */
+    readonly by: Human,
+    readonly note?: string,
+  ) {}
 }

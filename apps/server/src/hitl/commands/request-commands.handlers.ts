@@ -1,18 +1,16 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { NotFoundError, ValidationError, parseOrThrow } from '@parley/contracts';
+import { NotFoundError } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import {
   RunEngine,
   claimRequest,
   decideOnRequest,
   expireRequest,
-  planSchema,
+  validateEdit,
   type DecisionOutcome,
   type HumanRequestState,
-  type RunState,
 } from '@parley/engine';
-import { z } from 'zod';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
 import { RunsProjection } from '../../projections/runs.projection';
@@ -50,50 +48,11 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
       runId,
       (state) =>
         decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) =>
-          this.validateEdit(state!, request, payload),
+          validateEdit(state!, request, payload, this.core.tools),
         ),
       { drive: true },
     );
     return result;
-  }
-
-  /** An edited payload must be something the run can use: tool arguments, a plan, a route, a text. */
-  private validateEdit(state: RunState, request: HumanRequestState, payload: unknown): void {
-    const subject = request.subject;
-    const wf = state.workflow;
-    if (subject.type === 'tool-call') {
-      const call = state.toolCalls.find((t) => t.callId === subject.callId);
-      const spec = call && this.core.tools.spec(call.tool);
-      if (!call || !spec)
-        throw new ValidationError(
-          'REQUEST.EDIT_NOT_SUPPORTED',
-          'this request has no editable tool call',
-          'payload',
-        );
-      const shape = parseOrThrow(
-        z.object({ args: z.record(z.string(), z.unknown()) }),
-        payload,
-        'REQUEST.INVALID_PAYLOAD',
-        'payload',
-      );
-      this.core.tools.validate(call.tool, shape.args, 'payload.args');
-      return;
-    }
-    if (subject.type === 'plan' && wf.pattern === 'magentic') {
-      parseOrThrow(planSchema(wf.specialists), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
-      return;
-    }
-    if (subject.type === 'route' && wf.pattern === 'handoff') {
-      parseOrThrow(
-        z.object({ to: z.enum([wf.triage, ...wf.specialists] as [string, ...string[]]) }),
-        payload,
-        'REQUEST.INVALID_PAYLOAD',
-        'payload',
-      );
-      return;
-    }
-    const field = subject.type === 'draft' ? 'draft' : 'output';
-    parseOrThrow(z.object({ [field]: z.string().min(1) }), payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
   }
 }
 

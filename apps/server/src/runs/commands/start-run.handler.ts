@@ -59,7 +59,7 @@ export class StartRunHandler implements ICommandHandler<
         runId,
         workflow,
         input: body.input,
-        requestedBy: { kind: 'human', id: by.id },
+        requestedBy: { kind: by.kind ?? 'human', id: by.id },
         idempotencyKey: body.idempotencyKey,
       });
       return { runId: state.runId, created: true };

@@ -1,8 +1,10 @@
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
-import { cancel, fail, feedbackOn, finish, humanMessagesSince, last, review } from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, Step } from '../../steps';
+import { cancel, fail, finish, humanMessagesSince, last } from '../shared';
+import { feedbackOn } from '../../hitl/requests';
+import { review } from '../../hitl/review';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type Sequential = Extract<Workflow, { pattern: 'sequential' }>;
 

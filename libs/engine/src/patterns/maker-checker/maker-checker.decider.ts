@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, cancel, completed, feedbackOn, finish, last, review } from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, Step } from '../../steps';
+import { callModel, callStep, callsFor, cancel, completed, finish, last } from '../shared';
+import { feedbackOn } from '../../hitl/requests';
+import { review } from '../../hitl/review';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type MakerChecker = Extract<Workflow, { pattern: 'maker-checker' }>;
 

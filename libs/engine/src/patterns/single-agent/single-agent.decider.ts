@@ -1,8 +1,9 @@
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { DecideContext, Step } from '../steps';
-import { callModel, callStep, callsFor, fail, finish, last, outcomeOf, requestsAbout } from './shared';
-import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from './tool-loop';
+import type { RunState } from '../../run-state';
+import type { DecideContext, Step } from '../../steps';
+import { callModel, callStep, callsFor, fail, finish, last } from '../shared';
+import { outcomeOf, requestsAbout } from '../../hitl/requests';
+import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from '../tool-loop';
 
 type SingleAgent = Extract<Workflow, { pattern: 'single-agent' }>;
 

@@ -1,8 +1,10 @@
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, ModelCallPlan, Step } from '../steps';
-import { callStep, cancel, fail, feedbackOn, finish, last, review } from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, ModelCallPlan, Step } from '../../steps';
+import { callStep, cancel, fail, finish, last } from '../shared';
+import { feedbackOn } from '../../hitl/requests';
+import { review } from '../../hitl/review';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type Concurrent = Extract<Workflow, { pattern: 'concurrent' }>;
 

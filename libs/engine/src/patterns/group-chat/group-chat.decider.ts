@@ -1,21 +1,10 @@
 import { z } from 'zod';
 import type { NewEvent, Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
-import {
-  SYSTEM_ACTOR,
-  agentActor,
-  callModel,
-  callStep,
-  callsFor,
-  completed,
-  finish,
-  last,
-  openRequestEvent,
-  outcomeOf,
-  requestsAbout,
-} from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, Step } from '../../steps';
+import { SYSTEM_ACTOR, agentActor, callModel, callStep, callsFor, completed, finish, last } from '../shared';
+import { openRequestEvent, outcomeOf, requestsAbout } from '../../hitl/requests';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type GroupChat = Extract<Workflow, { pattern: 'group-chat' }>;
 

@@ -1,20 +1,10 @@
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { DecideContext, Step, ToolSpec } from '../steps';
-import {
-  SYSTEM_ACTOR,
-  agentActor,
-  callModel,
-  callStep,
-  callsFor,
-  fail,
-  finish,
-  last,
-  openRequestEvent,
-  requestsAbout,
-} from './shared';
-import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from './tool-loop';
-import { inputEscalation } from './single-agent.decider';
+import type { RunState } from '../../run-state';
+import type { DecideContext, Step, ToolSpec } from '../../steps';
+import { SYSTEM_ACTOR, agentActor, callModel, callStep, callsFor, fail, finish, last } from '../shared';
+import { openRequestEvent, requestsAbout } from '../../hitl/requests';
+import { escalateOnInput, requestToolCalls, toolCallsSettled, toolLoopMessages, toolsOf } from '../tool-loop';
+import { inputEscalation } from '../single-agent/single-agent.decider';
 
 type Handoff = Extract<Workflow, { pattern: 'handoff' }>;
 

@@ -1,22 +1,11 @@
 import { z } from 'zod';
 import type { Workflow } from '@parley/contracts';
-import type { RunState } from '../run-state';
-import type { ChatMessage, DecideContext, Step } from '../steps';
-import {
-  agentActor,
-  callModel,
-  callsFor,
-  callStep,
-  cancel,
-  completed,
-  fail,
-  feedbackOn,
-  finish,
-  last,
-  requestsAbout,
-  review,
-} from './shared';
-import { agentTurn, turnOutputs, turnStep } from './agent-turn';
+import type { RunState } from '../../run-state';
+import type { ChatMessage, DecideContext, Step } from '../../steps';
+import { agentActor, callModel, callsFor, callStep, cancel, completed, fail, finish, last } from '../shared';
+import { feedbackOn, requestsAbout } from '../../hitl/requests';
+import { review } from '../../hitl/review';
+import { agentTurn, turnOutputs, turnStep } from '../agent-turn';
 
 type Magentic = Extract<Workflow, { pattern: 'magentic' }>;
 

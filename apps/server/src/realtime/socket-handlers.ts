@@ -1,0 +1,114 @@
+import type {
+  DecisionBody,
+  EventEnvelope,
+  SocketAckOk,
+  SocketClientMessageName,
+  SocketClientMessages,
+} from '@parley/contracts';
+import type { DecisionOutcome } from '@parley/engine';
+import { hasRole } from '../auth/identity';
+import type { CommandRouter } from '../cluster/command-router';
+import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
+import type { RequestSummary, RunsProjection } from '../projections/runs.projection';
+import { OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/commands/run-commands';
+import type { RunFeed } from './run-feed';
+import { runRoom, type Connection } from './socket-connection';
+
+/** What the handlers work with. */
+export interface HandlerDeps {
+  feed: RunFeed;
+  commands: CommandRouter;
+  projection: RunsProjection;
+}
+
+type Handler<K extends SocketClientMessageName> = (
+  message: SocketClientMessages[K],
+  conn: Connection,
+  deps: HandlerDeps,
+) => Promise<SocketAckOk<K>>;
+
+/**
+ * Client → server messages, one handler each, called with a message already authorised (the
+ * message's role) and parsed (its schema): see `RealtimeGateway.dispatch`. A handler's answer is the
+ * message's ack; a thrown error is answered as a coded error.
+ */
+export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
+  'run:watch': async ({ runId, afterSeq }, conn, { feed }) => {
+    const { socket } = conn;
+    const previous = conn.watches.get(runId);
+    if (previous) feed.remove(previous);
+    // registered before any await: a disconnect, an unwatch or a newer watch closes it. Until it
+    // is caught up (and, for a new watch, in the room) it is served one event at a time; then
+    // live events reach it by the run room's broadcast (see RunFeed)
+    const watch = feed.open(runId, (event: EventEnvelope) => socket.emit('run:event', event), socket.id);
+    conn.watches.set(runId, watch);
+    try {
+      const { headSeq, replayed } = await feed.begin(watch, afterSeq);
+      if (!watch.isClosed) await socket.join(runRoom(runId));
+      return { ok: true, runId, headSeq, replayed };
+    } catch (error) {
+      if (conn.watches.get(runId) === watch) {
+        conn.watches.delete(runId);
+        await socket.leave(runRoom(runId)); // a failed re-watch: no tokens for a run not watched
+      }
+      throw error;
+    }
+  },
+
+  'run:unwatch': async ({ runId }, conn, { feed }) => {
+    const watch = conn.watches.get(runId);
+    if (watch) feed.remove(watch);
+    conn.watches.delete(runId);
+    await conn.socket.leave(runRoom(runId));
+    return { ok: true, runId, watching: false };
+  },
+
+  'run:message': async ({ runId, text }, conn, { commands }) => {
+    const { seq } = (await commands.execute(new PostHumanMessageCommand(runId, conn.human, text))) as {
+      seq: number;
+    };
+    return { ok: true, runId, seq };
+  },
+
+  'run:handoff': async ({ runId, to, reason }, conn, { commands }) => {
+    const { seq } = (await commands.execute(new OverrideHandoffCommand(runId, conn.human, to, reason))) as {
+      seq: number;
+    };
+    return { ok: true, runId, seq };
+  },
+
+  'request:decide': async ({ requestId, ...decision }, conn, { commands }) => {
+    const parsed: DecisionBody = { decision: decision.decision };
+    if (decision.comment !== undefined) parsed.comment = decision.comment;
+    if (decision.payload !== undefined) parsed.payload = decision.payload;
+    if (decision.payloadHash !== undefined) parsed.payloadHash = decision.payloadHash;
+    const outcome = (await commands.execute(
+      new DecideRequestCommand(requestId, conn.human, parsed),
+    )) as DecisionOutcome;
+    return outcome.status === 'recorded'
+      ? { ok: true, requestId, status: 'recorded', votes: outcome.votes, quorum: outcome.quorum }
+      : { ok: true, requestId, status: outcome.status };
+  },
+
+  'request:claim': async ({ requestId }, conn, { commands }) => {
+    await commands.execute(new ClaimRequestCommand(requestId, conn.human));
+    return { ok: true, requestId, status: 'claimed', by: conn.human.id };
+  },
+
+  'inbox:watch': async ({ roles }, conn, { projection }) => {
+    conn.inbox = { roles };
+    const requests = projection.listRequests({ status: 'open' }).filter((r) => inboxShows(conn, r));
+    return { ok: true, requests: requests.map((r) => ({ ...r })) };
+  },
+
+  'inbox:unwatch': async (_, conn) => {
+    conn.inbox = undefined;
+    return { ok: true };
+  },
+};
+
+/** A request is in a user's inbox when they may act on it (one of its roles), narrowed by `roles`. */
+export function inboxShows(conn: Connection, request: RequestSummary): boolean {
+  const filter = conn.inbox?.roles;
+  return request.roles.some((role) => hasRole(conn.human, role) && (!filter || filter.includes(role)));
+}
