@@ -1,4 +1,8 @@
 /**
+/*
+ * (Over 400 lines: the helpers every benchmark process shares; splitting them would only add imports.)
+ */
+/**
  * Shared pieces of the benchmarks (run by scripts/bench.mjs, one process per benchmark):
  * statistics, an instant in-process model gateway, the example workflows and tools, event stores,
  * and the `BENCH {json}` result lines the runner turns into a table.

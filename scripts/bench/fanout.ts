@@ -1,4 +1,8 @@
 /**
+/*
+ * (Over 400 lines: one benchmark with its own server processes, clients and figures, read top to bottom.)
+ */
+/**
  * 6. Fan-out: run events of one debate delivered to N (500) WebSocket clients that watch it.
  *
  * Real server processes (`ParleyProcess`, the in-process offline model with no token delay) and

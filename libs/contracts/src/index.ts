@@ -14,3 +14,4 @@ export * from './http/api.schemas';
 export * from './socket/socket.schemas';
 export * from './export/export-format';
 export * from './tools/model-tool-name';
+export * from './commands/command-catalog';

@@ -8,18 +8,16 @@ import {
   ParleyError,
   upcast,
 } from '@parley/contracts';
-import { markGeneratedEventId, previewBatch, type EventStore } from '@parley/event-store';
+import { KeyedLock, markGeneratedEventId, previewBatch, type EventStore } from '@parley/event-store';
 import type { CrashPointHook } from './chaos/crash-points';
 import { decide } from './decide';
-import { ModelCallError, type ModelGateway } from './model-gateway';
-import { SYSTEM_ACTOR, agentActor } from './patterns/shared';
-import { authorizeToolCall } from './hitl/tool-gates';
-import { retryBoundsOf, retryDelayMs, type RetryBounds } from './retries/retry-policy';
-import { isTransientNetworkError } from './retries/transient';
-import { evolve, foldRun, isTerminal, type CallRetries, type RunState } from './run-state';
-import type { DecideContext, ModelCallPlan, Step } from './steps';
-import { ToolError, type ToolRegistry } from './tools/tool-registry';
-import { recoverStartedCall } from './tools/reconcile';
+import { Effects, stillOpen, type Begun } from './effects/effects';
+import { intentOf } from './effects/intent';
+import { InterruptedCalls } from './tools/reconcile';
+import type { ModelGateway } from './model-gateway';
+import { evolve, foldRun, isTerminal, type RunState } from './run-state';
+import type { DecideContext, Step } from './steps';
+import type { ToolRegistry } from './tools/tool-registry';
 
 export interface RunEngineDeps {
   store: EventStore;
@@ -73,11 +71,16 @@ export interface StartRun {
  * events; the engine decides the next step, records its intent, performs it outside the lock and
  * records its result, until the run waits for a human or ends. Nothing but the log keeps a run
  * alive: a waiting run is dropped from memory and rebuilt from its log when something happens.
+ *
+ * (About 450 lines, on purpose: writing, driving, beginning an effect and recording its result share
+ * the run's lock, its in-memory state and the map of drivers, and their order is the exactly-once
+ * argument; the effects themselves are in effects/, what a step's intent is in effects/intent.ts.)
  */
 export class RunEngine {
   private readonly active = new Map<string, RunState>();
   private readonly broken = new Map<string, { seq: number; reason: string; message: string }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One writer per run in this process: every append of a run goes through its lock. */
+  private readonly locks = new KeyedLock();
   private readonly driving = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly now: () => Date;
   private readonly newId: () => string;
@@ -86,14 +89,11 @@ export class RunEngine {
   private stopped = false;
   private readonly owns: (runId: string) => boolean;
   private readonly random: () => number;
-  /**
-   * Tool calls whose `tool-call.started` this process appended and whose effect it has not begun
-   * (by idempotency key): such a call may be begun again here without a human (a kick that took over
-   * the drive), since it cannot have acted. Any other started call without a result may have.
-   */
-  private readonly intentsHere = new Set<string>();
   /** Ends every retry delay at once when the engine stops (the call stays `started`: recovery repeats it). */
   private readonly stopping = new AbortController();
+  private readonly effects: Effects;
+  /** Started tool calls that may have acted: put to a human unless idempotent (tools/reconcile.ts). */
+  private readonly interrupted: InterruptedCalls;
 
   constructor(private readonly deps: RunEngineDeps) {
     this.random = deps.random ?? Math.random;
@@ -101,6 +101,26 @@ export class RunEngine {
     this.newId = deps.newId ?? randomUUID;
     this.randomIds = deps.newId === undefined;
     this.owns = deps.owns ?? (() => true);
+    this.interrupted = new InterruptedCalls((tool) => deps.tools.isIdempotent(tool));
+    this.effects = new Effects({
+      interrupted: this.interrupted,
+      models: deps.models,
+      tools: deps.tools,
+      onToken: deps.onToken,
+      crashPoint: deps.crashPoint,
+      log: deps.log,
+      now: this.now,
+      random: this.random,
+      isStopped: () => this.stopped,
+      signal: this.stopping.signal,
+      appendIfOpen: async (runId, event) => {
+        const { result } = await this.write(runId, (state) => {
+          const still = state !== undefined && !isTerminal(state.status) && stillOpen(state, event);
+          return { events: still ? [event] : [], result: still };
+        });
+        return result;
+      },
+    });
   }
 
   /**
@@ -176,7 +196,7 @@ export class RunEngine {
     decider: (state: RunState | undefined) => { events: NewEvent[]; result: T },
     options: WriteOptions = {},
   ): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }> {
-    return this.withLock(runId, async () => {
+    return this.locks.run(runId, async () => {
       let state = await this.state(runId);
       if (!state && !options.allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
       const { events, result } = decider(state);
@@ -318,93 +338,6 @@ export class RunEngine {
     };
   }
 
-  /** What a step appends before its effect, and the effect it begins (none for plain facts). */
-  private intentOf(
-    state: RunState,
-    step: Exclude<Step, { kind: 'wait' | 'done' }>,
-  ): { events: NewEvent[]; begun?: Begun } {
-    switch (step.kind) {
-      case 'append':
-        return { events: step.events };
-      case 'call-models': {
-        // A call started before a crash and never answered is made again under the same id:
-        // only a recorded answer counts, so repeating an unanswered model call is harmless.
-        const calls = step.calls.map((plan) => {
-          const started = state.modelCalls.find(
-            (c) => c.status === 'started' && c.agent === plan.agent.name && c.purpose === plan.purpose,
-          );
-          return { plan: { ...plan, callId: started?.callId ?? plan.callId }, fresh: !started };
-        });
-        return {
-          events: calls
-            .filter((c) => c.fresh)
-            .map(({ plan }) => ({
-              type: 'model-call.started',
-              actor: agentActor(plan.agent.name),
-              data: {
-                callId: plan.callId,
-                agent: plan.agent.name,
-                purpose: plan.purpose,
-                model: plan.agent.model,
-              },
-            })),
-          begun: {
-            kind: 'models',
-            calls: calls.map((c) => c.plan),
-            retry: retryBoundsOf(state.workflow),
-            retries: Object.fromEntries(
-              state.modelCalls
-                .filter((c) => c.status === 'started' && c.retries)
-                .map((c) => [c.callId, c.retries!]),
-            ),
-          },
-        };
-      }
-      case 'run-tool': {
-        const call = state.toolCalls.find((c) => c.callId === step.callId);
-        if (!call || (call.status !== 'requested' && call.status !== 'started')) return { events: [] };
-        // The last word before an effect: whatever decided to run it, the policies must be satisfied
-        // by the log's decisions on exactly these arguments (hitl/tool-gates.ts). Else nothing begins.
-        const verdict = authorizeToolCall(state, this.context(), call);
-        if (verdict.kind !== 'run') return { events: [] };
-        // A tool call started but never finished runs again with the same idempotency key when the
-        // tool is idempotent; any other is put to a human first (tools/reconcile.ts).
-        let events: NewEvent[] =
-          call.status === 'requested'
-            ? [
-                {
-                  type: 'tool-call.started',
-                  actor: SYSTEM_ACTOR,
-                  data: { callId: call.callId, idempotencyKey: call.idempotencyKey },
-                },
-              ]
-            : [];
-        const interrupted =
-          call.status === 'started' &&
-          !this.intentsHere.has(call.idempotencyKey) &&
-          !this.deps.tools.isIdempotent(call.tool);
-        if (interrupted) {
-          const recovery = recoverStartedCall(state, this.context(), call);
-          if (recovery.kind !== 'rerun') return { events: recovery.kind === 'ask' ? recovery.events : [] };
-          events = recovery.events;
-        }
-        if (events.length) this.intentsHere.add(call.idempotencyKey);
-        return {
-          events,
-          begun: {
-            kind: 'tool',
-            callId: call.callId,
-            tool: call.tool,
-            idempotencyKey: call.idempotencyKey,
-            args: verdict.args,
-            retry: retryBoundsOf(state.workflow),
-            retries: call.retries,
-          },
-        };
-      }
-    }
-  }
-
   /** Append a step's intent, if nothing happened since it was decided (else decide again). */
   private async begin(
     runId: string,
@@ -413,7 +346,7 @@ export class RunEngine {
   ): Promise<Begun | undefined> {
     const { result } = await this.write(runId, (state) => {
       if (!state || state.seq !== seq) return { events: [], result: undefined };
-      const { events, begun } = this.intentOf(state, step);
+      const { events, begun } = intentOf(state, step, this.context(), this.interrupted);
       return { events, result: begun };
     });
     return result;
@@ -424,7 +357,7 @@ export class RunEngine {
    * from it and the intent of the next effect. Returns that next effect, already begun.
    */
   private async record(runId: string, results: NewEvent[]): Promise<Begun | undefined> {
-    return this.withLock(runId, async () => {
+    return this.locks.run(runId, async () => {
       const state = await this.state(runId);
       if (!state) return undefined;
       const relevant = results.filter((e) => stillOpen(state, e));
@@ -480,7 +413,7 @@ export class RunEngine {
       const step = decide(state!, this.context());
       if (step.kind === 'wait' || step.kind === 'done') break;
       if (step.kind === 'call-models' && step.calls.length > 1) break; // a fan-out begins on its own
-      const intent = this.intentOf(state!, step);
+      const intent = intentOf(state!, step, this.context(), this.interrupted);
       if (intent.events.length) add(intent.events);
       if (intent.begun || intent.events.length === 0) {
         begun = intent.begun;
@@ -492,11 +425,12 @@ export class RunEngine {
 
   /** Perform a begun effect; returns its result event (a fan-out records each answer as it comes). */
   private async perform(runId: string, begun: Begun): Promise<NewEvent[]> {
-    if (begun.kind === 'tool') return optional(await this.toolResult(runId, begun));
-    if (begun.calls.length === 1) return optional(await this.modelResult(runId, begun, begun.calls[0]));
+    if (begun.kind === 'tool') return optional(await this.effects.toolResult(runId, begun));
+    if (begun.calls.length === 1)
+      return optional(await this.effects.modelResult(runId, begun, begun.calls[0]));
     await Promise.all(
       begun.calls.map(async (call) => {
-        const event = await this.modelResult(runId, begun, call);
+        const event = await this.effects.modelResult(runId, begun, call);
         if (!event) return; // the engine stopped during a retry delay: the call stays open
         // The answer is a fact whatever else was appended meanwhile (a human message, a decision).
         await this.write(runId, (state) => ({
@@ -506,182 +440,6 @@ export class RunEngine {
       }),
     );
     return [];
-  }
-
-  /**
-   * Ask the model, trying again after a transient failure (a refused or reset connection, a
-   * timeout, HTTP 429 or 5xx) within the workflow's `retries`: each failed attempt that is tried
-   * again is a `model-call.retried` fact, appended before the delay, so the attempts are counted
-   * from the log (a restart during the delay resumes the count) and an auditor sees every one.
-   * Undefined when the engine stops during a delay (the call stays `started`: recovery repeats it).
-   */
-  private async modelResult(
-    runId: string,
-    begun: Extract<Begun, { kind: 'models' }>,
-    call: ModelCallPlan,
-  ): Promise<NewEvent | undefined> {
-    const agent = call.agent.name;
-    const base = { callId: call.callId, agent, purpose: call.purpose };
-    let failed = begun.retries[call.callId]?.failed ?? 0;
-    if (!(await this.delay(begun.retries[call.callId], begun.retry))) return undefined;
-    for (;;) {
-      try {
-        this.deps.crashPoint?.('before-model', runId);
-        const result = await this.deps.models.complete(call, {
-          runId,
-          onToken: (delta) => this.deps.onToken?.(runId, agent, delta),
-        });
-        this.deps.crashPoint?.('after-model', runId);
-        return {
-          type: 'model-call.completed',
-          actor: agentActor(agent),
-          data: {
-            ...base,
-            content: result.content,
-            toolCalls: result.toolCalls,
-            structured: result.structured,
-            attempts: failed + result.attempts,
-            usage: result.usage,
-          },
-        };
-      } catch (error) {
-        const e =
-          error instanceof ModelCallError ? error : new ModelCallError('MODEL_UNAVAILABLE', String(error), 1);
-        const retried = await this.retryAfter(runId, begun.retry, failed + 1, e, (attempt, delayMs) => ({
-          type: 'model-call.retried',
-          actor: agentActor(agent),
-          data: { ...base, attempt, code: e.code, message: e.message, delayMs },
-        }));
-        if (retried === 'stopped') return undefined;
-        if (retried === 'again') {
-          failed += 1;
-          continue;
-        }
-        this.deps.log?.(`run ${runId}: model call ${call.callId} (${agent}) failed: ${e.message}`);
-        return {
-          type: 'model-call.failed',
-          actor: agentActor(agent),
-          data: { ...base, code: e.code, message: e.message, attempts: failed + e.attempts },
-        };
-      }
-    }
-  }
-
-  /** Run the tool, again after a transient failure with the same idempotency key (as `modelResult`). */
-  private async toolResult(
-    runId: string,
-    begun: Extract<Begun, { kind: 'tool' }>,
-  ): Promise<NewEvent | undefined> {
-    const { callId } = begun;
-    let failed = begun.retries?.failed ?? 0;
-    if (!(await this.delay(begun.retries, begun.retry))) return undefined;
-    this.intentsHere.delete(begun.idempotencyKey); // from here on, the call may have acted
-    for (;;) {
-      try {
-        this.deps.crashPoint?.('before-tool', runId);
-        const outcome = await this.deps.tools.execute(begun.tool, begun.args, {
-          runId,
-          callId,
-          idempotencyKey: begun.idempotencyKey,
-        });
-        this.deps.crashPoint?.('after-tool', runId);
-        return {
-          type: 'tool-call.completed',
-          actor: SYSTEM_ACTOR,
-          data: { callId, result: outcome.result ?? null, reconciled: outcome.reconciled ?? false },
-        };
-      } catch (error) {
-        const code = error instanceof ToolError ? error.code : 'TOOL.FAILED';
-        const message = error instanceof Error ? error.message : String(error);
-        const transient = error instanceof ToolError ? error.transient : isTransientNetworkError(error);
-        const retryAfterMs = error instanceof ToolError ? error.retryAfterMs : undefined;
-        const retried = await this.retryAfter(
-          runId,
-          begun.retry,
-          failed + 1,
-          { transient, retryAfterMs },
-          (attempt, delayMs) => ({
-            type: 'tool-call.retried',
-            actor: SYSTEM_ACTOR,
-            data: { callId, attempt, code, message, delayMs },
-          }),
-        );
-        if (retried === 'stopped') return undefined;
-        if (retried === 'again') {
-          failed += 1;
-          continue;
-        }
-        return {
-          type: 'tool-call.failed',
-          actor: SYSTEM_ACTOR,
-          data: { callId, code, message, attempts: failed + 1 },
-        };
-      }
-    }
-  }
-
-  /**
-   * After failed attempt `attempt`: 'again' once its `*.retried` fact is appended and the delay has
-   * passed; 'final' when the error is not transient, the bound is reached or the call was closed
-   * meanwhile (a cancel); 'stopped' when the engine stopped during the delay.
-   */
-  private async retryAfter(
-    runId: string,
-    bounds: RetryBounds,
-    attempt: number,
-    error: { transient: boolean; retryAfterMs?: number },
-    fact: (attempt: number, delayMs: number) => NewEvent,
-  ): Promise<'again' | 'final' | 'stopped'> {
-    if (!error.transient || attempt >= bounds.attempts || this.stopped) return 'final';
-    const delayMs = retryDelayMs(bounds, attempt, this.random, error.retryAfterMs);
-    // Stamped with the engine's clock: a recovered call's next attempt is due at `at + delayMs`.
-    const event = { ...fact(attempt, delayMs), at: this.now().toISOString() };
-    const { result: open } = await this.write(runId, (state) => {
-      const still = state !== undefined && !isTerminal(state.status) && stillOpen(state, event);
-      return { events: still ? [event] : [], result: still };
-    });
-    if (!open) return 'final';
-    return (await this.sleep(delayMs)) ? 'again' : 'stopped';
-  }
-
-  /**
-   * Wait until a recovered call's next attempt is due (a restart during its delay), never longer
-   * than the policy's longest delay whatever the clocks say. False: the engine stopped.
-   */
-  private async delay(retries: CallRetries | undefined, bounds: RetryBounds): Promise<boolean> {
-    if (!retries) return true;
-    const due = Date.parse(retries.nextAttemptAt) - this.now().getTime();
-    return this.sleep(Math.min(due, bounds.maxBackoffMs));
-  }
-
-  /** Resolves true after `ms`, or false at once when the engine stops. */
-  private sleep(ms: number): Promise<boolean> {
-    if (this.stopped) return Promise.resolve(false);
-    if (ms <= 0) return Promise.resolve(true);
-    const signal = this.stopping.signal;
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', done);
-        resolve(true);
-      }, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  private async withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(runId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(runId, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(runId) === tail) this.locks.delete(runId);
-    }
   }
 }
 
@@ -700,30 +458,4 @@ export interface WriteOptions {
 /** Bound on the facts folded into one step's append (a decider that never settles is a bug, not a loop). */
 const MAX_FACTS_PER_STEP = 16;
 
-/**
- * An effect whose intent is recorded: the loop performs it next, within the workflow's retry
- * bounds, counting the failed attempts already recorded for a call that is being recovered.
- */
-type Begun =
-  | { kind: 'models'; calls: ModelCallPlan[]; retry: RetryBounds; retries: Record<string, CallRetries> }
-  | {
-      kind: 'tool';
-      callId: string;
-      tool: string;
-      idempotencyKey: string;
-      args: unknown;
-      retry: RetryBounds;
-      retries?: CallRetries;
-    };
-
 const optional = (event: NewEvent | undefined): NewEvent[] => (event ? [event] : []);
-
-/** A result is recorded only while its call is still open (started and not answered). */
-function stillOpen(state: RunState, event: NewEvent): boolean {
-  const callId = (event.data as { callId?: string }).callId;
-  if (event.type.startsWith('model-call.'))
-    return state.modelCalls.some((c) => c.callId === callId && c.status === 'started');
-  if (event.type.startsWith('tool-call.'))
-    return state.toolCalls.some((c) => c.callId === callId && c.status === 'started');
-  return true;
-}

@@ -1,3 +1,7 @@
+/*
+ * A run's state and its fold (about 400 lines, on purpose: \`evolve\` is one exhaustive switch over every
+ * event type, which the compiler checks; the view of a run for clients is in run-view.ts).
+ */
 import type { EventData, HumanRef, HumanRequestKind, RunEvent, ToolCall, Workflow } from '@parley/contracts';
 
 export type RunStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';

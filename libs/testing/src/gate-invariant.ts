@@ -1,4 +1,9 @@
 /**
+/*
+ * (Over 400 lines, on purpose: the generator, the driver and the oracle of one property read best
+ * together; the oracle is written from the invariant's statement, not from the engine's code.)
+ */
+/**
  * The gate invariant as a property (issue: "no path around a human"): over generated workflows
  * (approval and escalation rules with thresholds, quorums, four-eyes, timeouts and escalation
  * chains), generated model answers and generated human actions (decisions with and without edits,

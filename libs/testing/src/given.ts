@@ -1,4 +1,8 @@
 /**
+/*
+ * (About 400 lines: the given/when/then DSL and the fixtures its specs share.)
+ */
+/**
  * Given / when / then for the pure engine (after emmett's DeciderSpecification and castore's
  * given-when-then): a run is a workflow plus a list of facts; `when` decides the next step (or runs
  * a command) against the fold of those facts; `then` asserts the whole decision.

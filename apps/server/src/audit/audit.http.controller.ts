@@ -120,7 +120,7 @@ export class AuditHttpController {
   @ApiOperation({ summary: 'Start a new run from the first atSeq events of this one, and continue it live' })
   async fork(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(ForkBody, body);
-    return this.commands.execute(new ForkRunCommand(runId, parsed.atSeq, parsed.note, human, parsed.message));
+    return this.commands.execute(new ForkRunCommand({ ...parsed, runId }, human));
   }
 
   private async mustExist(runId: string): Promise<number> {

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 
 /**
- * What travels between instances on Kafka. Commands are plain data: a registered type name and the
- * command's constructor arguments, never a class name or an instance. Every record is parsed with
- * these schemas where it enters.
+ * What travels between instances on Kafka. Commands are plain data: a catalogued command name, its
+ * input and who issued it (`libs/contracts/src/commands/command-catalog.ts`), never a class name or
+ * an instance. Every record is parsed with these schemas where it enters (the input with its
+ * command's own schema, by `decodeCommand`).
  */
 export const CommandRecord = z.object({
   commandId: z.string().min(1),
-  /** A name from COMMAND_CODECS. */
+  /** A name from the command catalogue (COMMANDS). */
   type: z.string().min(1),
-  args: z.array(z.unknown()),
+  input: z.unknown(),
+  by: z.unknown(),
   /** The run the command is for: the record's key, which picks its partition and so its owner. */
   runId: z.string().min(1),
   /** The instance waiting for the reply. */

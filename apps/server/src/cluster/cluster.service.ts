@@ -29,7 +29,8 @@ export class ClusterService implements OnApplicationBootstrap {
     const cluster = this.core.cluster;
     if (!cluster) return;
     await cluster.start({
-      execute: (record) => this.commands.execute(decodeCommand(record.type, record.args) as never),
+      execute: (record) =>
+        this.commands.execute(decodeCommand(record.type, record.input, record.by) as never),
       gained: async () => {
         await this.projection.caughtUp(await this.store.lastPosition());
         const running = this.projection.runningRuns().filter((runId) => cluster.owns(runId));

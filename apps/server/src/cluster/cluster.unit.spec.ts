@@ -10,6 +10,7 @@ import {
   CancelRunCommand,
   OverrideHandoffCommand,
   PostHumanMessageCommand,
+  RetryRunCommand,
   ResumeRunCommand,
 } from '../runs/commands/run-commands';
 import { StartRunCommand } from '../runs/commands/start-run.command';
@@ -50,23 +51,25 @@ describe('cluster: ids and partitions', () => {
 
 describe('cluster: command codecs', () => {
   const commands = [
-    new StartRunCommand({ workflow: 'debate', input: 'x', idempotencyKey: 'k' }, by, 'r1'),
-    new StartRunCommand({ workflow: 'debate', input: 'x' }, by, 'r1'),
-    new CancelRunCommand('r1', by, 'why'),
-    new CancelRunCommand('r1', by),
-    new PostHumanMessageCommand('r1', by, 'hello'),
-    new OverrideHandoffCommand('r1', by, 'billing', 'wrong desk'),
-    new ForkRunCommand('r1', 3, 'note', by, 'correction', 'r2'),
-    new ForkRunCommand('r1', 3, 'note', by),
-    new DecideRequestCommand('q1', by, { decision: 'approve', comment: 'ok' }),
-    new ClaimRequestCommand('q1', by),
-    new ExpireRequestCommand('r1', 'q1'),
+    new StartRunCommand({ body: { workflow: 'debate', input: 'x', idempotencyKey: 'k' }, runId: 'r1' }, by),
+    new StartRunCommand({ body: { workflow: 'debate', input: 'x' }, runId: 'r1' }, by),
+    new CancelRunCommand({ runId: 'r1', reason: 'why' }, by),
+    new CancelRunCommand({ runId: 'r1' }, by),
+    new RetryRunCommand({ runId: 'r1', reason: 'the model is back' }, by),
+    new PostHumanMessageCommand({ runId: 'r1', text: 'hello' }, by),
+    new OverrideHandoffCommand({ runId: 'r1', to: 'billing', reason: 'wrong desk' }, by),
+    new ForkRunCommand({ runId: 'r1', atSeq: 3, note: 'note', message: 'correction', newRunId: 'r2' }, by),
+    new ForkRunCommand({ runId: 'r1', atSeq: 3, note: 'note' }, by),
+    new DecideRequestCommand({ requestId: 'q1', decision: 'approve', comment: 'ok' }, by),
+    new ClaimRequestCommand({ requestId: 'q1' }, by),
+    new ExpireRequestCommand({ runId: 'r1', requestId: 'q1' }, by),
   ];
   for (const command of commands) {
     it(`${command.constructor.name} survives the trip through JSON as the same command`, () => {
       const wire = encodeCommand(command)!;
       assert.ok(wire, 'routable');
-      const back = decodeCommand(wire.type, JSON.parse(JSON.stringify(wire.args)) as unknown[]);
+      const { input, by: who } = JSON.parse(JSON.stringify(wire)) as { input: unknown; by: unknown };
+      const back = decodeCommand(wire.type, input, who);
       assert.ok(back instanceof command.constructor);
       assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(command)));
     });
@@ -77,7 +80,19 @@ describe('cluster: command codecs', () => {
   });
 
   it('an unknown wire name is refused', () => {
-    assert.throws(() => decodeCommand('run.explode', []), /unknown command type/);
+    assert.throws(() => decodeCommand('run.explode', {}, by), /unknown command type/);
+  });
+
+  it("a record whose input or identity does not parse with its command's schema is refused, naming the field", () => {
+    assert.throws(
+      () => decodeCommand('run.handoff', { runId: 'r1', to: 'billing' }, by),
+      (error: unknown) =>
+        error instanceof ParleyError && error.code === 'REQUEST.INVALID_BODY' && error.field === 'reason',
+    );
+    assert.throws(
+      () => decodeCommand('run.cancel', { runId: 'r1' }, { id: 'bob' }),
+      (error: unknown) => error instanceof ParleyError && error.field === 'by.roles',
+    );
   });
 
   it('a coded error comes back with its code, kind, field and details; anything else as an internal error', () => {

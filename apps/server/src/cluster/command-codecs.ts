@@ -1,5 +1,14 @@
+import {
+  COMMANDS,
+  IdentitySchema,
+  isCommandName,
+  toValidationError,
+  type CommandInput,
+  type CommandName,
+} from '@parley/contracts';
 import { ForkRunCommand } from '../audit/commands/audit-commands';
 import type { Human } from '../auth/identity';
+import type { commandOf } from '../commands/command-of';
 import {
   ClaimRequestCommand,
   DecideRequestCommand,
@@ -13,91 +22,54 @@ import {
 } from '../runs/commands/run-commands';
 import { StartRunCommand } from '../runs/commands/start-run.command';
 
+type ClassOf<N extends CommandName> = new (
+  input: CommandInput<N>,
+  by: Human,
+) => InstanceType<ReturnType<typeof commandOf<N>>>;
+
 /**
- * The run-scoped commands that may travel to a run's owner: a stable wire name (never the class
- * name), the constructor arguments as plain data, and how to build the command back.
- * Arguments were validated at the edge of the instance that received them; the commands topic is
- * as trusted as the event log.
+ * The class of each catalogued command: the commands that may travel to a run's owner. The mapped
+ * type makes a catalogued command without a class a compile error.
  */
-interface Codec<C> {
-  cls: new (...args: never[]) => C;
-  args(command: C): unknown[];
-  build(args: unknown[]): C;
-}
-
-const human = (value: unknown): Human => {
-  const h = value as Human;
-  if (!h || typeof h.id !== 'string' || !Array.isArray(h.roles)) throw new Error('bad human');
-  // The identity's kind travels with it: the owner refuses a non-human decision as this instance would.
-  const kind = h.kind === 'agent' || h.kind === 'service' ? h.kind : 'human';
-  return { id: h.id, roles: h.roles.map(String), kind };
+export const COMMAND_CLASSES: { [N in CommandName]: ClassOf<N> } = {
+  'run.start': StartRunCommand,
+  'run.cancel': CancelRunCommand,
+  'run.retry': RetryRunCommand,
+  'run.message': PostHumanMessageCommand,
+  'run.handoff': OverrideHandoffCommand,
+  'run.fork': ForkRunCommand,
+  'request.decide': DecideRequestCommand,
+  'request.claim': ClaimRequestCommand,
+  'request.expire': ExpireRequestCommand,
 };
-const opt = (value: unknown): string | undefined =>
-  value === null || value === undefined ? undefined : String(value);
 
-export const COMMAND_CODECS = {
-  'run.start': {
-    cls: StartRunCommand,
-    args: (c: StartRunCommand) => [c.body, c.by, c.runId],
-    build: (a: unknown[]) => new StartRunCommand(a[0] as StartRunCommand['body'], human(a[1]), opt(a[2])),
-  } satisfies Codec<StartRunCommand>,
-  'run.cancel': {
-    cls: CancelRunCommand,
-    args: (c: CancelRunCommand) => [c.runId, c.by, c.reason],
-    build: (a: unknown[]) => new CancelRunCommand(String(a[0]), human(a[1]), opt(a[2])),
-  } satisfies Codec<CancelRunCommand>,
-  'run.retry': {
-    cls: RetryRunCommand,
-    args: (c: RetryRunCommand) => [c.runId, c.by, c.reason],
-    build: (a: unknown[]) => new RetryRunCommand(String(a[0]), human(a[1]), opt(a[2])),
-  } satisfies Codec<RetryRunCommand>,
-  'run.message': {
-    cls: PostHumanMessageCommand,
-    args: (c: PostHumanMessageCommand) => [c.runId, c.by, c.text],
-    build: (a: unknown[]) => new PostHumanMessageCommand(String(a[0]), human(a[1]), String(a[2])),
-  } satisfies Codec<PostHumanMessageCommand>,
-  'run.handoff': {
-    cls: OverrideHandoffCommand,
-    args: (c: OverrideHandoffCommand) => [c.runId, c.by, c.to, c.reason],
-    build: (a: unknown[]) =>
-      new OverrideHandoffCommand(String(a[0]), human(a[1]), String(a[2]), String(a[3])),
-  } satisfies Codec<OverrideHandoffCommand>,
-  'run.fork': {
-    cls: ForkRunCommand,
-    args: (c: ForkRunCommand) => [c.runId, c.atSeq, c.note, c.by, c.message, c.newRunId],
-    build: (a: unknown[]) =>
-      new ForkRunCommand(String(a[0]), Number(a[1]), String(a[2]), human(a[3]), opt(a[4]), opt(a[5])),
-  } satisfies Codec<ForkRunCommand>,
-  'request.decide': {
-    cls: DecideRequestCommand,
-    args: (c: DecideRequestCommand) => [c.requestId, c.by, c.body],
-    build: (a: unknown[]) =>
-      new DecideRequestCommand(String(a[0]), human(a[1]), a[2] as DecideRequestCommand['body']),
-  } satisfies Codec<DecideRequestCommand>,
-  'request.claim': {
-    cls: ClaimRequestCommand,
-    args: (c: ClaimRequestCommand) => [c.requestId, c.by],
-    build: (a: unknown[]) => new ClaimRequestCommand(String(a[0]), human(a[1])),
-  } satisfies Codec<ClaimRequestCommand>,
-  'request.expire': {
-    cls: ExpireRequestCommand,
-    args: (c: ExpireRequestCommand) => [c.runId, c.requestId],
-    build: (a: unknown[]) => new ExpireRequestCommand(String(a[0]), String(a[1])),
-  } satisfies Codec<ExpireRequestCommand>,
-} as const;
-
-export type CommandName = keyof typeof COMMAND_CODECS;
-
-/** The wire name and arguments of a routable command, or undefined for a command that always runs here. */
-export function encodeCommand(command: object): { type: CommandName; args: unknown[] } | undefined {
-  for (const [type, codec] of Object.entries(COMMAND_CODECS) as Array<[CommandName, Codec<object>]>) {
-    if (command instanceof codec.cls) return { type, args: codec.args(command) };
-  }
-  return undefined;
+/** A command on the wire: its catalogued name, its input and who issued it, as plain data. */
+export interface WireCommand {
+  type: CommandName;
+  input: unknown;
+  by: Human;
 }
 
-export function decodeCommand(type: string, args: unknown[]): object {
-  const codec = (COMMAND_CODECS as Record<string, Codec<object>>)[type];
-  if (!codec) throw new Error(`unknown command type ${type}`);
-  return codec.build(args);
+/** The wire form of a routable command, or undefined for a command that always runs here. */
+export function encodeCommand(command: object): WireCommand | undefined {
+  const name = (command as { commandName?: unknown }).commandName;
+  if (typeof name !== 'string' || !isCommandName(name) || !(command instanceof COMMAND_CLASSES[name]))
+    return undefined;
+  const { input, by } = command as { input: unknown; by: Human };
+  return { type: name, input, by };
+}
+
+/**
+ * The command back from the wire, its input parsed with its catalogued schema and the identity with
+ * its own (a record that does not parse is refused with the field that is wrong, and nothing runs).
+ * The identity's kind travels with it: the owner refuses a non-human decision as the sender would.
+ */
+export function decodeCommand(type: string, input: unknown, by: unknown): object {
+  if (!isCommandName(type)) throw new Error(`unknown command type ${type}`);
+  const parsedInput = COMMANDS[type].input.safeParse(input);
+  if (!parsedInput.success) throw toValidationError(parsedInput.error, 'REQUEST.INVALID_BODY');
+  const identity = IdentitySchema.safeParse(by);
+  if (!identity.success) throw toValidationError(identity.error, 'REQUEST.INVALID_BODY', 'by');
+  const Class = COMMAND_CLASSES[type] as ClassOf<CommandName>;
+  return new Class(parsedInput.data as never, identity.data);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus, type Command } from '@nestjs/cqrs';
 import type { EventStore } from '@parley/event-store';
 import { NotOwnerError } from '@parley/engine';
 import { ForkRunCommand } from '../audit/commands/audit-commands';
@@ -30,15 +30,15 @@ export class CommandRouter {
     @Inject(PARLEY_CORE) private readonly core: ParleyCore,
   ) {}
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as CommandBus.execute: the caller knows its command's result
-  async execute<T = any>(input: object): Promise<T> {
+  /** Runs `input` here or on its run's owner; answers the command's own result type. */
+  async execute<T>(input: Command<T>): Promise<T> {
     // Every command appends to the log: while it is unreachable, refuse at once (503
     // EVENT_LOG.UNAVAILABLE) rather than wait for kafkajs' retries or a routed reply that cannot come.
     this.store.assertReachable();
     const command = this.prepare(input);
     const cluster = this.core.cluster;
     const wire = cluster ? encodeCommand(command) : undefined;
-    if (!cluster || !wire) return this.commands.execute(command as never) as Promise<T>;
+    if (!cluster || !wire) return this.commands.execute(command);
     const runId = await this.runOf(command);
     const deadline = Date.now() + this.core.config.clusterCommandTimeoutMs;
     const commandId = randomUUID();
@@ -49,14 +49,14 @@ export class CommandRouter {
     for (;;) {
       if (cluster.owns(runId)) {
         try {
-          return (await this.commands.execute(command as never)) as T;
+          return await this.commands.execute(command);
         } catch (error) {
           if (!(error instanceof NotOwnerError) || Date.now() >= deadline) throw error;
           await cluster.settled(Math.max(0, deadline - Date.now()));
           continue;
         }
       }
-      const reply = await cluster.send({ commandId, type: wire.type, args: wire.args, runId, deadline });
+      const reply = await cluster.send({ commandId, ...wire, runId, deadline });
       if (reply.ok) {
         await this.sees(runId, reply.headSeq);
         return reply.result as T;
@@ -72,29 +72,27 @@ export class CommandRouter {
   }
 
   /** Ids chosen before routing: they decide which instance owns the new run. */
-  private prepare(command: object): object {
-    if (command instanceof StartRunCommand && !command.runId) {
-      const key = command.body.idempotencyKey;
-      return new StartRunCommand(
-        command.body,
+  private prepare<T>(command: Command<T>): Command<T> {
+    if (command instanceof StartRunCommand && !command.input.runId) {
+      const key = command.input.body.idempotencyKey;
+      const runId = key ? runIdForIdempotencyKey(command.by.id, key) : randomUUID();
+      return new StartRunCommand({ ...command.input, runId }, command.by) as unknown as Command<T>;
+    }
+    if (command instanceof ForkRunCommand && !command.input.newRunId)
+      return new ForkRunCommand(
+        { ...command.input, newRunId: randomUUID() },
         command.by,
-        key ? runIdForIdempotencyKey(command.by.id, key) : randomUUID(),
-      );
-    }
-    if (command instanceof ForkRunCommand && !command.newRunId) {
-      const c = command;
-      return new ForkRunCommand(c.runId, c.atSeq, c.note, c.by, c.message, randomUUID());
-    }
+      ) as unknown as Command<T>;
     return command;
   }
 
   private async runOf(command: object): Promise<string> {
-    if (command instanceof StartRunCommand) return command.runId!;
-    if (command instanceof ForkRunCommand) return command.newRunId!;
+    if (command instanceof StartRunCommand) return command.input.runId!;
+    if (command instanceof ForkRunCommand) return command.input.newRunId!;
     if (command instanceof DecideRequestCommand || command instanceof ClaimRequestCommand) {
-      return runOfRequest(this.projection, this.store, command.requestId);
+      return runOfRequest(this.projection, this.store, command.input.requestId);
     }
-    return (command as { runId: string }).runId;
+    return (command as { input: { runId: string } }).input.runId;
   }
 
   /** Read-your-writes: the owner acknowledged `headSeq`; wait until this instance's store has it. */

@@ -11,6 +11,10 @@ import type { ParleyCore } from '../core/core';
 import { PARLEY_CORE } from '../core/core.module';
 import { RunsProjection, type RequestSummary } from '../projections/runs.projection';
 import { ExpireRequestCommand } from './commands/request-commands';
+import type { Human } from '../auth/identity';
+
+/** Who expires requests: Parley's own scheduler (the command records `system` as the actor). */
+const SCHEDULER: Human = { id: 'parley', roles: ['admin'], kind: 'service' };
 
 /**
  * Deadlines come from the log, not from memory: open requests with a deadline are in the read
@@ -78,7 +82,7 @@ export class DeadlineScheduler implements OnApplicationBootstrap, OnApplicationS
       // Another instance owns the run: its scheduler expires it (this one looks again if it gains the run).
       if (!this.ownership.owns(r.runId)) continue;
       try {
-        await this.commands.execute(new ExpireRequestCommand(r.runId, r.id));
+        await this.commands.execute(new ExpireRequestCommand({ runId: r.runId, requestId: r.id }, SCHEDULER));
       } catch (error) {
         this.logger.error(`expiring request ${r.id}: ${(error as Error).message}`);
       }

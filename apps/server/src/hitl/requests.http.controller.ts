@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@ne
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ClaimBody, DecisionBody, ListRequestsQuery, NotFoundError } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import { RunEngine, requestView, type DecisionOutcome } from '@parley/engine';
+import { RunEngine, requestView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import { hasRole, type Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
@@ -52,12 +52,10 @@ export class RequestsHttpController {
   @ApiOperation({ summary: 'Decide a request: {decision, comment?, payload?}' })
   async decide(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(DecisionBody, body);
-    const outcome: DecisionOutcome = await this.commands.execute(new DecideRequestCommand(id, human, parsed));
-    return {
-      status: outcome.status,
-      requestId: id,
-      ...(outcome.status === 'recorded' ? { votes: outcome.votes, quorum: outcome.quorum } : {}),
-    };
+    const outcome = await this.commands.execute(
+      new DecideRequestCommand({ ...parsed, requestId: id }, human),
+    );
+    return { ...outcome, requestId: id };
   }
 
   @Post(':id/claim')
@@ -65,7 +63,7 @@ export class RequestsHttpController {
   @RequiresRole('viewer')
   async claim(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     parseBody(ClaimBody, body);
-    await this.commands.execute(new ClaimRequestCommand(id, human));
+    await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));
     return { status: 'claimed', requestId: id, by: human.id };
   }
 }

@@ -1,11 +1,9 @@
 import type {
-  DecisionBody,
   EventEnvelope,
   SocketAckOk,
   SocketClientMessageName,
   SocketClientMessages,
 } from '@parley/contracts';
-import type { DecisionOutcome } from '@parley/engine';
 import { hasRole } from '../auth/identity';
 import type { CommandRouter } from '../cluster/command-router';
 import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
@@ -64,34 +62,26 @@ export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
   },
 
   'run:message': async ({ runId, text }, conn, { commands }) => {
-    const { seq } = (await commands.execute(new PostHumanMessageCommand(runId, conn.human, text))) as {
-      seq: number;
-    };
+    const { seq } = await commands.execute(new PostHumanMessageCommand({ runId, text }, conn.human));
     return { ok: true, runId, seq };
   },
 
   'run:handoff': async ({ runId, to, reason }, conn, { commands }) => {
-    const { seq } = (await commands.execute(new OverrideHandoffCommand(runId, conn.human, to, reason))) as {
-      seq: number;
-    };
+    const { seq } = await commands.execute(new OverrideHandoffCommand({ runId, to, reason }, conn.human));
     return { ok: true, runId, seq };
   },
 
-  'request:decide': async ({ requestId, ...decision }, conn, { commands }) => {
-    const parsed: DecisionBody = { decision: decision.decision };
-    if (decision.comment !== undefined) parsed.comment = decision.comment;
-    if (decision.payload !== undefined) parsed.payload = decision.payload;
-    if (decision.payloadHash !== undefined) parsed.payloadHash = decision.payloadHash;
-    const outcome = (await commands.execute(
-      new DecideRequestCommand(requestId, conn.human, parsed),
-    )) as DecisionOutcome;
-    return outcome.status === 'recorded'
-      ? { ok: true, requestId, status: 'recorded', votes: outcome.votes, quorum: outcome.quorum }
-      : { ok: true, requestId, status: outcome.status };
+  'request:decide': async (message, conn, { commands }) => {
+    // the message is the command's input (one schema): undefined members are dropped on the way
+    const input = Object.fromEntries(
+      Object.entries(message).filter(([, v]) => v !== undefined),
+    ) as typeof message;
+    const outcome = await commands.execute(new DecideRequestCommand(input, conn.human));
+    return { ok: true, requestId: message.requestId, ...outcome };
   },
 
   'request:claim': async ({ requestId }, conn, { commands }) => {
-    await commands.execute(new ClaimRequestCommand(requestId, conn.human));
+    await commands.execute(new ClaimRequestCommand({ requestId }, conn.human));
     return { ok: true, requestId, status: 'claimed', by: conn.human.id };
   },
 

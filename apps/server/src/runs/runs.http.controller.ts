@@ -58,7 +58,7 @@ export class RunsHttpController {
     @Res({ passthrough: true }) res: Response,
   ) {
     const parsed = parseBody(StartRunBody, body);
-    const { runId, created } = await this.commands.execute(new StartRunCommand(parsed, human));
+    const { runId, created } = await this.commands.execute(new StartRunCommand({ body: parsed }, human));
     res.status(created ? 201 : 200);
     return { runId };
   }
@@ -99,7 +99,7 @@ export class RunsHttpController {
   @RequiresRole('participant')
   async cancel(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(CancelBody, body);
-    await this.commands.execute(new CancelRunCommand(runId, human, parsed.reason));
+    await this.commands.execute(new CancelRunCommand({ ...parsed, runId }, human));
     return runView((await this.engine.state(runId, { forReading: true }))!);
   }
 
@@ -111,8 +111,7 @@ export class RunsHttpController {
       'Continue a failed run from its failed step: {reason?} → the run (running again); 409 RUN.NOT_FAILED, 403 RUN.FORBIDDEN',
   })
   async retry(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    const { reason } = parseBody(RetryBody, body);
-    await this.commands.execute(new RetryRunCommand(runId, human, reason));
+    await this.commands.execute(new RetryRunCommand({ ...parseBody(RetryBody, body), runId }, human));
     return runView((await this.engine.state(runId))!);
   }
 
@@ -121,8 +120,9 @@ export class RunsHttpController {
   @RequiresRole('participant')
   @ApiOperation({ summary: 'A human speaks in a run (group chat): the next speaker sees it' })
   async message(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    const { text } = parseBody(MessageBody, body);
-    return this.commands.execute(new PostHumanMessageCommand(runId, human, text));
+    return this.commands.execute(
+      new PostHumanMessageCommand({ ...parseBody(MessageBody, body), runId }, human),
+    );
   }
 
   @Post(':runId/handoff')
@@ -131,7 +131,8 @@ export class RunsHttpController {
   @ApiOperation({ summary: 'Re-route a handoff run to another agent: {to, reason}' })
   @Header('Cache-Control', 'no-store')
   async handoff(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
-    const { to, reason } = parseBody(HandoffBody, body);
-    return this.commands.execute(new OverrideHandoffCommand(runId, human, to, reason));
+    return this.commands.execute(
+      new OverrideHandoffCommand({ ...parseBody(HandoffBody, body), runId }, human),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EventEnvelopeSchema } from '../envelope';
-import { Decision, HumanRequestKind } from '../events/human.events';
-import { JsonPayload } from '../json-value';
+import { HumanRequestKind } from '../events/human.events';
+import { COMMANDS, RunId } from '../commands/command-catalog';
 
 /**
  * The WebSocket (socket.io) protocol: every client → server message, its acknowledgement, and
@@ -9,8 +9,7 @@ import { JsonPayload } from '../json-value';
  * docs/WEBSOCKET.md describes it for people.
  */
 
-const RunId = z.string().min(1, 'name a run').max(200);
-const RequestId = z.string().min(1, 'name a request').max(200);
+// The messages that issue a command are that command's catalogued input (commands/command-catalog.ts).
 
 // ---------------------------------------------------------------------------------------------
 // Client → server messages (each one is acknowledged: see SocketAck)
@@ -27,30 +26,17 @@ export const RunUnwatchMessage = z.strictObject({ runId: RunId });
 export type RunUnwatchMessage = z.infer<typeof RunUnwatchMessage>;
 
 /** A human speaks in a run; with the floor open to them (an `input` request) it answers it. */
-export const RunMessageMessage = z.strictObject({
-  runId: RunId,
-  text: z.string().min(1, 'the message is empty').max(8000),
-});
+export const RunMessageMessage = COMMANDS['run.message'].input;
 export type RunMessageMessage = z.infer<typeof RunMessageMessage>;
 
-export const RequestDecideMessage = z.strictObject({
-  requestId: RequestId,
-  decision: Decision,
-  comment: z.string().max(4000).optional(),
-  payload: JsonPayload.optional(),
-  payloadHash: z.string().optional(),
-});
+export const RequestDecideMessage = COMMANDS['request.decide'].input;
 export type RequestDecideMessage = z.infer<typeof RequestDecideMessage>;
 
-export const RequestClaimMessage = z.strictObject({ requestId: RequestId });
+export const RequestClaimMessage = COMMANDS['request.claim'].input;
 export type RequestClaimMessage = z.infer<typeof RequestClaimMessage>;
 
 /** Re-route a handoff run to another agent. */
-export const RunHandoffMessage = z.strictObject({
-  runId: RunId,
-  to: z.string().min(1),
-  reason: z.string().min(1, 'say why you re-route').max(2000),
-});
+export const RunHandoffMessage = COMMANDS['run.handoff'].input;
 export type RunHandoffMessage = z.infer<typeof RunHandoffMessage>;
 
 /** Follow the inbox: requests the user may act on (optionally only those open to `roles`). */

@@ -25,6 +25,33 @@ export function reconcileRequests(state: RunState, callId: string): HumanRequest
   );
 }
 
+/**
+ * Which started calls were interrupted. A call whose `tool-call.started` this process appended and
+ * whose effect it has not begun yet (a kick that took over the drive decides it again) cannot have
+ * acted: it may be begun without a human. An idempotent tool's call may always be run again. Any
+ * other started call without a result may have acted (a crash, a move to another instance).
+ */
+export class InterruptedCalls {
+  private readonly intentsHere = new Set<string>();
+  constructor(private readonly isIdempotent: (tool: string) => boolean) {}
+
+  /** The call's `tool-call.started` is being appended by this process. */
+  intended(idempotencyKey: string): void {
+    this.intentsHere.add(idempotencyKey);
+  }
+
+  /** The call's effect begins: from here on, it may have acted. */
+  begun(idempotencyKey: string): void {
+    this.intentsHere.delete(idempotencyKey);
+  }
+
+  interrupted(call: ToolCallState): boolean {
+    return (
+      call.status === 'started' && !this.intentsHere.has(call.idempotencyKey) && !this.isIdempotent(call.tool)
+    );
+  }
+}
+
 export type Recovery =
   /** Put the interrupted attempt to a human (the request's opening). */
   | { kind: 'ask'; events: NewEvent[] }

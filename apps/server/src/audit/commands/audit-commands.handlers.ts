@@ -7,6 +7,7 @@ import {
   ExportVerifier,
   ValidationError,
   upcast,
+  type CommandResult,
   type EventData,
   type EventEnvelope,
 } from '@parley/contracts';
@@ -17,10 +18,7 @@ import { EVENT_STORE } from '../../core/tokens';
 import { ForkRunCommand, ImportLogCommand } from './audit-commands';
 
 @CommandHandler(ForkRunCommand)
-export class ForkRunHandler implements ICommandHandler<
-  ForkRunCommand,
-  { runId: string; forkOf: EventData<'run.started'>['forkOf']; note: string }
-> {
+export class ForkRunHandler implements ICommandHandler<ForkRunCommand> {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(RunEngine) private readonly engine: RunEngine,
@@ -33,36 +31,37 @@ export class ForkRunHandler implements ICommandHandler<
    * prefix's chain, the correction message; a refused fork creates nothing. The engine then checks
    * every gate of the prefix's unresolved calls again before any effect.
    */
-  async execute(c: ForkRunCommand) {
-    let original = await this.prefix(c.runId, c.atSeq);
-    if (original.length < c.atSeq) {
+  async execute(c: ForkRunCommand): Promise<CommandResult<'run.fork'>> {
+    const { runId: sourceRunId, atSeq, note, message: correction, newRunId } = c.input;
+    let original = await this.prefix(sourceRunId, atSeq);
+    if (original.length < atSeq) {
       // Routed to the fork's owner, which may not have read the original's latest events yet (Kafka).
       await this.store.waitForCatchUp();
-      original = await this.prefix(c.runId, c.atSeq);
+      original = await this.prefix(sourceRunId, atSeq);
     }
     const who = acting(c.by);
     // Who may fork is the original's rule (`permissions.fork`, default approvers), checked first.
     const source = original.length ? foldRun(original.map(upcast)) : undefined;
     const role = source ? assertMay(source, who, 'fork') : 'unknown';
-    const runId = c.newRunId ?? randomUUID();
+    const runId = newRunId ?? randomUUID();
     const copied = forkStream({
       prefix: original,
-      sourceRunId: c.runId,
-      atSeq: c.atSeq,
+      sourceRunId,
+      atSeq,
       runId,
       by: actorOf(who, role),
-      note: c.note,
+      note,
       newId: randomUUID,
     });
     // A correction message is decided on the fork's state before the fork exists: if it is refused
     // (an agent's token, a run that has ended), nothing is created.
-    const message = c.message ? postMessage(foldRun(copied.map(upcast))!, who, c.message) : undefined;
+    const message = correction ? postMessage(foldRun(copied.map(upcast))!, who, correction) : undefined;
     await this.store.importStream(runId, copied);
     if (message)
       await this.engine.write(runId, () => ({ events: message, result: undefined }), { drive: true });
     else this.engine.kick(runId);
     const forkOf = (copied[0].data as EventData<'run.started'>).forkOf;
-    return { runId, forkOf, note: c.note };
+    return { runId, forkOf, note };
   }
 
   private async prefix(runId: string, atSeq: number): Promise<EventEnvelope[]> {

@@ -1,25 +1,23 @@
 import type { Readable } from 'node:stream';
+import { Command } from '@nestjs/cqrs';
+import type { RunVerdict } from '@parley/contracts';
 import type { Human } from '../../auth/identity';
+import { commandOf } from '../../commands/command-of';
 
-export class ForkRunCommand {
-  constructor(
-    readonly runId: string,
-    readonly atSeq: number,
-    readonly note: string,
-    readonly by: Human,
-    /** A human's correction, posted into the fork before it continues. */
-    readonly message?: string,
-    /** The fork's run id, chosen before the command is routed to that run's owner; generated when absent. */
-    readonly newRunId?: string,
-  ) {}
-}
+/**
+ * A new run from the first `input.atSeq` events of `input.runId`, with an optional correction
+ * (`input.message`); `input.newRunId` is chosen before the command is routed to that run's owner.
+ */
+export class ForkRunCommand extends commandOf('run.fork') {}
 
-/** Import an NDJSON export read from `body`. */
-export class ImportLogCommand {
+/** Import an NDJSON export read from `body` (local: the body is a stream, it does not travel). */
+export class ImportLogCommand extends Command<{ imported: RunVerdict[] }> {
   constructor(
     readonly body: Readable,
     /** Who imports (recorded in each imported run as `run.imported`), and why. */
     readonly by: Human,
     readonly note?: string,
-  ) {}
+  ) {
+    super();
+  }
 }

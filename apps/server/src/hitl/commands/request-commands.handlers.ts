@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { NotFoundError } from '@parley/contracts';
+import { NotFoundError, type CommandResult } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import {
   RunEngine,
@@ -9,7 +9,6 @@ import {
   expireRequest,
   validateEdit,
   type DecisionOutcome,
-  type HumanRequestState,
 } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
@@ -34,7 +33,7 @@ export async function runOfRequest(
 }
 
 @CommandHandler(DecideRequestCommand)
-export class DecideRequestHandler implements ICommandHandler<DecideRequestCommand, DecisionOutcome> {
+export class DecideRequestHandler implements ICommandHandler<DecideRequestCommand> {
   constructor(
     @Inject(RunEngine) private readonly engine: RunEngine,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
@@ -42,45 +41,50 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
     @Inject(PARLEY_CORE) private readonly core: ParleyCore,
   ) {}
 
-  async execute(c: DecideRequestCommand): Promise<DecisionOutcome> {
-    const runId = await runOfRequest(this.projection, this.store, c.requestId);
+  async execute(c: DecideRequestCommand): Promise<CommandResult<'request.decide'>> {
+    const { requestId, ...body } = c.input;
+    const runId = await runOfRequest(this.projection, this.store, requestId);
     const { result } = await this.engine.write(
       runId,
       (state) =>
-        decideOnRequest(state!, c.requestId, acting(c.by), c.body, new Date(), (request, payload) =>
+        decideOnRequest(state!, requestId, acting(c.by), body, new Date(), (request, payload) =>
           validateEdit(state!, request, payload, this.core.tools),
         ),
       { drive: true },
     );
-    return result;
+    return wireOutcome(result);
   }
 }
 
+/** What a decision answers (REST, socket ack, a routed reply): no run state, only the outcome. */
+function wireOutcome(outcome: DecisionOutcome): CommandResult<'request.decide'> {
+  return outcome.status === 'recorded'
+    ? { status: 'recorded', votes: outcome.votes, quorum: outcome.quorum }
+    : { status: outcome.status };
+}
+
 @CommandHandler(ClaimRequestCommand)
-export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand, HumanRequestState> {
+export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand> {
   constructor(
     @Inject(RunEngine) private readonly engine: RunEngine,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
-  async execute(c: ClaimRequestCommand): Promise<HumanRequestState> {
-    const runId = await runOfRequest(this.projection, this.store, c.requestId);
-    const { result } = await this.engine.write(runId, (state) =>
-      claimRequest(state!, c.requestId, acting(c.by)),
-    );
-    return result;
+  async execute(c: ClaimRequestCommand): Promise<void> {
+    const runId = await runOfRequest(this.projection, this.store, c.input.requestId);
+    await this.engine.write(runId, (state) => claimRequest(state!, c.input.requestId, acting(c.by)));
   }
 }
 
 @CommandHandler(ExpireRequestCommand)
-export class ExpireRequestHandler implements ICommandHandler<ExpireRequestCommand, boolean> {
+export class ExpireRequestHandler implements ICommandHandler<ExpireRequestCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
 
   async execute(c: ExpireRequestCommand): Promise<boolean> {
     const { events } = await this.engine.write(
-      c.runId,
-      (state) => ({ events: expireRequest(state!, c.requestId, new Date()), result: undefined }),
+      c.input.runId,
+      (state) => ({ events: expireRequest(state!, c.input.requestId, new Date()), result: undefined }),
       { drive: true },
     );
     return events.length > 0;

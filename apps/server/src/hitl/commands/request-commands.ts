@@ -1,23 +1,6 @@
-import type { DecisionBody } from '@parley/contracts';
-import type { Human } from '../../auth/identity';
+import { commandOf } from '../../commands/command-of';
 
-export class DecideRequestCommand {
-  constructor(
-    readonly requestId: string,
-    readonly by: Human,
-    readonly body: DecisionBody,
-  ) {}
-}
-export class ClaimRequestCommand {
-  constructor(
-    readonly requestId: string,
-    readonly by: Human,
-  ) {}
-}
+export class DecideRequestCommand extends commandOf('request.decide') {}
+export class ClaimRequestCommand extends commandOf('request.claim') {}
 /** A request's deadline passed: close it with its timeout action (issued by the deadline scheduler). */
-export class ExpireRequestCommand {
-  constructor(
-    readonly runId: string,
-    readonly requestId: string,
-  ) {}
-}
+export class ExpireRequestCommand extends commandOf('request.expire') {}

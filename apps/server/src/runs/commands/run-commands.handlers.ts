@@ -15,8 +15,8 @@ import {
 export class CancelRunHandler implements ICommandHandler<CancelRunCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: CancelRunCommand): Promise<void> {
-    await this.engine.write(c.runId, (state) => ({
-      events: cancelRun(state!, acting(c.by), c.reason),
+    await this.engine.write(c.input.runId, (state) => ({
+      events: cancelRun(state!, acting(c.by), c.input.reason),
       result: undefined,
     }));
   }
@@ -27,9 +27,9 @@ export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessage
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: PostHumanMessageCommand): Promise<{ seq: number }> {
     const { events, result: posted } = await this.engine.write(
-      c.runId,
+      c.input.runId,
       (state) => {
-        const message = postMessage(state!, acting(c.by), c.text);
+        const message = postMessage(state!, acting(c.by), c.input.text);
         return { events: message, result: message.length };
       },
       { drive: true },
@@ -44,8 +44,11 @@ export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCo
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: OverrideHandoffCommand): Promise<{ seq: number }> {
     const { events } = await this.engine.write(
-      c.runId,
-      (state) => ({ events: overrideHandoff(state!, acting(c.by), c.to, c.reason), result: undefined }),
+      c.input.runId,
+      (state) => ({
+        events: overrideHandoff(state!, acting(c.by), c.input.to, c.input.reason),
+        result: undefined,
+      }),
       { drive: true },
     );
     return { seq: events[0].seq };
@@ -58,8 +61,8 @@ export class RetryRunHandler implements ICommandHandler<RetryRunCommand, { seq: 
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: RetryRunCommand): Promise<{ seq: number }> {
     const { events } = await this.engine.write(
-      c.runId,
-      (state) => ({ events: retryRun(state!, acting(c.by), c.reason), result: undefined }),
+      c.input.runId,
+      (state) => ({ events: retryRun(state!, acting(c.by), c.input.reason), result: undefined }),
       { drive: true },
     );
     return { seq: events[0].seq };

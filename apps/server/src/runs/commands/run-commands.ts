@@ -1,39 +1,17 @@
-import type { Human } from '../../auth/identity';
+import { Command } from '@nestjs/cqrs';
+import { commandOf } from '../../commands/command-of';
 
-export class CancelRunCommand {
-  constructor(
-    readonly runId: string,
-    readonly by: Human,
-    readonly reason?: string,
-  ) {}
-}
-export class PostHumanMessageCommand {
-  constructor(
-    readonly runId: string,
-    readonly by: Human,
-    readonly text: string,
-  ) {}
-}
-export class OverrideHandoffCommand {
-  constructor(
-    readonly runId: string,
-    readonly by: Human,
-    readonly to: string,
-    readonly reason: string,
-  ) {}
-}
+export class CancelRunCommand extends commandOf('run.cancel') {}
+export class PostHumanMessageCommand extends commandOf('run.message') {}
+export class OverrideHandoffCommand extends commandOf('run.handoff') {}
 /** Continue a failed run from its failed step (attributed; nothing recorded is repeated). */
-export class RetryRunCommand {
-  constructor(
-    readonly runId: string,
-    readonly by: Human,
-    readonly reason?: string,
-  ) {}
-}
-/** Continue a run from its log: what a saga issues after a human's decision or message. */
-export class ResumeRunCommand {
+export class RetryRunCommand extends commandOf('run.retry') {}
+/** Continue a run from its log: what a saga issues after a human's decision or message (local only). */
+export class ResumeRunCommand extends Command<void> {
   constructor(
     readonly runId: string,
     readonly cause: string,
-  ) {}
+  ) {
+    super();
+  }
 }

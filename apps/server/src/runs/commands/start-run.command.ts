@@ -1,11 +1,4 @@
-import type { StartRunBody } from '@parley/contracts';
-import type { Human } from '../../auth/identity';
+import { commandOf } from '../../commands/command-of';
 
-export class StartRunCommand {
-  constructor(
-    readonly body: StartRunBody,
-    readonly by: Human,
-    /** Chosen before the command is routed (the run's id picks its owner); generated when absent. */
-    readonly runId?: string,
-  ) {}
-}
+/** `input.runId` is chosen before the command is routed (the run's id picks its owner); generated when absent. */
+export class StartRunCommand extends commandOf('run.start') {}

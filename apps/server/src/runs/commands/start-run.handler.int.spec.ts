@@ -40,7 +40,7 @@ describe('StartRunHandler: idempotency keys', () => {
     const start = (key: string) =>
       handler.execute(
         new StartRunCommand(
-          { workflow: 'refund-desk', input: 'Please refund $20 for #K1', idempotencyKey: key },
+          { body: { workflow: 'refund-desk', input: 'Please refund $20 for #K1', idempotencyKey: key } },
           maya,
         ),
       );

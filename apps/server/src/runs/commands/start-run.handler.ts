@@ -21,7 +21,10 @@ export class StartRunHandler implements ICommandHandler<
     @Inject(RunsProjection) private readonly projection: RunsProjection,
   ) {}
 
-  async execute({ body, by, runId }: StartRunCommand): Promise<{ runId: string; created: boolean }> {
+  async execute({
+    input: { body, runId },
+    by,
+  }: StartRunCommand): Promise<{ runId: string; created: boolean }> {
     const workflow = this.workflows.get(body.workflow);
     if (!body.idempotencyKey) return this.start(body, by, workflow, runId);
     const key = `${by.id}\u0000${body.idempotencyKey}`;
@@ -49,7 +52,7 @@ export class StartRunHandler implements ICommandHandler<
   }
 
   private async start(
-    body: StartRunCommand['body'],
+    body: StartRunCommand['input']['body'],
     by: StartRunCommand['by'],
     workflow: ReturnType<WorkflowCatalog['get']>,
     runId?: string,
