@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import type { AuditAction as RunAction, AuditEntry, AuditResponse } from '@parley/contracts/http/responses';
 import { http, session, type RunEvent, type RunView } from './api';
 import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
 
@@ -9,35 +10,6 @@ interface Verify {
   seq?: number;
   reason?: string;
   message?: string;
-}
-
-interface AuditEntry {
-  requestId: string;
-  kind: string;
-  title: string;
-  ask: string;
-  roles: string[];
-  opened: { seq: number; at: string };
-  decisions: Array<{
-    by: { id: string; role: string };
-    decision: string;
-    comment: string | null;
-    seq: number;
-    at: string;
-  }>;
-  outcome: { status: string; outcome: string; seq: number; at: string } | null;
-}
-
-/** An action on the run (start, fork, cancel, import, retry, re-route, claim), as /audit lists it. */
-interface RunAction {
-  type: string;
-  seq: number;
-  at: string;
-  by: { kind: string; id: string; role?: string };
-  note?: string;
-  forkOf?: { runId: string; atSeq: number };
-  to?: string;
-  requestId?: string;
 }
 
 function describeAction(a: RunAction): string {
@@ -76,7 +48,7 @@ export function Replay({ runId }: { runId: string }) {
     http<Verify>(`${base}/verify`)
       .then(setVerify)
       .catch((e: Error) => setError(e.message));
-    http<{ requests: AuditEntry[]; actions: RunAction[] }>(`${base}/audit`)
+    http<AuditResponse>(`${base}/audit`)
       .then((r) => {
         setAudit(r.requests);
         setActions(r.actions);

@@ -8,6 +8,7 @@ import type {
   RunTokenPayload,
 } from '@parley/contracts/socket/socket.schemas';
 import type { EventEnvelope } from '@parley/contracts/envelope';
+import { holdsRole } from '@parley/contracts/roles';
 
 export type RunEvent = EventEnvelope;
 export type RequestSummary = RequestSummaryPayload;
@@ -30,15 +31,9 @@ export interface Me {
   roles: string[];
 }
 
-const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
-
-/** The server's rule (apps/server/src/auth/identity.ts): built-in roles include the ones below. */
+/** The server's own rule (`holdsRole`, libs/contracts/src/roles.ts): built-in roles include the ones below. */
 export function hasRole(me: Me | null, role: string): boolean {
-  if (!me) return false;
-  if (me.roles.includes('admin')) return true;
-  if (role.startsWith('user:')) return role === `user:${me.id}`;
-  if (role in RANK) return me.roles.some((r) => r in RANK && RANK[r] >= RANK[role]);
-  return me.roles.includes(role);
+  return me !== null && holdsRole(me, role);
 }
 
 const TOKEN_KEY = 'parley.token';
@@ -144,75 +139,7 @@ export async function emit<K extends SocketClientMessageName>(
 // Shapes the REST API returns (apps/server/src/runs/run-view.ts)
 // ---------------------------------------------------------------------------------------------
 
-export interface RunSummary {
-  runId: string;
-  workflow: string;
-  pattern: string;
-  status: string;
-  requestedBy: string;
-  createdAt: string;
-  updatedAt: string;
-  seq: number;
-  openRequests: number;
-  currentAgent?: string;
-}
-
-export interface TranscriptEntry {
-  seq: number;
-  at: string;
-  role: 'agent' | 'human' | 'tool' | 'system';
-  speaker: string;
-  content: string;
-}
-
-export interface RequestView {
-  id: string;
-  runId?: string;
-  kind: string;
-  status: string;
-  subject: { type: string; [k: string]: unknown };
-  title: string;
-  ask: string;
-  payload: unknown;
-  payloadHash: string;
-  decisions: string[];
-  roles: string[];
-  quorum: number;
-  fourEyes: boolean;
-  requester: string;
-  createdAt: string;
-  deadline: string | null;
-  claimedBy: { id: string; role: string } | null;
-  votes: unknown[];
-  outcome: string | null;
-  escalation: { reason: string; context: string; suggested_action: string } | null;
-}
-
-export interface RunView {
-  runId: string;
-  workflow: string;
-  pattern: string;
-  status: string;
-  requestedBy: string;
-  input: string;
-  output: string | null;
-  failure: { code: string; message: string } | null;
-  createdAt: string;
-  updatedAt: string;
-  seq: number;
-  currentAgent: string | null;
-  transcript: TranscriptEntry[];
-  pendingRequests: RequestView[];
-  toolCalls: Array<{
-    callId: string;
-    tool: string;
-    args: unknown;
-    status: string;
-    result: unknown;
-    error: unknown;
-  }>;
-  plan: unknown;
-}
+export type { RequestView, RunSummary, RunView, TranscriptEntry } from '@parley/contracts/http/responses';
 
 export interface WorkflowInfo {
   name: string;

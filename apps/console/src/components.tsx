@@ -1,5 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { RequestDecideMessage } from '@parley/contracts/socket/socket.schemas';
+import { DECISIONS_NEEDING_COMMENT } from '@parley/contracts/events/human.events';
 import { emit, hasRole, issueSentence, type Me, type RequestView, type TranscriptEntry } from './api';
 
 export function ErrorText({ error }: { error: string | null | undefined }) {
@@ -152,7 +153,7 @@ const DECISION_LABELS: Record<string, string> = {
   close: 'Close',
   skip: 'Skip',
 };
-const NEEDS_COMMENT = new Set(['feedback', 'answer', 'handback']);
+const NEEDS_COMMENT = new Set<string>(DECISIONS_NEEDING_COMMENT);
 
 /** A human request: what is asked and why, its deadline, and the decisions the user may take. */
 export function RequestCard({

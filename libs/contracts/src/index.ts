@@ -1,6 +1,7 @@
 export * from './canonical-json';
 export * from './envelope';
 export * from './errors';
+export * from './roles';
 export * from './error-codes';
 export * from './hash-chain';
 export * from './zod-issues';
@@ -11,6 +12,7 @@ export * from './events/registry';
 export * from './workflow/duration';
 export * from './workflow/workflow.schema';
 export * from './http/api.schemas';
+export * from './http/responses';
 export * from './socket/socket.schemas';
 export * from './export/export-format';
 export * from './tools/model-tool-name';

@@ -1,6 +1,7 @@
 import type { Decision, NewEvent } from '@parley/contracts';
 import {
   ConflictError,
+  DECISIONS_NEEDING_COMMENT,
   ForbiddenError,
   NotFoundError,
   ValidationError,
@@ -168,10 +169,7 @@ export function decideOnRequest(
       { current: shown.payloadHash },
     );
   }
-  if (
-    (input.decision === 'feedback' || input.decision === 'answer' || input.decision === 'handback') &&
-    !input.comment?.trim()
-  ) {
+  if (DECISIONS_NEEDING_COMMENT.includes(input.decision) && !input.comment?.trim()) {
     throw new ValidationError(
       'REQUEST.COMMENT_REQUIRED',
       `"${input.decision}" needs a comment (the text for the agent)`,

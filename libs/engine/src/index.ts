@@ -28,3 +28,4 @@ export * from './patterns/registry';
 export * from './hitl/edits';
 export * from './hitl/requests';
 export * from './hitl/review';
+export * from './hitl/human-command';

@@ -191,15 +191,27 @@ export class RunEngine {
    * Append what `decider` decides against the run's current state, under the run's lock: the
    * path of every command (human decisions, messages, hand-offs) and of the engine itself.
    */
-  async write<T>(
+  write<T>(
+    runId: string,
+    decider: (state: RunState) => { events: NewEvent[]; result: T },
+    options?: WriteOptions & { allowNew?: false },
+  ): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }>;
+  /** `allowNew`: the run is being started, so the decider may be handed no state at all. */
+  write<T>(
     runId: string,
     decider: (state: RunState | undefined) => { events: NewEvent[]; result: T },
+    options: WriteOptions & { allowNew: true },
+  ): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }>;
+  async write<T>(
+    runId: string,
+    decider: (state: RunState) => { events: NewEvent[]; result: T },
     options: WriteOptions = {},
   ): Promise<{ result: T; events: RunEvent[]; state: RunState | undefined }> {
     return this.locks.run(runId, async () => {
       let state = await this.state(runId);
       if (!state && !options.allowNew) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
-      const { events, result } = decider(state);
+      // a decider is handed the run's state; only a start (allowNew) may be handed none
+      const { events, result } = decider(state as RunState);
       if (events.length === 0) return { result, events: [], state };
       if (!this.owns(runId)) {
         // A rebalance in progress: an answer that arrived meanwhile is kept if the run stays ours.
@@ -408,19 +420,24 @@ export class RunEngine {
       batch.push(...stamped);
     };
     add(first);
+    // the first batch starts the run (run.started) or continues one: from here there is a state
+    const folded = (): RunState => {
+      if (!state) throw new Error(`run ${runId}: a batch folded ahead without run.started`);
+      return state;
+    };
     let begun: Begun | undefined;
-    for (let i = 0; i < MAX_FACTS_PER_STEP && !isTerminal(state!.status); i++) {
-      const step = decide(state!, this.context());
+    for (let i = 0; i < MAX_FACTS_PER_STEP && !isTerminal(folded().status); i++) {
+      const step = decide(folded(), this.context());
       if (step.kind === 'wait' || step.kind === 'done') break;
       if (step.kind === 'call-models' && step.calls.length > 1) break; // a fan-out begins on its own
-      const intent = intentOf(state!, step, this.context(), this.interrupted);
+      const intent = intentOf(folded(), step, this.context(), this.interrupted);
       if (intent.events.length) add(intent.events);
       if (intent.begun || intent.events.length === 0) {
         begun = intent.begun;
         break;
       }
     }
-    return { batch, begun, state: state! };
+    return { batch, begun, state: folded() };
   }
 
   /** Perform a begun effect; returns its result event (a fan-out records each answer as it comes). */

@@ -1,8 +1,9 @@
+import type { RequestView, RunView } from '@parley/contracts';
 import { shownPayload } from './human-commands';
 import type { RunState } from './run-state';
 
 /** What the API shows of a run: its state folded from the log, without internal bookkeeping. */
-export function runView(state: RunState) {
+export function runView(state: RunState): RunView {
   return {
     runId: state.runId,
     workflow: state.workflow.name,
@@ -30,7 +31,7 @@ export function runView(state: RunState) {
   };
 }
 
-export function requestView(r: RunState['requests'][number] & { runId?: string }) {
+export function requestView(r: RunState['requests'][number] & { runId?: string }): RequestView {
   // What a decider is shown now (edits by earlier approvers included) and the hash to decide with.
   const shown = shownPayload(r);
   return {

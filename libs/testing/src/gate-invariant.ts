@@ -478,8 +478,22 @@ export function runScenario(s: Scenario): Outcome {
           break;
         }
         case 'restart': {
-          // a crash, or an import of the log up to here: the run continues from any prefix of its log
-          const atSeq = 1 + Math.floor(action.at * (events.length - 1));
+          // A crash: the run continues from a prefix of its log. A crash never loses what was durable
+          // after an effect: here an effect's intent and result are appended together, so the prefix
+          // keeps at least every result of an effect that ran (a crash between the intent and the
+          // result repeats the call with the same idempotency key, which the tool applies once: not
+          // this property's business). An import of any prefix, effects unknown to it, is a fork.
+          const ran = new Set(effects.filter((e) => e.runId === runId).map((e) => e.callId));
+          const lastIntent = events.reduce(
+            (seq, e) =>
+              e.type.startsWith('tool-call.') &&
+              e.type !== 'tool-call.requested' &&
+              ran.has((e.data as { callId: string }).callId)
+                ? e.seq
+                : seq,
+            1,
+          );
+          const atSeq = Math.max(lastIntent, 1 + Math.floor(action.at * (events.length - 1)));
           events = events.slice(0, atSeq);
           break;
         }

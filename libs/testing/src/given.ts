@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Actor, HumanRef, NewEvent, RunEvent, ToolCall, Workflow } from '@parley/contracts';
-import { ParleyError, WorkflowSchema, upcast } from '@parley/contracts';
+import { ParleyError, WorkflowSchema, holdsRole, upcast } from '@parley/contracts';
 import { z } from 'zod';
 import type {
   Acting,
@@ -96,20 +96,13 @@ export function comparable<T>(value: T): T {
 }
 
 /**
- * Someone acting on a request, with the server's role semantics: `admin` holds every role,
- * `user:<id>` is held only by that user (who then acts as `requester`), other roles are held as named.
+ * Someone acting on a request, with the server's role semantics (`holdsRole`): `admin` holds every
+ * role, a built-in role includes the ones before it, `user:<id>` is held only by that user (who then
+ * acts as `requester`), custom roles are held as named.
  */
 export function actingAs(id: string, ...roles: string[]): Acting {
   const isAdmin = roles.includes('admin');
-  // as the server's identities: each built-in role includes the ones before it; custom roles are flat
-  const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
-  const holds = (role: string): boolean =>
-    isAdmin ||
-    (role.startsWith('user:')
-      ? role === `user:${id}`
-      : role in RANK
-        ? roles.some((r) => r in RANK && RANK[r] >= RANK[role])
-        : roles.includes(role));
+  const holds = (role: string): boolean => holdsRole({ id, roles }, role); // the server's own rule
   return {
     id,
     isAdmin,

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AuditResponseSchema } from '@parley/contracts';
 import { ParleyProcess, TEST_USERS, type HttpClient } from '@parley/testing';
 import { events, waitForRequest, waitForStatus } from '../patterns/helpers';
 
@@ -55,20 +56,17 @@ describe('run actions: permitted and attributed', () => {
       .client('bob')
       .post(`/api/runs/${runId}/handoff`, { to: 'technical', reason: 'looks like a bug' });
     assert.equal(rerouted.status, 201, JSON.stringify(rerouted.body));
-    const audit = (await server.client().get(`/api/runs/${runId}/audit`)).body;
-    const review = audit.requests.find((r: { requestId: string }) => r.requestId === request.id);
+    const audit = AuditResponseSchema.parse((await server.client().get(`/api/runs/${runId}/audit`)).body);
+    const review = audit.requests.find((r) => r.requestId === request.id);
+    assert.ok(review, 'the routing review is in the audit trail');
     assert.deepEqual(
-      review.decisions.map((d: { by: unknown; decision: string; comment: string }) => [
-        d.by,
-        d.decision,
-        d.comment,
-      ]),
+      review.decisions.map((d) => [d.by, d.decision, d.comment]),
       [[{ id: 'bob', role: 'approver' }, 'edit', 'looks like a bug']],
     );
-    assert.equal(review.outcome.status, 'resolved');
+    assert.equal(review.outcome?.status, 'resolved');
     assert.ok(
       audit.actions.some(
-        (a: { type: string; by: { id: string; role: string }; note?: string }) =>
+        (a) =>
           a.type === 'handoff.overridden' &&
           a.by.id === 'bob' &&
           a.by.role === 'approver' &&

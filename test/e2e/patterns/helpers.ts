@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { RunViewSchema } from '@parley/contracts';
 import { type HttpClient, waitFor } from '@parley/testing';
 
 /** Shared steps of the pattern e2e specs: everything through the REST API, nothing in-process. */
 
-/** JSON read from the API: the assertions check its shape. */
+/**
+ * JSON read from the API, loosely typed for the assertions; `getRun` checks each run view against the
+ * contract (`RunViewSchema`, libs/contracts/src/http/responses.ts).
+ */
 
 export type Json = any;
 
@@ -72,6 +76,12 @@ export async function startRun(client: HttpClient, workflow: string, input: stri
 export async function getRun(client: HttpClient, runId: string): Promise<RunView> {
   const answer = await client.get(`/api/runs/${runId}`);
   assert.equal(answer.status, 200, `GET /api/runs/${runId}: ${JSON.stringify(answer.body)}`);
+  // every run view a test reads is checked against the contract the console and the CLI rely on
+  const checked = RunViewSchema.safeParse(answer.body);
+  assert.ok(
+    checked.success,
+    `GET /api/runs/${runId} does not match RunViewSchema: ${checked.error?.message}`,
+  );
   return answer.body;
 }
 

@@ -1,41 +1,8 @@
+import type { AuditResponse } from '@parley/contracts';
 import type { Command } from '../command';
 
-interface Actor {
-  kind: string;
-  id: string;
-  role?: string;
-}
-interface AuditAnswer {
-  runId: string;
-  requests: Array<{
-    requestId: string;
-    kind: string;
-    title: string;
-    roles: string[];
-    shown: { payloadHash: string };
-    opened: { seq: number };
-    claims: Array<{ by: { id: string; role: string }; seq: number }>;
-    decisions: Array<{
-      by: { id: string; role: string };
-      decision: string;
-      comment: string | null;
-      payloadHash: string;
-      seq: number;
-      at: string;
-    }>;
-    outcome: { status: string; outcome: string; seq: number } | null;
-  }>;
-  actions: Array<{
-    type: string;
-    seq: number;
-    at: string;
-    by: Actor;
-    note?: string;
-    forkOf?: { runId: string; atSeq: number };
-    to?: string;
-    requestId?: string;
-  }>;
-}
+type AuditAnswer = AuditResponse;
+type Actor = AuditResponse['actions'][number]['by'];
 
 const VERBS: Record<string, string> = {
   'run.started': 'started the run',

@@ -1,29 +1,4 @@
-import type { RunEvent } from '@parley/contracts';
-
-export interface AuditEntry {
-  requestId: string;
-  kind: string;
-  title: string;
-  ask: string;
-  /** Exactly what the human was shown, and its hash. */
-  shown: { payload: unknown; payloadHash: string };
-  roles: string[];
-  opened: { seq: number; at: string };
-  claims: Array<{ by: { id: string; role: string }; seq: number; at: string }>;
-  decisions: Array<{
-    by: { id: string; role: string };
-    decision: string;
-    comment: string | null;
-    /** The hash of the payload the decision was taken on. */
-    payloadHash: string;
-    editedPayload: unknown;
-    seq: number;
-    at: string;
-  }>;
-  outcome: { status: 'resolved' | 'expired' | 'closed'; outcome: string; seq: number; at: string } | null;
-  /** What happened next: the first facts the run recorded after the request closed. */
-  next: Array<{ seq: number; type: string; actor: string; summary: string }>;
-}
+import type { AuditEntry, RunEvent } from '@parley/contracts';
 
 /** Who decided what, when, on what information, and what the agents did next. */
 export function auditTrail(events: RunEvent[]): AuditEntry[] {

@@ -65,8 +65,9 @@ export class AuditHttpController {
       if (at !== undefined && event.seq > at) break;
       state = evolve(state, upcast(event));
     }
+    if (!state) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`); // gone meanwhile
     // Canonical JSON: the same log always gives byte-identical state.
-    res.type('application/json').send(canonicalJson({ at: state!.seq, state: runView(state!) }));
+    res.type('application/json').send(canonicalJson({ at: state.seq, state: runView(state) }));
   }
 
   @Get('runs/:runId/audit')

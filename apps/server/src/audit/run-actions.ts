@@ -1,34 +1,12 @@
-import type { Actor, RunEvent } from '@parley/contracts';
-
-/** One action taken on a run (not a decision on a request): who took it, under which role, and why. */
-export interface RunAction {
-  type:
-    | 'run.started'
-    | 'run.cancelled'
-    | 'run.imported'
-    | 'run.retried'
-    | 'handoff.overridden'
-    | 'human-request.claimed';
-  seq: number;
-  at: string;
-  by: Actor;
-  /** The reason, the note or the fork's note, as they gave it. */
-  note?: string;
-  /** A fork: the run and seq it was forked from. */
-  forkOf?: { runId: string; atSeq: number };
-  /** A re-route: the agent the conversation went to. */
-  to?: string;
-  /** A claim: the request claimed. */
-  requestId?: string;
-}
+import type { AuditAction, RunEvent } from '@parley/contracts';
 
 /**
  * Who started, forked, cancelled, imported, retried, re-routed or claimed, from the log alone: the
  * actor as recorded (human, agent or service, with id and role) and their note. A run started or
  * cancelled before actions were attributed shows the envelope's actor.
  */
-export function runActions(events: RunEvent[]): RunAction[] {
-  const actions: RunAction[] = [];
+export function runActions(events: RunEvent[]): AuditAction[] {
+  const actions: AuditAction[] = [];
   for (const e of events) {
     const base = { type: e.type, seq: e.seq, at: e.at };
     switch (e.type) {

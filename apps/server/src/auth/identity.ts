@@ -2,12 +2,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ForbiddenError, UnauthorizedError } from '@parley/contracts';
+import { ForbiddenError, UnauthorizedError, holdsRole } from '@parley/contracts';
 import type { IdentityKind } from '@parley/engine';
 import { ConfigError } from '../config/config';
-
-/** Each built-in role includes the ones before it. Custom roles (from policies) are flat. */
-const RANK: Record<string, number> = { viewer: 0, participant: 1, approver: 2, admin: 3 };
 
 /**
  * An authenticated identity. `kind` (default `human`) says whether a person holds the token; an
@@ -30,10 +27,7 @@ export const TokensFileSchema = z.array(
 );
 
 export function hasRole(human: Human, role: string): boolean {
-  if (human.roles.includes('admin')) return true;
-  if (role.startsWith('user:')) return role === `user:${human.id}`;
-  if (role in RANK) return human.roles.some((r) => r in RANK && RANK[r] >= RANK[role]);
-  return human.roles.includes(role);
+  return holdsRole(human, role);
 }
 
 /** The role under which `human` acts for a request open to `roles`, or undefined. */

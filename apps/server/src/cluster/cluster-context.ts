@@ -14,6 +14,8 @@ export interface KafkaClusterConfig {
   heartbeatIntervalMs: number;
   log: (line: string) => void;
   warn: (line: string) => void;
+  /** Also log the cluster's debug lines (PARLEY_KAFKA_DEBUG). */
+  debug?: boolean;
 }
 
 /** What the parts of the cluster share: its settings, its one producer, its identity on the wire. */

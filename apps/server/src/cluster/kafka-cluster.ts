@@ -73,7 +73,7 @@ export class KafkaCluster implements Ownership {
       }),
       closing: () => this.closing,
       debug: (line) => {
-        if (process.env.PARLEY_KAFKA_DEBUG) config.log(`[cluster] ${line}`);
+        if (config.debug) config.log(`[cluster] ${line}`);
       },
     };
     this.tokens = new TokenRelay(this.ctx, () => this.hooks && ((t) => this.hooks!.remoteTokens(t)));
@@ -218,11 +218,6 @@ export class KafkaCluster implements Ownership {
     return (
       this.owners.joins === 0 && namespace === 'Connection' && String(log.error).includes('not the leader')
     );
-  }
-
-  /** For logs and tests: when ownership last settled. */
-  lastSettledAt(): number {
-    return this.owners.lastJoinAt;
   }
 }
 

@@ -117,6 +117,7 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
         heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
         log: (line) => logger.log(line),
         warn: (line) => logger.warn(line),
+        debug: config.kafkaDebug,
       });
     } catch (error) {
       await store.close().catch(() => undefined);

@@ -19,6 +19,7 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       topic: runEventsTopic(config.kafkaTopicPrefix),
       localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
       log,
+      debug: config.kafkaDebug,
     });
   } catch (error) {
     throw new ConfigError(

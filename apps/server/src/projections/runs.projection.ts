@@ -1,20 +1,9 @@
-import type { RequestSummaryPayload, RunEvent, StoredEvent } from '@parley/contracts';
+import type { RequestSummaryPayload, RunEvent, RunSummary, StoredEvent } from '@parley/contracts';
 import { upcast } from '@parley/contracts';
 import type { EventStore, Subscription } from '@parley/event-store';
-import type { RunStatus } from '@parley/engine';
 
-export interface RunSummary {
-  runId: string;
-  workflow: string;
-  pattern: string;
-  status: RunStatus;
-  requestedBy: string;
-  createdAt: string;
-  updatedAt: string;
-  seq: number;
-  openRequests: number;
-  currentAgent?: string;
-}
+/** A run as lists show it: the wire schema of `libs/contracts`. */
+export type { RunSummary };
 
 /** A request as lists and the inbox show it: the wire schema of `libs/contracts` (socket and REST alike). */
 export type RequestSummary = RequestSummaryPayload;

@@ -28,6 +28,8 @@ export const DECISIONS = [
 ] as const;
 export const Decision = z.enum(DECISIONS);
 export type Decision = z.infer<typeof Decision>;
+/** Decisions that are nothing without a comment: the text the agent is given. */
+export const DECISIONS_NEEDING_COMMENT: readonly Decision[] = ['feedback', 'answer', 'handback'];
 
 /** What the request is about, so that the run knows where to continue once it is resolved. */
 export const RequestSubject = z.discriminatedUnion('type', [

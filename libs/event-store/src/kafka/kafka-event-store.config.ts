@@ -19,6 +19,8 @@ export interface KafkaEventStoreConfig {
   seal?: SealContext;
   /** Warnings and errors (kafkajs's included), one line each. Default: stderr. */
   log?: (line: string) => void;
+  /** Also log the store's debug lines (PARLEY_KAFKA_DEBUG). Default false. */
+  debug?: boolean;
   /** Bound on reaching the brokers in `open`. Default 10 000 ms. */
   connectTimeoutMs?: number;
   /** Bound on the initial catch-up in `open` (and the default for `waitForCatchUp`). Default 120 000 ms. */

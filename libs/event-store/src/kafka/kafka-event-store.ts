@@ -76,7 +76,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     this.topic = config.topic ?? DEFAULT_RUN_EVENTS_TOPIC;
     this.groupId = `parley-materializer-${randomUUID()}`;
     this.seal = config.seal ?? defaultSealContext;
-    this.out = storeLog(config.log ?? ((line) => process.stderr.write(`${line}\n`)));
+    this.out = storeLog(config.log ?? ((line) => process.stderr.write(`${line}\n`)), config.debug);
     this.chain = new ChainApplication(this.log, this.out);
 
     const storedTopic = this.log.getMeta('kafka.topic');

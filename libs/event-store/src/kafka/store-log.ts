@@ -1,14 +1,14 @@
-/** The Kafka event store's own log lines: warnings always, `debug` only with PARLEY_KAFKA_DEBUG set. */
+/** The Kafka event store's own log lines: warnings always, `debug` only when asked (PARLEY_KAFKA_DEBUG). */
 export interface StoreLog {
   emit(line: string): void;
   debug(line: string): void;
 }
 
-export function storeLog(emit: (line: string) => void): StoreLog {
+export function storeLog(emit: (line: string) => void, debug = false): StoreLog {
   return {
     emit,
     debug: (line) => {
-      if (process.env.PARLEY_KAFKA_DEBUG) emit(`[kafka-event-store] ${line}`);
+      if (debug) emit(`[kafka-event-store] ${line}`);
     },
   };
 }

@@ -2,15 +2,8 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { NotFoundError, type CommandResult } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import {
-  RunEngine,
-  claimRequest,
-  decideOnRequest,
-  expireRequest,
-  validateEdit,
-  type DecisionOutcome,
-} from '@parley/engine';
-import { acting } from '../../auth/acting';
+import { RunEngine, type DecisionOutcome } from '@parley/engine';
+import { decideOnRun } from '../../commands/decide-on-run';
 import { EVENT_STORE } from '../../core/tokens';
 import { RunsProjection } from '../../projections/runs.projection';
 import { PARLEY_CORE } from '../../core/core.module';
@@ -42,15 +35,13 @@ export class DecideRequestHandler implements ICommandHandler<DecideRequestComman
   ) {}
 
   async execute(c: DecideRequestCommand): Promise<CommandResult<'request.decide'>> {
-    const { requestId, ...body } = c.input;
-    const runId = await runOfRequest(this.projection, this.store, requestId);
-    const { result } = await this.engine.write(
+    const runId = await runOfRequest(this.projection, this.store, c.input.requestId);
+    const { result } = await decideOnRun(
+      this.engine,
       runId,
-      (state) =>
-        decideOnRequest(state!, requestId, acting(c.by), body, new Date(), (request, payload) =>
-          validateEdit(state!, request, payload, this.core.tools),
-        ),
-      { drive: true },
+      c.by,
+      { type: 'request.decide', ...c.input },
+      { drive: true, tools: this.core.tools },
     );
     return wireOutcome(result);
   }
@@ -73,7 +64,7 @@ export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand>
 
   async execute(c: ClaimRequestCommand): Promise<void> {
     const runId = await runOfRequest(this.projection, this.store, c.input.requestId);
-    await this.engine.write(runId, (state) => claimRequest(state!, c.input.requestId, acting(c.by)));
+    await decideOnRun(this.engine, runId, c.by, { type: 'request.claim', ...c.input });
   }
 }
 
@@ -82,9 +73,11 @@ export class ExpireRequestHandler implements ICommandHandler<ExpireRequestComman
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
 
   async execute(c: ExpireRequestCommand): Promise<boolean> {
-    const { events } = await this.engine.write(
+    const { events } = await decideOnRun(
+      this.engine,
       c.input.runId,
-      (state) => ({ events: expireRequest(state!, c.input.requestId, new Date()), result: undefined }),
+      c.by,
+      { type: 'request.expire', ...c.input },
       { drive: true },
     );
     return events.length > 0;

@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { cancelRun, overrideHandoff, postMessage, retryRun, RunEngine } from '@parley/engine';
-import { acting } from '../../auth/acting';
+import { RunEngine } from '@parley/engine';
+import { decideOnRun } from '../../commands/decide-on-run';
 import {
   CancelRunCommand,
   OverrideHandoffCommand,
@@ -15,23 +15,19 @@ import {
 export class CancelRunHandler implements ICommandHandler<CancelRunCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: CancelRunCommand): Promise<void> {
-    await this.engine.write(c.input.runId, (state) => ({
-      events: cancelRun(state!, acting(c.by), c.input.reason),
-      result: undefined,
-    }));
+    await decideOnRun(this.engine, c.input.runId, c.by, { type: 'run.cancel', ...c.input });
   }
 }
 
 @CommandHandler(PostHumanMessageCommand)
-export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessageCommand, { seq: number }> {
+export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessageCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: PostHumanMessageCommand): Promise<{ seq: number }> {
-    const { events, result: posted } = await this.engine.write(
+    const { events, result: posted } = await decideOnRun(
+      this.engine,
       c.input.runId,
-      (state) => {
-        const message = postMessage(state!, acting(c.by), c.input.text);
-        return { events: message, result: message.length };
-      },
+      c.by,
+      { type: 'run.message', ...c.input },
       { drive: true },
     );
     // The seq of the message's last event (what the run does next may follow in the same append).
@@ -40,15 +36,14 @@ export class PostHumanMessageHandler implements ICommandHandler<PostHumanMessage
 }
 
 @CommandHandler(OverrideHandoffCommand)
-export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCommand, { seq: number }> {
+export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: OverrideHandoffCommand): Promise<{ seq: number }> {
-    const { events } = await this.engine.write(
+    const { events } = await decideOnRun(
+      this.engine,
       c.input.runId,
-      (state) => ({
-        events: overrideHandoff(state!, acting(c.by), c.input.to, c.input.reason),
-        result: undefined,
-      }),
+      c.by,
+      { type: 'run.handoff', ...c.input },
       { drive: true },
     );
     return { seq: events[0].seq };
@@ -57,12 +52,14 @@ export class OverrideHandoffHandler implements ICommandHandler<OverrideHandoffCo
 
 /** The run goes back to `running` and, in the same append, asks the failed step's model again. */
 @CommandHandler(RetryRunCommand)
-export class RetryRunHandler implements ICommandHandler<RetryRunCommand, { seq: number }> {
+export class RetryRunHandler implements ICommandHandler<RetryRunCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
   async execute(c: RetryRunCommand): Promise<{ seq: number }> {
-    const { events } = await this.engine.write(
+    const { events } = await decideOnRun(
+      this.engine,
       c.input.runId,
-      (state) => ({ events: retryRun(state!, acting(c.by), c.input.reason), result: undefined }),
+      c.by,
+      { type: 'run.retry', ...c.input },
       { drive: true },
     );
     return { seq: events[0].seq };
