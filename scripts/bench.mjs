@@ -26,6 +26,10 @@ const BENCHES = [
   { name: 'paused', what: '10,000 paused runs: memory, restart, resume all' },
   { name: 'replay', what: 'a 100,000-event run: verify and replay by streaming, events/s and retained heap' },
   {
+    name: 'tools',
+    what: 'per-call cost of an HTTP and an MCP tool (stdio, Streamable HTTP) over a built-in one',
+  },
+  {
     name: 'fanout',
     what: 'run events -> 500 WebSocket clients: one instance, across instances (Kafka), takeover',
   },

@@ -52,6 +52,19 @@ export const ERROR_CODES = {
   'TOOL.UNKNOWN': 'a tool no registry knows',
   'TOOL.INVALID_ARGS': "arguments the tool's schema refuses; `field` names the argument",
   'TOOL.FAILED': "a tool failed (recorded as the call's failure, not answered to a client)",
+  'TOOL.MCP_ERROR':
+    "an MCP tool answered with `isError` (recorded as the call's failure, the server's text as its message)",
+  'TOOL.MCP_FAILED':
+    'an MCP call that failed on the way (the connection, a timeout): recorded, never retried',
+  'TOOL.MCP_UNAVAILABLE': "a call to an MCP server that stopped answering (recorded as the call's failure)",
+  'TOOL.TIMEOUT': "an HTTP tool's call that took longer than its `timeout` (recorded)",
+  'TOOL.UNREACHABLE': "an HTTP tool's service that could not be reached (recorded; retried: it never acted)",
+  'TOOL.RESPONSE_TOO_LARGE':
+    "a tool's answer over its size cap (recorded); an HTTP tool's non-2xx is `TOOL.HTTP_<status>`",
+  'TOOL.OUTCOME_UNKNOWN': 'an interrupted call a human failed through its `reconcile` request (recorded)',
+  'TOOLS.INVALID': 'a tools file that does not validate (start-up: the file and the field)',
+  'TOOLS.SERVER_UNAVAILABLE': 'a run of a workflow that needs an MCP server that did not start',
+  'TOOLS.TOOL_UNAVAILABLE': 'a run of a workflow that needs a tool its server no longer lists',
 
   'FORK.BEYOND_HEAD': 'a fork at a seq the run has not reached',
   'FORK.SOURCE_TAMPERED': 'the run to fork does not verify',

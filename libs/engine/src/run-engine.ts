@@ -13,6 +13,7 @@ import type { CrashPointHook } from './chaos/crash-points';
 import { decide } from './decide';
 import { Effects, stillOpen, type Begun } from './effects/effects';
 import { intentOf } from './effects/intent';
+import { InterruptedCalls } from './tools/reconcile';
 import type { ModelGateway } from './model-gateway';
 import { evolve, foldRun, isTerminal, type RunState } from './run-state';
 import type { DecideContext, Step } from './steps';
@@ -91,6 +92,8 @@ export class RunEngine {
   /** Ends every retry delay at once when the engine stops (the call stays `started`: recovery repeats it). */
   private readonly stopping = new AbortController();
   private readonly effects: Effects;
+  /** Started tool calls that may have acted: put to a human unless idempotent (tools/reconcile.ts). */
+  private readonly interrupted: InterruptedCalls;
 
   constructor(private readonly deps: RunEngineDeps) {
     this.random = deps.random ?? Math.random;
@@ -98,7 +101,9 @@ export class RunEngine {
     this.newId = deps.newId ?? randomUUID;
     this.randomIds = deps.newId === undefined;
     this.owns = deps.owns ?? (() => true);
+    this.interrupted = new InterruptedCalls((tool) => deps.tools.isIdempotent(tool));
     this.effects = new Effects({
+      interrupted: this.interrupted,
       models: deps.models,
       tools: deps.tools,
       onToken: deps.onToken,
@@ -353,7 +358,7 @@ export class RunEngine {
   ): Promise<Begun | undefined> {
     const { result } = await this.write(runId, (state) => {
       if (!state || state.seq !== seq) return { events: [], result: undefined };
-      const { events, begun } = intentOf(state, step, this.context());
+      const { events, begun } = intentOf(state, step, this.context(), this.interrupted);
       return { events, result: begun };
     });
     return result;
@@ -425,7 +430,7 @@ export class RunEngine {
       const step = decide(folded(), this.context());
       if (step.kind === 'wait' || step.kind === 'done') break;
       if (step.kind === 'call-models' && step.calls.length > 1) break; // a fan-out begins on its own
-      const intent = intentOf(folded(), step, this.context());
+      const intent = intentOf(folded(), step, this.context(), this.interrupted);
       if (intent.events.length) add(intent.events);
       if (intent.begun || intent.events.length === 0) {
         begun = intent.begun;

@@ -39,6 +39,8 @@ export interface ToolCallState {
   seq: number;
   /** Set once an attempt failed transiently and the call is run again (same idempotency key). */
   retries?: CallRetries;
+  /** The seq of its latest `tool-call.started` (a human may have had it run again: tools/reconcile.ts). */
+  startedSeq?: number;
 }
 
 export interface DecisionState {
@@ -235,7 +237,7 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
       s.toolCalls = replace(
         s.toolCalls,
         (c) => c.callId === event.data.callId,
-        (c) => ({ ...c, status: 'started' }),
+        (c) => ({ ...c, status: 'started', startedSeq: event.seq }),
       );
       break;
     case 'tool-call.completed': {

@@ -194,6 +194,7 @@ describe('run state: the fold of a run', () => {
         status: 'completed',
         result: { refunded: 150 },
         seq: 2,
+        startedSeq: 3,
       },
       {
         ...base,
@@ -204,6 +205,7 @@ describe('run state: the fold of a run', () => {
         status: 'failed',
         error: 'order service down',
         seq: 5,
+        startedSeq: 6,
       },
       {
         ...base,
@@ -223,6 +225,7 @@ describe('run state: the fold of a run', () => {
         idempotencyKey: 'run-1:m1.3',
         status: 'started',
         seq: 10,
+        startedSeq: 11,
       },
     ]);
     assert.deepStrictEqual(

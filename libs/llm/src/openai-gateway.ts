@@ -7,7 +7,7 @@ import {
   type ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import type { Provider } from '@parley/contracts';
+import { modelToolName, type Provider } from '@parley/contracts';
 import type { ChatMessage, ModelCallPlan } from '@parley/engine';
 import { ModelCallError, type ModelCallContext, type ModelGateway, type ModelResult } from '@parley/engine';
 import { modelCallErrorOf } from './model-errors';
@@ -59,9 +59,12 @@ export class OpenAiModelGateway implements ModelGateway {
     plan: ModelCallPlan,
     ctx: ModelCallContext,
   ): Promise<Omit<ModelResult, 'attempts'>> {
+    // Tools are offered under names every provider accepts (`fs.read_file` → `fs__read_file`); the
+    // calls the model answers with are named back, so the log and the policies see the tool's own name.
+    const ownNames = new Map(plan.tools.map((t) => [modelToolName(t.name), t.name]));
     const tools: ChatCompletionTool[] = plan.tools.map((t) => ({
       type: 'function',
-      function: { name: t.name, description: t.description, parameters: t.parameters },
+      function: { name: modelToolName(t.name), description: t.description, parameters: t.parameters },
     }));
     let stream;
     try {
@@ -89,7 +92,9 @@ export class OpenAiModelGateway implements ModelGateway {
       throw modelCallErrorOf(plan.agent.name, error);
     }
     try {
-      return await accumulate(stream, plan.structured ? undefined : ctx.onToken);
+      const answer = await accumulate(stream, plan.structured ? undefined : ctx.onToken);
+      for (const call of answer.toolCalls) call.name = ownNames.get(call.name) ?? call.name;
+      return answer;
     } catch (error) {
       throw modelCallErrorOf(plan.agent.name, error, 'the stream broke: ');
     }
@@ -171,7 +176,7 @@ export function toOpenAi(m: ChatMessage): ChatCompletionMessageParam {
               tool_calls: m.toolCalls.map((tc) => ({
                 id: tc.id,
                 type: 'function' as const,
-                function: { name: tc.name, arguments: JSON.stringify(tc.arguments ?? {}) },
+                function: { name: modelToolName(tc.name), arguments: JSON.stringify(tc.arguments ?? {}) },
               })),
             }
           : {}),

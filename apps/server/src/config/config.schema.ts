@@ -97,6 +97,16 @@ export const ConfigSchema = z
       .string()
       .default('./workflows')
       .describe('the folder of workflow files; must exist'),
+    PARLEY_TOOLS_FILE: z
+      .string()
+      .optional()
+      .meta({ shownDefault: 'tools/examples.tools.yaml' } satisfies SettingMeta)
+      .describe('the tools file (YAML or JSON): MCP servers, HTTP tools, tool modules, model providers'),
+    PARLEY_MODEL: z
+      .string()
+      .optional()
+      .meta({ shownDefault: 'offline' } satisfies SettingMeta)
+      .describe('the model of every agent that names none (and whose provider names none)'),
     PARLEY_CONSOLE_DIR: z
       .string()
       .optional()

@@ -35,6 +35,10 @@ export interface ParleyConfig {
   /** How long a command routed to another instance may take before 503 CLUSTER.OWNER_UNAVAILABLE. */
   clusterCommandTimeoutMs: number;
   workflowsDir: string;
+  /** The tools file; undefined: none (the shipped one is the default, when it is there). */
+  toolsFile?: string;
+  /** The model of every agent that names none; undefined: `offline`. */
+  defaultModel?: string;
   /** The built console; undefined: dist/console of this checkout. */
   consoleDir?: string;
   /** An OpenAI-compatible endpoint; undefined: the offline model runs in-process. */
@@ -78,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     kafkaDebug: settings.PARLEY_KAFKA_DEBUG,
     clusterCommandTimeoutMs: settings.PARLEY_CLUSTER_COMMAND_TIMEOUT_MS,
     workflowsDir: workflowsDir(settings.PARLEY_WORKFLOWS_DIR),
+    toolsFile: toolsFile(settings.PARLEY_TOOLS_FILE),
+    defaultModel: settings.PARLEY_MODEL,
     consoleDir: settings.PARLEY_CONSOLE_DIR === undefined ? undefined : resolve(settings.PARLEY_CONSOLE_DIR),
     llm:
       baseURL || apiKey
@@ -124,6 +130,22 @@ function workflowsDir(setting: string): string {
   if (!isDirectory) throw new ConfigError('PARLEY_WORKFLOWS_DIR', `${dir} is not a folder of workflow files`);
   return dir;
 }
+
+/** The tools file named must exist; the shipped default is used when it is there. */
+function toolsFile(setting: string | undefined): string | undefined {
+  const file = resolve(setting ?? DEFAULT_TOOLS_FILE);
+  let isFile = false;
+  try {
+    isFile = statSync(file).isFile();
+  } catch {
+    // missing: said below
+  }
+  if (isFile) return file;
+  if (setting === undefined) return undefined;
+  throw new ConfigError('PARLEY_TOOLS_FILE', `${file} is not a file`);
+}
+
+export const DEFAULT_TOOLS_FILE = './tools/examples.tools.yaml';
 
 function ensureWritable(dir: string): void {
   try {

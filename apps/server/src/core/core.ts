@@ -8,8 +8,8 @@ import type { RunEvent } from '@parley/contracts';
 import type { ParleyConfig } from '../config/config';
 import { IdentityService } from '../auth/identity';
 import { RunsProjection } from '../projections/runs.projection';
-import { exampleTools } from '../tools/example-tools';
 import { RefundLedger } from '../tools/refund-ledger';
+import { loadTools, type LoadedTools } from '../tools/tool-sources';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import { KafkaCluster } from '../cluster/kafka-cluster';
 import { LocalOwnership, type Ownership } from '../cluster/ownership';
@@ -21,6 +21,8 @@ export interface ParleyCore {
   config: ParleyConfig;
   store: EventStore;
   tools: ToolRegistry;
+  /** The tools file's tools: MCP servers and their state, providers; closed with the core. */
+  toolSources: LoadedTools;
   ledger: RefundLedger;
   workflows: WorkflowCatalog;
   models: ModelGateway;
@@ -47,9 +49,31 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
     tokensFile: config.tokensFile,
   });
   if (identity.notice) logger.warn(identity.notice);
+  // The refunds ledger as GET /api/refunds reads it; the example tools module opens its own connection.
   const ledger = new RefundLedger(config.dataDir);
-  const tools = exampleTools(ledger);
-  const workflows = new WorkflowCatalog(tools).loadDirectory(config.workflowsDir);
+  const toolSources = await loadTools({
+    file: config.toolsFile,
+    dataDir: config.dataDir,
+    log,
+    warn: (line) => logger.warn(line),
+  }).catch((error: unknown) => {
+    ledger.close();
+    throw error;
+  });
+  const tools = toolSources.registry;
+  logger.log(
+    `${tools.names().length} tools${config.toolsFile ? ` from ${config.toolsFile}` : ' (no tools file)'}: ${tools.names().join(', ')}`,
+  );
+  let workflows: WorkflowCatalog;
+  try {
+    workflows = new WorkflowCatalog(tools, toolSources, { defaultModel: config.defaultModel }).loadDirectory(
+      config.workflowsDir,
+    );
+  } catch (error) {
+    await toolSources.close();
+    ledger.close();
+    throw error;
+  }
   logger.log(
     `${workflows.list().length} workflows from ${config.workflowsDir}: ${workflows
       .list()
@@ -105,6 +129,7 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
     config,
     store,
     tools,
+    toolSources,
     ledger,
     workflows,
     models,
@@ -121,6 +146,7 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
       await core.engine.stop();
       core.projection.stop();
       await store.close();
+      await toolSources.close();
       ledger.close();
       await offline?.close();
     },

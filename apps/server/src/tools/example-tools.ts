@@ -1,13 +1,35 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ToolRegistry } from '@parley/engine';
-import type { RefundLedger } from './refund-ledger';
+import { defineTool, type DefinedTool, type ToolHost } from '@parley/tools-sdk';
+import { RefundLedger } from './refund-ledger';
 
-/** The example workflows' tools: real functions with observable effects, registered by name. */
+/**
+ * The example workflows' tools, a tools module like any other (tools/examples.tools.yaml lists it):
+ * real functions with observable effects. The refunds ledger lives in Parley's data folder.
+ */
+export default function exampleToolsModule(host: ToolHost): DefinedTool[] {
+  const ledger = new RefundLedger(host.dataDir);
+  host.onClose(() => ledger.close());
+  return exampleToolDefinitions(ledger);
+}
+
+/** The same tools in a registry of their own (tests). */
 export function exampleTools(ledger: RefundLedger, now: () => Date = () => new Date()): ToolRegistry {
-  return new ToolRegistry()
-    .register({
+  const registry = new ToolRegistry();
+  for (const tool of exampleToolDefinitions(ledger, now)) registry.register(tool);
+  return registry;
+}
+
+export function exampleToolDefinitions(
+  ledger: RefundLedger,
+  now: () => Date = () => new Date(),
+): DefinedTool[] {
+  return [
+    defineTool({
       name: 'process_refund',
+      // The ledger applies each idempotency key once: a crashed refund is made again with its key.
+      idempotent: true,
       description: 'Refund an order. Irreversible: money leaves the company.',
       args: z.object({
         order_id: z.string().min(1).describe('the order to refund, e.g. A123'),
@@ -30,9 +52,10 @@ export function exampleTools(ledger: RefundLedger, now: () => Date = () => new D
           reconciled: existed,
         };
       },
-    })
-    .register({
+    }),
+    defineTool({
       name: 'lookup_order',
+      idempotent: true,
       description: 'Look up an order by id: status, total and the customer.',
       args: z.object({ order_id: z.string().min(1) }),
       execute: (args) => {
@@ -46,9 +69,10 @@ export function exampleTools(ledger: RefundLedger, now: () => Date = () => new D
           },
         };
       },
-    })
-    .register({
+    }),
+    defineTool({
       name: 'refund_history',
+      idempotent: true,
       description:
         'The refunds already made for an order (amount, reason, when), to avoid refunding it twice.',
       args: z.object({ order_id: z.string().min(1) }),
@@ -64,13 +88,15 @@ export function exampleTools(ledger: RefundLedger, now: () => Date = () => new D
           })),
         },
       }),
-    })
-    .register({
+    }),
+    defineTool({
       name: 'check_service_status',
+      idempotent: true,
       description: 'Read the current status of a service from the status board.',
       args: z.object({ service: z.string().min(1) }),
       execute: (args) => ({
         result: { service: args.service, status: 'degraded', since: '10 minutes', errorRate: 0.12 },
       }),
-    });
+    }),
+  ];
 }

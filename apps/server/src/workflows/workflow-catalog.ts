@@ -4,6 +4,9 @@ import { parse as parseYaml } from 'yaml';
 import type { Workflow } from '@parley/contracts';
 import { NotFoundError, ParleyError, WorkflowSchema, issuePath } from '@parley/contracts';
 import { parseExpression, patternOf, ToolRegistry } from '@parley/engine';
+import type { ToolOrigins } from '../tools/tool-sources';
+import { applyModelDefaults, type ModelDefaults } from './workflow-models';
+import { resolveWorkflowTools, toolRefProblem } from './workflow-tools';
 
 /** A workflow file that cannot be used: names the file, the path of the bad field, and what was expected. */
 export class WorkflowFileError extends ParleyError {
@@ -22,7 +25,11 @@ export class WorkflowFileError extends ParleyError {
 export class WorkflowCatalog {
   private readonly workflows = new Map<string, Workflow>();
 
-  constructor(private readonly tools: ToolRegistry) {}
+  constructor(
+    private readonly tools: ToolRegistry,
+    private readonly origins?: ToolOrigins,
+    private readonly models: ModelDefaults = {},
+  ) {}
 
   loadDirectory(dir: string): this {
     if (!existsSync(dir)) return this;
@@ -30,7 +37,10 @@ export class WorkflowCatalog {
       if (!/\.ya?ml$/.test(name)) continue;
       const file = join(dir, name);
       this.add(
-        parseWorkflowFile(relative(process.cwd(), file) || file, readFileSync(file, 'utf8'), this.tools),
+        parseWorkflowFile(relative(process.cwd(), file) || file, readFileSync(file, 'utf8'), this.tools, {
+          origins: this.origins,
+          models: { providers: this.origins?.providers, ...this.models },
+        }),
       );
     }
     return this;
@@ -45,7 +55,16 @@ export class WorkflowCatalog {
     return [...this.workflows.values()];
   }
 
+  /**
+   * The workflow a run starts with: its tools resolved as they are listed now, default gates added
+   * (workflow-tools.ts); a coded 503 when a tool server it needs is down.
+   */
   get(name: string): Workflow {
+    return resolveWorkflowTools(this.definition(name), this.tools, this.origins);
+  }
+
+  /** The workflow as its file defines it. */
+  definition(name: string): Workflow {
     const workflow = this.workflows.get(name);
     if (!workflow) {
       throw new NotFoundError(
@@ -61,13 +80,26 @@ export class WorkflowCatalog {
   }
 }
 
-export function parseWorkflowFile(file: string, text: string, tools: ToolRegistry): Workflow {
+export interface WorkflowContext {
+  origins?: ToolOrigins;
+  models?: ModelDefaults;
+}
+
+export function parseWorkflowFile(
+  file: string,
+  text: string,
+  tools: ToolRegistry,
+  context: WorkflowContext = {},
+): Workflow {
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (error) {
     throw new WorkflowFileError(file, '', `not valid YAML: ${(error as Error).message}`);
   }
+  const withModels = applyModelDefaults(raw, context.models ?? {});
+  if ('problem' in withModels) throw new WorkflowFileError(file, ...withModels.problem);
+  raw = withModels.raw;
   const parsed = WorkflowSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -81,11 +113,11 @@ export function parseWorkflowFile(file: string, text: string, tools: ToolRegistr
       'name',
       `expected "${expectedName}" (the file's name), got "${wf.name}"`,
     );
-  checkReferences(file, wf, tools);
+  checkReferences(file, wf, tools, context.origins);
   return wf;
 }
 
-function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void {
+function checkReferences(file: string, wf: Workflow, tools: ToolRegistry, origins?: ToolOrigins): void {
   const agents = new Set(wf.agents.map((a) => a.name));
   const need = (name: string, path: string): void => {
     if (!agents.has(name))
@@ -101,12 +133,8 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry): void 
       throw new WorkflowFileError(file, `agents.${i}.name`, `"${a.name}" is defined twice`);
     seen.add(a.name);
     a.tools.forEach((t, j) => {
-      if (!tools.has(t))
-        throw new WorkflowFileError(
-          file,
-          `agents.${i}.tools.${j}`,
-          `no tool named "${t}" (registered: ${tools.names().join(', ')})`,
-        );
+      const problem = toolRefProblem(t, tools, origins);
+      if (problem) throw new WorkflowFileError(file, `agents.${i}.tools.${j}`, problem);
     });
   });
   const pattern = patternOf(wf);

@@ -8,6 +8,8 @@ export const HUMAN_REQUEST_KINDS = [
   'confirmation',
   'plan',
   'input',
+  /** A tool call that may or may not have happened (interrupted, not idempotent): a human says which. */
+  'reconcile',
 ] as const;
 export const HumanRequestKind = z.enum(HUMAN_REQUEST_KINDS);
 export type HumanRequestKind = z.infer<typeof HumanRequestKind>;

@@ -17,6 +17,8 @@ export const ToolCallCompleted = z.object({
   result: z.unknown(),
   /** True when the tool reported the idempotency key as already applied (a recovered call). */
   reconciled: z.boolean().default(false),
+  /** The `reconcile` request whose answer completed it (a human said it happened). */
+  requestId: z.string().optional(),
 });
 export const ToolCallFailed = z.object({
   callId: z.string().min(1),
@@ -24,6 +26,8 @@ export const ToolCallFailed = z.object({
   message: z.string(),
   /** How many times the tool was run under this call (absent in logs written before retries). */
   attempts: z.number().int().positive().optional(),
+  /** The `reconcile` request whose answer failed it. */
+  requestId: z.string().optional(),
 });
 /** A transient failure of one attempt; the tool runs again with the same idempotency key after `delayMs`. */
 export const ToolCallRetried = z.object({

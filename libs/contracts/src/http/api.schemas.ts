@@ -36,7 +36,7 @@ export const ListRunsQuery = z.strictObject({
 });
 export const ListRequestsQuery = z.strictObject({
   status: z.enum(['open', 'resolved', 'expired', 'closed']).optional(),
-  kind: z.enum(['approval', 'escalation', 'review', 'confirmation', 'plan', 'input']).optional(),
+  kind: z.enum(['approval', 'escalation', 'review', 'confirmation', 'plan', 'input', 'reconcile']).optional(),
   role: z.string().optional(),
   runId: z.string().optional(),
 });

@@ -6,6 +6,24 @@ const Name = z
   .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'expected a lower-case name (letters, digits, "-" or "_")');
 const Role = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'expected a role name');
 
+/**
+ * A tool as a workflow names it: a built-in or module tool (`process_refund`), a tool of a server or
+ * HTTP group from the tools file (`<server>.<tool>`, the tool's own name as its server spells it).
+ */
+export const ToolRefSchema = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z0-9_][A-Za-z0-9_./-]{0,127})?$/,
+    'expected a tool name: `name` or `<server>.<tool>`',
+  );
+/** In an agent's list, `<server>.*` also names every tool of a server (as listed when a run starts). */
+export const AgentToolRefSchema = z.union([
+  ToolRefSchema,
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,62}\.\*$/, 'expected a tool name: `name`, `<server>.<tool>` or `<server>.*`'),
+]);
+
 export const ProviderSchema = z.strictObject({
   baseURL: z.url().optional(),
   apiKeyEnv: z
@@ -19,7 +37,7 @@ export const AgentSchema = z.strictObject({
   name: Name,
   model: z.string().min(1).default('offline'),
   system: z.string().min(1),
-  tools: z.array(Name).default([]),
+  tools: z.array(AgentToolRefSchema).default([]),
   provider: ProviderSchema.optional(),
   temperature: z.number().min(0).max(2).optional(),
 });
@@ -78,7 +96,7 @@ export const GateSchema = z.strictObject({
 export type Gate = z.infer<typeof GateSchema>;
 
 export const ApprovalRuleSchema = GateSchema.extend({
-  tool: Name,
+  tool: ToolRefSchema,
   /** An expression over the call's arguments, e.g. `amount > 100`. Absent: always. */
   when: z.string().min(1).optional(),
   /** `confirmation`: the requester confirms what the agent states it will do. */
@@ -88,7 +106,7 @@ export type ApprovalRule = z.infer<typeof ApprovalRuleSchema>;
 
 export const EscalationRuleSchema = z.strictObject({
   /** An expression over a tool call's arguments (`tool` set) ... */
-  tool: Name.optional(),
+  tool: ToolRefSchema.optional(),
   when: z.string().min(1).optional(),
   /** ... or a case-insensitive regular expression over the human's input. */
   inputMatches: z.string().min(1).optional(),
@@ -101,6 +119,12 @@ export type EscalationRule = z.infer<typeof EscalationRuleSchema>;
 export const PoliciesSchema = z.strictObject({
   approvals: z.array(ApprovalRuleSchema).default([]),
   escalations: z.array(EscalationRuleSchema).default([]),
+  /**
+   * Tools that run without the approval their origin gets by default (every tool of an untrusted MCP
+   * server, a trusted server's destructive ones): `<server>.<tool>` or `<server>.*`. The workflow's
+   * own approval and escalation rules still apply to them.
+   */
+  ungated: z.array(AgentToolRefSchema).optional(),
 });
 export type Policies = z.infer<typeof PoliciesSchema>;
 

@@ -1,3 +1,4 @@
+import type { InterruptedCalls } from '../tools/reconcile';
 import type { NewEvent } from '@parley/contracts';
 import type { CrashPointHook } from '../chaos/crash-points';
 import { ModelCallError, type ModelGateway } from '../model-gateway';
@@ -39,6 +40,8 @@ export interface EffectHost {
   signal: AbortSignal;
   /** Append a `*.retried` fact under the run's lock if its call is still open; false if it is not. */
   appendIfOpen(runId: string, event: NewEvent): Promise<boolean>;
+  /** Told when a tool call's effect begins (tools/reconcile.ts). */
+  interrupted?: InterruptedCalls;
 }
 
 /**
@@ -114,6 +117,7 @@ export class Effects {
     const { callId } = begun;
     let failed = begun.retries?.failed ?? 0;
     if (!(await this.delay(begun.retries, begun.retry))) return undefined;
+    this.host.interrupted?.begun(begun.idempotencyKey); // from here on, the call may have acted
     for (;;) {
       try {
         this.host.crashPoint?.('before-tool', runId);

@@ -4,6 +4,7 @@ import { SYSTEM_ACTOR, agentActor } from '../patterns/shared';
 import { retryBoundsOf } from '../retries/retry-policy';
 import type { RunState } from '../run-state';
 import type { DecideContext, Step } from '../steps';
+import { recoverStartedCall, type InterruptedCalls } from '../tools/reconcile';
 import type { Begun } from './effects';
 
 /** What a step appends before its effect, and the effect it begins (none for plain facts). */
@@ -11,6 +12,8 @@ export function intentOf(
   state: RunState,
   step: Exclude<Step, { kind: 'wait' | 'done' }>,
   ctx: DecideContext,
+  /** Absent (tests of the pure path): every started call is run again. */
+  interrupted?: InterruptedCalls,
 ): { events: NewEvent[]; begun?: Begun } {
   switch (step.kind) {
     case 'append':
@@ -56,8 +59,9 @@ export function intentOf(
       // by the log's decisions on exactly these arguments (hitl/tool-gates.ts). Else nothing begins.
       const verdict = authorizeToolCall(state, ctx, call);
       if (verdict.kind !== 'run') return { events: [] };
-      // A tool call started but never finished runs again with the same idempotency key.
-      const events: NewEvent[] =
+      // A tool call started but never finished runs again with the same idempotency key when the
+      // tool is idempotent; any other is put to a human first (tools/reconcile.ts).
+      let events: NewEvent[] =
         call.status === 'requested'
           ? [
               {
@@ -67,6 +71,12 @@ export function intentOf(
               },
             ]
           : [];
+      if (interrupted?.interrupted(call)) {
+        const recovery = recoverStartedCall(state, ctx, call);
+        if (recovery.kind !== 'rerun') return { events: recovery.kind === 'ask' ? recovery.events : [] };
+        events = recovery.events;
+      }
+      if (events.length) interrupted?.intended(call.idempotencyKey);
       return {
         events,
         begun: {

@@ -12,6 +12,7 @@ export const DECISIONS_BY_KIND: Record<HumanRequestKind, NewEventDecision[]> = {
   plan: ['approve', 'edit', 'feedback', 'reject'],
   escalation: ['approve', 'reject', 'answer', 'handback', 'close'],
   input: ['answer', 'skip'],
+  reconcile: ['answer', 'approve', 'reject'], // tools/reconcile.ts
 };
 type NewEventDecision =
   | 'approve'

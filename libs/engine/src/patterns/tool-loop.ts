@@ -3,6 +3,7 @@ import { escalate, escalateOnInput } from '../hitl/escalation-rules';
 import { authorizeToolCall, effectiveArgs, gateEvents, governingRule, latestGate } from '../hitl/tool-gates';
 import type { HumanRequestState, ModelCallState, RunState } from '../run-state';
 import type { ChatMessage, DecideContext, Step, ToolSpec } from '../steps';
+import { settleReconciled } from '../tools/reconcile';
 import { SYSTEM_ACTOR, agentActor, sha256 } from './shared';
 import { escalateExpired } from '../hitl/escalation-chain';
 import { openRequestEvent, outcomeOf } from '../hitl/requests';
@@ -157,6 +158,12 @@ export function advanceToolCalls(state: RunState, ctx: DecideContext): Step | un
       return rejectCall(call.callId, notAllowedReason(state, call.agent, call.tool));
     }
     const gate = latestGate(state, call.callId);
+    if (gate?.kind === 'reconcile') {
+      // An interrupted call of a tool that is not idempotent: as the human said (tools/reconcile.ts).
+      const settled = settleReconciled(call, gate);
+      if (settled === 'wait') continue;
+      if (settled) return settled;
+    }
     if (call.tool === ESCALATE_TOOL) {
       if (!gate || gate.status === 'open') continue;
       return {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError, toValidationError } from '@parley/contracts';
+import { ValidationError, modelToolName, toValidationError } from '@parley/contracts';
 import type { ParsedArgs, ToolSpec } from '../steps';
 
 export interface ToolContext {
@@ -20,6 +20,17 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
   description: string;
   args: S;
   execute(args: z.output<S>, ctx: ToolContext): Promise<ToolOutcome> | ToolOutcome;
+  /**
+   * The arguments' JSON Schema as the model is shown it, when the tool has its own (an MCP or HTTP
+   * tool's `inputSchema`); default: derived from `args`.
+   */
+  parameters?: Record<string, unknown>;
+  /**
+   * Whether running the call again with the same idempotency key has the effect of running it once
+   * (it applies each key once, or it changes nothing). A started call of such a tool with no result
+   * (a crash) is run again; any other is put to a human (tools/reconcile.ts).
+   */
+  idempotent?: boolean;
 }
 
 /**
@@ -49,8 +60,22 @@ export class ToolRegistry {
 
   register<S extends z.ZodType>(tool: ToolDefinition<S>): this {
     if (this.tools.has(tool.name)) throw new Error(`tool ${tool.name} is registered twice`);
+    const spoken = modelToolName(tool.name);
+    const clash = [...this.tools.keys()].find((name) => modelToolName(name) === spoken);
+    if (clash) throw new Error(`tools ${clash} and ${tool.name} have the same model name "${spoken}"`);
     this.tools.set(tool.name, tool as unknown as ToolDefinition);
     return this;
+  }
+
+  /** Forget a tool (its server listed its tools again without it). Runs that name it refuse its calls. */
+  unregister(name: string): void {
+    this.tools.delete(name);
+    this.specs.delete(name);
+  }
+
+  /** Whether a crashed call of the tool may simply run again (see ToolDefinition.idempotent). */
+  isIdempotent(name: string): boolean {
+    return this.tools.get(name)?.idempotent === true;
   }
 
   has(name: string): boolean {
@@ -66,7 +91,8 @@ export class ToolRegistry {
     if (known) return known;
     const tool = this.tools.get(name);
     if (!tool) return undefined;
-    const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.args) as Record<string, unknown>;
+    const { $schema: _ignored, ...parameters } =
+      tool.parameters ?? (z.toJSONSchema(tool.args) as Record<string, unknown>);
     const spec = { name: tool.name, description: tool.description, parameters };
     this.specs.set(name, spec);
     return spec;
