@@ -137,6 +137,11 @@ function checkReferences(file: string, wf: Workflow, tools: ToolRegistry, origin
       if (problem) throw new WorkflowFileError(file, `agents.${i}.tools.${j}`, problem);
     });
   });
+  // a tool named in `ungated` that no tools file knows is a typo that would leave a gate in place
+  (wf.policies.ungated ?? []).forEach((t, i) => {
+    const problem = toolRefProblem(t, tools, origins);
+    if (problem) throw new WorkflowFileError(file, `policies.ungated.${i}`, problem);
+  });
   const pattern = patternOf(wf);
   for (const ref of pattern.agentRefs(wf)) {
     if (ref.agent === undefined) throw new WorkflowFileError(file, ref.path, ref.required ?? 'required');

@@ -86,6 +86,15 @@ describe('workflow files: tools are refused where no agent can use them', () => 
     assert.match(error!.message, /^seq\.yaml: agents\.0\.tools\.1: no tool named "wire_money"/);
   });
 
+  it('a tool named in policies.ungated that is not registered is refused with its path (a typo would keep the gate)', () => {
+    const error = refusal(
+      'seq',
+      `name: seq\npattern: sequential\nstages: [{agent: a}]\npolicies: {ungated: [process_refund, procces_refund]}\nagents:\n${agent('a', ['process_refund'])}`,
+    );
+    assert.equal(error?.field, 'policies.ungated.1');
+    assert.match(error!.message, /no tool named "procces_refund"/);
+  });
+
   it('every shipped workflow and fixture still loads', () => {
     const registry = new ToolRegistry();
     for (const name of ['process_refund', 'lookup_order', 'refund_history'])
