@@ -66,7 +66,7 @@ export class RequestsHttpController {
   @ApiBodyFrom(REST_BODIES['request.claim'])
   async claim(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     parseBody(REST_BODIES['request.claim'], body);
-    await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));
-    return { status: 'claimed', requestId: id, by: human.id };
+    const claimed = await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));
+    return { ...claimed, requestId: id };
   }
 }

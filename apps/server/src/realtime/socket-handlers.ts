@@ -81,8 +81,8 @@ export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
   },
 
   'request:claim': async ({ requestId }, conn, { commands }) => {
-    await commands.execute(new ClaimRequestCommand({ requestId }, conn.human));
-    return { ok: true, requestId, status: 'claimed', by: conn.human.id };
+    const claimed = await commands.execute(new ClaimRequestCommand({ requestId }, conn.human));
+    return { ok: true, requestId, ...claimed };
   },
 
   'inbox:watch': async ({ roles }, conn, { projection }) => {

@@ -54,7 +54,11 @@ export const COMMANDS = {
     ]),
     role: 'viewer',
   },
-  'request.claim': { input: z.strictObject({ requestId: RequestId }), result: z.void(), role: 'viewer' },
+  'request.claim': {
+    input: z.strictObject({ requestId: RequestId }),
+    result: z.object({ status: z.literal('claimed'), by: z.string() }),
+    role: 'viewer',
+  },
   /** A request's deadline passed: the deadline scheduler closes it with its timeout action. */
   'request.expire': {
     input: z.object({ runId: RunId, requestId: RequestId }),

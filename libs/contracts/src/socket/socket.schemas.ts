@@ -135,22 +135,15 @@ export const SOCKET_ACKS = {
     replayed: z.number().int().min(0),
   }),
   'run:unwatch': z.object({ ok: z.literal(true), runId: z.string(), watching: z.boolean() }),
-  'run:message': z.object({ ok: z.literal(true), runId: z.string(), seq: z.number().int().positive() }),
-  'run:handoff': z.object({ ok: z.literal(true), runId: z.string(), seq: z.number().int().positive() }),
-  'request:decide': z.object({
-    ok: z.literal(true),
-    requestId: z.string(),
-    // unchanged: the same human repeated the same decision (idempotent)
-    status: z.enum(['resolved', 'recorded', 'unchanged']),
-    votes: z.number().int().optional(),
-    quorum: z.number().int().optional(),
-  }),
-  'request:claim': z.object({
-    ok: z.literal(true),
-    requestId: z.string(),
-    status: z.literal('claimed'),
-    by: z.string(),
-  }),
+  // the acks of the messages that issue a command: the command's catalogued result, and whom it was about
+  'run:message': COMMANDS['run.message'].result.extend({ ok: z.literal(true), runId: z.string() }),
+  'run:handoff': COMMANDS['run.handoff'].result.extend({ ok: z.literal(true), runId: z.string() }),
+  // unchanged: the same human repeated the same decision (idempotent)
+  'request:decide': z.intersection(
+    z.object({ ok: z.literal(true), requestId: z.string() }),
+    COMMANDS['request.decide'].result,
+  ),
+  'request:claim': COMMANDS['request.claim'].result.extend({ ok: z.literal(true), requestId: z.string() }),
   'inbox:watch': z.object({ ok: z.literal(true), requests: z.array(RequestSummarySchema) }),
   'inbox:unwatch': z.object({ ok: z.literal(true) }),
 } as const satisfies Record<SocketClientMessageName, z.ZodType>;

@@ -62,9 +62,10 @@ export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand>
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
-  async execute(c: ClaimRequestCommand): Promise<void> {
+  async execute(c: ClaimRequestCommand): Promise<CommandResult<'request.claim'>> {
     const runId = await runOfRequest(this.projection, this.store, c.input.requestId);
     await decideOnRun(this.engine, runId, c.by, { type: 'request.claim', ...c.input });
+    return { status: 'claimed', by: c.by.id };
   }
 }
 
