@@ -74,6 +74,33 @@ describe('server start-up', () => {
     );
   });
 
+  it('a second server on the same data folder stops at once, naming the folder and the first one; a killed one leaves it free', async () => {
+    const first = await ParleyProcess.start();
+    try {
+      const started = Date.now();
+      const error = await ParleyProcess.start({ dataDir: first.dataDir }).then(
+        async (second) => {
+          await second.stop();
+          return new Error('a second server started on the same folder');
+        },
+        (e: Error) => e,
+      );
+      assert.match(
+        error.message,
+        new RegExp(
+          `PARLEY_DATA_DIR: .*${first.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another Parley server \\(pid ${first.child.pid},`,
+        ),
+      );
+      assert.ok(Date.now() - started < 15_000, 'refused at start-up, not after a hang');
+      assert.equal((await first.client().get('/health')).status, 200, 'the first one serves on');
+      await first.kill(); // SIGKILL: its lock stays behind, naming a process that is gone
+      const again = await ParleyProcess.start({ dataDir: first.dataDir });
+      await again.stop();
+    } finally {
+      await first.dispose();
+    }
+  });
+
   it('stops with a clear message for an unwritable data dir', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'parley-ro-'));
     const file = join(parent, 'not-a-dir');

@@ -13,6 +13,7 @@ import { loadTools, type LoadedTools } from '../tools/tool-sources';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import { KafkaCluster } from '../cluster/kafka-cluster';
 import { LocalOwnership, type Ownership } from '../cluster/ownership';
+import { DataDirLock } from './data-dir-lock';
 import { openEventLog, runEventsTopic } from './event-log.factory';
 import { LiveTokens } from './live-tokens';
 
@@ -40,7 +41,27 @@ export interface ParleyCore {
   close(): Promise<void>;
 }
 
+/** Everything a Parley instance is made of, on a data folder it alone serves (`DataDirLock`). */
 export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    const core = await assembleCore(config);
+    const close = core.close;
+    core.close = async () => {
+      try {
+        await close();
+      } finally {
+        lock.release();
+      }
+    };
+    return core;
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const logger = new Logger('Parley');
   const log = (line: string): void => logger.log(line);
   const identity = new IdentityService({
