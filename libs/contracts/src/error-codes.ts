@@ -71,6 +71,8 @@ export const ERROR_CODES = {
   'REPLAY.BEYOND_HEAD': "`state?at=` beyond the run's last event",
   'IMPORT.NOT_VERIFIED': 'the file does not verify; nothing was imported',
   'IMPORT.EMPTY': 'a stream to import with no events',
+  'IMPORT.INVALID_EVENT':
+    'an imported event an append here would refuse (unknown type or version, an actor that may not produce it, bad data); the line or seq is named',
   'IMPORT.WRONG_RUN': 'an event of another run in a stream to import',
   'IMPORT.CHAIN_BROKEN': 'a stream to import whose hash chain does not verify',
   'IMPORT.RUN_EXISTS': 'a run of the file exists here already; nothing was imported',

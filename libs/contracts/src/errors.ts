@@ -3,7 +3,7 @@
  * They become HTTP responses or socket acks only at the edge.
  */
 export type ErrorKind =
-  'validation' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable';
+  'validation' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable' | 'too_large';
 
 import type { ErrorCode } from './error-codes';
 
@@ -50,6 +50,13 @@ export class ConflictError extends ParleyError {
 export class ForbiddenError extends ParleyError {
   constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
     super(code, message, 'forbidden', undefined, details);
+  }
+}
+
+/** A body over its limit (HTTP 413). */
+export class TooLargeError extends ParleyError {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, message, 'too_large', undefined, details);
   }
 }
 

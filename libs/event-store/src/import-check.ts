@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@parley/contracts';
-import { ValidationError, verifyChain } from '@parley/contracts';
+import { ValidationError, storedEventProblem, verifyChain } from '@parley/contracts';
 
 /** An imported stream must be whole and intact: a verified chain from seq 1, all of one run. */
 export function assertImportable(runId: string, events: EventEnvelope[]): void {
@@ -11,6 +11,14 @@ export function assertImportable(runId: string, events: EventEnvelope[]): void {
       'IMPORT.WRONG_RUN',
       `event at seq ${wrong.seq} belongs to run ${wrong.runId}, not ${runId}`,
     );
+  }
+  // every event must be one an append here would have accepted (type, version, actor, data)
+  for (const e of events) {
+    const problem = storedEventProblem(e);
+    if (problem)
+      throw new ValidationError('IMPORT.INVALID_EVENT', `event at seq ${e.seq}: ${problem}`, undefined, {
+        seq: e.seq,
+      });
   }
   const verdict = verifyChain(events);
   if (!verdict.ok) {

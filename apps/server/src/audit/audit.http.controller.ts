@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Transform, type Readable } from 'node:stream';
 import type { Request, Response } from 'express';
 import {
   ChainVerifier,
@@ -8,6 +9,7 @@ import {
   ImportQuery,
   NotFoundError,
   StateQuery,
+  TooLargeError,
   ValidationError,
   canonicalJson,
   upcast,
@@ -26,6 +28,8 @@ import { auditTrail } from './audit-trail';
 import { runActions } from './run-actions';
 import { ForkRunCommand, ImportLogCommand } from './commands/audit-commands';
 import { CommandRouter } from '../cluster/command-router';
+import type { ParleyCore } from '../core/core';
+import { PARLEY_CORE } from '../core/core.module';
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -35,6 +39,7 @@ export class AuditHttpController {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(CommandRouter) private readonly commands: CommandRouter,
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
   ) {}
 
   @Get('runs/:runId/verify')
@@ -113,7 +118,9 @@ export class AuditHttpController {
   })
   async import(@Req() req: Request, @Query() query: unknown, @CurrentHuman() human: Human) {
     const { note } = parseBody(ImportQuery, query, 'REQUEST.INVALID_QUERY');
-    return this.commands.execute(new ImportLogCommand(req, human, note));
+    return this.commands.execute(
+      new ImportLogCommand(limited(req, this.core.config.importMaxBytes), human, note),
+    );
   }
 
   @Post('runs/:runId/fork')
@@ -158,4 +165,27 @@ export class AuditHttpController {
     }
     res.end();
   }
+}
+
+/** The body as it arrives, cut off with 413 `REQUEST.TOO_LARGE` past `max` bytes (nothing is imported then). */
+function limited(body: Readable, max: number): Readable {
+  let seen = 0;
+  const gate = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > max)
+        done(
+          new TooLargeError(
+            'REQUEST.TOO_LARGE',
+            `the import is over the limit of ${max} bytes (PARLEY_IMPORT_MAX_BYTES); nothing was imported`,
+            {
+              limit: max,
+            },
+          ),
+        );
+      else done(null, chunk);
+    },
+  });
+  body.on('error', (error) => gate.destroy(error));
+  return body.pipe(gate);
 }

@@ -52,6 +52,9 @@ export const ConfigSchema = z
       .enum(['sqlite', 'kafka'], { error: 'must be "sqlite" or "kafka"' })
       .default('sqlite')
       .describe('the event log: `sqlite` (one instance) or `kafka` (several)'),
+    PARLEY_IMPORT_MAX_BYTES: integer(1024, 10 * 1024 * 1024 * 1024)
+      .default(64 * 1024 * 1024)
+      .describe('the largest NDJSON body POST /api/import reads (413 REQUEST.TOO_LARGE beyond it)'),
     PARLEY_SHUTDOWN_TIMEOUT_MS: integer(100, 600_000)
       .default(10_000)
       .describe('on SIGTERM/SIGINT: the longest the server drains work and closes its logs before it exits'),

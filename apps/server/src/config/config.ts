@@ -23,6 +23,8 @@ export interface ParleyConfig {
   sqliteSync: 'full' | 'normal';
   /** On SIGTERM/SIGINT, the bound on draining and closing before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** The largest body POST /api/import reads. */
+  importMaxBytes: number;
   kafkaBrokers: string[];
   kafkaPartitions: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     eventLog: settings.PARLEY_EVENT_LOG,
     sqliteSync: settings.PARLEY_SQLITE_SYNC,
     shutdownTimeoutMs: settings.PARLEY_SHUTDOWN_TIMEOUT_MS,
+    importMaxBytes: settings.PARLEY_IMPORT_MAX_BYTES,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,

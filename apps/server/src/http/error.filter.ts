@@ -8,6 +8,7 @@ const STATUS: Record<ParleyError['kind'], number> = {
   not_found: 404,
   conflict: 409,
   unavailable: 503,
+  too_large: 413,
 };
 
 /** Coded errors become HTTP answers here, at the edge: `{error: {code, message, field?}}`. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Actor, EventEnvelope } from '../envelope';
+import { EventEnvelopeSchema, type Actor, type EventEnvelope } from '../envelope';
 import { ValidationError } from '../errors';
 import * as human from './human.events';
 import * as model from './model.events';
@@ -125,4 +125,37 @@ export function upcast(event: EventEnvelope): RunEvent {
     data = step(data);
   }
   return { ...event, schemaVersion: definition.version, data } as RunEvent;
+}
+
+/**
+ * Why a stored event (an imported one, or one read back) could not have been appended here, or
+ * undefined: the envelope's shape, a known type at a version this registry knows, an actor of a kind
+ * allowed to produce that type, and data that is valid for it (after upcasting). What an append
+ * checks, applied to an event that arrives already sealed.
+ */
+export function storedEventProblem(event: unknown): string | undefined {
+  const envelope = EventEnvelopeSchema.safeParse(event);
+  if (!envelope.success) {
+    const issue = envelope.error.issues[0];
+    return `${issue.path.join('.') || 'the event'}: ${issue.message}`;
+  }
+  const e = envelope.data as EventEnvelope;
+  if (!isEventType(e.type)) return `unknown event type "${e.type}"`;
+  const definition: EventDefinition = EVENT_REGISTRY[e.type];
+  if (e.schemaVersion > definition.version)
+    return `${e.type} version ${e.schemaVersion} is newer than this server knows (${definition.version})`;
+  if (!definition.actors.includes(e.actor.kind))
+    return `an actor of kind "${e.actor.kind}" may not produce "${e.type}"`;
+  let data: unknown;
+  try {
+    data = upcast(e).data;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  const parsed = definition.data.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return `${e.type} ${['data', ...issue.path.map(String)].join('.')}: ${issue.message}`;
+  }
+  return undefined;
 }

@@ -6,6 +6,7 @@ import {
   ConflictError,
   ExportVerifier,
   ValidationError,
+  storedEventProblem,
   upcast,
   type CommandResult,
   type EventData,
@@ -84,19 +85,31 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
     const byRun = new Map<string, EventEnvelope[]>();
     let line = 0;
     let exportedAt: string | undefined;
+    let firstProblem: { line: number; problem: string } | undefined;
     for await (const text of createInterface({ input: c.body, crlfDelay: Infinity })) {
       verifier.push(text);
       line += 1;
       if (line === 1) exportedAt = manifestTime(text);
       if (line === 1 || !text.trim()) continue;
+      let event: EventEnvelope;
       try {
-        const event = JSON.parse(text) as EventEnvelope;
-        if (!byRun.has(event.runId)) byRun.set(event.runId, []);
-        byRun.get(event.runId)!.push(event);
+        event = JSON.parse(text) as EventEnvelope;
       } catch {
-        // reported by the verifier
+        continue; // reported by the verifier
       }
+      // an import is an append: each event must be one this server would have accepted
+      const problem = storedEventProblem(event);
+      if (problem && !firstProblem) firstProblem = { line, problem };
+      if (!byRun.has(event.runId)) byRun.set(event.runId, []);
+      byRun.get(event.runId)!.push(event);
     }
+    if (firstProblem)
+      throw new ValidationError(
+        'IMPORT.INVALID_EVENT',
+        `line ${firstProblem.line}: ${firstProblem.problem}; nothing was imported`,
+        undefined,
+        { line: firstProblem.line },
+      );
     const verdict = verifier.result();
     if (!verdict.ok) {
       const bad = verdict.runs.find((r) => !r.ok);
