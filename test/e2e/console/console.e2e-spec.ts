@@ -44,6 +44,43 @@ describe('the web console (Chromium, playwright-core)', () => {
     await screenshot(page, 'sign-in');
   });
 
+  it('sends a strict Content-Security-Policy: the console runs under it with no violation, an injected inline script does not run', async () => {
+    const index = await fetch(`${server.url}/console/`);
+    const csp = index.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /script-src 'self'(;|$)/, 'no unsafe-inline, no unsafe-eval');
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(index.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(index.headers.get('x-frame-options'), 'DENY');
+    const asset = (await index.text()).match(/src="([^"]+\.js)"/)?.[1];
+    assert.ok(asset, 'the index names its script');
+    assert.match(
+      (await fetch(`${server.url}${asset}`)).headers.get('content-security-policy') ?? '',
+      /default-src/,
+    );
+
+    const { context, page } = await signIn(browser, server, 'alice');
+    contexts.push(context);
+    // every violation of the policy in the page is recorded (the init script runs in each new document)
+    await context.addInitScript(
+      "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));",
+    );
+    await page.reload();
+    await page.goto(`${server.url}/console/#/inbox`);
+    await page.getByRole('heading', { name: /inbox/i }).first().waitFor();
+    await page.goto(`${server.url}/console/#/runs`);
+    await page.getByRole('heading', { name: /runs/i }).first().waitFor();
+    assert.deepEqual(
+      await page.evaluate('window.__violations'),
+      [],
+      'the console itself needs nothing the policy forbids',
+    );
+    const ran = await page.evaluate(
+      "new Promise((resolve) => { const s = document.createElement('script'); s.textContent = 'window.__injected = true'; document.body.appendChild(s); setTimeout(() => resolve(window.__injected === true), 100); })",
+    );
+    assert.equal(ran, false, 'an inline script injected into the page does not run');
+  });
+
   it('a participant starts a debate, watches it stream live, speaks when given the floor, and an agent answers', async () => {
     const { context, page } = await signIn(browser, server, 'carol');
     contexts.push(context);
