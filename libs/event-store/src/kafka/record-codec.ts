@@ -1,6 +1,6 @@
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { EventEnvelope } from '@parley/contracts';
-import { hashEvent } from '@parley/contracts';
+import { EventEnvelopeSchema, hashEvent } from '@parley/contracts';
 
 /**
  * A run-events record: key = runId, value = the event's JSON exactly as sealed, headers naming it
@@ -55,13 +55,11 @@ export function encodeRecord(
 }
 
 /**
- * The event a record carries, checked: a JSON object with a runId equal to the key, a seq, hashes
- * and a type, and a hash that matches its content. Throws an Error saying what is wrong.
- *
- * Deliberately not `EventEnvelopeSchema.parse`: the schema is stricter than what the log has always
- * accepted (imported streams are checked by their chain, not by the schema: an `at` with an offset, an
- * actor of another shape), and an instance whose decoder refused a record others accepted would hold
- * a different chain from theirs. Changing what counts as a bad record is a decision of its own.
+ * The event a record carries, checked: a JSON object that is a valid `EventEnvelopeSchema` envelope,
+ * with a runId equal to the key and a hash that matches its content. Throws an Error saying what is
+ * wrong. Since imports are checked like appends (`assertImportable` → `storedEventProblem`), nothing
+ * this version writes to the topic fails the schema; a record that does (written by hand, or imported
+ * by a version before that check) is refused by every instance alike, so they keep one chain.
  */
 export function decodeRecord(message: KafkaMessage): EventEnvelope {
   if (!message.value) throw new Error('empty value');
@@ -78,6 +76,13 @@ export function decodeRecord(message: KafkaMessage): EventEnvelope {
   }
   const key = message.key?.toString('utf8');
   if (key !== event.runId) throw new Error(`key ${key} differs from runId ${event.runId}`);
+  const envelope = EventEnvelopeSchema.safeParse(event);
+  if (!envelope.success) {
+    const issue = envelope.error.issues[0];
+    throw new Error(
+      `run ${event.runId} seq ${event.seq}: ${issue.path.join('.') || 'envelope'}: ${issue.message}`,
+    );
+  }
   if (hashEvent(event) !== event.hash)
     throw new Error(`run ${event.runId} seq ${event.seq} does not match its hash`);
   return event;

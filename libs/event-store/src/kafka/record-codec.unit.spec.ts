@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
+import { hashEvent, type EventEnvelope } from '@parley/contracts';
 import { sealBatch } from '../seal';
 import { message } from '../event-store.contract';
 import { decodeRecord, encodeRecord, recordHeaders, recordId } from './record-codec';
@@ -18,6 +19,11 @@ function received(sent: ReturnType<typeof encodeRecord>, offset = '0'): KafkaMes
     timestamp: '0',
     attributes: 0,
   } as KafkaMessage;
+}
+
+/** The event with its hash recomputed over what it now holds (an attacker with Parley's library). */
+function resealed(e: EventEnvelope): EventEnvelope {
+  return { ...e, hash: hashEvent(e) };
 }
 
 describe('run-events record codec', () => {
@@ -39,6 +45,20 @@ describe('run-events record codec', () => {
         'edited',
         received(encodeRecord('run-1', event, JSON.stringify({ ...event, type: 'run.completed' }), 0)),
         /does not match its hash/,
+      ],
+      [
+        'not an envelope (an actor of no known kind), its hash recomputed to match',
+        received(
+          encodeRecord(
+            'run-1',
+            event,
+            JSON.stringify(
+              resealed({ ...event, actor: { kind: 'robot', id: 'x' } } as unknown as EventEnvelope),
+            ),
+            0,
+          ),
+        ),
+        /actor\.kind/,
       ],
       [
         'bad seq',
