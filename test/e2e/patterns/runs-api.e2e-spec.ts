@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DECISIONS } from '@parley/contracts';
 import { after as afterAll, before, describe, it } from 'node:test';
 import { ParleyProcess, waitFor } from '@parley/testing';
 import { assertError, events, startRun, waitForStatus } from './helpers';
@@ -178,18 +179,7 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     assert.deepEqual(body('/api/runs').required, ['workflow', 'input']);
     assert.equal(body('/api/runs').additionalProperties, false);
     assert.deepEqual(Object.keys(body('/api/runs/{runId}/handoff').properties), ['to', 'reason']);
-    assert.deepEqual(body('/api/requests/{id}/decision').properties.decision.enum, [
-      'approve',
-      'reject',
-      'edit',
-      'feedback',
-      'confirm',
-      'decline',
-      'answer',
-      'handback',
-      'close',
-      'skip',
-    ]);
+    assert.deepEqual(body('/api/requests/{id}/decision').properties.decision.enum, [...DECISIONS]);
     assert.equal(body('/api/runs/{runId}/fork').properties.atSeq.type, 'integer');
     assert.equal(body('/api/runs/{runId}/cancel').properties.reason.maxLength, 2000);
   });

@@ -1,3 +1,4 @@
+import { ToolFailure } from '@parley/tools-sdk';
 import { z } from 'zod';
 import { ValidationError, modelToolName, toValidationError } from '@parley/contracts';
 import type { ParsedArgs, ToolSpec } from '../steps';
@@ -34,23 +35,13 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
 }
 
 /**
- * A tool's coded failure. `transient` (the service behind it refused, timed out, answered 429 or
- * 5xx): the engine runs the call again with the same idempotency key, within the workflow's
- * `retries`, after `retryAfterMs` when the service named one.
+ * A tool's coded failure: the SDK's `ToolFailure`, one class for module tools and built-in ones.
+ * `transient` (the service behind it refused, timed out, answered 429 or 5xx): the engine runs the
+ * call again with the same idempotency key, within the workflow's `retries`, after `retryAfterMs`
+ * when the service named one.
  */
-export class ToolError extends Error {
-  readonly transient: boolean;
-  readonly retryAfterMs?: number;
-  constructor(
-    readonly code: string,
-    message: string,
-    options: { transient?: boolean; retryAfterMs?: number } = {},
-  ) {
-    super(message);
-    this.transient = options.transient ?? false;
-    this.retryAfterMs = options.retryAfterMs;
-  }
-}
+export const ToolError = ToolFailure;
+export type ToolError = ToolFailure;
 
 /** Tools are TypeScript functions registered by name with a zod schema for their arguments. */
 export class ToolRegistry {

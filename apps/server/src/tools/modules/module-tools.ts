@@ -40,7 +40,10 @@ export async function moduleTools(
   return list.map(adapt);
 }
 
-/** A defined tool as the engine runs it: its coded failures (ToolFailure) become ToolErrors. */
+/**
+ * A defined tool as the engine runs it. `ToolError` is the SDK's `ToolFailure`; a coded failure from
+ * another copy of the SDK (a module with its own node_modules) is recognised by its shape and rebuilt.
+ */
 function adapt(tool: DefinedTool): ToolDefinition {
   return {
     name: tool.name,
