@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import type { EventStore } from '@parley/event-store';
+import { KafkaEventStore, type EventStore } from '@parley/event-store';
 import { RunEngine, chaosCrashHook, sigkillSelf, type ModelGateway, type ToolRegistry } from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
@@ -126,13 +126,14 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     );
   }
   let cluster: KafkaCluster | undefined;
-  if (store.kind === 'kafka') {
+  if (store instanceof KafkaEventStore) {
     try {
       cluster = await KafkaCluster.create({
         brokers: config.kafkaBrokers,
         instanceId: config.instanceId,
         prefix: config.kafkaTopicPrefix,
         store,
+        writers: store,
         runEventsTopic: runEventsTopic(config.kafkaTopicPrefix),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
