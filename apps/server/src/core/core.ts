@@ -8,7 +8,7 @@ import type { RunEvent } from '@parley/contracts';
 import type { ParleyConfig } from '../config/config';
 import { IdentityService } from '../auth/identity';
 import { RunsProjection } from '../projections/runs.projection';
-import { RefundLedger } from '../tools/refund-ledger';
+import { LocalRefunds, RefundLedger, RefundsClient, type Refunds } from '@parley/refunds';
 import { loadTools, type LoadedTools } from '../tools/tool-sources';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import { KafkaCluster } from '../cluster/kafka-cluster';
@@ -24,7 +24,8 @@ export interface ParleyCore {
   tools: ToolRegistry;
   /** The tools file's tools: MCP servers and their state, providers; closed with the core. */
   toolSources: LoadedTools;
-  ledger: RefundLedger;
+  /** The refunds the example tools made: the shared service (PARLEY_REFUNDS_URL) or the local ledger. */
+  ledger: Refunds;
   workflows: WorkflowCatalog;
   models: ModelGateway;
   offline?: OfflineModelServer;
@@ -70,8 +71,11 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     tokensFile: config.tokensFile,
   });
   if (identity.notice) logger.warn(identity.notice);
-  // The refunds ledger as GET /api/refunds reads it; the example tools module opens its own connection.
-  const ledger = new RefundLedger(config.dataDir);
+  // The refunds as GET /api/refunds reads them; the example tools module opens its own connection.
+  const ledger: Refunds = config.refundsUrl
+    ? new RefundsClient(config.refundsUrl)
+    : new LocalRefunds(new RefundLedger(config.dataDir));
+  if (config.refundsUrl) logger.log(`refunds: the shared refunds service at ${config.refundsUrl}`);
   const toolSources = await loadTools({
     file: config.toolsFile,
     dataDir: config.dataDir,
