@@ -58,7 +58,7 @@ export interface ParleyConfig {
   /** REST requests a second per client (bursts of twice that); 0: no limit. */
   httpRateLimit: number;
   /** Test only: crash (SIGKILL) at these engine step boundaries; undefined (the default) never. */
-  chaos?: ChaosSettings;
+  chaos?: ChaosSettings & { action: 'kill' | 'pause' };
 }
 
 /**
@@ -108,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
       points: settings.PARLEY_CHAOS_CRASH_POINTS,
       probability: settings.PARLEY_CHAOS_CRASH_PROBABILITY ?? DEFAULT_CRASH_PROBABILITY,
       seed: settings.PARLEY_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 32),
+      action: settings.PARLEY_CHAOS_ACTION ?? 'kill',
     },
   };
 }

@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { KafkaEventStore, type EventStore } from '@parley/event-store';
-import { RunEngine, chaosCrashHook, sigkillSelf, type ModelGateway, type ToolRegistry } from '@parley/engine';
+import {
+  RunEngine,
+  chaosCrashHook,
+  pauseSelfOnce,
+  sigkillSelf,
+  type ModelGateway,
+  type ToolRegistry,
+} from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
 import type { RunEvent } from '@parley/contracts';
@@ -126,7 +133,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const liveTokens = new LiveTokens();
   if (config.chaos) {
     logger.warn(
-      `CHAOS (test only): this process SIGKILLs itself at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
+      `CHAOS (test only): this process ${config.chaos.action === 'pause' ? 'pauses itself (SIGSTOP, once)' : 'SIGKILLs itself'} at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
     );
   }
   let cluster: KafkaCluster | undefined;
@@ -190,7 +197,12 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),
     crashPoint: config.chaos
-      ? chaosCrashHook(config.chaos, sigkillSelf(join(config.dataDir, 'chaos-crashes.log')))
+      ? chaosCrashHook(
+          config.chaos,
+          (config.chaos.action === 'pause' ? pauseSelfOnce : sigkillSelf)(
+            join(config.dataDir, 'chaos-crashes.log'),
+          ),
+        )
       : undefined,
   });
   return core;
