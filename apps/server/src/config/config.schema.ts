@@ -84,6 +84,11 @@ export const ConfigSchema = z
     PARLEY_KAFKA_PARTITIONS: integer(1, 1000)
       .default(12)
       .describe('partitions of `<prefix>.run-events` and `.commands` when created'),
+    PARLEY_KAFKA_REPLICATION_FACTOR: integer(1, 7)
+      .default(3)
+      .describe(
+        "replicas of Parley's topics when created (at most the brokers; min.insync.replicas 2); less is warned about at start",
+      ),
     PARLEY_KAFKA_SESSION_TIMEOUT_MS: integer(1000, 300_000)
       .default(10_000)
       .describe('an instance silent this long loses its runs to the others'),

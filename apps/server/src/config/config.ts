@@ -27,6 +27,7 @@ export interface ParleyConfig {
   importMaxBytes: number;
   kafkaBrokers: string[];
   kafkaPartitions: number;
+  kafkaReplicationFactor: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
   kafkaTopicPrefix: string;
   /** The owners' consumer group: an instance silent this long loses its runs to the others. */
@@ -81,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     importMaxBytes: settings.PARLEY_IMPORT_MAX_BYTES,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
+    kafkaReplicationFactor: settings.PARLEY_KAFKA_REPLICATION_FACTOR,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,
     kafkaSessionTimeoutMs: settings.PARLEY_KAFKA_SESSION_TIMEOUT_MS,
     kafkaHeartbeatIntervalMs: settings.PARLEY_KAFKA_HEARTBEAT_MS,

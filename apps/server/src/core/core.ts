@@ -147,6 +147,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
         writers: store,
         runEventsTopic: runEventsTopic(config.kafkaTopicPrefix),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        replicationFactor: config.kafkaReplicationFactor,
         heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
         log: (line) => logger.log(line),
         warn: (line) => logger.warn(line),

@@ -107,7 +107,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         brokers: config.brokers,
         topic: this.topic,
         partitions: config.partitions ?? 12,
-        replicationFactor: config.replicationFactor ?? 1,
+        replicationFactor: config.replicationFactor ?? 3,
       },
       this.out,
       closing,
@@ -120,6 +120,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       }),
       this.topic,
       config.probeIntervalMs ?? 1000,
+      config.brokers.length > 1 ? () => this.brokersAnswering() : undefined,
     );
     this.reachability.onChange((change) => this.reportReachability(change));
     this.transactionalIdPrefix = config.transactionalIdPrefix ?? this.topic;
@@ -392,6 +393,28 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   /** Called when the log becomes unreachable or reachable again; returns an unsubscribe. */
   onReachabilityChange(listener: (change: ReachabilityChange) => void): () => void {
     return this.reachability.onChange(listener);
+  }
+
+  /** A majority of the configured brokers answers a metadata request (each asked alone, at once). */
+  private async brokersAnswering(): Promise<boolean> {
+    const answers = await Promise.all(
+      this.config.brokers.map(async (broker) => {
+        const admin = createKafka(`${this.config.clientId ?? 'parley'}-quorum`, [broker], () => undefined, {
+          connectionTimeout: 1000,
+          requestTimeout: 2000,
+          retry: { retries: 0 },
+        }).admin();
+        try {
+          await admin.connect();
+          return (await admin.describeCluster()).controller != null;
+        } catch {
+          return false;
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      }),
+    );
+    return answers.filter(Boolean).length > this.config.brokers.length / 2;
   }
 
   /** One probe round-trip now (tests, and a recovery that should not wait for the next tick). */
