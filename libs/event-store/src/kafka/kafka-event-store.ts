@@ -511,6 +511,10 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     // Known and deliberate: retries are bounded so that `append` fails (uncertain, see above)
     // instead of hanging through a long outage.
     if (log.message.startsWith('Limiting retries for the idempotent producer')) return true;
+    // The broker's answer to a transaction begun while the previous one's commit markers are still
+    // being written (CONCURRENT_TRANSACTIONS): retried in a few ms (see fencing.ts), not an error.
+    if (/concurrent operation on the same transaction/.test(`${log.message} ${String(log.error ?? '')}`))
+      return true;
     // A just-created topic's partitions answer NOT_LEADER for a moment; the topic admin retries it.
     if (
       this.topicAdmin.creating &&
