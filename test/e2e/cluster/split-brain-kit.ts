@@ -96,13 +96,11 @@ export class SplitBrainCluster {
       stoppedByTest || (existsSync(chaosLog) && readFileSync(chaosLog, 'utf8').includes('SIGSTOP'));
     // Through B: the start is routed to A. (If A pauses before it answers, B runs it again after
     // the takeover: the idempotency key names the same run.)
-    const start = this.b
-      .client('carol')
-      .post('/api/runs', {
-        workflow: 'refund-desk',
-        input: `Please refund $250 for order #S${n}, it broke`,
-        idempotencyKey: key,
-      });
+    const start = this.b.client('carol').post('/api/runs', {
+      workflow: 'refund-desk',
+      input: `Please refund $250 for order #S${n}, it broke`,
+      idempotencyKey: key,
+    });
     let decision: Promise<unknown> | undefined;
     if (point !== 'before-model') {
       const started = await start;
