@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { EventEnvelope, NewEvent } from '@parley/contracts';
+import type { NewEvent } from '@parley/contracts';
 import { KafkaEventStore } from '@parley/event-store';
 import { readCommittedTopic, waitFor } from '@parley/testing';
 import { brokerModule, removeDir, type Broker } from './kafka-faults-kit';
