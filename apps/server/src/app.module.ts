@@ -18,6 +18,7 @@ import { RequestsHttpController } from './hitl/requests.http.controller';
 import { ResumeRunSaga } from './hitl/resume-run.saga';
 import { ErrorFilter } from './http/error.filter';
 import { NotificationsModule } from './notifications/notifications.module';
+import { MetricsHttpController } from './observability/metrics/metrics.http.controller';
 import { RealtimeGateway } from './realtime/realtime.gateway';
 import { RUN_COMMAND_HANDLERS } from './runs/commands/run-commands.handlers';
 import { StartRunHandler } from './runs/commands/start-run.handler';
@@ -36,6 +37,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     RefundsHttpController,
     ConsoleController,
     ClusterHttpController,
+    MetricsHttpController,
   ],
   providers: [
     StartRunHandler,

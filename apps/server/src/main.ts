@@ -10,6 +10,8 @@ import { createCore } from './core/core';
 import { IdentityService } from './auth/identity';
 import { contentTypePolicy } from './http/content-type.policy';
 import { rateLimitPolicy } from './http/rate-limit.policy';
+import { httpMetrics } from './observability/metrics/http-metrics.middleware';
+import { RealtimeGateway } from './realtime/realtime.gateway';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
@@ -31,6 +33,9 @@ async function bootstrap(): Promise<void> {
       }, config.shutdownTimeoutMs).unref();
     });
   }
+  app.use(httpMetrics(core.observability.metrics)); // first: refused requests (429, 415) count too
+  const gateway = app.get(RealtimeGateway);
+  core.observability.countSocketClients(() => gateway.server?.engine?.clientsCount ?? 0);
   if (config.httpRateLimit > 0) {
     const identity = app.get(IdentityService);
     const known = (authorization: string): boolean => {
