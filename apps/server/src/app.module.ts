@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { LoggerModule, type Params as PinoParams } from 'nestjs-pino';
 import { AuditHttpController } from './audit/audit.http.controller';
 import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
 import { AuthGuard } from './auth/auth.guard';
@@ -55,7 +56,11 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
   ],
 })
 export class AppModule {
-  static forRoot(core: ParleyCore): DynamicModule {
-    return { module: AppModule, imports: [CoreModule.forRoot(core)] };
+  /** `jsonLogs`: the JSON log format's pino settings (request lines through pino-http). */
+  static forRoot(core: ParleyCore, jsonLogs?: PinoParams): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(core), ...(jsonLogs ? [LoggerModule.forRoot(jsonLogs)] : [])],
+    };
   }
 }
