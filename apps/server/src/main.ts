@@ -11,6 +11,7 @@ import { IdentityService } from './auth/identity';
 import { contentTypePolicy } from './http/content-type.policy';
 import { rateLimitPolicy } from './http/rate-limit.policy';
 import { jsonLogParams, jsonNestLogger } from './observability/logging/json-logs';
+import { httpTracing } from './observability/tracing/http-tracing.middleware';
 import { httpMetrics } from './observability/metrics/http-metrics.middleware';
 import { RealtimeGateway } from './realtime/realtime.gateway';
 
@@ -42,6 +43,8 @@ async function bootstrap(): Promise<void> {
     });
   }
   app.use(httpMetrics(core.observability.metrics)); // first: refused requests (429, 415) count too
+  const tracing = core.observability.tracing;
+  if (tracing) app.use(httpTracing(tracing));
   const gateway = app.get(RealtimeGateway);
   core.observability.countSocketClients(() => gateway.server?.engine?.clientsCount ?? 0);
   if (config.httpRateLimit > 0) {

@@ -6,6 +6,7 @@ import { ParleyMetrics } from './metrics/parley-metrics';
 import { RunMetrics } from './metrics/run-metrics';
 import { registerStateGauges } from './metrics/state-gauges';
 import { RunObserver, type RunEventObserver } from './run-observer';
+import { RunTracing } from './tracing/run-tracing';
 
 /** What observing needs of the core, once it is built. */
 export interface ObservedCore {
@@ -23,6 +24,8 @@ export interface ObservedCore {
  */
 export class Observability {
   readonly metrics: ParleyMetrics;
+  /** On when an OTLP endpoint is configured. */
+  readonly tracing?: RunTracing;
   private observer?: RunObserver;
   private kafkaLag?: KafkaLag;
   private socketClients: () => number = () => 0;
@@ -32,6 +35,7 @@ export class Observability {
     private readonly warn: (line: string) => void,
   ) {
     this.metrics = new ParleyMetrics();
+    if (config.tracing) this.tracing = new RunTracing(config.tracing);
   }
 
   /** Times every append of the log (`parley_event_log_append_duration_seconds{log}`). */
@@ -72,6 +76,7 @@ export class Observability {
           : undefined,
     });
     const observers: RunEventObserver[] = [new RunMetrics(this.metrics)];
+    if (this.tracing) observers.push(this.tracing);
     this.observer = new RunObserver(core.store, core.owns, observers, this.warn);
     await this.observer.start();
   }
@@ -79,5 +84,6 @@ export class Observability {
   async close(): Promise<void> {
     this.observer?.stop();
     await this.kafkaLag?.close();
+    await this.tracing?.close();
   }
 }
