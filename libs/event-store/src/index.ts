@@ -9,3 +9,4 @@ export * from './kafka/kafka-client';
 export * from './kafka/kafka-reachability';
 export { ensureTopics } from './kafka/kafka-topics.mjs';
 export * from './keyed-lock';
+export * from './kafka/replication';

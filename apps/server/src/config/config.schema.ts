@@ -84,6 +84,11 @@ export const ConfigSchema = z
     PARLEY_KAFKA_PARTITIONS: integer(1, 1000)
       .default(12)
       .describe('partitions of `<prefix>.run-events` and `.commands` when created'),
+    PARLEY_KAFKA_REPLICATION_FACTOR: integer(1, 7)
+      .default(3)
+      .describe(
+        "replicas of Parley's topics when created (at most the brokers; min.insync.replicas 2); less is warned about at start",
+      ),
     PARLEY_KAFKA_SESSION_TIMEOUT_MS: integer(1000, 300_000)
       .default(10_000)
       .describe('an instance silent this long loses its runs to the others'),
@@ -105,6 +110,16 @@ export const ConfigSchema = z
       .optional()
       .meta({ shownDefault: 'tools/examples.tools.yaml' } satisfies SettingMeta)
       .describe('the tools file (YAML or JSON): MCP servers, HTTP tools, tool modules, model providers'),
+    PARLEY_REFUNDS_URL: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!/^https?:\/\//.test(url) || !URL.canParse(url))
+          ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe(
+        'the shared refunds service of the example tools (npm run refunds:start); unset: a ledger in the data folder',
+      ),
     PARLEY_MODEL: z
       .string()
       .optional()
@@ -198,6 +213,13 @@ export const ConfigSchema = z
       })
       .optional()
       .describe('test only: crash (SIGKILL) at these engine step boundaries, or `all`'),
+    PARLEY_CHAOS_ACTION: z
+      .enum(['kill', 'pause'], { error: 'must be kill or pause' })
+      .optional()
+      .meta({ shownDefault: 'kill' } satisfies SettingMeta)
+      .describe(
+        'test only: at a crash point, SIGKILL, or pause once (SIGSTOP itself; the test sends SIGCONT)',
+      ),
     // Optional, not defaulted: set without crash points, they are a mistake (checked below).
     PARLEY_CHAOS_CRASH_PROBABILITY: z.coerce
       .number({ error: 'must be a number above 0 and at most 1' })
@@ -224,7 +246,11 @@ export const ConfigSchema = z
       if (bad !== undefined) ctx.addIssue({ code: 'custom', path, message: `"${bad}" is not host:port` });
     }
     if (env.PARLEY_CHAOS_CRASH_POINTS === undefined) {
-      for (const name of ['PARLEY_CHAOS_CRASH_PROBABILITY', 'PARLEY_CHAOS_SEED'] as const) {
+      for (const name of [
+        'PARLEY_CHAOS_CRASH_PROBABILITY',
+        'PARLEY_CHAOS_SEED',
+        'PARLEY_CHAOS_ACTION',
+      ] as const) {
         if (env[name] !== undefined)
           ctx.addIssue({
             code: 'custom',

@@ -27,6 +27,7 @@ export interface ParleyConfig {
   importMaxBytes: number;
   kafkaBrokers: string[];
   kafkaPartitions: number;
+  kafkaReplicationFactor: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
   kafkaTopicPrefix: string;
   /** The owners' consumer group: an instance silent this long loses its runs to the others. */
@@ -39,6 +40,8 @@ export interface ParleyConfig {
   workflowsDir: string;
   /** The tools file; undefined: none (the shipped one is the default, when it is there). */
   toolsFile?: string;
+  /** The shared refunds service (PARLEY_REFUNDS_URL); unset: the ledger in the data folder. */
+  refundsUrl?: string;
   /** The model of every agent that names none; undefined: `offline`. */
   defaultModel?: string;
   /** The built console; undefined: dist/console of this checkout. */
@@ -56,7 +59,7 @@ export interface ParleyConfig {
   /** REST requests a second per client (bursts of twice that); 0: no limit. */
   httpRateLimit: number;
   /** Test only: crash (SIGKILL) at these engine step boundaries; undefined (the default) never. */
-  chaos?: ChaosSettings;
+  chaos?: ChaosSettings & { action: 'kill' | 'pause' };
   /** GET /metrics needs this bearer token when set. */
   metricsToken?: string;
   /** Log lines: JSON (pino) or Nest's text; PARLEY_LOG_FORMAT, else JSON when stdout is not a terminal. */
@@ -94,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     importMaxBytes: settings.PARLEY_IMPORT_MAX_BYTES,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
+    kafkaReplicationFactor: settings.PARLEY_KAFKA_REPLICATION_FACTOR,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,
     kafkaSessionTimeoutMs: settings.PARLEY_KAFKA_SESSION_TIMEOUT_MS,
     kafkaHeartbeatIntervalMs: settings.PARLEY_KAFKA_HEARTBEAT_MS,
@@ -101,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     clusterCommandTimeoutMs: settings.PARLEY_CLUSTER_COMMAND_TIMEOUT_MS,
     workflowsDir: workflowsDir(settings.PARLEY_WORKFLOWS_DIR),
     toolsFile: toolsFile(settings.PARLEY_TOOLS_FILE),
+    refundsUrl: settings.PARLEY_REFUNDS_URL,
     defaultModel: settings.PARLEY_MODEL,
     consoleDir: settings.PARLEY_CONSOLE_DIR === undefined ? undefined : resolve(settings.PARLEY_CONSOLE_DIR),
     llm:
@@ -123,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
       points: settings.PARLEY_CHAOS_CRASH_POINTS,
       probability: settings.PARLEY_CHAOS_CRASH_PROBABILITY ?? DEFAULT_CRASH_PROBABILITY,
       seed: settings.PARLEY_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 32),
+      action: settings.PARLEY_CHAOS_ACTION ?? 'kill',
     },
   };
 }

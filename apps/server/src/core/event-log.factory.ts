@@ -17,10 +17,15 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       brokers: config.kafkaBrokers,
       clientId: config.instanceId,
       partitions: config.kafkaPartitions,
+      replicationFactor: config.kafkaReplicationFactor,
       topic: runEventsTopic(config.kafkaTopicPrefix),
       localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
       log,
       debug: config.kafkaDebug,
+      // The owners' group hands out the partitions to write (KafkaCluster): a claim fences the previous owner.
+      writes: 'claimed',
+      // A transaction left open by a paused owner is aborted by the next owner's claim; this bounds it otherwise.
+      transactionTimeoutMs: Math.max(60_000, 3 * config.kafkaSessionTimeoutMs),
     });
   } catch (error) {
     throw new ConfigError(

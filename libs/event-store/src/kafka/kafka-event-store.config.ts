@@ -9,7 +9,10 @@ export interface KafkaEventStoreConfig {
   topic?: string;
   /** Used only when the topic is created. Default 12. */
   partitions?: number;
-  /** Used only when the topic is created. Default 1 (production: 3). */
+  /**
+   * Used only when the topic is created, at most the cluster's brokers. Default 3 (with
+   * min.insync.replicas 2); a topic with less is warned about at open.
+   */
   replicationFactor?: number;
   /**
    * The materialised local store: a folder (`events.db` inside it) or `:memory:`. A persisted
@@ -25,6 +28,16 @@ export interface KafkaEventStoreConfig {
   connectTimeoutMs?: number;
   /** Bound on the initial catch-up in `open` (and the default for `waitForCatchUp`). Default 120 000 ms. */
   catchUpTimeoutMs?: number;
+  /**
+   * Which partitions this store writes. `all` (default): it claims every partition at open (one
+   * writer for the topic). `claimed`: only those handed to `claim` (the owners' group of a cluster).
+   * A claim fences every earlier claimant of the partition at the broker.
+   */
+  writes?: 'all' | 'claimed';
+  /** Prefix of the partitions' transactional ids (`<prefix>/p<n>`). Default: the topic. */
+  transactionalIdPrefix?: string;
+  /** How long the broker lets a transaction stay open before aborting it. Default 60 000 ms. */
+  transactionTimeoutMs?: number;
   /** Period of the reachability probe (one ListOffsets round-trip). Default 1000 ms. */
   probeIntervalMs?: number;
 }
