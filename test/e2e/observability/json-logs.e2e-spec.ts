@@ -19,7 +19,8 @@ const linesOf = (server: ParleyProcess): string[] =>
 
 describe('logs: JSON lines when stdout is not a terminal', () => {
   it('every line is a JSON object; lines about a run carry its runId; no token or secret is written', async () => {
-    const server = await ParleyProcess.start({ env: SECRETS });
+    // PARLEY_LOG_FORMAT blank = unset: the server decides from its stdout, a pipe here
+    const server = await ParleyProcess.start({ env: { ...SECRETS, PARLEY_LOG_FORMAT: '' } });
     let runId = '';
     try {
       const carol = server.client('carol');

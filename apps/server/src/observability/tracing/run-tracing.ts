@@ -17,6 +17,7 @@ import type { TracingConfig } from '../../config/config';
 import type { RunEventObserver } from '../run-observer';
 import type { RunTrail, TurnTrail } from '../run-trail';
 import { PinnedIdGenerator, spanIdOf } from './pinned-ids';
+import { setToolTraceSource } from './tool-trace-context';
 
 interface SpanRecord {
   name: string;
@@ -41,6 +42,8 @@ interface SpanRecord {
 export class RunTracing implements RunEventObserver {
   private readonly ids = new PinnedIdGenerator();
   private readonly provider: NodeTracerProvider;
+  /** The trace context of the runs seen here that have not ended: what a tool call sends on. */
+  private readonly traces = new Map<string, RunTraceContext>();
   readonly tracer: Tracer;
 
   constructor(private readonly config: TracingConfig) {
@@ -56,6 +59,10 @@ export class RunTracing implements RunEventObserver {
     // the global provider, W3C trace-context propagation and the async context (HTTP spans, log lines)
     this.provider.register();
     this.tracer = this.provider.getTracer('parley');
+    setToolTraceSource((runId, callId) => {
+      const run = this.traces.get(runId);
+      return run && `00-${run.traceId}-${spanIdOf(runId, `tool:${callId}`)}-01`;
+    });
   }
 
   /** The trace context a new run records: under the active span (an HTTP request's), else a new trace. */
@@ -70,6 +77,8 @@ export class RunTracing implements RunEventObserver {
   observe(event: RunEvent, trail: RunTrail): void {
     const run = trail.trace ?? (event.type === 'run.started' ? event.data.trace : undefined);
     if (!run) return; // started with tracing off: no trace to add to
+    if (event.type === 'run.completed' || event.type === 'run.cancelled') this.traces.delete(event.runId);
+    else this.traces.set(event.runId, run);
     for (const span of this.closedBy(event, trail, run)) this.emit(run, span);
   }
 
@@ -259,6 +268,7 @@ export class RunTracing implements RunEventObserver {
   }
 
   async close(): Promise<void> {
+    setToolTraceSource(undefined);
     await this.provider.forceFlush().catch(() => undefined);
     await this.provider.shutdown().catch(() => undefined);
   }
