@@ -160,6 +160,47 @@ export const ConfigSchema = z
     PARLEY_HTTP_RATE_LIMIT: integer(0, 1_000_000)
       .default(1000)
       .describe('REST requests a second per client, bursts of twice that; 0: no limit'),
+    PARLEY_METRICS_TOKEN: z
+      .string()
+      .min(16, { error: 'must be at least 16 characters' })
+      .optional()
+      .describe('when set, GET /metrics needs it as a bearer token (else /metrics is public)'),
+    PARLEY_LOG_FORMAT: z
+      .enum(['json', 'text'], { error: 'must be "json" or "text"' })
+      .optional()
+      .meta({ shownDefault: 'json off a terminal' } satisfies SettingMeta)
+      .describe(
+        'log lines: `json` (one object a line) or `text`; default json when stdout is not a terminal',
+      ),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!isHttpUrl(url)) ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe(
+        'traces: the OTLP/HTTP endpoint (`/v1/traces` is added); unset (and no traces endpoint): no tracing',
+      ),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!isHttpUrl(url)) ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe('traces: the full OTLP/HTTP traces URL (overrides OTEL_EXPORTER_OTLP_ENDPOINT)'),
+    OTEL_EXPORTER_OTLP_PROTOCOL: z
+      .enum(['http/protobuf', 'http/json'], { error: 'must be "http/protobuf" or "http/json"' })
+      .default('http/protobuf')
+      .describe('traces: the OTLP encoding'),
+    OTEL_TRACES_EXPORTER: z
+      .enum(['otlp', 'none'], { error: 'must be "otlp" or "none"' })
+      .default('otlp')
+      .describe('`none` turns tracing off even with an endpoint set'),
+    OTEL_SERVICE_NAME: z.string().default('parley').describe("traces: the service's name (`service.name`)"),
+    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: z
+      .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+      .default('false')
+      .describe('traces: `true` records tool call arguments and results on `execute_tool` spans'),
     PARLEY_CHAOS_CRASH_POINTS: z
       .string()
       .transform((raw, ctx) => {

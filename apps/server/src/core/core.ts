@@ -23,6 +23,7 @@ import { LocalOwnership, type Ownership } from '../cluster/ownership';
 import { DataDirLock } from './data-dir-lock';
 import { openEventLog, runEventsTopic } from './event-log.factory';
 import { LiveTokens } from './live-tokens';
+import { Observability } from '../observability/observability';
 
 /** Everything a Parley instance is made of, built once at start-up (plain classes; Nest wires them in). */
 export interface ParleyCore {
@@ -44,6 +45,8 @@ export interface ParleyCore {
   ownership: Ownership;
   /** Kafka mode only: ownership by consumer group, command routing, token fan-out. */
   cluster?: KafkaCluster;
+  /** Metrics (GET /metrics) and traces, derived from the log's new events. */
+  observability: Observability;
   /** Set by the CQRS wiring: appended events go to the EventBus (sagas) from here. */
   publish: (events: RunEvent[]) => void;
   close(): Promise<void>;
@@ -126,7 +129,9 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   }
   const models = new OpenAiModelGateway({ defaultProvider: provider });
 
+  const observability = new Observability(config, (line) => logger.warn(line));
   const store = await openEventLog(config, log);
+  observability.instrumentStore(store);
   logger.log(
     `event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`,
   );
@@ -173,6 +178,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     ownership,
     cluster,
     projection: new RunsProjection(store),
+    observability,
     publish: () => undefined,
     engine: undefined as unknown as RunEngine,
     close: async () => {
@@ -183,6 +189,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
       await toolSources.close();
       ledger.close();
       await offline?.close();
+      await observability.close(); // last: the spans of the runs' last events are flushed
     },
   };
   core.engine = new RunEngine({
