@@ -199,10 +199,18 @@ export class SqliteLog {
   close(): void {
     void this.checkpointer?.terminate();
     if (!this.db.open) return;
-    try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {
-      // busy (a reader still open): the WAL is checkpointed by the next open
+    // The background checkpointer may be in the middle of its own checkpoint (it stops at its next
+    // turn): SQLite then answers busy at once, without waiting. Try again for up to a second.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let attempt = 0; attempt < 40; attempt++) {
+      try {
+        const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+        if (!result?.busy) break;
+      } catch {
+        // a reader still open: the WAL is checkpointed by the next open
+        break;
+      }
+      Atomics.wait(pause, 0, 0, 25);
     }
     this.db.close();
   }
