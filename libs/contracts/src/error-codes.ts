@@ -76,6 +76,11 @@ export const ERROR_CODES = {
   'IMPORT.WRONG_RUN': 'an event of another run in a stream to import',
   'IMPORT.CHAIN_BROKEN': 'a stream to import whose hash chain does not verify',
   'IMPORT.RUN_EXISTS': 'a run of the file exists here already; nothing was imported',
+  'IMPORT.UNSIGNED': 'an export whose manifest carries no signature: nothing says which server wrote it',
+  'IMPORT.UNTRUSTED_KEY':
+    "an export signed by a key that is neither this server's nor one of PARLEY_TRUSTED_KEYS",
+  'IMPORT.FORGED':
+    'an export whose signature does not hold, or whose chain does not reach a head its server signed; the run and seq are named',
 
   'EVENT.UNKNOWN_TYPE': 'an event type the registry does not know',
   'EVENT.ACTOR_NOT_ALLOWED': 'an actor of a kind that may not produce this event type',

@@ -25,6 +25,12 @@ export interface ParleyConfig {
   shutdownTimeoutMs: number;
   /** The largest body POST /api/import reads. */
   importMaxBytes: number;
+  /** The signing key's file (created there on first start when it is the default one). */
+  signingKeyFile: string;
+  /** Whether `signingKeyFile` was given (then it must exist) or is the default. */
+  signingKeyGiven: boolean;
+  /** Public keys whose exports an import accepts, besides this server's own. */
+  trustedKeys: string[];
   kafkaBrokers: string[];
   kafkaPartitions: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
@@ -77,6 +83,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     sqliteSync: settings.PARLEY_SQLITE_SYNC,
     shutdownTimeoutMs: settings.PARLEY_SHUTDOWN_TIMEOUT_MS,
     importMaxBytes: settings.PARLEY_IMPORT_MAX_BYTES,
+    signingKeyFile: resolve(settings.PARLEY_SIGNING_KEY_FILE ?? resolve(dataDir, 'signing-key.pem')),
+    signingKeyGiven: settings.PARLEY_SIGNING_KEY_FILE !== undefined,
+    trustedKeys: settings.PARLEY_TRUSTED_KEYS,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,
