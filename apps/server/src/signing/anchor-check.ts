@@ -37,7 +37,7 @@ export async function checkAnchors(
   logRuns: Array<{ runId: string; status: string }>,
 ): Promise<AnchorsVerdict> {
   const runs: AnchoredRunCheck[] = [];
-  for (const runId of anchors.runs()) runs.push(await checkRun(store, runId, anchors.latest(runId)!));
+  for (const runId of anchors.runs()) runs.push(await checkRun(store, runId, anchors.heads(runId)));
   const anchored = new Set(anchors.runs());
   for (const run of logRuns) {
     if (anchored.has(run.runId) || run.status === 'running') continue;
@@ -54,7 +54,8 @@ export async function checkAnchors(
   return { ok: problems === 0, checked: runs.length, problems, runs };
 }
 
-async function checkRun(store: EventStore, runId: string, anchor: SignedHead): Promise<AnchoredRunCheck> {
+async function checkRun(store: EventStore, runId: string, heads: SignedHead[]): Promise<AnchoredRunCheck> {
+  const anchor = heads[heads.length - 1];
   const stored = await store.head(runId);
   const base = { runId, anchored: anchor, stored };
   if (!stored)
@@ -64,19 +65,15 @@ async function checkRun(store: EventStore, runId: string, anchor: SignedHead): P
       problem: 'deleted',
       message: `run ${runId} is anchored at seq ${anchor.seq} but is not in the log: it was deleted`,
     };
-  if (stored.seq < anchor.seq)
-    return {
-      ...base,
-      ok: false,
-      problem: 'truncated',
-      message: `run ${runId} is anchored at seq ${anchor.seq} but the log ends at seq ${stored.seq}: it was cut short`,
-    };
+  // every anchored head, not only the last: a rewritten run that went on would pass the last one
+  const wanted = new Map(heads.map((h) => [h.seq, h]));
+  const highest = Math.max(...heads.map((h) => h.seq));
   const verifier = new ChainVerifier();
-  let atAnchor: string | undefined;
+  const found = new Map<number, string>();
   for await (const event of store.stream(runId)) {
-    if (event.seq > anchor.seq) break;
+    if (event.seq > highest) break;
     verifier.push(event);
-    if (event.seq === anchor.seq) atAnchor = event.hash;
+    if (wanted.has(event.seq)) found.set(event.seq, event.hash);
   }
   const chain = verifier.result();
   if (!chain.ok)
@@ -86,12 +83,28 @@ async function checkRun(store: EventStore, runId: string, anchor: SignedHead): P
       problem: 'broken',
       message: `run ${runId} does not verify: ${chain.message}`,
     };
-  if (atAnchor !== anchor.hash)
-    return {
-      ...base,
-      ok: false,
-      problem: 'rewritten',
-      message: `run ${runId}: at seq ${anchor.seq} the log's hash is ${atAnchor}, the anchored one ${anchor.hash}: its history was rewritten at or before seq ${anchor.seq}`,
-    };
-  return { ...base, ok: true, message: `run ${runId} passes through its anchored head at seq ${anchor.seq}` };
+  for (const head of heads) {
+    const hash = found.get(head.seq);
+    if (hash === undefined)
+      return {
+        ...base,
+        anchored: head,
+        ok: false,
+        problem: 'truncated',
+        message: `run ${runId} is anchored at seq ${head.seq} but the log ends at seq ${stored.seq}: it was cut short`,
+      };
+    if (hash !== head.hash)
+      return {
+        ...base,
+        anchored: head,
+        ok: false,
+        problem: 'rewritten',
+        message: `run ${runId}: at seq ${head.seq} the log's hash is ${hash}, the anchored one ${head.hash}: its history was rewritten at or before seq ${head.seq}`,
+      };
+  }
+  return {
+    ...base,
+    ok: true,
+    message: `run ${runId} passes through its ${heads.length} anchored heads (the last at seq ${anchor.seq})`,
+  };
 }
