@@ -87,7 +87,10 @@ export const ERROR_CODES = {
   'EVENT.INVALID_DATA': "an event's data does not match its type's schema",
   'EVENT_STORE.CONCURRENCY': 'someone appended to the run first (a stale expected seq); nothing was written',
   'EVENT_STORE.EVENT_ID_CONFLICT': 'an event id that is already in the log with other content',
-  'EVENT_STORE.UNAVAILABLE': 'a write whose outcome is unknown (the log did not answer)',
+  'EVENT_STORE.UNAVAILABLE':
+    'a write that failed: Kafka, its outcome is unknown (the log did not answer); SQLite, the storage refused it (disk full, I/O error, read-only: the cause is in details) and nothing was written; /health is degraded until the storage takes writes again',
+  'EVENT_STORE.DAMAGED':
+    'start-up: the SQLite log is damaged (write-ahead log, structure, or a chain of a recently written run); the server refuses to serve it and says how to repair it',
   'EVENT_STORE.KAFKA_UNREACHABLE': 'the Kafka brokers cannot be reached',
   'EVENT_LOG.UNAVAILABLE': 'the Kafka log is unreachable: nothing was written; try again once /health is 200',
   'STATUS.UNAVAILABLE': 'the server is not ready (or degraded) for this',

@@ -9,3 +9,5 @@ export * from './kafka/kafka-client';
 export * from './kafka/kafka-reachability';
 export { ensureTopics } from './kafka/kafka-topics.mjs';
 export * from './keyed-lock';
+export { damagedLog } from './sqlite/integrity';
+export { storageFaultOf } from './sqlite/storage-fault';

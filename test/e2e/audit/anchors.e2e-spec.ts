@@ -97,7 +97,20 @@ describe('anchors: a deleted or rewritten run is found', () => {
       update.run(JSON.stringify(sealed), sealed.hash, runs.rewritten, row.seq);
     }
     db.close();
-    server = await ParleyProcess.start({ dataDir: server.dataDir });
+    // the server itself refuses to serve a log that holds less than its anchors
+    const refused = await ParleyProcess.start({ dataDir: server.dataDir }).then(
+      (s) => s.stop().then(() => ''),
+      (error: Error) => error.message,
+    );
+    assert.match(
+      refused,
+      /cannot start: the event log .*events\.db is damaged: it holds less than its anchor stream/,
+    );
+    assert.match(refused, new RegExp(`run ${runs.deleted} is anchored at seq \\d+, the log has no such run`));
+    assert.match(refused, new RegExp(`run ${runs.rewritten} has another event at its anchored seq`));
+    assert.match(refused, /To repair: /);
+    // started anyway, as after a repair: the check names them
+    server = await ParleyProcess.start({ dataDir: server.dataDir, env: { PARLEY_ACCEPT_LOST_EVENTS: '1' } });
     assert.equal(
       (await server.client().get(`/api/runs/${runs.rewritten}/verify`)).body.ok,
       true,

@@ -71,6 +71,13 @@ export const ConfigSchema = z
       .describe(
         "public keys whose exports POST /api/import accepts, besides the server's own (comma-separated)",
       ),
+    PARLEY_ACCEPT_LOST_EVENTS: z
+      .string()
+      .optional()
+      .transform((raw) => raw !== undefined)
+      .describe(
+        'any value: start although the log holds fewer events or runs than its anchor stream says (after a repair); `parley verify --anchors` then names them',
+      ),
     PARLEY_SHUTDOWN_TIMEOUT_MS: integer(100, 600_000)
       .default(10_000)
       .describe('on SIGTERM/SIGINT: the longest the server drains work and closes its logs before it exits'),

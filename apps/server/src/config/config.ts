@@ -31,6 +31,8 @@ export interface ParleyConfig {
   signingKeyGiven: boolean;
   /** Public keys whose exports an import accepts, besides this server's own. */
   trustedKeys: string[];
+  /** Start although the log lost events its anchor stream knew of (after a repair). */
+  acceptLostEvents: boolean;
   kafkaBrokers: string[];
   kafkaPartitions: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     signingKeyFile: resolve(settings.PARLEY_SIGNING_KEY_FILE ?? resolve(dataDir, 'signing-key.pem')),
     signingKeyGiven: settings.PARLEY_SIGNING_KEY_FILE !== undefined,
     trustedKeys: settings.PARLEY_TRUSTED_KEYS,
+    acceptLostEvents: settings.PARLEY_ACCEPT_LOST_EVENTS,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,

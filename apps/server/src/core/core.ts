@@ -131,6 +131,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     const anchors = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
     if (anchors.notice) logger.warn(anchors.notice);
     signer = new HeadSigner(store, signingKey, anchors, (line) => logger.warn(line));
+    await signer.checkAgainstAnchors(join(config.dataDir, 'events.db'), config.acceptLostEvents);
     await signer.start();
   } catch (error) {
     await store.close().catch(() => undefined);

@@ -1,6 +1,6 @@
 import type { StoredEvent } from '@parley/contracts';
 import { signHead, type SignedHead } from '@parley/contracts';
-import type { EventStore, Subscription } from '@parley/event-store';
+import { damagedLog, type EventStore, type Subscription } from '@parley/event-store';
 import type { AnchorLine, AnchorLog } from './anchor-log';
 import type { SigningKey } from './signing-key';
 
@@ -40,6 +40,50 @@ export class HeadSigner {
     readonly anchors: AnchorLog,
     private readonly warn: (line: string) => void,
   ) {}
+
+  /**
+   * The log against the anchor stream first (SQLite): a log that ends before the position the signer
+   * had read, or that lacks the anchored head of a run, lost events without a word (a damaged
+   * write-ahead log, a restored or replaced file): refused (EVENT_STORE.DAMAGED) unless `acceptLost`.
+   */
+  async checkAgainstAnchors(file: string, acceptLost: boolean): Promise<void> {
+    if (this.store.kind !== 'sqlite') return;
+    const problems: string[] = [];
+    const last = await this.store.lastPosition();
+    if (this.anchors.watermark() > last)
+      problems.push(
+        `the log ends at position ${last}, but its anchor stream was written after position ${this.anchors.watermark()}`,
+      );
+    for (const runId of this.anchors.runs()) {
+      const anchored = this.anchors.latest(runId)!;
+      const head = await this.store.head(runId);
+      if (!head || head.seq < anchored.seq) {
+        problems.push(
+          `run ${runId} is anchored at seq ${anchored.seq}, the log has ${head ? `only seq ${head.seq}` : 'no such run'}`,
+        );
+      } else {
+        const at = await this.hashAt(runId, anchored.seq);
+        if (at !== anchored.hash)
+          problems.push(`run ${runId} has another event at its anchored seq ${anchored.seq} (rewritten)`);
+      }
+      if (problems.length >= 5) break;
+    }
+    if (!problems.length) return;
+    const what = `${problems.join('; ')} (anchor stream ${this.anchors.file})`;
+    if (acceptLost) {
+      this.warn(
+        `the event log lost events its anchors know of: ${what}; starting anyway (PARLEY_ACCEPT_LOST_EVENTS)`,
+      );
+      return;
+    }
+    throw damagedLog(file, `it holds less than its anchor stream: ${what}`);
+  }
+
+  private async hashAt(runId: string, seq: number): Promise<string | undefined> {
+    for await (const event of this.store.stream(runId, { fromSeq: seq }))
+      return event.seq === seq ? event.hash : undefined;
+    return undefined;
+  }
 
   /** From the anchor stream's watermark (SQLite positions are stable; Kafka's local ones are rebuilt: from 0). */
   start(): Promise<void> {
