@@ -7,3 +7,4 @@ export * from './proc-stats';
 export * from './child-rpc';
 export * from './gate-invariant';
 export * from './signing';
+export * from './topic-audit';

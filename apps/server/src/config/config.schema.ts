@@ -128,6 +128,16 @@ export const ConfigSchema = z
       .optional()
       .meta({ shownDefault: 'tools/examples.tools.yaml' } satisfies SettingMeta)
       .describe('the tools file (YAML or JSON): MCP servers, HTTP tools, tool modules, model providers'),
+    PARLEY_REFUNDS_URL: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!/^https?:\/\//.test(url) || !URL.canParse(url))
+          ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe(
+        'the shared refunds service of the example tools (npm run refunds:start); unset: a ledger in the data folder',
+      ),
     PARLEY_MODEL: z
       .string()
       .optional()

@@ -47,6 +47,8 @@ export interface ParleyConfig {
   workflowsDir: string;
   /** The tools file; undefined: none (the shipped one is the default, when it is there). */
   toolsFile?: string;
+  /** The shared refunds service (PARLEY_REFUNDS_URL); unset: the ledger in the data folder. */
+  refundsUrl?: string;
   /** The model of every agent that names none; undefined: `offline`. */
   defaultModel?: string;
   /** The built console; undefined: dist/console of this checkout. */
@@ -98,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     clusterCommandTimeoutMs: settings.PARLEY_CLUSTER_COMMAND_TIMEOUT_MS,
     workflowsDir: workflowsDir(settings.PARLEY_WORKFLOWS_DIR),
     toolsFile: toolsFile(settings.PARLEY_TOOLS_FILE),
+    refundsUrl: settings.PARLEY_REFUNDS_URL,
     defaultModel: settings.PARLEY_MODEL,
     consoleDir: settings.PARLEY_CONSOLE_DIR === undefined ? undefined : resolve(settings.PARLEY_CONSOLE_DIR),
     llm:
