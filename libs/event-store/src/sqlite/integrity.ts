@@ -122,10 +122,20 @@ export function checkOpenedLog(log: SqliteLog, file: string): void {
   try {
     for (const runId of log.runsSince(log.lastPosition() - RECENT_EVENTS)) {
       const verifier = new ChainVerifier();
-      for (const event of log.iterate(runId)) verifier.push(event);
+      let undecodable: number | undefined;
+      for (const event of log.iterate(runId)) {
+        verifier.push(event);
+        // bytes that are no UTF-8 inside an event: the disk's damage, not an edit someone made
+        if (undecodable === undefined && JSON.stringify(event).includes('\uFFFD')) undecodable = event.seq;
+      }
       const verdict = verifier.result();
-      if (!verdict.ok)
-        throw damagedLog(file, `run ${runId} does not verify at seq ${verdict.seq}: ${verdict.message}`);
+      // A run edited as text (valid JSON that no longer matches its hash) is served and quarantined
+      // by the engine (never driven, /health names it); damage to the bytes refuses the whole log.
+      if (!verdict.ok && undecodable !== undefined)
+        throw damagedLog(
+          file,
+          `run ${runId} does not verify at seq ${verdict.seq} (${verdict.message}), and its event at seq ${undecodable} holds bytes that are no text`,
+        );
     }
   } catch (error) {
     if (error instanceof ParleyError) throw error;

@@ -3,7 +3,7 @@ import { ConcurrencyError } from '@parley/contracts';
 import type { EventLogReachability, EventStore, ReachabilityChange } from '../event-store.port';
 import { SqliteWritability, storageFaultOf } from './storage-fault';
 import { checkEventIds } from '../idempotency';
-import { assertImportable } from '../import-check';
+import { ImportChecker, assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
 import { LocalLogStore } from '../local-log-store';
 import type { SqliteSync } from './sqlite-log';
@@ -151,6 +151,36 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
       throw this.writability.unavailable(runId);
     }
     this.subscriptions.notify(events.map((event, i) => ({ position: positions[i], event })));
+  }
+
+  /**
+   * `importStream` from a source read once, synchronously, inside one transaction (an export spooled
+   * to disk), each event checked as it is written; any problem rolls it all back. Memory: one run.
+   */
+  importFrom(runId: string, events: () => Iterable<EventEnvelope>): void {
+    this.assertReachable();
+    const stored: StoredEvent[] = [];
+    const write = this.log.db.transaction(() => {
+      const head = this.log.head(runId);
+      if (head) throw new ConcurrencyError(runId, 0, head.seq);
+      const checker = new ImportChecker(runId);
+      for (const event of events()) {
+        checker.push(event);
+        const [position] = this.log.insertRows([event]);
+        // kept for the subscribers (one run at a time), so that none of them reads the run back
+        stored.push({ position, event });
+      }
+      checker.finish();
+    });
+    try {
+      write();
+    } catch (error) {
+      const fault = storageFaultOf(error);
+      if (!fault) throw error;
+      this.writability.fail(fault);
+      throw this.writability.unavailable(runId);
+    }
+    this.subscriptions.notify(stored);
   }
 
   /** The store is its own log: reads already include everything it holds. */

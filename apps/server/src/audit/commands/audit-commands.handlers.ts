@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
@@ -15,13 +14,14 @@ import {
   type EventData,
   type EventEnvelope,
 } from '@parley/contracts';
-import type { EventStore } from '@parley/event-store';
+import { SqliteEventStore, type EventStore } from '@parley/event-store';
 import { RunEngine, actorOf, assertMay, foldRun, forkStream, postMessage } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
 import { PARLEY_CORE } from '../../core/core.module';
 import type { ParleyCore } from '../../core/core';
 import { ForkRunCommand, ImportLogCommand } from './audit-commands';
+import { ImportSpool, linesOf } from '../import-spool';
 
 @CommandHandler(ForkRunCommand)
 export class ForkRunHandler implements ICommandHandler<ForkRunCommand> {
@@ -93,14 +93,24 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
    * event as an append; import nothing unless all of it holds.
    */
   async execute(c: ImportLogCommand) {
+    const spool = new ImportSpool(this.core.config.dataDir);
+    try {
+      return await this.importSpooled(c, spool);
+    } finally {
+      spool.remove();
+    }
+  }
+
+  private async importSpooled(c: ImportLogCommand, spool: ImportSpool) {
     const trustedKeys = [this.core.signingKey.publicKey, ...this.core.config.trustedKeys];
     const verifier = new ExportVerifier({ trustedKeys });
-    const byRun = new Map<string, EventEnvelope[]>();
+    const lastOf = new Map<string, { seq: number; hash: string }>();
     let line = 0;
     let exportedAt: string | undefined;
     let manifestLine = '';
     let firstProblem: { line: number; problem: string } | undefined;
-    for await (const text of createInterface({ input: c.body, crlfDelay: Infinity })) {
+    // one pass over the body, line by line: verified as it streams, spooled to disk, never held in memory
+    for await (const text of linesOf(c.body)) {
       verifier.push(text);
       line += 1;
       if (line === 1) {
@@ -120,8 +130,9 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
         const problem = eventProblem(event);
         if (problem) firstProblem = { line, problem };
       }
-      if (!byRun.has(event.runId)) byRun.set(event.runId, []);
-      byRun.get(event.runId)!.push(event);
+      if (typeof event.runId !== 'string') continue; // the verifier says so
+      spool.add(event.runId, text);
+      lastOf.set(event.runId, { seq: event.seq, hash: event.hash });
     }
     const verdict = verifier.result();
     refuseUnsigned(verdict);
@@ -144,7 +155,7 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
         { line: firstProblem.line },
       );
     const existing: string[] = [];
-    for (const runId of byRun.keys()) if (await this.store.head(runId)) existing.push(runId);
+    for (const runId of spool.runIds()) if (await this.store.head(runId)) existing.push(runId);
     if (existing.length)
       throw new ConflictError(
         'IMPORT.RUN_EXISTS',
@@ -155,10 +166,12 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
     const manifest = verdict.runs;
     const signedBy = verdict.signature?.publicKey;
     const exportHeads = new Map(signedExportHeads(manifestLine));
-    for (const [runId, events] of byRun) {
-      await this.store.importStream(runId, events);
+    for (const runId of spool.runIds()) {
+      // SQLite writes the run straight from the spool (constant memory); another store takes it whole
+      if (this.store instanceof SqliteEventStore) this.store.importFrom(runId, () => spool.events(runId));
+      else await this.store.importStream(runId, [...spool.events(runId)]);
       // The import is part of the run's own history: who brought it here, why, from which head.
-      const last = events[events.length - 1];
+      const last = lastOf.get(runId)!;
       await this.store.append(runId, last.seq, [
         {
           type: 'run.imported',
