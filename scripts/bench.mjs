@@ -30,6 +30,10 @@ const BENCHES = [
     what: 'per-call cost of an HTTP and an MCP tool (stdio, Streamable HTTP) over a built-in one',
   },
   {
+    name: 'observability',
+    what: 'cost per agent step of metrics and of tracing (on and off)',
+  },
+  {
     name: 'fanout',
     what: 'run events -> 500 WebSocket clients: one instance, across instances (Kafka), takeover',
   },

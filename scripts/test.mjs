@@ -52,6 +52,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+if (files.some((f) => f.includes(join('e2e', 'observability')))) {
+  spawnSync(process.execPath, ['scripts/ensure-prometheus.mjs'], { cwd: root, stdio: 'inherit' });
+}
 if (files.some((f) => f.includes(`${join('e2e', 'console')}`))) {
   spawnSync(process.execPath, ['scripts/ensure-chromium.mjs'], { cwd: root, stdio: 'inherit' });
 }

@@ -2,6 +2,11 @@
 import path from 'node:path';
 import { majorOf } from './kafka-paths.mjs';
 
+/**
+ * One KRaft node (broker and controller in one JVM). Alone (`replication` 1) every topic gets by
+ * with one replica; one of three (`replication` 3, `voters` naming all three controllers) the
+ * internal topics get three replicas and two in sync, as in production.
+ */
 export function serverProperties({
   port,
   controllerPort,
@@ -9,25 +14,29 @@ export function serverProperties({
   version,
   autoCreateTopics,
   extraProperties,
+  nodeId = 1,
+  voters = `${nodeId}@127.0.0.1:${controllerPort}`,
+  replication = 1,
 }) {
+  const factor = String(replication);
+  const minIsr = String(Math.min(2, replication));
   const props = {
     'process.roles': 'broker,controller',
-    'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    'node.id': String(nodeId),
+    'controller.quorum.voters': voters,
     listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
     'inter.broker.listener.name': 'PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     'log.dirs': logDirs,
-    // Single node: every internal topic must get by with one replica.
     'num.partitions': '3',
-    'default.replication.factor': '1',
-    'min.insync.replicas': '1',
-    'offsets.topic.replication.factor': '1',
+    'default.replication.factor': factor,
+    'min.insync.replicas': minIsr,
+    'offsets.topic.replication.factor': factor,
     'offsets.topic.num.partitions': '10', // default 50: slow first group join on a test broker
-    'transaction.state.log.replication.factor': '1',
-    'transaction.state.log.min.isr': '1',
+    'transaction.state.log.replication.factor': factor,
+    'transaction.state.log.min.isr': minIsr,
     'transaction.state.log.num.partitions': '10',
     // Topics are created explicitly (as in production); a typo'd topic fails instead of appearing.
     'auto.create.topics.enable': String(autoCreateTopics),
@@ -45,12 +54,12 @@ export function serverProperties({
     'delete.topic.enable': 'true',
   };
   if (majorOf(version) >= 4) {
-    props['share.coordinator.state.topic.replication.factor'] = '1';
-    props['share.coordinator.state.topic.min.isr'] = '1';
+    props['share.coordinator.state.topic.replication.factor'] = factor;
+    props['share.coordinator.state.topic.min.isr'] = minIsr;
   }
   Object.assign(props, extraProperties);
   return (
-    '# Written by scripts/kafka/broker.mjs: a single-node KRaft broker for development and tests.\n' +
+    `# Written by scripts/kafka/broker.mjs: KRaft node ${nodeId} for development and tests.\n` +
     Object.entries(props)
       .map(([k, v]) => `${k}=${v}`)
       .join('\n') +

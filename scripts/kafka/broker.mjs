@@ -49,6 +49,10 @@ export { createTopicsAndWait, waitForBroker } from './broker-ready.mjs';
  * @param {boolean} [opts.detached=false] outlive this process (used by cli.mjs): no exit handlers, no watchdog
  * @param {number} [opts.readyTimeoutMs=60000]
  * @param {string} [opts.heap='-Xms256m -Xmx768m']
+ * @param {number} [opts.nodeId=1]        KRaft node id (one of a cluster: see cluster.mjs)
+ * @param {string} [opts.voters]          controller.quorum.voters (default: this node alone)
+ * @param {number} [opts.replication=1]   replicas of the internal topics (3 in a three-node cluster)
+ * @param {boolean} [opts.waitReady=true] wait until it serves requests (a cluster node cannot alone)
  * @returns {Promise<{ brokers: string, pid: number, port: number, controllerPort: number,
  *   dataDir: string, logFile: string, clusterId: string, stop: () => Promise<void>,
  *   kill: () => Promise<void>, restart: () => Promise<object> }>}
@@ -71,6 +75,10 @@ export async function startBroker({
   detached = false,
   readyTimeoutMs = 60_000,
   heap = '-Xms256m -Xmx768m',
+  nodeId = 1,
+  voters,
+  replication = 1,
+  waitReady = true,
 } = {}) {
   const libsDir = await ensureKafkaJars({ log, version });
   const classPath = `${libsDir}${path.sep}*`;
@@ -95,7 +103,17 @@ export async function startBroker({
   );
   fs.writeFileSync(
     serverProps,
-    serverProperties({ port, controllerPort, logDirs: kraftDir, version, autoCreateTopics, extraProperties }),
+    serverProperties({
+      port,
+      controllerPort,
+      logDirs: kraftDir,
+      version,
+      autoCreateTopics,
+      extraProperties,
+      nodeId,
+      voters,
+      replication,
+    }),
   );
   fs.writeFileSync(brokerLogCfg, brokerLogConfig(version, logsDir));
   fs.writeFileSync(toolsLogCfg, toolsLogConfig(version));
@@ -234,12 +252,29 @@ export async function startBroker({
       detached,
       readyTimeoutMs,
       heap,
+      nodeId,
+      voters,
+      replication,
+      waitReady,
     });
   };
 
   const brokers = `127.0.0.1:${port}`;
-  try {
-    const ready = await waitForBroker({
+  const handle = {
+    brokers,
+    pid,
+    port,
+    controllerPort,
+    dataDir,
+    logFile,
+    clusterId,
+    nodeId,
+    stop,
+    kill,
+    restart,
+  };
+  const ready = async () => {
+    const answer = await waitForBroker({
       brokers,
       timeoutMs: readyTimeoutMs,
       log,
@@ -249,13 +284,19 @@ export async function startBroker({
     });
     log(
       `broker ${brokers} ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s ` +
-        `(answering after ${(ready.answeredMs / 1000).toFixed(1)} s, coordinators warmed in ${(ready.warmUpMs / 1000).toFixed(1)} s; pid ${pid})`,
+        `(answering after ${(answer.answeredMs / 1000).toFixed(1)} s, coordinators warmed in ${(answer.warmUpMs / 1000).toFixed(1)} s; pid ${pid})`,
     );
-  } catch (err) {
-    const tail = logTail();
-    await stop().catch(() => {});
-    throw new Error(`${err.message}\n${tail}`);
-  }
-
-  return { brokers, pid, port, controllerPort, dataDir, logFile, clusterId, stop, kill, restart };
+    return handle;
+  };
+  const readyOrStop = async () => {
+    try {
+      return await ready();
+    } catch (err) {
+      const tail = logTail();
+      await stop().catch(() => {});
+      throw new Error(`${err.message}\n${tail}`);
+    }
+  };
+  if (!waitReady) return { ...handle, ready: readyOrStop };
+  return readyOrStop();
 }

@@ -5,10 +5,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
-import type { EventEnvelope, NewEvent } from '@parley/contracts';
+import type { NewEvent } from '@parley/contracts';
 import { KafkaEventStore } from '@parley/event-store';
-import { waitFor } from '@parley/testing';
+import { readCommittedTopic, waitFor } from '@parley/testing';
 import { brokerModule, removeDir, type Broker } from './kafka-faults-kit';
 
 /**
@@ -20,7 +19,8 @@ import { brokerModule, removeDir, type Broker } from './kafka-faults-kit';
 class LostAckProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private armed = false;
+  /** The API key of the request whose response is lost next (0 Produce, 26 EndTxn), if armed. */
+  private armed: number | undefined;
   private blackout = false;
   producesSwallowed = 0;
 
@@ -37,9 +37,9 @@ class LostAckProxy {
     return proxy;
   }
 
-  /** Lose the acknowledgement of the next Produce request, then refuse connections until `lift()`. */
-  armLostAck(): void {
-    this.armed = true;
+  /** Lose the answer to the next request of `apiKey` (Produce: 0, EndTxn: 26), then refuse connections until `lift()`. */
+  armLostAck(apiKey: number): void {
+    this.armed = apiKey;
   }
 
   lift(): void {
@@ -69,8 +69,8 @@ class LostAckProxy {
     let swallow: number | undefined; // correlation id of the Produce whose response is lost
     frames(client, (frame) => {
       const apiKey = frame.readInt16BE(4);
-      if (this.armed && apiKey === 0) {
-        this.armed = false;
+      if (this.armed === apiKey) {
+        this.armed = undefined;
         swallow = frame.readInt32BE(8);
       }
       upstream.write(frame);
@@ -108,31 +108,13 @@ const note = (text: string): NewEvent => ({
   data: { by: { id: 'alice', role: 'participant' }, text },
 });
 
-async function readTopic(brokers: string, topic: string): Promise<EventEnvelope[]> {
-  const kafka = new Kafka({ clientId: 'lost-ack-audit', brokers: [brokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const high = Number((await admin.fetchTopicOffsets(topic))[0].high);
-  await admin.disconnect();
-  const consumer = kafka.consumer({ groupId: `lost-ack-audit-${randomUUID()}`, maxWaitTimeInMs: 200 });
-  const records: EventEnvelope[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      records.push(JSON.parse(message.value!.toString('utf8')) as EventEnvelope);
-    },
-  });
-  await waitFor('the whole topic', () => records.length >= high, { timeoutMs: 30_000 });
-  await consumer.disconnect();
-  return records;
-}
-
 /**
- * docs/RELIABILITY.md §3: an append whose acknowledgement is lost (the batch is in the log, the
- * producer's send fails) must not make the NEXT append to the same partition vanish. kafkajs'
- * idempotent producer gives a failed send's sequence number back; under the same producer id the
- * broker would take the next batch for a duplicate of the landed one and acknowledge it unwritten.
+ * docs/RELIABILITY.md §3: an append whose acknowledgement is lost must not make the NEXT append to
+ * the same partition vanish (kafkajs gives a failed send's sequence number back; under the same
+ * producer the broker would take the next batch for a duplicate of the landed one and acknowledge it
+ * unwritten), nor fork its run. An append is a transaction: with the Produce answer lost, the batch
+ * is in the partition but never committed (the store's next claim aborts it), so the run's retry is
+ * written; with the commit's answer lost, it is committed, and the retry finds it.
  */
 describe('Kafka: an acknowledgement lost with the broker loses no later append', () => {
   let broker: Broker;
@@ -173,54 +155,82 @@ describe('Kafka: an acknowledgement lost with the broker loses no later append',
     if (localDir) removeDir(localDir);
   });
 
-  it('the landed batch is reconciled, the next run’s batch is written, nothing is forked', async () => {
+  async function loseAnswer(apiKey: number, runA: string, runB: string): Promise<{ failedAfterMs: number }> {
     const s = store!;
-    const warm = `run-${randomUUID()}`;
-    await s.append(warm, 0, [note('warm-up: the producer has an id and a sequence')]);
-
-    const runA = `run-${randomUUID()}`;
-    const runB = `run-${randomUUID()}`;
-    proxy.armLostAck();
+    proxy.armLostAck(apiKey);
     const started = Date.now();
-    await assert.rejects(s.append(runA, 0, [note('A: lands, but its ack is lost')]), {
+    await assert.rejects(s.append(runA, 0, [note('A: its answer is lost')]), {
       code: 'EVENT_STORE.UNAVAILABLE',
     });
     const failedAfterMs = Date.now() - started;
-    assert.equal(proxy.producesSwallowed, 1, 'the proxy lost one Produce acknowledgement');
     // While the brokers cannot be reached, new appends are refused at once and write nothing.
     const refusedAt = Date.now();
     await assert.rejects(s.append(runB, 0, [note('refused')]), { code: 'EVENT_LOG.UNAVAILABLE' });
     assert.ok(Date.now() - refusedAt < 500);
-
     proxy.lift();
     await waitFor('the log to be reachable again', () => s.reachabilityStatus().reachable, {
       timeoutMs: 20_000,
       intervalMs: 50,
     });
+    return { failedAfterMs };
+  }
+
+  it('the Produce answer lost: the batch is never committed, the retry is written, the next run’s batch too', async () => {
+    const s = store!;
+    await s.append(`run-${randomUUID()}`, 0, [note('warm-up: the producer has an id and a sequence')]);
+    const runA = `run-${randomUUID()}`;
+    const runB = `run-${randomUUID()}`;
+    const swallowed = proxy.producesSwallowed;
+    const { failedAfterMs } = await loseAnswer(0, runA, runB);
+    assert.equal(proxy.producesSwallowed, swallowed + 1, 'the proxy lost one Produce answer');
     const stored = await s.append(runB, 0, [note('B: acknowledged, so it must be in the log')]);
-    assert.equal(stored.length, 1);
+    const retried = await s.append(runA, 0, [note('A again')]);
 
-    // The broker's log, read directly: B is there (not taken for a duplicate of A), A is there once.
-    const records = await readTopic(broker.brokers, topic);
-    const inTopic = (runId: string) => records.filter((e) => e.runId === runId);
+    const records = await readCommittedTopic([broker.brokers], topic);
+    const inTopic = (runId: string) => records.filter((e) => e.runId === runId).map((e) => e.hash);
     assert.deepEqual(
-      inTopic(runB).map((e) => e.hash),
+      inTopic(runB),
       stored.map((e) => e.hash),
-      'the acknowledged append of run B is missing from the topic: its batch was taken for a duplicate',
+      'the acknowledged append of run B is in the topic',
     );
-    assert.equal(inTopic(runA).length, 1, 'the batch whose acknowledgement was lost is in the log once');
-
-    // The adapter reconciles A: the next append on it sees what landed, a retry at seq 0 conflicts.
-    await assert.rejects(s.append(runA, 0, [note('A again, as if nothing had landed')]), {
-      code: 'EVENT_STORE.CONCURRENCY',
-    });
+    assert.deepEqual(
+      inTopic(runA),
+      retried.map((e) => e.hash),
+      'A once: the retry, not the aborted batch',
+    );
     assert.deepEqual(
       (await s.read(runA)).map((e) => e.hash),
-      inTopic(runA).map((e) => e.hash),
+      inTopic(runA),
     );
     assert.equal(s.reachabilityStatus().producersRetired, 1);
     process.stderr.write(
-      `[kafka-lost-ack] ${JSON.stringify({ failedAfterMs, records: records.length, producersRetired: s.reachabilityStatus().producersRetired })}\n`,
+      `[kafka-lost-ack] produce answer lost: ${JSON.stringify({ failedAfterMs, records: records.length })}\n`,
+    );
+  });
+
+  it('the commit’s answer lost: the batch is committed, the retry finds it, nothing is forked', async () => {
+    const s = store!;
+    const runA = `run-${randomUUID()}`;
+    const runB = `run-${randomUUID()}`;
+    const { failedAfterMs } = await loseAnswer(26, runA, runB);
+    const stored = await s.append(runB, 0, [note('B: acknowledged, so it must be in the log')]);
+    // The store reconciles A: the next append on it sees what landed, a retry at seq 0 conflicts.
+    await assert.rejects(s.append(runA, 0, [note('A again, as if nothing had landed')]), {
+      code: 'EVENT_STORE.CONCURRENCY',
+    });
+    const records = await readCommittedTopic([broker.brokers], topic);
+    const inTopic = (runId: string) => records.filter((e) => e.runId === runId).map((e) => e.hash);
+    assert.deepEqual(
+      inTopic(runB),
+      stored.map((e) => e.hash),
+    );
+    assert.equal(inTopic(runA).length, 1, 'the batch whose commit answer was lost is in the log once');
+    assert.deepEqual(
+      (await s.read(runA)).map((e) => e.hash),
+      inTopic(runA),
+    );
+    process.stderr.write(
+      `[kafka-lost-ack] commit answer lost: ${JSON.stringify({ failedAfterMs, records: records.length })}\n`,
     );
   });
 });

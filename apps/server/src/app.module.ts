@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { LoggerModule, type Params as PinoParams } from 'nestjs-pino';
 import { AuditHttpController } from './audit/audit.http.controller';
 import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
 import { AuthGuard } from './auth/auth.guard';
@@ -18,6 +19,7 @@ import { RequestsHttpController } from './hitl/requests.http.controller';
 import { ResumeRunSaga } from './hitl/resume-run.saga';
 import { ErrorFilter } from './http/error.filter';
 import { NotificationsModule } from './notifications/notifications.module';
+import { MetricsHttpController } from './observability/metrics/metrics.http.controller';
 import { RealtimeGateway } from './realtime/realtime.gateway';
 import { RUN_COMMAND_HANDLERS } from './runs/commands/run-commands.handlers';
 import { StartRunHandler } from './runs/commands/start-run.handler';
@@ -38,6 +40,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     ConsoleController,
     ClusterHttpController,
     SigningHttpController,
+    MetricsHttpController,
   ],
   providers: [
     StartRunHandler,
@@ -55,7 +58,11 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
   ],
 })
 export class AppModule {
-  static forRoot(core: ParleyCore): DynamicModule {
-    return { module: AppModule, imports: [CoreModule.forRoot(core)] };
+  /** `jsonLogs`: the JSON log format's pino settings (request lines through pino-http). */
+  static forRoot(core: ParleyCore, jsonLogs?: PinoParams): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(core), ...(jsonLogs ? [LoggerModule.forRoot(jsonLogs)] : [])],
+    };
   }
 }

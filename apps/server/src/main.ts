@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { ConsoleLogger, Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { UnhandledExceptionBus } from '@nestjs/cqrs';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -10,14 +10,25 @@ import { createCore } from './core/core';
 import { IdentityService } from './auth/identity';
 import { contentTypePolicy } from './http/content-type.policy';
 import { rateLimitPolicy } from './http/rate-limit.policy';
+import { jsonLogParams, jsonNestLogger } from './observability/logging/json-logs';
+import { httpTracing } from './observability/tracing/http-tracing.middleware';
+import { httpMetrics } from './observability/metrics/http-metrics.middleware';
+import { RealtimeGateway } from './realtime/realtime.gateway';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
+  // JSON lines (pino) off a terminal or with PARLEY_LOG_FORMAT=json; text otherwise, coloured only on a terminal
+  const secrets = [config.adminToken, config.metricsToken, config.webhookSecret, config.llm?.apiKey].filter(
+    (s): s is string => !!s,
+  );
+  const jsonLogs = config.logFormat === 'json' ? jsonLogParams(secrets) : undefined;
+  const logger: LoggerService = jsonLogs
+    ? jsonNestLogger(jsonLogs)
+    : new ConsoleLogger({ colors: !!process.stdout.isTTY, logLevels: ['log', 'warn', 'error', 'fatal'] });
+  Logger.overrideLogger(logger); // the lines logged while the core is built, before Nest
   const core = await createCore(config);
-  const app = await NestFactory.create(AppModule.forRoot(core), {
-    logger: ['log', 'warn', 'error'],
-    abortOnError: false,
-  });
+  secrets.push(...core.identity.secrets());
+  const app = await NestFactory.create(AppModule.forRoot(core, jsonLogs), { logger, abortOnError: false });
   app.enableShutdownHooks();
   // On SIGTERM/SIGINT Nest stops taking requests and closes the core (the engine stops its drivers,
   // the logs finish their appends and checkpoint): bounded, so a hung dependency cannot keep us up.
@@ -31,6 +42,11 @@ async function bootstrap(): Promise<void> {
       }, config.shutdownTimeoutMs).unref();
     });
   }
+  app.use(httpMetrics(core.observability.metrics)); // first: refused requests (429, 415) count too
+  const tracing = core.observability.tracing;
+  if (tracing) app.use(httpTracing(tracing));
+  const gateway = app.get(RealtimeGateway);
+  core.observability.countSocketClients(() => gateway.server?.engine?.clientsCount ?? 0);
   if (config.httpRateLimit > 0) {
     const identity = app.get(IdentityService);
     const known = (authorization: string): boolean => {
@@ -44,11 +60,11 @@ async function bootstrap(): Promise<void> {
     app.use(rateLimitPolicy(config.httpRateLimit, known)); // first: a flood is refused before anything else
   }
   app.use(contentTypePolicy); // before the body parsers (registered when the app starts listening)
-  const logger = new Logger('Parley');
+  const parley = new Logger('Parley');
   app
     .get(UnhandledExceptionBus)
     .subscribe(({ exception, cause }) =>
-      logger.error(
+      parley.error(
         `unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`,
       ),
     );
@@ -63,7 +79,7 @@ async function bootstrap(): Promise<void> {
   SwaggerModule.setup('docs', app, document);
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as { port: number }).port;
-  logger.log(
+  parley.log(
     `Parley listening on http://localhost:${port} (event log: ${config.eventLog}; API docs at /docs)`,
   );
 }

@@ -8,6 +8,7 @@ export * from './zod-issues';
 export * from './json-value';
 export * from './events/common';
 export * from './events/human.events';
+export { RunTraceContext } from './events/run.events';
 export * from './events/registry';
 export * from './workflow/duration';
 export * from './workflow/workflow.schema';

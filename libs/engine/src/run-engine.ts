@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Actor, EventEnvelope, NewEvent, RunEvent, Workflow } from '@parley/contracts';
+import type { Actor, EventEnvelope, NewEvent, RunEvent, RunTraceContext, Workflow } from '@parley/contracts';
 import {
   ChainVerifier,
   ConcurrencyError,
@@ -55,6 +55,8 @@ export interface StartRun {
   requestedBy: Actor;
   idempotencyKey?: string;
   forkOf?: { runId: string; atSeq: number; head: string };
+  /** The run's trace context (tracing on): recorded in `run.started`, so the trace outlives the process. */
+  trace?: RunTraceContext;
 }
 
 /**
@@ -167,6 +169,7 @@ export class RunEngine {
                 requestedBy: command.requestedBy.id,
                 idempotencyKey: command.idempotencyKey,
                 forkOf: command.forkOf,
+                ...(command.trace ? { trace: command.trace } : {}),
               },
             },
           ],

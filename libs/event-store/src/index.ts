@@ -11,3 +11,4 @@ export { ensureTopics } from './kafka/kafka-topics.mjs';
 export * from './keyed-lock';
 export { damagedLog } from './sqlite/integrity';
 export { storageFaultOf } from './sqlite/storage-fault';
+export * from './kafka/replication';

@@ -54,6 +54,9 @@ export class ParleyProcess {
       PARLEY_DATA_DIR: dataDir,
       PARLEY_WORKFLOWS_DIR: join(REPO_ROOT, 'workflows'),
       PARLEY_EVENT_LOG: options.eventLog ?? 'sqlite',
+      // text lines, as on a terminal (without colours): tests match log messages as written. The
+      // JSON format (the default on a pipe) has its own tests, which unset this (a blank value).
+      PARLEY_LOG_FORMAT: 'text',
       ...(options.tokens !== false ? { PARLEY_TOKENS_FILE: tokensFile } : {}),
       ...options.env,
     };

@@ -11,6 +11,7 @@ export class TicketService {
     key?: string;
     body: unknown;
     authorization?: string;
+    traceparent?: string;
   }> = [];
   readonly tickets = new Map<string, { id: string; title: string }>();
   private constructor(
@@ -31,6 +32,7 @@ export class TicketService {
           key,
           body,
           authorization: req.headers.authorization,
+          traceparent: req.headers.traceparent as string | undefined,
         });
         if (req.url?.startsWith('/fail')) {
           res

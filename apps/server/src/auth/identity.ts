@@ -51,6 +51,11 @@ export class IdentityService {
   private readonly tokens = new Map<string, Human>();
   readonly notice: string | undefined;
 
+  /** Every token it knows: the JSON logs replace them with `[redacted]` wherever one would appear. */
+  secrets(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   constructor(options: { dataDir: string; adminToken?: string; tokensFile?: string }) {
     const file = options.tokensFile ?? join(options.dataDir, 'tokens.json');
     if (existsSync(file)) {

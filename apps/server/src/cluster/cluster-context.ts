@@ -13,6 +13,8 @@ export interface KafkaClusterConfig {
   /** The event store's topic: the commands topic has as many partitions. */
   runEventsTopic: string;
   sessionTimeoutMs: number;
+  /** Replicas of the cluster's topics when created (at most the brokers). */
+  replicationFactor: number;
   heartbeatIntervalMs: number;
   log: (line: string) => void;
   warn: (line: string) => void;

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Admin, type LogEntry } from 'kafkajs';
 import { ParleyError, type ErrorCode } from '@parley/contracts';
-import { createKafka, ensureTopics, kafkaLogger } from '@parley/event-store';
+import {
+  createKafka,
+  ensureTopics,
+  kafkaLogger,
+  minInsyncOf,
+  replicationFor,
+  replicationWarning,
+} from '@parley/event-store';
 import type { LiveToken } from '../core/live-tokens';
 import { quietly, type ClusterContext, type KafkaClusterConfig } from './cluster-context';
 import type { CommandRecord, ReplyRecord, WireError } from './cluster-messages';
@@ -102,11 +109,21 @@ export class KafkaCluster implements Ownership {
     const md = await cluster.admin.fetchTopicMetadata({ topics: [config.runEventsTopic] });
     cluster.partitions = md.topics[0]?.partitions.length ?? 0;
     if (!cluster.partitions) throw new Error(`topic ${config.runEventsTopic} has no partitions`);
+    const replication = await replicationFor(cluster.admin, config.replicationFactor);
     const { partitions } = await ensureTopics(cluster.admin, [
-      cluster.topic(cluster.commandsTopic, cluster.partitions, '3600000'),
-      cluster.topic(cluster.repliesTopic, 1, '600000'),
-      cluster.topic(cluster.tokensTopic, 1, '60000'),
+      cluster.topic(cluster.commandsTopic, cluster.partitions, '3600000', replication),
+      cluster.topic(cluster.repliesTopic, 1, '600000', replication),
     ]);
+    // Tokens are a live view (acks=1, a minute of retention): losing some is harmless.
+    await ensureTopics(cluster.admin, [cluster.topic(cluster.tokensTopic, 1, '60000', replication)]);
+    for (const topic of [cluster.commandsTopic, cluster.repliesTopic]) {
+      const warning = replicationWarning(
+        topic,
+        partitions.get(topic) ?? [],
+        await minInsyncOf(cluster.admin, topic),
+      );
+      if (warning) config.warn(`[cluster] ${warning}`);
+    }
     const commandPartitions = partitions.get(cluster.commandsTopic)?.length ?? 0;
     if (commandPartitions !== cluster.partitions) {
       throw new ParleyError(
@@ -119,12 +136,20 @@ export class KafkaCluster implements Ownership {
     return cluster;
   }
 
-  private topic(topic: string, numPartitions: number, retentionMs: string) {
+  private topic(
+    topic: string,
+    numPartitions: number,
+    retentionMs: string,
+    replication: { factor: number; minInsync: number },
+  ) {
     return {
       topic,
       numPartitions,
-      replicationFactor: 1,
-      configEntries: [{ name: 'retention.ms', value: retentionMs }],
+      replicationFactor: replication.factor,
+      configEntries: [
+        { name: 'retention.ms', value: retentionMs },
+        { name: 'min.insync.replicas', value: String(replication.minInsync) },
+      ],
     };
   }
 

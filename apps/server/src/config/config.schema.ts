@@ -107,6 +107,11 @@ export const ConfigSchema = z
     PARLEY_KAFKA_PARTITIONS: integer(1, 1000)
       .default(12)
       .describe('partitions of `<prefix>.run-events` and `.commands` when created'),
+    PARLEY_KAFKA_REPLICATION_FACTOR: integer(1, 7)
+      .default(3)
+      .describe(
+        "replicas of Parley's topics when created (at most the brokers; min.insync.replicas 2); less is warned about at start",
+      ),
     PARLEY_KAFKA_SESSION_TIMEOUT_MS: integer(1000, 300_000)
       .default(10_000)
       .describe('an instance silent this long loses its runs to the others'),
@@ -178,6 +183,47 @@ export const ConfigSchema = z
     PARLEY_HTTP_RATE_LIMIT: integer(0, 1_000_000)
       .default(1000)
       .describe('REST requests a second per client, bursts of twice that; 0: no limit'),
+    PARLEY_METRICS_TOKEN: z
+      .string()
+      .min(16, { error: 'must be at least 16 characters' })
+      .optional()
+      .describe('when set, GET /metrics needs it as a bearer token (else /metrics is public)'),
+    PARLEY_LOG_FORMAT: z
+      .enum(['json', 'text'], { error: 'must be "json" or "text"' })
+      .optional()
+      .meta({ shownDefault: 'json off a terminal' } satisfies SettingMeta)
+      .describe(
+        'log lines: `json` (one object a line) or `text`; default json when stdout is not a terminal',
+      ),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!isHttpUrl(url)) ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe(
+        'traces: the OTLP/HTTP endpoint (`/v1/traces` is added); unset (and no traces endpoint): no tracing',
+      ),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!isHttpUrl(url)) ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe('traces: the full OTLP/HTTP traces URL (overrides OTEL_EXPORTER_OTLP_ENDPOINT)'),
+    OTEL_EXPORTER_OTLP_PROTOCOL: z
+      .enum(['http/protobuf', 'http/json'], { error: 'must be "http/protobuf" or "http/json"' })
+      .default('http/protobuf')
+      .describe('traces: the OTLP encoding'),
+    OTEL_TRACES_EXPORTER: z
+      .enum(['otlp', 'none'], { error: 'must be "otlp" or "none"' })
+      .default('otlp')
+      .describe('`none` turns tracing off even with an endpoint set'),
+    OTEL_SERVICE_NAME: z.string().default('parley').describe("traces: the service's name (`service.name`)"),
+    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: z
+      .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+      .default('false')
+      .describe('traces: `true` records tool call arguments and results on `execute_tool` spans'),
     PARLEY_CHAOS_CRASH_POINTS: z
       .string()
       .transform((raw, ctx) => {
@@ -190,6 +236,13 @@ export const ConfigSchema = z
       })
       .optional()
       .describe('test only: crash (SIGKILL) at these engine step boundaries, or `all`'),
+    PARLEY_CHAOS_ACTION: z
+      .enum(['kill', 'pause'], { error: 'must be kill or pause' })
+      .optional()
+      .meta({ shownDefault: 'kill' } satisfies SettingMeta)
+      .describe(
+        'test only: at a crash point, SIGKILL, or pause once (SIGSTOP itself; the test sends SIGCONT)',
+      ),
     // Optional, not defaulted: set without crash points, they are a mistake (checked below).
     PARLEY_CHAOS_CRASH_PROBABILITY: z.coerce
       .number({ error: 'must be a number above 0 and at most 1' })
@@ -216,7 +269,11 @@ export const ConfigSchema = z
       if (bad !== undefined) ctx.addIssue({ code: 'custom', path, message: `"${bad}" is not host:port` });
     }
     if (env.PARLEY_CHAOS_CRASH_POINTS === undefined) {
-      for (const name of ['PARLEY_CHAOS_CRASH_PROBABILITY', 'PARLEY_CHAOS_SEED'] as const) {
+      for (const name of [
+        'PARLEY_CHAOS_CRASH_PROBABILITY',
+        'PARLEY_CHAOS_SEED',
+        'PARLEY_CHAOS_ACTION',
+      ] as const) {
         if (env[name] !== undefined)
           ctx.addIssue({
             code: 'custom',

@@ -35,6 +35,7 @@ export interface ParleyConfig {
   acceptLostEvents: boolean;
   kafkaBrokers: string[];
   kafkaPartitions: number;
+  kafkaReplicationFactor: number;
   /** Names the Kafka topics (`<prefix>.run-events`, `.commands`, `.replies`, `.tokens`) and the owners' group (`<prefix>-owners`). */
   kafkaTopicPrefix: string;
   /** The owners' consumer group: an instance silent this long loses its runs to the others. */
@@ -66,7 +67,22 @@ export interface ParleyConfig {
   /** REST requests a second per client (bursts of twice that); 0: no limit. */
   httpRateLimit: number;
   /** Test only: crash (SIGKILL) at these engine step boundaries; undefined (the default) never. */
-  chaos?: ChaosSettings;
+  chaos?: ChaosSettings & { action: 'kill' | 'pause' };
+  /** GET /metrics needs this bearer token when set. */
+  metricsToken?: string;
+  /** Log lines: JSON (pino) or Nest's text; PARLEY_LOG_FORMAT, else JSON when stdout is not a terminal. */
+  logFormat: 'json' | 'text';
+  /** OpenTelemetry traces: on when an OTLP endpoint is set (the standard OTEL_* variables). */
+  tracing?: TracingConfig;
+}
+
+export interface TracingConfig {
+  /** The OTLP/HTTP traces URL. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  serviceName: string;
+  /** Tool call arguments and results on `execute_tool` spans. */
+  captureContent: boolean;
 }
 
 /**
@@ -93,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     acceptLostEvents: settings.PARLEY_ACCEPT_LOST_EVENTS,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
+    kafkaReplicationFactor: settings.PARLEY_KAFKA_REPLICATION_FACTOR,
     kafkaTopicPrefix: settings.PARLEY_KAFKA_TOPIC_PREFIX,
     kafkaSessionTimeoutMs: settings.PARLEY_KAFKA_SESSION_TIMEOUT_MS,
     kafkaHeartbeatIntervalMs: settings.PARLEY_KAFKA_HEARTBEAT_MS,
@@ -116,11 +133,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     webhookSecret: settings.PARLEY_WEBHOOK_SECRET,
     webhookBackoffMs: settings.PARLEY_WEBHOOK_BACKOFF_MS,
     httpRateLimit: settings.PARLEY_HTTP_RATE_LIMIT,
+    metricsToken: settings.PARLEY_METRICS_TOKEN,
+    logFormat: settings.PARLEY_LOG_FORMAT ?? (process.stdout.isTTY ? 'text' : 'json'),
+    tracing: tracingOf(settings),
     chaos: settings.PARLEY_CHAOS_CRASH_POINTS && {
       points: settings.PARLEY_CHAOS_CRASH_POINTS,
       probability: settings.PARLEY_CHAOS_CRASH_PROBABILITY ?? DEFAULT_CRASH_PROBABILITY,
       seed: settings.PARLEY_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 32),
+      action: settings.PARLEY_CHAOS_ACTION ?? 'kill',
     },
+  };
+}
+
+/** Tracing is on when an OTLP endpoint is set and OTEL_TRACES_EXPORTER is not `none`. */
+function tracingOf(settings: ConfigEnv): TracingConfig | undefined {
+  if (settings.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  const url =
+    settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (settings.OTEL_EXPORTER_OTLP_ENDPOINT &&
+      `${settings.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  if (!url) return undefined;
+  return {
+    url,
+    protocol: settings.OTEL_EXPORTER_OTLP_PROTOCOL,
+    serviceName: settings.OTEL_SERVICE_NAME,
+    captureContent: settings.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT === 'true',
   };
 }
 

@@ -17,6 +17,7 @@ import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import type { ParleyCore } from './core';
 import { toCqrsEvent } from './cqrs-events';
 import { LiveTokens } from './live-tokens';
+import { ParleyMetrics } from '../observability/metrics/parley-metrics';
 import { EVENT_STORE } from './tokens';
 
 export const PARLEY_CORE = Symbol('PARLEY_CORE');
@@ -31,6 +32,7 @@ const PROVIDERS = [
   { provide: REFUNDS, ...from((c) => c.ledger) },
   { provide: IdentityService, ...from((c) => c.identity) },
   { provide: LiveTokens, ...from((c) => c.liveTokens) },
+  { provide: ParleyMetrics, ...from((c) => c.observability.metrics) },
 ];
 
 /**
@@ -59,6 +61,13 @@ export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown
     this.core.publish = (events) => this.eventBus.publishAll(events.map(toCqrsEvent));
     const started = Date.now();
     await this.core.projection.start();
+    // before any run is kicked: the metrics and spans of the resumed runs' steps are seen too
+    await this.core.observability.start({
+      store: this.core.store,
+      projection: this.core.projection,
+      owns: (runId) => this.core.ownership.owns(runId),
+      ownedPartitions: this.core.cluster && (() => this.core.cluster!.ownedPartitions().length),
+    });
     const running = this.core.projection.runningRuns();
     for (const runId of running) this.core.engine.kick(runId);
     const runs = this.core.projection.listRuns();

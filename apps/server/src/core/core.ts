@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { KafkaEventStore, type EventStore } from '@parley/event-store';
-import { RunEngine, chaosCrashHook, sigkillSelf, type ModelGateway, type ToolRegistry } from '@parley/engine';
+import {
+  RunEngine,
+  chaosCrashHook,
+  pauseSelfOnce,
+  sigkillSelf,
+  type ModelGateway,
+  type ToolRegistry,
+} from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
 import type { RunEvent } from '@parley/contracts';
@@ -19,6 +26,7 @@ import { LiveTokens } from './live-tokens';
 import { FileAnchorLog } from '../signing/anchor-log';
 import { HeadSigner } from '../signing/head-signer';
 import { loadSigningKey, type SigningKey } from '../signing/signing-key';
+import { Observability } from '../observability/observability';
 
 /** Everything a Parley instance is made of, built once at start-up (plain classes; Nest wires them in). */
 export interface ParleyCore {
@@ -43,6 +51,8 @@ export interface ParleyCore {
   /** The server's signing key, and the signer of run heads (their anchor stream). */
   signingKey: SigningKey;
   signer: HeadSigner;
+  /** Metrics (GET /metrics) and traces, derived from the log's new events. */
+  observability: Observability;
   /** Set by the CQRS wiring: appended events go to the EventBus (sagas) from here. */
   publish: (events: RunEvent[]) => void;
   close(): Promise<void>;
@@ -129,7 +139,9 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   }
   const models = new OpenAiModelGateway({ defaultProvider: provider });
 
+  const observability = new Observability(config, (line) => logger.warn(line));
   const store = await openEventLog(config, log);
+  observability.instrumentStore(store);
   let signer: HeadSigner;
   try {
     const anchors = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
@@ -150,7 +162,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const liveTokens = new LiveTokens();
   if (config.chaos) {
     logger.warn(
-      `CHAOS (test only): this process SIGKILLs itself at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
+      `CHAOS (test only): this process ${config.chaos.action === 'pause' ? 'pauses itself (SIGSTOP, once)' : 'SIGKILLs itself'} at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
     );
   }
   let cluster: KafkaCluster | undefined;
@@ -164,6 +176,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
         writers: store,
         runEventsTopic: runEventsTopic(config.kafkaTopicPrefix),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        replicationFactor: config.kafkaReplicationFactor,
         heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
         log: (line) => logger.log(line),
         warn: (line) => logger.warn(line),
@@ -191,6 +204,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     projection: new RunsProjection(store),
     signingKey,
     signer,
+    observability,
     publish: () => undefined,
     engine: undefined as unknown as RunEngine,
     close: async () => {
@@ -202,6 +216,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
       await toolSources.close();
       ledger.close();
       await offline?.close();
+      await observability.close(); // last: the spans of the runs' last events are flushed
     },
   };
   core.engine = new RunEngine({
@@ -217,7 +232,12 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),
     crashPoint: config.chaos
-      ? chaosCrashHook(config.chaos, sigkillSelf(join(config.dataDir, 'chaos-crashes.log')))
+      ? chaosCrashHook(
+          config.chaos,
+          (config.chaos.action === 'pause' ? pauseSelfOnce : sigkillSelf)(
+            join(config.dataDir, 'chaos-crashes.log'),
+          ),
+        )
       : undefined,
   });
   return core;

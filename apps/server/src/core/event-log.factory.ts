@@ -17,6 +17,7 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       brokers: config.kafkaBrokers,
       clientId: config.instanceId,
       partitions: config.kafkaPartitions,
+      replicationFactor: config.kafkaReplicationFactor,
       topic: runEventsTopic(config.kafkaTopicPrefix),
       localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
       log,

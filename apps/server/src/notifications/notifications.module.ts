@@ -30,6 +30,7 @@ import { Notifier, notificationsTopic } from './notifier';
           webhooks: config.webhooks,
           secret: config.webhookSecret,
           kafkaBrokers: config.eventLog === 'kafka' ? config.kafkaBrokers : undefined,
+          kafkaReplicationFactor: config.kafkaReplicationFactor,
           kafkaTopic: notificationsTopic(config.kafkaTopicPrefix),
           clientId: config.instanceId,
           backoffMs: config.webhookBackoffMs,

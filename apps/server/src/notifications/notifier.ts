@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { upcast } from '@parley/contracts';
-import { createKafka, type EventStore, type Subscription } from '@parley/event-store';
+import { createKafka, replicationFor, type EventStore, type Subscription } from '@parley/event-store';
 import { notificationOf } from './notification';
 import type { NotificationOutbox } from './notification-outbox';
 
@@ -12,6 +12,8 @@ export interface NotifierOptions {
   webhooks: string[];
   secret?: string;
   kafkaBrokers?: string[];
+  /** Replicas of the notifications topic when created (at most the brokers). Default 3. */
+  kafkaReplicationFactor?: number;
   /** Default `parley.notifications` (see `notificationsTopic`). */
   kafkaTopic?: string;
   clientId: string;
@@ -65,9 +67,17 @@ export class Notifier {
       await admin.connect();
       try {
         if (!(await admin.listTopics()).includes(this.topic)) {
+          const replication = await replicationFor(admin, this.options.kafkaReplicationFactor);
           await admin
             .createTopics({
-              topics: [{ topic: this.topic, numPartitions: 3 }],
+              topics: [
+                {
+                  topic: this.topic,
+                  numPartitions: 3,
+                  replicationFactor: replication.factor,
+                  configEntries: [{ name: 'min.insync.replicas', value: String(replication.minInsync) }],
+                },
+              ],
               waitForLeaders: false,
             })
             .catch(() => undefined);

@@ -3,6 +3,22 @@ import { ActorSchema } from '../envelope';
 import { WorkflowSchema } from '../workflow/workflow.schema';
 import { SignedHeadSchema } from '../export/signature.schema';
 
+/**
+ * The W3C trace context of a run (optional: written only when tracing is on). `spanId` is the run's
+ * own `invoke_workflow` span, `parentSpanId` the span it was started under (an HTTP request with a
+ * `traceparent`). Kept in the log, not in memory, so a run that pauses for days, or resumes on
+ * another instance after a crash, is still one trace.
+ */
+export const RunTraceContext = z.object({
+  traceId: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits'),
+  spanId: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lowercase hex digits'),
+  parentSpanId: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, 'expected 16 lowercase hex digits')
+    .optional(),
+});
+export type RunTraceContext = z.infer<typeof RunTraceContext>;
+
 export const RunStarted = z.object({
   /** The workflow as it was when the run started: a run never changes under a later edit of the file. */
   workflow: WorkflowSchema,
@@ -24,6 +40,7 @@ export const RunStarted = z.object({
       askers: z.array(z.string().min(1)).optional(),
     })
     .optional(),
+  trace: RunTraceContext.optional(),
 });
 
 export const RunCompleted = z.object({ output: z.string() });

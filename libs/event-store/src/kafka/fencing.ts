@@ -27,7 +27,9 @@ export function partitionProducer(
     transactionTimeout: transactionTimeoutMs,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner, // the lane names the partition anyway
-    retry: { retries: 40, initialRetryTime: 2, maxRetryTime: 1000, factor: 0.2, multiplier: 1.5 },
+    // At most 25 ms between tries (about 1.5 s in all): a growing backoff would make a busy
+    // partition's appends wait longer and longer for markers that take a few ms.
+    retry: { retries: 60, initialRetryTime: 2, maxRetryTime: 25, factor: 0.2, multiplier: 1.3 },
   });
 }
 

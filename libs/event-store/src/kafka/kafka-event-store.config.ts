@@ -9,7 +9,10 @@ export interface KafkaEventStoreConfig {
   topic?: string;
   /** Used only when the topic is created. Default 12. */
   partitions?: number;
-  /** Used only when the topic is created. Default 1 (production: 3). */
+  /**
+   * Used only when the topic is created, at most the cluster's brokers. Default 3 (with
+   * min.insync.replicas 2); a topic with less is warned about at open.
+   */
   replicationFactor?: number;
   /**
    * The materialised local store: a folder (`events.db` inside it) or `:memory:`. A persisted

@@ -107,7 +107,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
         brokers: config.brokers,
         topic: this.topic,
         partitions: config.partitions ?? 12,
-        replicationFactor: config.replicationFactor ?? 1,
+        replicationFactor: config.replicationFactor ?? 3,
       },
       this.out,
       closing,
@@ -120,6 +120,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       }),
       this.topic,
       config.probeIntervalMs ?? 1000,
+      config.brokers.length > 1 ? () => this.brokersAnswering() : undefined,
     );
     this.reachability.onChange((change) => this.reportReachability(change));
     this.transactionalIdPrefix = config.transactionalIdPrefix ?? this.topic;
@@ -394,6 +395,28 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     return this.reachability.onChange(listener);
   }
 
+  /** A majority of the configured brokers answers a metadata request (each asked alone, at once). */
+  private async brokersAnswering(): Promise<boolean> {
+    const answers = await Promise.all(
+      this.config.brokers.map(async (broker) => {
+        const admin = createKafka(`${this.config.clientId ?? 'parley'}-quorum`, [broker], () => undefined, {
+          connectionTimeout: 1000,
+          requestTimeout: 2000,
+          retry: { retries: 0 },
+        }).admin();
+        try {
+          await admin.connect();
+          return (await admin.describeCluster()).controller != null;
+        } catch {
+          return false;
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      }),
+    );
+    return answers.filter(Boolean).length > this.config.brokers.length / 2;
+  }
+
   /** One probe round-trip now (tests, and a recovery that should not wait for the next tick). */
   probeReachability(): Promise<boolean> {
     return this.reachability.probe();
@@ -488,6 +511,10 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     // Known and deliberate: retries are bounded so that `append` fails (uncertain, see above)
     // instead of hanging through a long outage.
     if (log.message.startsWith('Limiting retries for the idempotent producer')) return true;
+    // The broker's answer to a transaction begun while the previous one's commit markers are still
+    // being written (CONCURRENT_TRANSACTIONS): retried in a few ms (see fencing.ts), not an error.
+    if (/concurrent operation on the same transaction/.test(`${log.message} ${String(log.error ?? '')}`))
+      return true;
     // A just-created topic's partitions answer NOT_LEADER for a moment; the topic admin retries it.
     if (
       this.topicAdmin.creating &&

@@ -98,6 +98,21 @@ describe('KafkaEventStore: a claim fences the previous writer of a partition at 
     assert.equal(fresh.stats().rejected, 0, 'no second version of a seq ever reached the topic');
   });
 
+  it('warns at open about a topic with less than production replication (one broker here)', async () => {
+    const topic = `parley-fencing-${tag}-replication`;
+    topics.add(topic);
+    const store = await open(topic);
+    const brokersInCluster = (
+      await (
+        store as unknown as {
+          topicAdmin: { admin: { describeCluster: () => Promise<{ brokers: unknown[] }> } };
+        }
+      ).topicAdmin.admin.describeCluster()
+    ).brokers.length;
+    const warned = lines.some((l) => l.includes(`WARNING: topic ${topic} runs with replication factor`));
+    assert.equal(warned, brokersInCluster < 3, `${brokersInCluster} broker(s): warned ${warned}`);
+  });
+
   it('aborts the transaction a paused owner had open: its records are never read', async () => {
     const topic = `parley-fencing-${tag}-open`;
     topics.add(topic);

@@ -50,10 +50,17 @@ export class KafkaReachability {
   private stopped = false;
   private readonly listeners = new Set<(change: ReachabilityChange) => void>();
 
+  /**
+   * `quorum`: with several brokers, whether a majority of them answers. A failed probe asks it
+   * before saying unreachable: one broker of three stopped or killed leaves the partitions it led
+   * without a leader for a few seconds (their appends fail and are retried or refused one by one),
+   * not the whole log unreachable.
+   */
   constructor(
     probeKafka: Kafka,
     private readonly topic: string,
     private readonly intervalMs: number,
+    private readonly quorum?: () => Promise<boolean>,
   ) {
     this.admin = probeKafka.admin({ retry: { retries: 0 } });
   }
@@ -131,6 +138,12 @@ export class KafkaReachability {
       if (!this.stopped) this.ok();
       return true;
     } catch (error) {
+      if (this.quorum && !this.stopped && (await this.quorum().catch(() => false))) {
+        this.connected = false;
+        await this.admin.disconnect().catch(() => undefined);
+        if (!this.stopped) this.ok();
+        return true;
+      }
       if (!this.stopped) this.fail('probe', error, started);
       // A fresh connection next time: kafkajs keeps stale broker connections and metadata otherwise.
       this.connected = false;

@@ -1,6 +1,7 @@
 import { ConfigResourceTypes, Partitioners, type Admin, type Kafka } from 'kafkajs';
 import { ParleyError } from '@parley/contracts';
 import { ensureTopics } from './kafka-topics.mjs';
+import { minInsyncOf, replicationFor, replicationWarning } from './replication';
 import type { StoreLog } from './store-log';
 
 export interface TopicSettings {
@@ -8,7 +9,7 @@ export interface TopicSettings {
   topic: string;
   /** Used only when the topic is created. */
   partitions: number;
-  /** Used only when the topic is created. */
+  /** Used only when the topic is created (at most the cluster's brokers). */
   replicationFactor: number;
 }
 
@@ -67,25 +68,28 @@ export class RunEventsTopicAdmin {
 
   /** Create the topic if it is missing (kept forever: it is the source of truth), and wait until it serves. */
   async ensure(): Promise<void> {
-    const { topic, partitions: numPartitions, replicationFactor } = this.settings;
+    const { topic, partitions: numPartitions } = this.settings;
     this.creating = true;
     try {
+      const replication = await replicationFor(this.admin, this.settings.replicationFactor);
       const { created, partitions } = await ensureTopics(this.admin, [
         {
           topic,
           numPartitions,
-          replicationFactor,
+          replicationFactor: replication.factor,
           configEntries: [
             { name: 'cleanup.policy', value: 'delete' },
             { name: 'retention.ms', value: '-1' }, // the log is the source of truth: keep it forever
             { name: 'retention.bytes', value: '-1' },
-            { name: 'min.insync.replicas', value: String(Math.min(2, replicationFactor)) },
+            { name: 'min.insync.replicas', value: String(replication.minInsync) },
           ],
         },
       ]);
       const found = partitions.get(topic) ?? [];
       if (!created.includes(topic)) await this.checkExisting(found.length, numPartitions);
       this.partitionMetadata = found.map((p) => ({ partitionId: p.partitionId, leader: p.leader }));
+      const warning = replicationWarning(topic, found, await minInsyncOf(this.admin, topic));
+      if (warning) this.out.emit(`[kafka-event-store] ${warning}`);
     } finally {
       this.creating = false;
     }

@@ -35,7 +35,7 @@ describe('StartRunHandler: idempotency keys', () => {
   });
 
   it('forgets a key once the read model knows it, and the key still finds its run', async () => {
-    const handler = new StartRunHandler(core.engine, core.workflows, core.projection);
+    const handler = new StartRunHandler(core.engine, core.workflows, core.projection, core);
     const maya = { id: 'maya', roles: ['participant'] };
     const start = (key: string) =>
       handler.execute(

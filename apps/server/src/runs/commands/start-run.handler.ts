@@ -2,6 +2,8 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { ConcurrencyError } from '@parley/contracts';
 import { RunEngine } from '@parley/engine';
+import { PARLEY_CORE } from '../../core/core.module';
+import type { ParleyCore } from '../../core/core';
 import { RunsProjection } from '../../projections/runs.projection';
 import { WorkflowCatalog } from '../../workflows/workflow-catalog';
 import { StartRunCommand } from './start-run.command';
@@ -19,6 +21,7 @@ export class StartRunHandler implements ICommandHandler<
     @Inject(RunEngine) private readonly engine: RunEngine,
     @Inject(WorkflowCatalog) private readonly workflows: WorkflowCatalog,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
   ) {}
 
   async execute({
@@ -64,6 +67,8 @@ export class StartRunHandler implements ICommandHandler<
         input: body.input,
         requestedBy: { kind: by.kind ?? 'human', id: by.id },
         idempotencyKey: body.idempotencyKey,
+        // tracing on: the run's trace context goes into its log (under the request's span, if any)
+        trace: this.core.observability.tracing?.newRunContext(),
       });
       return { runId: state.runId, created: true };
     } catch (error) {

@@ -2,12 +2,13 @@ import { durationMs } from '@parley/contracts';
 import { ToolError, type ToolDefinition } from '@parley/engine';
 import { argsFromJsonSchema, parametersOf } from '../json-schema-args';
 import type { HttpToolSpec } from '../tools-file/tools-file.schema';
+import { traceparentOfToolCall } from '../../observability/tracing/tool-trace-context';
 import { readCapped } from './read-capped';
 
 /**
  * A tool that is one HTTP call. The URL is a template over the arguments (`{order_id}`, URL-encoded);
  * the other arguments are the query string (GET, DELETE) or the JSON body. Every call carries its
- * Parley idempotency key as `Idempotency-Key`. A 2xx answer (JSON, else text, size-capped) is the
+ * Parley idempotency key as `Idempotency-Key` (and, tracing on, its span as `traceparent`). A 2xx answer (JSON, else text, size-capped) is the
  * result; any other status is a recorded tool error: transient (retried with the same key) for 429
  * and 5xx only when the tool is idempotent, since a service that failed half-way may have acted.
  */
@@ -38,6 +39,7 @@ export function httpTool(spec: HttpToolSpec, headers: Record<string, string>): T
         );
         url += (url.includes('?') ? '&' : '?') + query.toString();
       }
+      const traceparent = traceparentOfToolCall(ctx);
       let response: Response;
       try {
         response = await fetch(url, {
@@ -47,6 +49,7 @@ export function httpTool(spec: HttpToolSpec, headers: Record<string, string>): T
             accept: 'application/json, text/plain;q=0.9, */*;q=0.5',
             ...headers,
             'idempotency-key': ctx.idempotencyKey,
+            ...(traceparent ? { traceparent } : {}),
           },
           body: bodyless ? undefined : JSON.stringify(rest),
           signal: AbortSignal.timeout(timeoutMs),

@@ -92,8 +92,10 @@ export class McpConnection {
     this.listeners.push(listener);
   }
 
-  async call(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
-    return (await this.client.callTool({ name: tool, arguments: args }, undefined, {
+  /** `traceparent`: the call's span (tracing on), sent in the request's `_meta`. */
+  async call(tool: string, args: Record<string, unknown>, traceparent?: string): Promise<CallToolResult> {
+    const meta = traceparent ? { _meta: { traceparent } } : {};
+    return (await this.client.callTool({ name: tool, arguments: args, ...meta }, undefined, {
       timeout: durationMs(this.spec.timeout),
     })) as CallToolResult;
   }

@@ -1,6 +1,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ToolError, type ToolDefinition } from '@parley/engine';
 import { argsFromJsonSchema, parametersOf } from '../json-schema-args';
+import { traceparentOfToolCall } from '../../observability/tracing/tool-trace-context';
 import type { McpConnection } from './mcp-connection';
 
 /** The longest tool result recorded in the log (a longer one is a tool error, not a truncated fact). */
@@ -36,7 +37,7 @@ export function mcpTool(connection: McpConnection, tool: Tool, trust: McpToolTru
     args: argsFromJsonSchema(schema),
     parameters: parametersOf(schema),
     idempotent: trust.idempotent,
-    async execute(args) {
+    async execute(args, ctx) {
       if (connection.lost)
         throw new ToolError(
           'TOOL.MCP_UNAVAILABLE',
@@ -44,7 +45,11 @@ export function mcpTool(connection: McpConnection, tool: Tool, trust: McpToolTru
         );
       let result: CallToolResult;
       try {
-        result = await connection.call(tool.name, (args ?? {}) as Record<string, unknown>);
+        result = await connection.call(
+          tool.name,
+          (args ?? {}) as Record<string, unknown>,
+          traceparentOfToolCall(ctx),
+        );
       } catch (error) {
         // Never transient: whether the server acted before the failure is unknown.
         throw new ToolError('TOOL.MCP_FAILED', `${name}: ${(error as Error).message}`);
