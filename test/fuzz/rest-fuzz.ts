@@ -431,7 +431,7 @@ export function restFuzzSuite(runs: { requests: number; imports: number }): void
         });
         const error = assertCoded4xx(answer, `${c.kind}: ${c.body.slice(0, 300)}`);
         tally.add(`${answer.status} ${error.code} (import)`);
-        assert.match(error.code, /^IMPORT\.(NOT_VERIFIED|RUN_EXISTS)$/);
+        assert.match(error.code, /^IMPORT\.(NOT_VERIFIED|RUN_EXISTS|UNSIGNED|UNTRUSTED_KEY|FORGED)$/);
         await assertUntouched(t, c.kind, before);
       }),
       runs.imports,

@@ -137,7 +137,10 @@ function program(io: Io, run: (command: Command, ctx: Context) => Promise<void>)
       for (const option of [...sub.options, ...root.options]) {
         values[option.long!.slice(2)] = all[option.attributeName()] as string | boolean | undefined;
       }
-      const positionals = sub.processedArgs.flat().map(String);
+      const positionals = sub.processedArgs
+        .flat()
+        .filter((a) => a !== undefined)
+        .map(String);
       await run(command, contextOf(values, positionals, io));
     });
   }

@@ -24,6 +24,7 @@ import { RealtimeGateway } from './realtime/realtime.gateway';
 import { RUN_COMMAND_HANDLERS } from './runs/commands/run-commands.handlers';
 import { StartRunHandler } from './runs/commands/start-run.handler';
 import { RunsHttpController } from './runs/runs.http.controller';
+import { SigningHttpController } from './signing/signing.http.controller';
 import { RefundsHttpController } from './tools/refunds.http.controller';
 import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
@@ -38,6 +39,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
     RefundsHttpController,
     ConsoleController,
     ClusterHttpController,
+    SigningHttpController,
     MetricsHttpController,
   ],
   providers: [

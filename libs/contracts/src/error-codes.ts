@@ -76,13 +76,21 @@ export const ERROR_CODES = {
   'IMPORT.WRONG_RUN': 'an event of another run in a stream to import',
   'IMPORT.CHAIN_BROKEN': 'a stream to import whose hash chain does not verify',
   'IMPORT.RUN_EXISTS': 'a run of the file exists here already; nothing was imported',
+  'IMPORT.UNSIGNED': 'an export whose manifest carries no signature: nothing says which server wrote it',
+  'IMPORT.UNTRUSTED_KEY':
+    "an export signed by a key that is neither this server's nor one of PARLEY_TRUSTED_KEYS",
+  'IMPORT.FORGED':
+    'an export whose signature does not hold, or whose chain does not reach a head its server signed; the run and seq are named',
 
   'EVENT.UNKNOWN_TYPE': 'an event type the registry does not know',
   'EVENT.ACTOR_NOT_ALLOWED': 'an actor of a kind that may not produce this event type',
   'EVENT.INVALID_DATA': "an event's data does not match its type's schema",
   'EVENT_STORE.CONCURRENCY': 'someone appended to the run first (a stale expected seq); nothing was written',
   'EVENT_STORE.EVENT_ID_CONFLICT': 'an event id that is already in the log with other content',
-  'EVENT_STORE.UNAVAILABLE': 'a write whose outcome is unknown (the log did not answer)',
+  'EVENT_STORE.UNAVAILABLE':
+    'a write that failed: Kafka, its outcome is unknown (the log did not answer); SQLite, the storage refused it (disk full, I/O error, read-only: the cause is in details) and nothing was written; /health is degraded until the storage takes writes again',
+  'EVENT_STORE.DAMAGED':
+    'start-up: the SQLite log is damaged (write-ahead log, structure, or a chain of a recently written run); the server refuses to serve it and says how to repair it',
   'EVENT_STORE.KAFKA_UNREACHABLE': 'the Kafka brokers cannot be reached',
   'EVENT_LOG.UNAVAILABLE': 'the Kafka log is unreachable: nothing was written; try again once /health is 200',
   'STATUS.UNAVAILABLE': 'the server is not ready (or degraded) for this',

@@ -16,5 +16,6 @@ export * from './http/api.schemas';
 export * from './http/responses';
 export * from './socket/socket.schemas';
 export * from './export/export-format';
+export * from './export/signature';
 export * from './tools/model-tool-name';
 export * from './commands/command-catalog';

@@ -9,4 +9,6 @@ export * from './kafka/kafka-client';
 export * from './kafka/kafka-reachability';
 export { ensureTopics } from './kafka/kafka-topics.mjs';
 export * from './keyed-lock';
+export { damagedLog } from './sqlite/integrity';
+export { storageFaultOf } from './sqlite/storage-fault';
 export * from './kafka/replication';

@@ -9,6 +9,7 @@ import type {
   Subscription,
 } from './event-store.port';
 import { SqliteLog, type SqliteSync } from './sqlite/sqlite-log';
+import { checkOpenedLog, checkWal, damagedLog, isCorruption } from './sqlite/integrity';
 import { LogSubscriptions } from './subscriptions';
 
 /**
@@ -19,14 +20,37 @@ export abstract class LocalLogStore {
   protected readonly log: SqliteLog;
   protected readonly subscriptions: LogSubscriptions;
 
-  /** `dir`: a folder (the file is `events.db` inside it), or `:memory:`. */
-  protected constructor(dir: string, synchronous: SqliteSync = 'full') {
+  /** The log's file (`:memory:` for none). */
+  protected readonly file: string;
+
+  /**
+   * `dir`: a folder (the file is `events.db` inside it), or `:memory:`. `checked`: the log is the
+   * source of truth (SQLite mode): its write-ahead log, its structure and the chains of its recently
+   * written runs are checked before it is served, and a damaged one is refused (EVENT_STORE.DAMAGED).
+   */
+  protected constructor(dir: string, synchronous: SqliteSync = 'full', checked = false) {
     let file = ':memory:';
     if (dir !== ':memory:') {
       mkdirSync(dir, { recursive: true });
       file = join(dir, 'events.db');
     }
-    this.log = new SqliteLog(file, synchronous);
+    this.file = file;
+    if (checked && file !== ':memory:') checkWal(file);
+    try {
+      this.log = new SqliteLog(file, synchronous);
+    } catch (error) {
+      if (checked && isCorruption(error))
+        throw damagedLog(file, `SQLite cannot open it: ${(error as Error).message}`);
+      throw error;
+    }
+    if (checked && file !== ':memory:') {
+      try {
+        checkOpenedLog(this.log, file);
+      } catch (error) {
+        this.log.close();
+        throw error;
+      }
+    }
     this.subscriptions = new LogSubscriptions((afterPosition, limit) =>
       this.log.readAll({ afterPosition, limit }),
     );

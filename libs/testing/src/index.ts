@@ -6,4 +6,5 @@ export * from './given';
 export * from './proc-stats';
 export * from './child-rpc';
 export * from './gate-invariant';
+export * from './signing';
 export * from './topic-audit';

@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { canonicalJson, verifyExportText } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, runInStatus, waitFor, type HttpClient } from '@parley/testing';
+import {
+  ParleyProcess,
+  REPO_ROOT,
+  newSigningKey,
+  runInStatus,
+  signExport,
+  waitFor,
+  type HttpClient,
+} from '@parley/testing';
 
 async function exportText(api: HttpClient, runId: string): Promise<string> {
   const answer = await api.get(`/api/runs/${runId}/export`);
@@ -17,13 +25,20 @@ async function importText(api: HttpClient, text: string) {
   return api.post('/api/import', text, { 'content-type': 'application/x-ndjson' });
 }
 
+const fixtureKey = newSigningKey();
+
 describe('audit and replay', () => {
   let server: ParleyProcess;
   let other: ParleyProcess;
   let refundRun: string;
 
   before(async () => {
-    [server, other] = await Promise.all([ParleyProcess.start(), ParleyProcess.start()]);
+    // `other` trusts `server`'s key, and a test key that signs the committed fixture below
+    const key = newSigningKey();
+    [server, other] = await Promise.all([
+      ParleyProcess.start({ env: { PARLEY_SIGNING_KEY_FILE: key.file } }),
+      ParleyProcess.start({ env: { PARLEY_TRUSTED_KEYS: `${key.publicKey},${fixtureKey.publicKey}` } }),
+    ]);
     const { body } = await server
       .client('carol')
       .post('/api/runs', { workflow: 'refund-desk', input: 'Please refund $140 for order #R9' });
@@ -185,7 +200,14 @@ describe('audit and replay', () => {
     assert.deepEqual(last.data, {
       by: { kind: 'human', id: 'root', role: 'admin' },
       note: 'offline audit',
-      from: { head: JSON.parse(lines[0]).runs[0].head, count, exportedAt: JSON.parse(lines[0]).exportedAt },
+      from: {
+        head: JSON.parse(lines[0]).runs[0].head,
+        count,
+        exportedAt: JSON.parse(lines[0]).exportedAt,
+        // the original signature is kept: the exporting server's key and its signed head
+        signedBy: JSON.parse(lines[0]).signature.publicKey,
+        signedHead: JSON.parse(lines[0]).runs[0].signed.at(-1),
+      },
     });
     const again = await importText(other.client(), text);
     assert.equal(again.status, 409);
@@ -279,7 +301,9 @@ describe('audit and replay', () => {
   it('reads a log written in an older event shape (committed fixture, kept forever)', async () => {
     const text = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'logs', 'debate-v1.ndjson'), 'utf8');
     assert.equal(verifyExportText(text).ok, true, 'the fixture verifies offline');
-    const imported = await importText(other.client(), text);
+    // the fixture is unsigned (it predates signed exports): an archive's owner signs it to import it
+    assert.equal((await importText(other.client(), text)).body.error.code, 'IMPORT.UNSIGNED');
+    const imported = await importText(other.client(), signExport(text, fixtureKey.file));
     assert.equal(imported.status, 201, JSON.stringify(imported.body));
     assert.equal((await other.client().get('/api/runs/fixture-debate-v1/verify')).body.ok, true);
     const run = (await other.client().get('/api/runs/fixture-debate-v1')).body;
@@ -341,7 +365,8 @@ describe('export from Kafka, audit offline in SQLite', () => {
       eventLog: 'kafka',
       env: { KAFKA_BROKERS: brokers, PARLEY_INSTANCE_ID: prefix, PARLEY_KAFKA_TOPIC_PREFIX: prefix },
     });
-    const sqlite = await ParleyProcess.start();
+    const kafkaKey = (await kafka.client(null).get('/.well-known/parley-signing-key')).body.publicKey;
+    const sqlite = await ParleyProcess.start({ env: { PARLEY_TRUSTED_KEYS: kafkaKey } });
     try {
       const { body } = await kafka
         .client('carol')

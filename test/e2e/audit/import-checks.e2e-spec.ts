@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GENESIS_HASH, sealEvent, verifyExportText, type EventEnvelope } from '@parley/contracts';
-import { ParleyProcess } from '@parley/testing';
+import { ParleyProcess, newSigningKey, signExport } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
 
 /**
@@ -11,7 +11,10 @@ import { waitForRequest, waitForStatus } from '../patterns/helpers';
  * naming the line; a body over the limit is refused with 413. Nothing is imported either way.
  */
 
-/** Re-seal a run's events under a new run id, as an attacker with Parley's library would. */
+/** A peer these servers trust (PARLEY_TRUSTED_KEYS): the append checks hold even against its exports. */
+const peer = newSigningKey();
+
+/** Re-seal a run's events under a new run id, as an attacker with Parley's library would; signed by the peer. */
 function forge(events: EventEnvelope[], runId: string, edit: (e: EventEnvelope) => EventEnvelope): string {
   let prevHash = GENESIS_HASH;
   const sealed = events.map((original) => {
@@ -27,7 +30,10 @@ function forge(events: EventEnvelope[], runId: string, edit: (e: EventEnvelope) 
     runs: [{ runId, count: sealed.length, head: prevHash }],
     schemaVersions: {},
   };
-  return [JSON.stringify(manifest), ...sealed.map((e) => JSON.stringify(e))].join('\n');
+  return signExport(
+    [JSON.stringify(manifest), ...sealed.map((e) => JSON.stringify(e))].join('\n'),
+    peer.file,
+  );
 }
 
 describe('import checks every event as an append would', () => {
@@ -36,8 +42,8 @@ describe('import checks every event as an append would', () => {
   let events: EventEnvelope[];
   before(async () => {
     [server, small] = await Promise.all([
-      ParleyProcess.start(),
-      ParleyProcess.start({ env: { PARLEY_IMPORT_MAX_BYTES: '4096' } }),
+      ParleyProcess.start({ env: { PARLEY_TRUSTED_KEYS: peer.publicKey } }),
+      ParleyProcess.start({ env: { PARLEY_IMPORT_MAX_BYTES: '4096', PARLEY_TRUSTED_KEYS: peer.publicKey } }),
     ]);
     const { body } = await server
       .client('carol')

@@ -88,12 +88,12 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
         'handoff <runId> <agent>',
         'say <runId> <text...>',
         'replay <runId|file.ndjson>',
-        'verify <runId|file.ndjson>',
+        'verify [runId|file.ndjson]',
         'export <runId>',
         'audit <runId>',
         'retry <runId>',
       ]) {
-        assert.match(r.stdout, new RegExp(`^  ${name.replace(/[.|<>]/g, '\\$&')}\\s`, 'm'), name);
+        assert.match(r.stdout, new RegExp(`^  ${name.replace(/[.|<>[\]]/g, '\\$&')}\\s`, 'm'), name);
       }
       assert.match(r.stdout, /^ {2}4 {2}verification failed/m);
       const approve = await as(null).run('approve', '--help');
@@ -310,10 +310,15 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
 
       const ok = await as(null).run('verify', file);
       assert.equal(ok.code, 0, ok.stderr);
-      assert.equal(ok.stdout, `ok: ${online.events} events, head ${online.head}\n`);
+      assert.match(
+        ok.stdout,
+        new RegExp(
+          `^ok: ${online.events} events, head ${online.head}\\nsignature: signed by key [0-9a-f]{16} \\(not checked against a key: use --key\\)\\n$`,
+        ),
+      );
       const viaServer = await as('victor').run('verify', runId);
       assert.equal(viaServer.code, 0);
-      assert.equal(viaServer.stdout, ok.stdout);
+      assert.equal(viaServer.stdout, ok.stdout.split('\n')[0] + '\n');
 
       // One byte changed in the event at seq 3 (the agent's reply): still valid JSON, no longer its hash.
       const seq3 = lines.findIndex((l) => JSON.parse(l).seq === 3);
@@ -325,8 +330,8 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
       const broken = await as(null).run('verify', bad);
       assert.equal(broken.code, 4);
       assert.equal(
-        broken.stdout,
-        `broken: run ${runId} at seq 3 (edited): event at seq 3 does not match its hash: it was edited\n`,
+        broken.stdout.split('\n')[0],
+        `broken: run ${runId} at seq 3 (edited): event at seq 3 does not match its hash: it was edited`,
       );
       const json = JSON.parse((await as(null).run('verify', bad, '--json')).stdout);
       assert.deepEqual(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { GENESIS_HASH, sealEvent, type EventEnvelope } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, waitFor, type HttpClient } from '@parley/testing';
+import { ParleyProcess, REPO_ROOT, signExport, waitFor, type HttpClient } from '@parley/testing';
 import { events, getRun, waitForRequest, waitForStatus, type Envelope } from '../patterns/helpers';
 
 /**
@@ -246,7 +246,11 @@ describe('no path around a human', () => {
       runs: [{ runId: importedRunId, count: forged.length, head: prevHash }],
       schemaVersions: {},
     };
-    const ndjson = [manifest, ...forged].map((l) => JSON.stringify(l)).join('\n') + '\n';
+    // signed with the server's own key: as a peer it trusts would have exported it
+    const ndjson = signExport(
+      [manifest, ...forged].map((l) => JSON.stringify(l)).join('\n') + '\n',
+      join(server.dataDir, 'signing-key.pem'),
+    );
     const imported = await server
       .client()
       .post('/api/import', ndjson, { 'content-type': 'application/x-ndjson' });

@@ -1,11 +1,15 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   ExportManifest,
   ExportVerifier,
+  PUBLIC_KEY_PREFIX,
   canonicalJson,
+  parsePublicKey,
   upcast,
+  verifySignedHead,
+  type SignedHead,
   type EventEnvelope,
   type VerifyResult,
 } from '@parley/contracts';
@@ -97,17 +101,44 @@ async function replayFile(
 
 const verify: Command = {
   name: 'verify',
-  arguments: [['<runId|file.ndjson>', 'a run on the server, or an export file (offline)']],
-  summary: "check a run's hash chain on the server, or an export file offline",
+  arguments: [['[runId|file.ndjson]', 'a run on the server, or an export file (offline)']],
+  summary: "check a run's hash chain on the server, an export file offline, or every run against the anchors",
   details: [
     'Prints "ok: N events, head <hash>", or the first broken position and why, and exits 4.',
     "A file is an export (GET /api/runs/:runId/export or /api/export): its manifest, every run's hash",
     "chain and seq continuity, and the manifest's count and head are checked line by line.",
+    "--key PUBKEY (the server's key, `parley key`) also requires the file to be signed with it: a",
+    'chain recomputed without the key is reported forged, with the signed head it does not reach and',
+    'the first seq that may differ. --expect-head SEQ:HASH requires the chain to pass through that head.',
+    '--anchors (no argument) checks every run on the server against its anchor stream: each run deleted,',
+    'cut short or rewritten since its last signed head is reported (with --key, each anchor signature too).',
   ].join('\n'),
-  options: {},
+  options: {
+    key: {
+      type: 'string',
+      value: 'pubkey',
+      description: 'the public key (ed25519:..., or a file holding it) the file must be signed with',
+    },
+    'expect-head': {
+      type: 'string',
+      value: 'seq:hash',
+      description: "a head (e.g. one published earlier) the run's chain must pass through",
+    },
+    anchors: { type: 'boolean', description: 'check every run on the server against the anchor stream' },
+  },
   async run(ctx) {
+    const key = ctx.values.key === undefined ? undefined : readKey(String(ctx.values.key));
+    const expectHead = parseExpectHead(ctx.values['expect-head'] as string | undefined);
+    if (ctx.values.anchors) {
+      if (ctx.positionals[0])
+        throw usageError('--anchors checks every run on the server: give no run or file');
+      return verifyAnchors(ctx, key);
+    }
+    if (!ctx.positionals[0]) throw usageError('verify: give a runId or an export file (or --anchors)');
     const file = fileArgument(ctx.positionals[0]);
     if (!file) {
+      if (key || expectHead)
+        throw usageError('--key and --expect-head check an export file: export the run first');
       const verdict = await ctx
         .http()
         .get<VerifyResult>(`/api/runs/${encodeURIComponent(ctx.positionals[0])}/verify`);
@@ -120,9 +151,11 @@ const verify: Command = {
         );
       return verdict.ok ? EXIT.ok : EXIT.verification;
     }
-    const verifier = new ExportVerifier();
+    const verifier = new ExportVerifier({ trustedKeys: key ? [key] : undefined, expectHead });
     for await (const text of lines(file)) verifier.push(text);
     const verdict = verifier.result();
+    if (expectHead && verdict.runs.length > 1)
+      throw usageError(`--expect-head: ${file} holds several runs; export the one to check`);
     if (ctx.json) {
       ctx.out(JSON.stringify(verdict));
       return verdict.ok ? EXIT.ok : EXIT.verification;
@@ -138,7 +171,94 @@ const verify: Command = {
     }
     for (const problem of verdict.problems) ctx.out(`broken: ${problem}`);
     if (!verdict.runs.length && !verdict.problems.length) ctx.out('ok: no runs');
+    const signature = verdict.signature;
+    if (signature && signature.status !== 'valid') ctx.out(`forged: ${signature.message}`);
+    else if (signature && key) ctx.out(`ok: ${signature.message}`);
+    else if (signature) ctx.out(`signature: ${signature.message} (not checked against a key: use --key)`);
+    for (const forged of verdict.forged ?? []) ctx.out(`forged: ${forged.message}`);
+    if (verdict.expectedHead)
+      ctx.out(`${verdict.expectedHead.ok ? 'ok' : 'broken'}: ${verdict.expectedHead.message}`);
     return verdict.ok ? EXIT.ok : EXIT.verification;
+  },
+};
+
+/** `--key`: the key itself, or a file holding it. */
+function readKey(value: string): string {
+  let text = value.trim();
+  if (!text.startsWith(PUBLIC_KEY_PREFIX)) {
+    try {
+      text = readFileSync(text, 'utf8').trim();
+    } catch {
+      throw usageError(
+        `--key: give the public key (${PUBLIC_KEY_PREFIX}...) or a file holding it, not "${value}"`,
+      );
+    }
+  }
+  try {
+    parsePublicKey(text);
+  } catch (error) {
+    throw usageError(`--key: ${(error as Error).message}`);
+  }
+  return text;
+}
+
+function parseExpectHead(value: string | undefined): { seq: number; hash: string } | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(value.trim());
+  if (!match || Number(match[1]) < 1)
+    throw usageError(`--expect-head: SEQ:HASH (a seq from 1, a 64-digit hex hash), not "${value}"`);
+  return { seq: Number(match[1]), hash: match[2] };
+}
+
+interface AnchorsAnswer {
+  ok: boolean;
+  checked: number;
+  problems: number;
+  publicKey: string;
+  runs: Array<{ runId: string; ok: boolean; anchored?: SignedHead; problem?: string; message: string }>;
+}
+
+/** Every run on the server against its anchors; with --key, each anchor's signature is checked here. */
+async function verifyAnchors(ctx: Parameters<Command['run']>[0], key: string | undefined): Promise<number> {
+  const answer = await ctx.http().get<AnchorsAnswer>('/api/anchors/check');
+  let ok = answer.ok;
+  const lines: string[] = [];
+  if (key) {
+    const publicKey = parsePublicKey(key);
+    for (const run of answer.runs) {
+      if (run.anchored && !verifySignedHead(run.anchored, publicKey)) {
+        ok = false;
+        run.ok = false;
+        run.message = `run ${run.runId}: its anchor at seq ${run.anchored.seq} is not signed by ${key}`;
+      }
+    }
+  }
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ ...answer, ok }));
+    return ok ? EXIT.ok : EXIT.verification;
+  }
+  for (const run of answer.runs)
+    if (!run.ok) lines.push(`broken: ${run.problem ? `(${run.problem}) ` : ''}${run.message}`);
+  const bad = answer.runs.filter((r) => !r.ok).length;
+  lines.push(
+    ok
+      ? `ok: ${answer.checked} runs match their anchors`
+      : `broken: ${bad} of ${answer.checked} runs do not match their anchors`,
+  );
+  for (const line of lines) ctx.out(line);
+  return ok ? EXIT.ok : EXIT.verification;
+}
+
+const key: Command = {
+  name: 'key',
+  arguments: [],
+  summary: "print the server's public signing key (what `verify --key` and PARLEY_TRUSTED_KEYS take)",
+  options: {},
+  async run(ctx) {
+    const answer = await ctx
+      .http()
+      .get<{ algorithm: string; keyId: string; publicKey: string }>('/.well-known/parley-signing-key');
+    ctx.out(ctx.json ? JSON.stringify(answer) : answer.publicKey);
   },
 };
 
@@ -187,4 +307,4 @@ async function download(response: Response, output: string | undefined): Promise
   return newlines;
 }
 
-export const AUDIT_COMMANDS: Command[] = [replay, verify, exportRun];
+export const AUDIT_COMMANDS: Command[] = [replay, verify, exportRun, key];

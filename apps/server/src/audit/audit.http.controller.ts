@@ -12,6 +12,7 @@ import {
   TooLargeError,
   ValidationError,
   canonicalJson,
+  signManifest,
   upcast,
   type ExportManifest,
   REST_BODIES,
@@ -143,9 +144,13 @@ export class AuditHttpController {
     const runs: ExportManifest['runs'] = [];
     for (const runId of runIds) {
       const head = await this.store.head(runId);
-      if (head) runs.push({ runId, count: head.seq, head: head.hash });
+      if (!head) continue;
+      // the heads this server signed when the run waited or ended, and its head now, signed too
+      const signed = this.core.signer.signedHeads(runId).filter((h) => h.seq <= head.seq);
+      signed.push(this.core.signer.signExportHead(runId, head.seq, head.hash));
+      runs.push({ runId, count: head.seq, head: head.hash, signed });
     }
-    const manifest: ExportManifest = {
+    const unsigned: Omit<ExportManifest, 'signature'> = {
       kind: 'parley.export',
       version: 1,
       exportedAt: new Date().toISOString(),
@@ -154,6 +159,8 @@ export class AuditHttpController {
         Object.entries(EVENT_REGISTRY).map(([type, d]) => [type, d.version]),
       ),
     };
+    // The server's signature over the counts and head hashes: a recomputed chain cannot carry it.
+    const manifest: ExportManifest = signManifest(unsigned, this.core.signingKey.privateKey);
     res.setHeader('Content-Type', 'application/x-ndjson');
     res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
     res.write(`${JSON.stringify(manifest)}\n`);

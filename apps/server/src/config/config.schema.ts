@@ -55,6 +55,29 @@ export const ConfigSchema = z
     PARLEY_IMPORT_MAX_BYTES: integer(1024, 10 * 1024 * 1024 * 1024)
       .default(64 * 1024 * 1024)
       .describe('the largest NDJSON body POST /api/import reads (413 REQUEST.TOO_LARGE beyond it)'),
+    PARLEY_SIGNING_KEY_FILE: z
+      .string()
+      .optional()
+      .meta({ shownDefault: '<data dir>/signing-key.pem' } satisfies SettingMeta)
+      .describe(
+        "the server's Ed25519 signing key (PKCS#8 PEM); the default one is created on first start (mode 0600)",
+      ),
+    PARLEY_TRUSTED_KEYS: list()
+      .superRefine((keys, ctx) => {
+        const bad = keys.find((key) => !/^ed25519:[A-Za-z0-9_-]{43}$/.test(key));
+        if (bad !== undefined)
+          ctx.addIssue({ code: 'custom', message: `"${bad}" is not a public key (ed25519:<base64url>)` });
+      })
+      .describe(
+        "public keys whose exports POST /api/import accepts, besides the server's own (comma-separated)",
+      ),
+    PARLEY_ACCEPT_LOST_EVENTS: z
+      .string()
+      .optional()
+      .transform((raw) => raw !== undefined)
+      .describe(
+        'any value: start although the log holds fewer events or runs than its anchor stream says (after a repair); `parley verify --anchors` then names them',
+      ),
     PARLEY_SHUTDOWN_TIMEOUT_MS: integer(100, 600_000)
       .default(10_000)
       .describe('on SIGTERM/SIGINT: the longest the server drains work and closes its logs before it exits'),

@@ -25,6 +25,14 @@ export interface ParleyConfig {
   shutdownTimeoutMs: number;
   /** The largest body POST /api/import reads. */
   importMaxBytes: number;
+  /** The signing key's file (created there on first start when it is the default one). */
+  signingKeyFile: string;
+  /** Whether `signingKeyFile` was given (then it must exist) or is the default. */
+  signingKeyGiven: boolean;
+  /** Public keys whose exports an import accepts, besides this server's own. */
+  trustedKeys: string[];
+  /** Start although the log lost events its anchor stream knew of (after a repair). */
+  acceptLostEvents: boolean;
   kafkaBrokers: string[];
   kafkaPartitions: number;
   kafkaReplicationFactor: number;
@@ -95,6 +103,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     sqliteSync: settings.PARLEY_SQLITE_SYNC,
     shutdownTimeoutMs: settings.PARLEY_SHUTDOWN_TIMEOUT_MS,
     importMaxBytes: settings.PARLEY_IMPORT_MAX_BYTES,
+    signingKeyFile: resolve(settings.PARLEY_SIGNING_KEY_FILE ?? resolve(dataDir, 'signing-key.pem')),
+    signingKeyGiven: settings.PARLEY_SIGNING_KEY_FILE !== undefined,
+    trustedKeys: settings.PARLEY_TRUSTED_KEYS,
+    acceptLostEvents: settings.PARLEY_ACCEPT_LOST_EVENTS,
     kafkaBrokers: settings.PARLEY_EVENT_LOG === 'kafka' ? settings.KAFKA_BROKERS : [],
     kafkaPartitions: settings.PARLEY_KAFKA_PARTITIONS,
     kafkaReplicationFactor: settings.PARLEY_KAFKA_REPLICATION_FACTOR,

@@ -23,6 +23,9 @@ import { LocalOwnership, type Ownership } from '../cluster/ownership';
 import { DataDirLock } from './data-dir-lock';
 import { openEventLog, runEventsTopic } from './event-log.factory';
 import { LiveTokens } from './live-tokens';
+import { FileAnchorLog } from '../signing/anchor-log';
+import { HeadSigner } from '../signing/head-signer';
+import { loadSigningKey, type SigningKey } from '../signing/signing-key';
 import { Observability } from '../observability/observability';
 
 /** Everything a Parley instance is made of, built once at start-up (plain classes; Nest wires them in). */
@@ -45,6 +48,9 @@ export interface ParleyCore {
   ownership: Ownership;
   /** Kafka mode only: ownership by consumer group, command routing, token fan-out. */
   cluster?: KafkaCluster;
+  /** The server's signing key, and the signer of run heads (their anchor stream). */
+  signingKey: SigningKey;
+  signer: HeadSigner;
   /** Metrics (GET /metrics) and traces, derived from the log's new events. */
   observability: Observability;
   /** Set by the CQRS wiring: appended events go to the EventBus (sagas) from here. */
@@ -75,6 +81,10 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
 async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const logger = new Logger('Parley');
   const log = (line: string): void => logger.log(line);
+  const signingKey = loadSigningKey(config.signingKeyFile, config.signingKeyGiven);
+  logger.log(
+    `signing key ${signingKey.keyId}${signingKey.created ? ` created in ${signingKey.file}` : ` from ${signingKey.file}`}: ${signingKey.publicKey}`,
+  );
   const identity = new IdentityService({
     dataDir: config.dataDir,
     adminToken: config.adminToken,
@@ -132,6 +142,20 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const observability = new Observability(config, (line) => logger.warn(line));
   const store = await openEventLog(config, log);
   observability.instrumentStore(store);
+  let signer: HeadSigner;
+  try {
+    const anchors = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
+    if (anchors.notice) logger.warn(anchors.notice);
+    signer = new HeadSigner(store, signingKey, anchors, (line) => logger.warn(line));
+    await signer.checkAgainstAnchors(join(config.dataDir, 'events.db'), config.acceptLostEvents);
+    await signer.start();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    await toolSources.close();
+    ledger.close();
+    await offline?.close();
+    throw error;
+  }
   logger.log(
     `event log: ${config.eventLog}${config.eventLog === 'kafka' ? ` (${config.kafkaBrokers.join(',')})` : ` (${config.dataDir})`}`,
   );
@@ -178,6 +202,8 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     ownership,
     cluster,
     projection: new RunsProjection(store),
+    signingKey,
+    signer,
     observability,
     publish: () => undefined,
     engine: undefined as unknown as RunEngine,
@@ -185,6 +211,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
       await cluster?.close(); // leave the owners' group first: the other instances take our runs at once
       await core.engine.stop();
       core.projection.stop();
+      signer.stop();
       await store.close();
       await toolSources.close();
       ledger.close();

@@ -15,7 +15,8 @@ import { RunsProjection } from '../projections/runs.projection';
 const ATTEMPTS = 5;
 
 /**
- * Kafka mode: when the event log is reachable again after an outage, catch up with it (whatever
+ * When the event log is reachable again after an outage (Kafka: the brokers answer; SQLite: the
+ * storage takes writes again after a disk-full, I/O or read-only fault), catch up with it (whatever
  * landed while this instance could not tell, acknowledged or not, is read into the local store
  * first), then drive again every `running` run this instance owns. A step whose append was refused
  * or failed during the outage left its run `running` with an intent and no result: the engine asks
@@ -37,12 +38,13 @@ export class EventLogRecoveryService implements OnApplicationBootstrap, OnApplic
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.store.kind !== 'kafka') return;
     const store = this.store;
     this.unsubscribe = store.onReachabilityChange((change) => {
       if (!change.reachable) {
         this.logger.warn(
-          `event log unreachable: new work is refused (503 EVENT_LOG.UNAVAILABLE) until it answers`,
+          store.kind === 'kafka'
+            ? `event log unreachable: new work is refused (503 EVENT_LOG.UNAVAILABLE) until it answers`
+            : `event log cannot be written (${change.error}): new work is refused (503 EVENT_STORE.UNAVAILABLE) until the storage takes writes again`,
         );
         return;
       }

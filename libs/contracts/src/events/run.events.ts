@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ActorSchema } from '../envelope';
 import { WorkflowSchema } from '../workflow/workflow.schema';
+import { SignedHeadSchema } from '../export/signature.schema';
 
 /**
  * The W3C trace context of a run (optional: written only when tracing is on). `spanId` is the run's
@@ -59,7 +60,9 @@ export const RunRetried = z.object({
 /**
  * The run came into this log from an export (`POST /api/import`): who imported it (kind, id, role),
  * their note, and the head the export's manifest named. Appended after the imported events, so the
- * import is part of the run's own history; it changes nothing else in the run.
+ * import is part of the run's own history; it changes nothing else in the run. `signedBy` and
+ * `signedHead` keep the exporting server's public key and its signature of the head it exported, so
+ * the imported history can be checked against its origin here too.
  */
 export const RunImported = z.object({
   by: ActorSchema.required({ role: true }),
@@ -68,5 +71,7 @@ export const RunImported = z.object({
     head: z.string().min(1),
     count: z.number().int().positive(),
     exportedAt: z.string().optional(),
+    signedBy: z.string().min(1).optional(),
+    signedHead: SignedHeadSchema.optional(),
   }),
 });

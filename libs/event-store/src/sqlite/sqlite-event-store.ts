@@ -1,8 +1,9 @@
 import type { EventEnvelope, NewEvent, StoredEvent } from '@parley/contracts';
 import { ConcurrencyError } from '@parley/contracts';
-import type { EventLogReachability, EventStore } from '../event-store.port';
+import type { EventLogReachability, EventStore, ReachabilityChange } from '../event-store.port';
+import { SqliteWritability, storageFaultOf } from './storage-fault';
 import { checkEventIds } from '../idempotency';
-import { assertImportable } from '../import-check';
+import { ImportChecker, assertImportable } from '../import-check';
 import { sealBatch, type SealContext, defaultSealContext } from '../seal';
 import { LocalLogStore } from '../local-log-store';
 import type { SqliteSync } from './sqlite-log';
@@ -13,10 +14,9 @@ export interface SqliteEventStoreOptions {
   seal?: SealContext;
   /** Default `full`: an acknowledged append survives a power cut (`normal`: the last ones may not). */
   synchronous?: SqliteSync;
+  /** While the storage refuses writes, how often a probe write tries it again. Default 500 ms. */
+  probeMs?: number;
 }
-
-/** SQLite is in-process: reachable since the process started, never down. */
-const startedAt = new Date().toISOString();
 
 interface PendingAppend {
   runId: string;
@@ -31,6 +31,8 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
   readonly kind = 'sqlite' as const;
   private readonly seal: SealContext;
   private readonly pending: PendingAppend[] = [];
+  /** Down from a write that failed for a storage fault (disk full, I/O error, read-only) until a probe write succeeds. */
+  private readonly writability: SqliteWritability;
   private readonly flushTransaction: (
     batch: PendingAppend[],
     outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }>,
@@ -42,8 +44,9 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
   }
 
   constructor(options: SqliteEventStoreOptions) {
-    super(options.dataDir, options.synchronous ?? 'full');
+    super(options.dataDir, options.synchronous ?? 'full', true);
     this.seal = options.seal ?? defaultSealContext;
+    this.writability = new SqliteWritability(this.file, () => this.log.probeWrite(), options.probeMs);
     const one = this.log.db.transaction((item: PendingAppend) => this.appendOne(item));
     this.flushTransaction = this.log.db.transaction(
       (
@@ -77,6 +80,8 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
    */
   append(runId: string, expectedSeq: number, events: NewEvent[]): Promise<EventEnvelope[]> {
     if (events.length === 0) return Promise.resolve([]);
+    // while the storage refuses writes, refused at once (a probe finds when it takes them again)
+    if (!this.writability.isReachable()) return Promise.reject(this.writability.unavailable(runId));
     return new Promise((resolve, reject) => {
       this.pending.push({ runId, expectedSeq, events, resolve, reject });
       if (this.pending.length === 1) queueMicrotask(() => this.flush());
@@ -104,9 +109,19 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
     try {
       this.flushTransaction(batch, outcomes);
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      const fault = storageFaultOf(error);
+      if (fault) this.writability.fail(fault);
+      for (const item of batch) item.reject(fault ? this.writability.unavailable(item.runId) : error);
       return;
     }
+    // an append that failed in its savepoint for a storage fault: the others may have committed
+    outcomes.forEach((outcome, i) => {
+      if (!('error' in outcome)) return;
+      const fault = storageFaultOf(outcome.error);
+      if (!fault) return;
+      this.writability.fail(fault);
+      outcomes[i] = { error: this.writability.unavailable(batch[i].runId) };
+    });
     const stored: StoredEvent[] = [];
     for (const outcome of outcomes) {
       if ('sealed' in outcome)
@@ -122,28 +137,77 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
 
   async importStream(runId: string, events: EventEnvelope[]): Promise<void> {
     assertImportable(runId, events);
-    const positions = this.log.insert(events, () => {
+    this.assertReachable();
+    let positions: number[];
+    try {
+      positions = this.log.insert(events, () => {
+        const head = this.log.head(runId);
+        if (head) throw new ConcurrencyError(runId, 0, head.seq);
+      });
+    } catch (error) {
+      const fault = storageFaultOf(error);
+      if (!fault) throw error;
+      this.writability.fail(fault);
+      throw this.writability.unavailable(runId);
+    }
+    this.subscriptions.notify(events.map((event, i) => ({ position: positions[i], event })));
+  }
+
+  /**
+   * `importStream` from a source read once, synchronously, inside one transaction (an export spooled
+   * to disk), each event checked as it is written; any problem rolls it all back. Memory: one run.
+   */
+  importFrom(runId: string, events: () => Iterable<EventEnvelope>): void {
+    this.assertReachable();
+    const stored: StoredEvent[] = [];
+    const write = this.log.db.transaction(() => {
       const head = this.log.head(runId);
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
+      const checker = new ImportChecker(runId);
+      for (const event of events()) {
+        checker.push(event);
+        const [position] = this.log.insertRows([event]);
+        // kept for the subscribers (one run at a time), so that none of them reads the run back
+        stored.push({ position, event });
+      }
+      checker.finish();
     });
-    this.subscriptions.notify(events.map((event, i) => ({ position: positions[i], event })));
+    try {
+      write();
+    } catch (error) {
+      const fault = storageFaultOf(error);
+      if (!fault) throw error;
+      this.writability.fail(fault);
+      throw this.writability.unavailable(runId);
+    }
+    this.subscriptions.notify(stored);
   }
 
   /** The store is its own log: reads already include everything it holds. */
   async waitForCatchUp(): Promise<void> {}
 
+  /** Writable, or since when not and why (a storage fault), for /health. */
   reachabilityStatus(): EventLogReachability {
-    return { kind: 'sqlite', reachable: true, since: startedAt, outages: 0 };
+    return this.writability.snapshot();
   }
 
-  assertReachable(): void {}
+  /** Throws 503 `EVENT_STORE.UNAVAILABLE` (with the cause) while the storage refuses writes. */
+  assertReachable(): void {
+    if (!this.writability.isReachable()) throw this.writability.unavailable();
+  }
 
-  /** Never changes. */
-  onReachabilityChange(): () => void {
-    return () => undefined;
+  /** The storage refused a write, or takes writes again (a probe succeeded). */
+  onReachabilityChange(listener: (change: ReachabilityChange) => void): () => void {
+    return this.writability.onChange(listener);
+  }
+
+  /** One probe write now (tests; the probe also runs every `probeMs` while down). */
+  probeWritable(): boolean {
+    return this.writability.tryProbe();
   }
 
   async close(): Promise<void> {
+    this.writability.stop();
     this.subscriptions.closeAll();
     this.log.close();
   }

@@ -188,6 +188,19 @@ export class SqliteLog {
     return this.stmts.lastPosition.get()?.p ?? 0;
   }
 
+  /** The runs with an event after `position` (the recently written ones). */
+  runsSince(position: number): string[] {
+    return this.db
+      .prepare<[number], { run_id: string }>('SELECT DISTINCT run_id FROM events WHERE position > ?')
+      .all(Math.max(0, position))
+      .map((r) => r.run_id);
+  }
+
+  /** A one-row write, committed (and fsynced as every commit): whether the storage takes writes. */
+  probeWrite(): void {
+    this.stmts.setMeta.run('write-probe', new Date().toISOString());
+  }
+
   getMeta(key: string): string | undefined {
     return this.stmts.getMeta.get(key)?.value;
   }

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
   ConflictError,
+  ExportManifest,
   ExportVerifier,
+  type ExportVerdict,
+  type SignedHead,
   ValidationError,
   storedEventProblem,
   upcast,
@@ -12,11 +14,14 @@ import {
   type EventData,
   type EventEnvelope,
 } from '@parley/contracts';
-import type { EventStore } from '@parley/event-store';
+import { SqliteEventStore, type EventStore } from '@parley/event-store';
 import { RunEngine, actorOf, assertMay, foldRun, forkStream, postMessage } from '@parley/engine';
 import { acting } from '../../auth/acting';
 import { EVENT_STORE } from '../../core/tokens';
+import { PARLEY_CORE } from '../../core/core.module';
+import type { ParleyCore } from '../../core/core';
 import { ForkRunCommand, ImportLogCommand } from './audit-commands';
+import { ImportSpool, linesOf } from '../import-spool';
 
 @CommandHandler(ForkRunCommand)
 export class ForkRunHandler implements ICommandHandler<ForkRunCommand> {
@@ -77,19 +82,41 @@ export class ForkRunHandler implements ICommandHandler<ForkRunCommand> {
 
 @CommandHandler(ImportLogCommand)
 export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
+  ) {}
 
-  /** Verify the whole file first (chains, manifest); import nothing unless every run verifies. */
+  /**
+   * Verify the whole file first: signed by a trusted key (this server's, or PARLEY_TRUSTED_KEYS),
+   * every run's chain through the heads its server signed, the chains and the manifest, then every
+   * event as an append; import nothing unless all of it holds.
+   */
   async execute(c: ImportLogCommand) {
-    const verifier = new ExportVerifier();
-    const byRun = new Map<string, EventEnvelope[]>();
+    const spool = new ImportSpool(this.core.config.dataDir);
+    try {
+      return await this.importSpooled(c, spool);
+    } finally {
+      spool.remove();
+    }
+  }
+
+  private async importSpooled(c: ImportLogCommand, spool: ImportSpool) {
+    const trustedKeys = [this.core.signingKey.publicKey, ...this.core.config.trustedKeys];
+    const verifier = new ExportVerifier({ trustedKeys });
+    const lastOf = new Map<string, { seq: number; hash: string }>();
     let line = 0;
     let exportedAt: string | undefined;
+    let manifestLine = '';
     let firstProblem: { line: number; problem: string } | undefined;
-    for await (const text of createInterface({ input: c.body, crlfDelay: Infinity })) {
+    // one pass over the body, line by line: verified as it streams, spooled to disk, never held in memory
+    for await (const text of linesOf(c.body)) {
       verifier.push(text);
       line += 1;
-      if (line === 1) exportedAt = manifestTime(text);
+      if (line === 1) {
+        exportedAt = manifestTime(text);
+        manifestLine = text;
+      }
       if (line === 1 || !text.trim()) continue;
       let event: EventEnvelope;
       try {
@@ -103,10 +130,12 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
         const problem = eventProblem(event);
         if (problem) firstProblem = { line, problem };
       }
-      if (!byRun.has(event.runId)) byRun.set(event.runId, []);
-      byRun.get(event.runId)!.push(event);
+      if (typeof event.runId !== 'string') continue; // the verifier says so
+      spool.add(event.runId, text);
+      lastOf.set(event.runId, { seq: event.seq, hash: event.hash });
     }
     const verdict = verifier.result();
+    refuseUnsigned(verdict);
     if (!verdict.ok) {
       const bad = verdict.runs.find((r) => !r.ok);
       const why = bad && !bad.ok ? `run ${bad.runId}: ${bad.message}` : verdict.problems.join('; ');
@@ -126,7 +155,7 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
         { line: firstProblem.line },
       );
     const existing: string[] = [];
-    for (const runId of byRun.keys()) if (await this.store.head(runId)) existing.push(runId);
+    for (const runId of spool.runIds()) if (await this.store.head(runId)) existing.push(runId);
     if (existing.length)
       throw new ConflictError(
         'IMPORT.RUN_EXISTS',
@@ -135,19 +164,87 @@ export class ImportLogHandler implements ICommandHandler<ImportLogCommand> {
     const who = acting(c.by);
     const by = { ...actorOf(who), role: who.roleFor(['admin']) ?? c.by.roles[0] };
     const manifest = verdict.runs;
-    for (const [runId, events] of byRun) {
-      await this.store.importStream(runId, events);
+    const signedBy = verdict.signature?.publicKey;
+    const exportHeads = new Map(signedExportHeads(manifestLine));
+    for (const runId of spool.runIds()) {
+      // SQLite writes the run straight from the spool (constant memory); another store takes it whole
+      if (this.store instanceof SqliteEventStore) this.store.importFrom(runId, () => spool.events(runId));
+      else await this.store.importStream(runId, [...spool.events(runId)]);
       // The import is part of the run's own history: who brought it here, why, from which head.
-      const last = events[events.length - 1];
+      const last = lastOf.get(runId)!;
       await this.store.append(runId, last.seq, [
         {
           type: 'run.imported',
           actor: by,
-          data: { by, note: c.note, from: { head: last.hash, count: last.seq, exportedAt } },
+          data: {
+            by,
+            note: c.note,
+            from: {
+              head: last.hash,
+              count: last.seq,
+              exportedAt,
+              // the original signature: the exporting server's key and its signed head of the run
+              signedBy,
+              signedHead: exportHeads.get(runId),
+            },
+          },
         },
       ]);
     }
     return { imported: manifest };
+  }
+}
+
+/**
+ * An import comes only from a server this one trusts: an unsigned file, one signed by a foreign key,
+ * a signature that does not hold or a chain that leaves the heads its server signed (a history
+ * recomputed with Parley's own library) is refused before anything else, naming the run and seq.
+ */
+function refuseUnsigned(verdict: ExportVerdict): void {
+  const signature = verdict.signature;
+  if (!signature) return; // no manifest at all: IMPORT.NOT_VERIFIED says so
+  const details = { signature, forged: verdict.forged };
+  if (signature.status === 'unsigned')
+    throw new ValidationError(
+      'IMPORT.UNSIGNED',
+      `the export is not signed (${signature.message}); nothing was imported`,
+      undefined,
+      details,
+    );
+  if (signature.status === 'untrusted')
+    throw new ValidationError(
+      'IMPORT.UNTRUSTED_KEY',
+      `${signature.message} (trust it with PARLEY_TRUSTED_KEYS); nothing was imported`,
+      undefined,
+      details,
+    );
+  if (signature.status === 'invalid')
+    throw new ValidationError(
+      'IMPORT.FORGED',
+      `${signature.message}; nothing was imported`,
+      undefined,
+      details,
+    );
+  const forged = verdict.forged?.[0];
+  if (forged)
+    throw new ValidationError('IMPORT.FORGED', `${forged.message}; nothing was imported`, undefined, {
+      ...details,
+      runId: forged.runId,
+      seq: forged.seq,
+      firstDifferentSeq: forged.firstDifferentSeq,
+    });
+}
+
+/** Each run's signed export head, from the manifest line (kept in `run.imported`). */
+function signedExportHeads(manifestLine: string): Array<[string, SignedHead]> {
+  try {
+    const manifest = ExportManifest.parse(JSON.parse(manifestLine));
+    return manifest.runs.flatMap((r) => {
+      const head = r.signed?.at(-1);
+      return head ? [[r.runId, head] as [string, SignedHead]] : [];
+    });
+  } catch {
+    return [];
   }
 }
 
