@@ -17,3 +17,4 @@ export * from './socket/socket.schemas';
 export * from './export/export-format';
 export * from './tools/model-tool-name';
 export * from './commands/command-catalog';
+export * from './ag-ui/ag-ui.schemas';
