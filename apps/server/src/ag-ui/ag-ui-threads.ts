@@ -13,7 +13,7 @@ import {
 } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, type RunState } from '@parley/engine';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { requireRole, type Human } from '../auth/identity';
 import { CommandRouter } from '../cluster/command-router';
 import type { ParleyCore } from '../core/core';
@@ -72,12 +72,13 @@ export class AgUiThreads implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Serve one RunAgentInput: coded errors before the stream starts are plain HTTP errors. */
-  async run(workflow: string, body: unknown, human: Human, req: Request, res: Response): Promise<void> {
+  async run(workflow: string, body: unknown, human: Human, res: Response): Promise<void> {
     const input = parseOrThrow(RunAgentInputSchema, body, 'REQUEST.INVALID_BODY') as RunAgentInput;
     const threadId = parseOrThrow(RunId, input.threadId, 'REQUEST.INVALID_BODY', 'threadId');
     const position = AgUiThreadPosition.safeParse(input.state ?? {});
     const state = await this.engine.state(threadId, { forReading: true });
-    const encoder = new EventEncoder({ accept: req.headers.accept });
+    // server-sent events, whatever else the client would accept (AG-UI's protobuf framing is not served)
+    const encoder = new EventEncoder({ accept: 'text/event-stream' });
     const stream = new AgUiStream(
       {
         store: this.store,

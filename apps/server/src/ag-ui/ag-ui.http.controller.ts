@@ -1,9 +1,9 @@
-import { Body, Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Inject, Param, Post, Res } from '@nestjs/common';
 import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { z } from 'zod';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import type { Human } from '../auth/identity';
 import { AgUiThreads } from './ag-ui-threads';
@@ -33,9 +33,8 @@ export class AgUiHttpController {
     @Param('workflow') workflow: string,
     @Body() body: unknown,
     @CurrentHuman() human: Human,
-    @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await this.threads.run(workflow, body, human, req, res);
+    await this.threads.run(workflow, body, human, res);
   }
 }
