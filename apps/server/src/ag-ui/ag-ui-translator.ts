@@ -24,6 +24,12 @@ export class AgUiTranslator {
   private readonly early = new Map<string, string[]>();
   /** Per agent: the message of its last model call (a tool call's parent). */
   private readonly lastMessage = new Map<string, string>();
+  /**
+   * Per agent: the text of its last completed call that no token has brought yet. Tokens relayed from
+   * another instance (Kafka) may arrive after the call's `model-call.completed`: they are that text's
+   * rest, already sent, and are dropped rather than taken for the agent's next call.
+   */
+  private readonly lateTail = new Map<string, string>();
 
   constructor(
     private readonly emit: (event: AGUIEvent) => void,
@@ -33,6 +39,15 @@ export class AgUiTranslator {
 
   token(agent: string, delta: string): void {
     if (!delta) return;
+    const tail = this.lateTail.get(agent);
+    if (tail !== undefined) {
+      if (tail.startsWith(delta)) {
+        if (tail.length === delta.length) this.lateTail.delete(agent);
+        else this.lateTail.set(agent, tail.slice(delta.length));
+        return;
+      }
+      this.lateTail.delete(agent);
+    }
     const call = this.calls.get(agent);
     if (!call) {
       const early = this.early.get(agent) ?? [];
@@ -69,9 +84,14 @@ export class AgUiTranslator {
       }
       case 'model-call.completed': {
         const { agent, callId, content, structured } = event.data;
+        const live = this.calls.get(agent)?.live === true && structured === undefined;
         this.calls.delete(agent);
         const open = this.open.get(agent);
         this.open.delete(agent);
+        // what no token has brought yet, of a call whose tokens this stream listens to (tokens from
+        // another instance may still be on their way; here they all came before the call completed)
+        const unseen = open ? content.slice(open.streamed.length) : content;
+        if (live && unseen && (!open || content.startsWith(open.streamed))) this.lateTail.set(agent, unseen);
         if (open) {
           const rest = content.startsWith(open.streamed) ? content.slice(open.streamed.length) : '';
           if (rest)
