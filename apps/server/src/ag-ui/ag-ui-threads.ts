@@ -166,7 +166,11 @@ export class AgUiThreads implements OnModuleInit, OnModuleDestroy {
     // Everything is checked before anything is appended: bad input changes nothing.
     const decisions = planResume(state, input.resume ?? [], human, new Date(), this.core.tools);
     const known = new Set(position.messageIds ?? []);
-    const messages = input.messages
+    // With the thread's state sent back, the user messages it does not name are new; without it (a
+    // client that keeps no state), only a last message of the user's is: the history is never re-posted.
+    const last = input.messages[input.messages.length - 1];
+    const candidates = position.messageIds ? input.messages : last ? [last] : [];
+    const messages = candidates
       .filter((m) => m.role === 'user' && !known.has(m.id))
       .map((m, i) => ({
         id: m.id,
