@@ -30,7 +30,7 @@ import {
 import { decideReply, type ChatMessage as OfflineMessage, type ChatRequest } from '@parley/model-offline';
 import { toOpenAi } from '@parley/llm';
 import { exampleTools } from '../../apps/server/src/tools/example-tools';
-import { RefundLedger } from '../../apps/server/src/tools/refund-ledger';
+import { LocalRefunds, RefundLedger } from '@parley/refunds';
 import { parseWorkflowFile } from '../../apps/server/src/workflows/workflow-catalog';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
@@ -207,7 +207,7 @@ export interface Fixture {
 export function fixture(): Fixture {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-ledger-'));
   const ledger = new RefundLedger(dir);
-  const tools = exampleTools(ledger);
+  const tools = exampleTools(new LocalRefunds(ledger));
   const workflows: Record<string, Workflow> = {};
   for (const name of ['content-pipeline', 'refund-desk']) {
     const file = join(REPO_ROOT, 'workflows', `${name}.yaml`);

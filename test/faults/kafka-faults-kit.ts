@@ -4,10 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
 import type { Socket } from 'socket.io-client';
-import { hashEvent, verifyChain, type EventEnvelope } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, waitFor, type HttpClient } from '@parley/testing';
+import type { EventEnvelope } from '@parley/contracts';
+import {
+  ParleyProcess,
+  REPO_ROOT,
+  auditRunEvents,
+  readCommittedTopic,
+  waitFor,
+  type HttpClient,
+  type TopicAudit,
+} from '@parley/testing';
 import { ask, connect } from '../e2e/realtime/socket-client';
 
 /** The handle `scripts/kafka/broker.mjs` returns (the part the fault tests use). */
@@ -131,69 +138,9 @@ export class AckedEvents {
   }
 }
 
-export interface TopicAudit {
-  records: number;
-  runs: number;
-  /** The same (runId, seq) twice with the same hash (a producer retry the broker did not dedupe). */
-  duplicates: number;
-  /** The same (runId, seq) twice with different hashes: two histories of one run. Must be 0. */
-  conflicts: number;
-  brokenChains: string[];
-  byRun: Map<string, EventEnvelope[]>;
-}
-
 /** Read the whole run-events topic from the broker (not through Parley) and check every run's chain. */
 export async function auditTopic(brokers: string): Promise<TopicAudit> {
-  const kafka = new Kafka({ clientId: 'faults-audit', brokers: [brokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const high = new Map(
-    (await admin.fetchTopicOffsets(TOPIC)).map((o) => [o.partition, Number(o.high)] as [number, number]),
-  );
-  await admin.disconnect();
-  const consumer = kafka.consumer({ groupId: `faults-audit-${randomUUID()}`, maxWaitTimeInMs: 200 });
-  const next = new Map<number, number>();
-  const records: EventEnvelope[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) records.push(JSON.parse(m.value!.toString('utf8')) as EventEnvelope);
-      if (batch.messages.length)
-        next.set(batch.partition, Number(batch.messages[batch.messages.length - 1].offset) + 1);
-    },
-  });
-  await waitFor(
-    'the audit consumer to read the whole topic',
-    () => [...high].every(([p, h]) => h === 0 || (next.get(p) ?? 0) >= h),
-    { timeoutMs: 60_000, intervalMs: 100 },
-  );
-  await consumer.disconnect();
-
-  const byRun = new Map<string, EventEnvelope[]>();
-  let duplicates = 0;
-  let conflicts = 0;
-  const seen = new Map<string, string>();
-  for (const e of records) {
-    assert.equal(hashEvent(e), e.hash, `record of run ${e.runId} seq ${e.seq} does not match its hash`);
-    const key = `${e.runId}\u0000${e.seq}`;
-    const before = seen.get(key);
-    if (before !== undefined) {
-      if (before === e.hash) duplicates += 1;
-      else conflicts += 1;
-      continue;
-    }
-    seen.set(key, e.hash);
-    const list = byRun.get(e.runId) ?? [];
-    list.push(e);
-    byRun.set(e.runId, list);
-  }
-  const brokenChains: string[] = [];
-  for (const [runId, events] of byRun) {
-    const verdict = verifyChain(events);
-    if (!verdict.ok) brokenChains.push(`${runId}: ${verdict.message}`);
-  }
-  return { records: records.length, runs: byRun.size, duplicates, conflicts, brokenChains, byRun };
+  return auditRunEvents(await readCommittedTopic(brokers.split(','), TOPIC));
 }
 
 /** Acknowledged events missing from the topic, or there with another hash. */

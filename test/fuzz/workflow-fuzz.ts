@@ -8,7 +8,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { durationMs } from '@parley/contracts';
 import { ParleyProcess, REPO_ROOT } from '@parley/testing';
 import { exampleTools } from '../../apps/server/src/tools/example-tools';
-import { RefundLedger } from '../../apps/server/src/tools/refund-ledger';
+import { LocalRefunds, RefundLedger } from '@parley/refunds';
 import { WorkflowFileError, parseWorkflowFile } from '../../apps/server/src/workflows/workflow-catalog';
 import { PROTO_KEYS, anyText, badValue, withOwn } from './arbitraries';
 import { Tally, assertFuzz } from './fuzz-config';
@@ -90,7 +90,7 @@ function workflowFiles(): fc.Arbitrary<{ file: string; text: string }> {
 /** Workflow files: the loader, in-process (fast), and a real server refusing a bad folder. */
 export function workflowFuzzSuite(runs: { files: number }): void {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-wf-fuzz-'));
-  const tools = exampleTools(new RefundLedger(dataDir));
+  const tools = exampleTools(new LocalRefunds(new RefundLedger(dataDir)));
   const tally = new Tally();
   after(() => {
     process.stdout.write(`${tally.report('workflow files, by outcome')}\n`);

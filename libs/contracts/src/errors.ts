@@ -66,6 +66,22 @@ export class UnauthorizedError extends ParleyError {
   }
 }
 
+/**
+ * This instance does not own the run (ownership moved, or the broker fenced this instance's writes
+ * to the run's partition). Nothing was written; the run's owner does it.
+ */
+export class NotOwnerError extends ParleyError {
+  constructor(runId: string, why = 'ownership moved') {
+    super(
+      'CLUSTER.NOT_OWNER',
+      `this instance does not own run ${runId} (${why}); try again`,
+      'unavailable',
+      undefined,
+      { runId },
+    );
+  }
+}
+
 /** A stale `expectedSeq`: someone else appended to the stream first. Nothing was written. */
 export class ConcurrencyError extends ParleyError {
   constructor(

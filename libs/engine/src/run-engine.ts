@@ -5,7 +5,7 @@ import {
   ConcurrencyError,
   ConflictError,
   NotFoundError,
-  ParleyError,
+  NotOwnerError,
   upcast,
 } from '@parley/contracts';
 import { KeyedLock, markGeneratedEventId, previewBatch, type EventStore } from '@parley/event-store';
@@ -45,17 +45,8 @@ export interface RunEngineDeps {
 }
 
 /** This process does not own the run (any more): another instance drives it and takes its commands. */
-export class NotOwnerError extends ParleyError {
-  constructor(runId: string) {
-    super(
-      'CLUSTER.NOT_OWNER',
-      `this instance does not own run ${runId} (ownership moved); try again`,
-      'unavailable',
-      undefined,
-      { runId },
-    );
-  }
-}
+/** Ownership moved (or the broker fenced this instance): see @parley/contracts. */
+export { NotOwnerError };
 
 export interface StartRun {
   runId?: string;
@@ -442,6 +433,9 @@ export class RunEngine {
 
   /** Perform a begun effect; returns its result event (a fan-out records each answer as it comes). */
   private async perform(runId: string, begun: Begun): Promise<NewEvent[]> {
+    // The intent is durable; the effect is performed only while the run is still ours (a paused
+    // owner that lost it finds out here, or, at the latest, when the broker refuses its append).
+    if (!this.owns(runId)) throw new NotOwnerError(runId);
     if (begun.kind === 'tool') return optional(await this.effects.toolResult(runId, begun));
     if (begun.calls.length === 1)
       return optional(await this.effects.modelResult(runId, begun, begun.calls[0]));

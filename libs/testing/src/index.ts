@@ -6,3 +6,4 @@ export * from './given';
 export * from './proc-stats';
 export * from './child-rpc';
 export * from './gate-invariant';
+export * from './topic-audit';

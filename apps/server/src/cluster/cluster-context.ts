@@ -8,6 +8,8 @@ export interface KafkaClusterConfig {
   /** `<prefix>.run-events` (the store's), `.commands`, `.replies`, `.tokens`; group `<prefix>-owners`. */
   prefix: string;
   store: EventStore;
+  /** The event store's writers by partition: claimed (fencing the previous owner) when assigned. */
+  writers: PartitionWriters;
   /** The event store's topic: the commands topic has as many partitions. */
   runEventsTopic: string;
   sessionTimeoutMs: number;
@@ -16,6 +18,14 @@ export interface KafkaClusterConfig {
   warn: (line: string) => void;
   /** Also log the cluster's debug lines (PARLEY_KAFKA_DEBUG). */
   debug?: boolean;
+}
+
+/** Writes to the run-events topic by partition (the Kafka event store: `claim` fences at the broker). */
+export interface PartitionWriters {
+  claim(partitions: number[]): Promise<void>;
+  release(partitions: number[]): Promise<void>;
+  claimedPartitions(): number[];
+  onFenced(listener: (partition: number) => void): () => void;
 }
 
 /** What the parts of the cluster share: its settings, its one producer, its identity on the wire. */

@@ -12,10 +12,11 @@ export interface OwnersGroupHooks {
 
 /**
  * Ownership: the consumer group `<prefix>-owners` on `<prefix>.commands`. The partitions assigned to
- * this instance name the runs it owns. An assignment counts once the local store has caught up with
- * the log (the previous owner's last events included); a rebalance (REBALANCING, STOP, CRASH) clears
- * it before this instance rejoins, so no two instances own a partition at once, barring a stalled
- * instance the broker evicted (see docs/ARCHITECTURE.md).
+ * this instance name the runs it owns. An assignment counts once this instance has claimed the
+ * partitions' writers (which fences the previous owner at the broker: a paused process that wakes
+ * up still believing it owns them can no longer append) and its local store has caught up with the
+ * log (the previous owner's last events included). A rebalance (REBALANCING, STOP, CRASH) clears it
+ * before this instance rejoins; a fenced writer drops its partition at once.
  */
 export class OwnersGroup {
   readonly groupId: string;
@@ -79,6 +80,7 @@ export class OwnersGroup {
 
   async start(hooks: OwnersGroupHooks): Promise<void> {
     this.hooks = hooks;
+    this.ctx.config.writers.onFenced((partition) => this.fenced(partition));
     const { events } = this.consumer;
     this.consumer.on(events.GROUP_JOIN, (e) => {
       const partitions = e.payload.memberAssignment[this.commandsTopic] ?? [];
@@ -123,6 +125,17 @@ export class OwnersGroup {
     return this.consumer.disconnect();
   }
 
+  /** The broker refused our writes to `partition`: another instance claimed it. Own it no more. */
+  private fenced(partition: number): void {
+    if (!this.owned.delete(partition)) return;
+    this.ctx.config.warn(
+      `[cluster] ${this.ctx.config.instanceId} was fenced off partition ${partition} (another instance claimed it); its runs are released until the group assigns it here again`,
+    );
+    void Promise.resolve(this.hooks?.lost([partition])).catch((e: Error) =>
+      this.ctx.config.warn(`[cluster] release: ${e.message}`),
+    );
+  }
+
   /** Nothing is owned from the moment a rebalance starts, before this instance rejoins. */
   private unsettle(why: string): void {
     this.generation += 1; // supersedes a catch-up in progress
@@ -144,11 +157,21 @@ export class OwnersGroup {
     const generation = ++this.generation;
     this.assigned = partitions;
     const started = Date.now();
+    const { writers } = config;
     try {
-      // The previous owner's last events are in the log (acknowledged): read them before deciding anything.
+      const gone = writers.claimedPartitions().filter((p) => !partitions.has(p));
+      await writers.release(gone);
+      // Claim anew even a partition held before the rebalance: another instance may have claimed it
+      // meanwhile. The claim fences every earlier writer, then catches up with the partition.
+      await writers.release([...partitions]);
+      if (generation !== this.generation || this.ctx.closing()) return;
+      await writers.claim([...partitions]);
+      // The previous owners' last events are in the log (committed): read them before deciding anything.
       await config.store.waitForCatchUp();
     } catch (error) {
-      config.warn(`[cluster] catching up after the assignment failed: ${(error as Error).message}`);
+      config.warn(
+        `[cluster] claiming or catching up after the assignment failed: ${(error as Error).message}`,
+      );
       return;
     }
     if (generation !== this.generation || this.ctx.closing()) return; // superseded by another rebalance

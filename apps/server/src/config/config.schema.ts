@@ -105,6 +105,16 @@ export const ConfigSchema = z
       .optional()
       .meta({ shownDefault: 'tools/examples.tools.yaml' } satisfies SettingMeta)
       .describe('the tools file (YAML or JSON): MCP servers, HTTP tools, tool modules, model providers'),
+    PARLEY_REFUNDS_URL: z
+      .string()
+      .superRefine((url, ctx) => {
+        if (!/^https?:\/\//.test(url) || !URL.canParse(url))
+          ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+      })
+      .optional()
+      .describe(
+        'the shared refunds service of the example tools (npm run refunds:start); unset: a ledger in the data folder',
+      ),
     PARLEY_MODEL: z
       .string()
       .optional()
@@ -157,6 +167,13 @@ export const ConfigSchema = z
       })
       .optional()
       .describe('test only: crash (SIGKILL) at these engine step boundaries, or `all`'),
+    PARLEY_CHAOS_ACTION: z
+      .enum(['kill', 'pause'], { error: 'must be kill or pause' })
+      .optional()
+      .meta({ shownDefault: 'kill' } satisfies SettingMeta)
+      .describe(
+        'test only: at a crash point, SIGKILL, or pause once (SIGSTOP itself; the test sends SIGCONT)',
+      ),
     // Optional, not defaulted: set without crash points, they are a mistake (checked below).
     PARLEY_CHAOS_CRASH_PROBABILITY: z.coerce
       .number({ error: 'must be a number above 0 and at most 1' })
@@ -183,7 +200,11 @@ export const ConfigSchema = z
       if (bad !== undefined) ctx.addIssue({ code: 'custom', path, message: `"${bad}" is not host:port` });
     }
     if (env.PARLEY_CHAOS_CRASH_POINTS === undefined) {
-      for (const name of ['PARLEY_CHAOS_CRASH_PROBABILITY', 'PARLEY_CHAOS_SEED'] as const) {
+      for (const name of [
+        'PARLEY_CHAOS_CRASH_PROBABILITY',
+        'PARLEY_CHAOS_SEED',
+        'PARLEY_CHAOS_ACTION',
+      ] as const) {
         if (env[name] !== undefined)
           ctx.addIssue({
             code: 'custom',

@@ -39,6 +39,8 @@ export interface ParleyConfig {
   workflowsDir: string;
   /** The tools file; undefined: none (the shipped one is the default, when it is there). */
   toolsFile?: string;
+  /** The shared refunds service (PARLEY_REFUNDS_URL); unset: the ledger in the data folder. */
+  refundsUrl?: string;
   /** The model of every agent that names none; undefined: `offline`. */
   defaultModel?: string;
   /** The built console; undefined: dist/console of this checkout. */
@@ -56,7 +58,7 @@ export interface ParleyConfig {
   /** REST requests a second per client (bursts of twice that); 0: no limit. */
   httpRateLimit: number;
   /** Test only: crash (SIGKILL) at these engine step boundaries; undefined (the default) never. */
-  chaos?: ChaosSettings;
+  chaos?: ChaosSettings & { action: 'kill' | 'pause' };
 }
 
 /**
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     clusterCommandTimeoutMs: settings.PARLEY_CLUSTER_COMMAND_TIMEOUT_MS,
     workflowsDir: workflowsDir(settings.PARLEY_WORKFLOWS_DIR),
     toolsFile: toolsFile(settings.PARLEY_TOOLS_FILE),
+    refundsUrl: settings.PARLEY_REFUNDS_URL,
     defaultModel: settings.PARLEY_MODEL,
     consoleDir: settings.PARLEY_CONSOLE_DIR === undefined ? undefined : resolve(settings.PARLEY_CONSOLE_DIR),
     llm:
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
       points: settings.PARLEY_CHAOS_CRASH_POINTS,
       probability: settings.PARLEY_CHAOS_CRASH_PROBABILITY ?? DEFAULT_CRASH_PROBABILITY,
       seed: settings.PARLEY_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 32),
+      action: settings.PARLEY_CHAOS_ACTION ?? 'kill',
     },
   };
 }

@@ -12,7 +12,7 @@ import { RunEngine } from '@parley/engine';
 import { IdentityService } from '../auth/identity';
 import { PARLEY_CONFIG } from '../config/config';
 import { RunsProjection } from '../projections/runs.projection';
-import { RefundLedger } from '../tools/refund-ledger';
+import { REFUNDS } from './tokens';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import type { ParleyCore } from './core';
 import { toCqrsEvent } from './cqrs-events';
@@ -28,7 +28,7 @@ const PROVIDERS = [
   { provide: RunEngine, ...from((c) => c.engine) },
   { provide: RunsProjection, ...from((c) => c.projection) },
   { provide: WorkflowCatalog, ...from((c) => c.workflows) },
-  { provide: RefundLedger, ...from((c) => c.ledger) },
+  { provide: REFUNDS, ...from((c) => c.ledger) },
   { provide: IdentityService, ...from((c) => c.identity) },
   { provide: LiveTokens, ...from((c) => c.liveTokens) },
 ];

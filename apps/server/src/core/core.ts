@@ -1,14 +1,21 @@
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import type { EventStore } from '@parley/event-store';
-import { RunEngine, chaosCrashHook, sigkillSelf, type ModelGateway, type ToolRegistry } from '@parley/engine';
+import { KafkaEventStore, type EventStore } from '@parley/event-store';
+import {
+  RunEngine,
+  chaosCrashHook,
+  pauseSelfOnce,
+  sigkillSelf,
+  type ModelGateway,
+  type ToolRegistry,
+} from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
 import type { RunEvent } from '@parley/contracts';
 import type { ParleyConfig } from '../config/config';
 import { IdentityService } from '../auth/identity';
 import { RunsProjection } from '../projections/runs.projection';
-import { RefundLedger } from '../tools/refund-ledger';
+import { LocalRefunds, RefundLedger, RefundsClient, type Refunds } from '@parley/refunds';
 import { loadTools, type LoadedTools } from '../tools/tool-sources';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import { KafkaCluster } from '../cluster/kafka-cluster';
@@ -24,7 +31,8 @@ export interface ParleyCore {
   tools: ToolRegistry;
   /** The tools file's tools: MCP servers and their state, providers; closed with the core. */
   toolSources: LoadedTools;
-  ledger: RefundLedger;
+  /** The refunds the example tools made: the shared service (PARLEY_REFUNDS_URL) or the local ledger. */
+  ledger: Refunds;
   workflows: WorkflowCatalog;
   models: ModelGateway;
   offline?: OfflineModelServer;
@@ -70,8 +78,11 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     tokensFile: config.tokensFile,
   });
   if (identity.notice) logger.warn(identity.notice);
-  // The refunds ledger as GET /api/refunds reads it; the example tools module opens its own connection.
-  const ledger = new RefundLedger(config.dataDir);
+  // The refunds as GET /api/refunds reads them; the example tools module opens its own connection.
+  const ledger: Refunds = config.refundsUrl
+    ? new RefundsClient(config.refundsUrl)
+    : new LocalRefunds(new RefundLedger(config.dataDir));
+  if (config.refundsUrl) logger.log(`refunds: the shared refunds service at ${config.refundsUrl}`);
   const toolSources = await loadTools({
     file: config.toolsFile,
     dataDir: config.dataDir,
@@ -122,17 +133,18 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const liveTokens = new LiveTokens();
   if (config.chaos) {
     logger.warn(
-      `CHAOS (test only): this process SIGKILLs itself at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
+      `CHAOS (test only): this process ${config.chaos.action === 'pause' ? 'pauses itself (SIGSTOP, once)' : 'SIGKILLs itself'} at ${config.chaos.points.join(', ')} with probability ${config.chaos.probability} (seed ${config.chaos.seed})`,
     );
   }
   let cluster: KafkaCluster | undefined;
-  if (store.kind === 'kafka') {
+  if (store instanceof KafkaEventStore) {
     try {
       cluster = await KafkaCluster.create({
         brokers: config.kafkaBrokers,
         instanceId: config.instanceId,
         prefix: config.kafkaTopicPrefix,
         store,
+        writers: store,
         runEventsTopic: runEventsTopic(config.kafkaTopicPrefix),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
@@ -185,7 +197,12 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),
     crashPoint: config.chaos
-      ? chaosCrashHook(config.chaos, sigkillSelf(join(config.dataDir, 'chaos-crashes.log')))
+      ? chaosCrashHook(
+          config.chaos,
+          (config.chaos.action === 'pause' ? pauseSelfOnce : sigkillSelf)(
+            join(config.dataDir, 'chaos-crashes.log'),
+          ),
+        )
       : undefined,
   });
   return core;

@@ -21,6 +21,10 @@ export async function openEventLog(config: ParleyConfig, log: (line: string) => 
       localDir: join(config.dataDir, `kafka-local-${config.instanceId}`),
       log,
       debug: config.kafkaDebug,
+      // The owners' group hands out the partitions to write (KafkaCluster): a claim fences the previous owner.
+      writes: 'claimed',
+      // A transaction left open by a paused owner is aborted by the next owner's claim; this bounds it otherwise.
+      transactionTimeoutMs: Math.max(60_000, 3 * config.kafkaSessionTimeoutMs),
     });
   } catch (error) {
     throw new ConfigError(

@@ -2,33 +2,34 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ToolRegistry } from '@parley/engine';
 import { defineTool, type DefinedTool, type ToolHost } from '@parley/tools-sdk';
-import { RefundLedger } from './refund-ledger';
+import { LocalRefunds, RefundLedger, RefundsClient, type Refunds } from '@parley/refunds';
 
 /**
  * The example workflows' tools, a tools module like any other (tools/examples.tools.yaml lists it):
- * real functions with observable effects. The refunds ledger lives in Parley's data folder.
+ * real functions with observable effects. Refunds go to the shared refunds service when
+ * PARLEY_REFUNDS_URL names one (a cluster: every instance, one ledger, each idempotency key once),
+ * else to a ledger in Parley's data folder.
  */
 export default function exampleToolsModule(host: ToolHost): DefinedTool[] {
-  const ledger = new RefundLedger(host.dataDir);
-  host.onClose(() => ledger.close());
-  return exampleToolDefinitions(ledger);
+  const url = process.env.PARLEY_REFUNDS_URL;
+  const refunds: Refunds = url ? new RefundsClient(url) : new LocalRefunds(new RefundLedger(host.dataDir));
+  host.onClose(() => refunds.close());
+  return exampleToolDefinitions(refunds);
 }
 
 /** The same tools in a registry of their own (tests). */
-export function exampleTools(ledger: RefundLedger, now: () => Date = () => new Date()): ToolRegistry {
+export function exampleTools(ledger: Refunds, now: () => Date = () => new Date()): ToolRegistry {
   const registry = new ToolRegistry();
   for (const tool of exampleToolDefinitions(ledger, now)) registry.register(tool);
   return registry;
 }
 
-export function exampleToolDefinitions(
-  ledger: RefundLedger,
-  now: () => Date = () => new Date(),
-): DefinedTool[] {
+export function exampleToolDefinitions(ledger: Refunds, now: () => Date = () => new Date()): DefinedTool[] {
   return [
     defineTool({
       name: 'process_refund',
-      // The ledger applies each idempotency key once: a crashed refund is made again with its key.
+      // The ledger applies each idempotency key once: a refund re-made with its key (after a crash,
+      // or by the instance that took a paused owner's run over) is made once.
       idempotent: true,
       description: 'Refund an order. Irreversible: money leaves the company.',
       args: z.object({
@@ -36,8 +37,8 @@ export function exampleToolDefinitions(
         amount: z.number().positive().max(100_000).describe('amount in USD'),
         reason: z.string().min(1).describe('why the customer is refunded'),
       }),
-      execute: (args, ctx) => {
-        const { row, existed } = ledger.apply(
+      execute: async (args, ctx) => {
+        const { row, existed } = await ledger.apply(
           {
             idempotencyKey: ctx.idempotencyKey,
             runId: ctx.runId,
@@ -76,11 +77,11 @@ export function exampleToolDefinitions(
       description:
         'The refunds already made for an order (amount, reason, when), to avoid refunding it twice.',
       args: z.object({ order_id: z.string().min(1) }),
-      execute: (args) => ({
+      execute: async (args) => ({
         // The reasons are free text written when each refund was made: data, never instructions.
         result: {
           orderId: args.order_id,
-          refunds: ledger.forOrder(args.order_id).map((r) => ({
+          refunds: (await ledger.forOrder(args.order_id)).map((r) => ({
             refundId: r.refundId,
             amount: r.amount,
             reason: r.reason,

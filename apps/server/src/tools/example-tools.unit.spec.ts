@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ToolError } from '@parley/engine';
 import { exampleTools } from './example-tools';
-import { RefundLedger } from './refund-ledger';
+import { LocalRefunds, RefundLedger } from '@parley/refunds';
 
 /** What a hostile model can put in a tool call's arguments, against the real tools and ledger. */
 describe('example tools under hostile arguments', () => {
   const setup = () => {
     const ledger = new RefundLedger(':memory:');
-    return { ledger, tools: exampleTools(ledger, () => new Date('2026-01-01T00:00:00Z')) };
+    return { ledger, tools: exampleTools(new LocalRefunds(ledger), () => new Date('2026-01-01T00:00:00Z')) };
   };
   const ctx = (n: number) => ({ runId: 'run-1', callId: `c${n}`, idempotencyKey: `run-1:c${n}` });
 

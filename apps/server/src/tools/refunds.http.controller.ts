@@ -1,18 +1,19 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Refunds } from '@parley/refunds';
 import { RequiresRole } from '../auth/auth.guard';
-import { RefundLedger } from './refund-ledger';
+import { REFUNDS } from '../core/tokens';
 
-/** The refunds ledger: what the `process_refund` tool really did. */
+/** The refunds ledger: what the `process_refund` tool really did (the shared service's, when configured). */
 @ApiTags('tools')
 @ApiBearerAuth()
 @Controller('api/refunds')
 export class RefundsHttpController {
-  constructor(@Inject(RefundLedger) private readonly ledger: RefundLedger) {}
+  constructor(@Inject(REFUNDS) private readonly refunds: Refunds) {}
 
   @Get()
   @RequiresRole('viewer')
-  list(@Query('runId') runId?: string) {
-    return { refunds: this.ledger.list(runId) };
+  async list(@Query('runId') runId?: string) {
+    return { refunds: await this.refunds.list(runId) };
   }
 }

@@ -80,6 +80,24 @@ export function sigkillSelf(recordFile?: string): (point: CrashPoint, runId: str
   };
 }
 
+/**
+ * Say where, then stop this process with SIGSTOP, once: a pause (a long GC, a frozen VM, a network
+ * stall), not a crash. The test sends SIGCONT; the process then goes on from this very point, still
+ * believing what it believed before (that it owns the run).
+ */
+export function pauseSelfOnce(recordFile?: string): (point: CrashPoint, runId: string) => void {
+  let paused = false;
+  return (point, runId) => {
+    if (paused) return;
+    paused = true;
+    const line = `parley chaos: SIGSTOP at ${point} (run ${runId})\n`;
+    if (recordFile) appendFileSync(recordFile, line);
+    writeSync(2, line);
+    process.kill(process.pid, 'SIGSTOP'); // returns once SIGCONT arrives
+    writeSync(2, `parley chaos: SIGCONT after ${point} (run ${runId})\n`);
+  };
+}
+
 /** The hook for `settings`: at each listed point, crash with the given chance. */
 export function chaosCrashHook(
   settings: ChaosSettings,

@@ -20,8 +20,10 @@ export class CatchUp {
     private readonly highWatermarks: () => Promise<Array<{ partition: number; high: string; low: string }>>,
   ) {}
 
-  async wait(timeoutMs: number): Promise<void> {
-    const offsets = await this.highWatermarks();
+  /** Until the local store has every record of `partitions` (default: all) up to today's high watermarks. */
+  async wait(timeoutMs: number, partitions?: number[]): Promise<void> {
+    const only = partitions && new Set(partitions);
+    const offsets = (await this.highWatermarks()).filter((o) => !only || only.has(o.partition));
     const targets = new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
     if (this.isCaughtUp(targets)) return;
     await new Promise<void>((resolve, reject) => {

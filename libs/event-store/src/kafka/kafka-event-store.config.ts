@@ -25,6 +25,16 @@ export interface KafkaEventStoreConfig {
   connectTimeoutMs?: number;
   /** Bound on the initial catch-up in `open` (and the default for `waitForCatchUp`). Default 120 000 ms. */
   catchUpTimeoutMs?: number;
+  /**
+   * Which partitions this store writes. `all` (default): it claims every partition at open (one
+   * writer for the topic). `claimed`: only those handed to `claim` (the owners' group of a cluster).
+   * A claim fences every earlier claimant of the partition at the broker.
+   */
+  writes?: 'all' | 'claimed';
+  /** Prefix of the partitions' transactional ids (`<prefix>/p<n>`). Default: the topic. */
+  transactionalIdPrefix?: string;
+  /** How long the broker lets a transaction stay open before aborting it. Default 60 000 ms. */
+  transactionTimeoutMs?: number;
   /** Period of the reachability probe (one ListOffsets round-trip). Default 1000 ms. */
   probeIntervalMs?: number;
 }

@@ -45,7 +45,52 @@ function openStore(
   localDir: string,
   extra: Partial<KafkaEventStoreConfig> = {},
 ): Promise<KafkaEventStore> {
-  return KafkaEventStore.open({ brokers, topic, localDir, log, clientId: `parley-test-${tag}`, ...extra });
+  // Each store writes through transactional ids of its own: these tests open several writers on one
+  // topic on purpose (fencing between writers of one prefix has its own test below).
+  return KafkaEventStore.open({
+    brokers,
+    topic,
+    localDir,
+    log,
+    clientId: `parley-test-${tag}`,
+    transactionalIdPrefix: `${topic}-${randomUUID()}`,
+    ...extra,
+  });
+}
+
+type Transaction = { commit: () => Promise<void> };
+type TransactionalProducer = { transaction: () => Promise<Transaction> };
+
+/**
+ * Run `hook` instead of every commit of the send lane of `runId`'s partition (its current producer
+ * and every later one: a failed transaction retires the producer). `hook` gets the real commit.
+ */
+function onCommits(
+  store: KafkaEventStore,
+  runId: string,
+  hook: (commit: () => Promise<void>) => Promise<void>,
+) {
+  const internals = store as unknown as {
+    topicAdmin: { partitionOf: (runId: string) => number };
+    lanes: Map<
+      number,
+      { producer: TransactionalProducer; deps: { newProducer: () => TransactionalProducer } }
+    >;
+  };
+  const lane = internals.lanes.get(internals.topicAdmin.partitionOf(runId))!;
+  const wrap = (producer: TransactionalProducer): TransactionalProducer => {
+    const begin = producer.transaction.bind(producer);
+    producer.transaction = async () => {
+      const transaction = await begin();
+      const commit = transaction.commit.bind(transaction);
+      transaction.commit = () => hook(commit);
+      return transaction;
+    };
+    return producer;
+  };
+  wrap(lane.producer);
+  const newProducer = lane.deps.newProducer;
+  lane.deps.newProducer = () => wrap(newProducer());
 }
 
 async function deleteTopics(): Promise<void> {
@@ -154,7 +199,8 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     const positionBefore = await first.lastPosition();
     assert.equal(
       Object.values(offsetsBefore).reduce((a, b) => a + b, 0),
-      4,
+      4 + 2,
+      'past the 4 records and the commit marker of each of the 2 transactions',
     );
     await first.close();
 
@@ -312,15 +358,14 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
   it('after a produce with an unknown outcome, the next append on that run first catches up', async () => {
     const store = await track(openStore(topicName('uncertain'), ':memory:'));
     const runId = `run-${randomUUID()}`;
-    // Simulate a lost acknowledgement: the batch reaches the log but `send` fails.
-    const producer = (store as unknown as { lane: { producer: { send: (r: unknown) => Promise<unknown> } } })
-      .lane.producer;
-    const send = producer.send.bind(producer);
-    producer.send = async (record) => {
-      await send(record);
-      producer.send = send;
+    // Simulate a lost acknowledgement: the transaction commits but the commit's answer is lost.
+    let failed = false;
+    onCommits(store, runId, async (commit) => {
+      await commit();
+      if (failed) return;
+      failed = true;
       throw new Error('simulated: request timed out');
-    };
+    });
     await assert.rejects(
       store.append(runId, 0, [message('landed anyway')]),
       (error: Error & { code?: string }) => {
@@ -343,23 +388,13 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     const topic = topicName('lost-ack-retry');
     const store = await track(openStore(topic, ':memory:'));
     const runId = `run-${randomUUID()}`;
-    // Count the sends of every producer the store uses (a failed send retires its producer).
-    type Sender = { send: (r: unknown) => Promise<unknown> };
-    const internals = (store as unknown as { lane: { producer: Sender; newProducer: () => Sender } }).lane;
+    // Count the transactions of every producer the store uses (a failed one retires its producer).
     let sends = 0;
-    const counted = (producer: Sender): Sender => {
-      const send = producer.send.bind(producer);
-      producer.send = async (record) => {
-        sends += 1;
-        await send(record);
-        if (sends === 1) throw new Error('simulated: the ack was lost');
-        return undefined;
-      };
-      return producer;
-    };
-    counted(internals.producer);
-    const newProducer = internals.newProducer.bind(internals);
-    internals.newProducer = () => counted(newProducer());
+    onCommits(store, runId, async (commit) => {
+      sends += 1;
+      await commit();
+      if (sends === 1) throw new Error('simulated: the ack was lost');
+    });
     const batch = [
       { ...message('refund approved'), eventId: randomUUID() },
       { ...message('refund sent'), eventId: randomUUID() },

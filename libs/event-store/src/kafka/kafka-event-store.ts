@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { logLevel, type Kafka, type LogEntry, type RecordMetadata } from 'kafkajs';
 import type { EventEnvelope, NewEvent } from '@parley/contracts';
-import { ConcurrencyError, ParleyError } from '@parley/contracts';
+import { ConcurrencyError, NotOwnerError, ParleyError } from '@parley/contracts';
 import type { EventLogReachability, EventStore, ReachabilityChange } from '../event-store.port';
 import { checkEventIds } from '../idempotency';
 import { assertImportable } from '../import-check';
@@ -11,6 +11,7 @@ import { LocalLogStore } from '../local-log-store';
 import { CatchUp } from './catch-up';
 import { ChainApplication, type ApplyResult } from './chain-application';
 import { createKafka, kafkaLogger } from './kafka-client';
+import { partitionProducer, transactionalIdOf } from './fencing';
 import { KafkaReachability } from './kafka-reachability';
 import { Materializer } from './materializer';
 import { OffsetCheckpoints } from './offset-checkpoints';
@@ -29,24 +30,24 @@ export const DEFAULT_RUN_EVENTS_TOPIC = 'parley.run-events';
  * local SQLite store materialised from ALL partitions of it; reads come from that store.
  *
  * - append: check `expectedSeq` against the local head (serialised per run inside this process),
- *   seal, produce the whole batch in one `send` (the send lane), wait for `acks=all`, apply locally
- *   (the chain application), notify.
+ *   seal, produce the whole batch in one transaction of the partition's send lane (`acks=all`),
+ *   apply locally (the chain application), notify. A partition is written only by the instance that
+ *   claimed it (`claim`): its transactional producer fences every earlier claimant at the broker.
  * - a consumer with a throwaway group (the materializer) seeks each assigned partition to the next
  *   offset recorded in the local store (the offset checkpoints, written in the same SQLite
  *   transaction as the events), and applies what it reads: each (runId, seq) once, and only when it
  *   extends the local chain. Records this instance sent itself are skipped (own records).
  *
- * Atomicity caveat: one `append` is one `producer.send` of records that share a key, hence one
- * partition, hence one record batch in one Produce request; Kafka appends a record batch to the
- * partition log as a unit, so in practice the batch is all-or-nothing. This is not a transaction
- * (kafkajs's idempotent producer is also marked experimental): if `send` fails after retries the
- * outcome is unknown (the batch may still be in the log). The run is then marked uncertain, and
- * its next append first waits for the consumer to catch up, so it sees whatever did land.
+ * Atomicity: one `append` is one Kafka transaction (records of one key, one partition), read by
+ * every consumer with read_committed. If the commit fails the outcome can be unknown (a lost
+ * answer): the run is then marked uncertain, and its next append first waits for the consumer to
+ * catch up, so it sees whatever did land.
  *
- * Multiple writers to one run in different processes are meant to be prevented by ownership.
- * Should it happen anyway (split brain), each instance keeps the first version it stored of a
- * (runId, seq) and logs a warning; instances can then disagree, since an instance's own append is
- * applied locally at ack time, possibly before it has consumed a competing earlier record.
+ * Two writers of one run: ownership (the owners' group) says who writes a partition, and the broker
+ * enforces it: a paused instance that wakes up still believing it owns the partition has been
+ * fenced by the new owner's claim, so its next transaction is refused and it drops the partition
+ * (`onFenced`). The materializer's first-version-wins rule for a (runId, seq) stays as a second
+ * line (a writer outside Parley's transactional ids, a bug): it logs a "split-brain write".
  *
  * Global positions (`readAll`, `subscribe`) are local to each instance's store.
  */
@@ -62,7 +63,12 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
   private readonly chain: ChainApplication;
   private readonly offsetCheckpoints: OffsetCheckpoints;
   private readonly own = new OwnRecords();
-  private readonly lane: SendLane;
+  /** The send lanes of the partitions this instance claimed, by partition. */
+  private readonly lanes = new Map<number, SendLane>();
+  private readonly fencedListeners = new Set<(partition: number) => void>();
+  private readonly transactionalIdPrefix: string;
+  private retiredOfClosedLanes = 0;
+  private readonly closedLaneStats = { sends: 0, appends: 0, records: 0 };
   private readonly catchUp: CatchUp;
   private readonly materializer: Materializer;
   private readonly seal: SealContext;
@@ -116,18 +122,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       config.probeIntervalMs ?? 1000,
     );
     this.reachability.onChange((change) => this.reportReachability(change));
-    this.lane = new SendLane({
-      kafka: this.kafka,
-      topic: this.topic,
-      reachability: this.reachability,
-      closing,
-      assertReachable: () => this.assertReachable(),
-      unavailable: (why) => this.unavailable(why),
-      partitionOf: (runId) => this.topicAdmin.partitionOf(runId),
-      uncertain: (runId) => this.uncertain.add(runId),
-      acknowledged: (group, partitions, acknowledged) =>
-        this.applyAcknowledged(group, partitions, acknowledged),
-    });
+    this.transactionalIdPrefix = config.transactionalIdPrefix ?? this.topic;
     this.catchUp = new CatchUp(this.topic, this.offsetCheckpoints, () => this.topicAdmin.highWatermarks());
     this.materializer = new Materializer({
       kafka: this.kafka,
@@ -137,7 +132,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       offsets: this.offsetCheckpoints,
       own: this.own,
       chain: this.chain,
-      lane: this.lane,
+      sendOf: (partition) => this.lanes.get(partition),
       catchUp: this.catchUp,
       reachability: this.reachability,
       subscriptions: this.subscriptions,
@@ -164,9 +159,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     const started = Date.now();
     await this.topicAdmin.connect(this.config.connectTimeoutMs ?? 10_000);
     await this.topicAdmin.ensure();
-    await this.lane.connect();
     await this.materializer.start();
     await this.waitForCatchUp(this.config.catchUpTimeoutMs ?? 120_000);
+    if ((this.config.writes ?? 'all') === 'all') await this.claim(this.topicAdmin.allPartitions());
     this.reachability.start();
     this.out.debug(
       `open: topic ${this.topic} caught up in ${Date.now() - started} ms (local head position ${this.log.lastPosition()})`,
@@ -189,7 +184,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       const actual = head?.seq ?? 0;
       if (actual !== expectedSeq) throw new ConcurrencyError(runId, expectedSeq, actual);
       const sealed = sealBatch(runId, head, events, this.seal);
-      const { rejected } = await this.lane.send(runId, sealed, true);
+      const { rejected } = await this.laneOf(runId).send(runId, sealed, true);
       if (rejected.length > 0) {
         // Another writer's events for this run reached the local store between the check and the ack.
         throw new ConcurrencyError(runId, expectedSeq, this.log.head(runId)?.seq ?? 0);
@@ -207,8 +202,121 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       await this.settleUncertain(runId);
       const head = this.log.head(runId);
       if (head) throw new ConcurrencyError(runId, 0, head.seq);
-      const { rejected } = await this.lane.send(runId, events);
+      const { rejected } = await this.laneOf(runId).send(runId, events);
       if (rejected.length > 0) throw new ConcurrencyError(runId, 0, this.log.head(runId)?.seq ?? 0);
+    });
+  }
+
+  /**
+   * Claim the partitions' writes: for each, a transactional producer whose initialisation fences
+   * every earlier claimant at the broker (a paused owner's next send is refused), then a catch-up
+   * with the partition. Resolves once every lane may send. A partition already claimed is kept.
+   */
+  async claim(partitions: number[]): Promise<void> {
+    this.assertOpen();
+    const claims = partitions
+      .filter((p) => !this.lanes.get(p) || this.lanes.get(p)!.isDead())
+      .map((partition) => {
+        const lane = this.newLane(partition);
+        this.lanes.set(partition, lane);
+        return lane.claim().catch(async (error: Error) => {
+          if (this.lanes.get(partition) === lane) this.lanes.delete(partition);
+          await this.closeLane(lane, 'the claim failed');
+          throw new Error(`could not claim partition ${partition} of ${this.topic}: ${error.message}`);
+        });
+      });
+    const results = await Promise.allSettled(claims);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Stop writing the partitions (no longer owned): their queued and later appends fail with NotOwnerError. */
+  async release(partitions: number[]): Promise<void> {
+    await Promise.all(
+      partitions.map(async (partition) => {
+        const lane = this.lanes.get(partition);
+        if (!lane) return;
+        this.lanes.delete(partition);
+        await this.closeLane(lane, `partition ${partition} was released`);
+      }),
+    );
+  }
+
+  /** The partitions this instance may write now. */
+  claimedPartitions(): number[] {
+    return [...this.lanes]
+      .filter(([, lane]) => !lane.isDead())
+      .map(([p]) => p)
+      .sort((a, b) => a - b);
+  }
+
+  /** The broker fenced this instance's writes to a partition (another instance claimed it); returns an unsubscribe. */
+  onFenced(listener: (partition: number) => void): () => void {
+    this.fencedListeners.add(listener);
+    return () => this.fencedListeners.delete(listener);
+  }
+
+  private laneOf(runId: string): SendLane {
+    const partition = this.topicAdmin.partitionOf(runId);
+    const lane = partition === undefined ? undefined : this.lanes.get(partition);
+    if (!lane || lane.isDead())
+      throw new NotOwnerError(
+        runId,
+        `partition ${partition} of ${this.topic} is not claimed by this instance`,
+      );
+    return lane;
+  }
+
+  private newLane(partition: number): SendLane {
+    const transactionalId = transactionalIdOf(this.transactionalIdPrefix, partition);
+    const timeoutMs = this.config.transactionTimeoutMs ?? 60_000;
+    return new SendLane({
+      topic: this.topic,
+      partition,
+      reachability: this.reachability,
+      closing: () => Boolean(this.closing),
+      assertReachable: () => this.assertReachable(),
+      unavailable: (why) => this.unavailable(why),
+      newProducer: () => partitionProducer(this.kafka, transactionalId, timeoutMs),
+      caughtUp: () => this.waitForCatchUp(this.config.catchUpTimeoutMs ?? 120_000, [partition]),
+      extendsHead: (runId, events) => {
+        const head = this.log.head(runId);
+        const first = events[0];
+        return (
+          first !== undefined && first.seq === (head?.seq ?? 0) + 1 && (!head || head.hash === first.prevHash)
+        );
+      },
+      uncertain: (runId) => this.uncertain.add(runId),
+      fenced: (p, error) => this.reportFenced(p, error),
+      acknowledged: (group, p, acknowledged) => this.applyAcknowledged(group, p, acknowledged),
+    });
+  }
+
+  private reportFenced(partition: number, error: Error): void {
+    this.out.emit(
+      `[kafka-event-store] FENCED: another instance claimed partition ${partition} of ${this.topic}; this instance stops writing it (${error.message})`,
+    );
+    for (const listener of this.fencedListeners) {
+      try {
+        listener(partition);
+      } catch (e) {
+        this.out.emit(`[kafka-event-store] fenced listener: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async closeLane(lane: SendLane, why: string): Promise<void> {
+    const stats = lane.stats();
+    this.closedLaneStats.sends += stats.sends;
+    this.closedLaneStats.appends += stats.appends;
+    this.closedLaneStats.records += stats.records;
+    this.retiredOfClosedLanes += lane.retired();
+    await lane.close(why, async (what, fn) => {
+      try {
+        await fn();
+      } catch (error) {
+        this.out.debug(`${what} failed: ${(error as Error).message}`);
+      }
     });
   }
 
@@ -218,7 +326,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
    */
   private applyAcknowledged(
     group: QueuedSend[],
-    partitions: Array<number | undefined>,
+    partition: number,
     acknowledged: RecordMetadata[],
   ): SendOutcome[] {
     let results: ApplyResult[];
@@ -241,7 +349,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     this.own.remember(
       this.topic,
       group.map(({ events }, g) => ({ events, rejected: results[g].rejected.length > 0 })),
-      partitions,
+      group.map(() => partition),
       acknowledged,
       (partition) => this.offsetCheckpoints.next(partition),
     );
@@ -276,7 +384,9 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
 
   /** Whether the brokers answer (probe, produces, consumer), for `/health`. */
   reachabilityStatus(): EventLogReachability & { producersRetired: number } {
-    return { ...this.reachability.snapshot(), producersRetired: this.lane.retired() };
+    let retired = this.retiredOfClosedLanes;
+    for (const lane of this.lanes.values()) retired += lane.retired();
+    return { ...this.reachability.snapshot(), producersRetired: retired };
   }
 
   /** Called when the log becomes unreachable or reachable again; returns an unsubscribe. */
@@ -315,7 +425,14 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
 
   /** Sends made since this instance opened (group commit: appends and records per send). */
   sendStats(): { sends: number; appends: number; records: number } {
-    return this.lane.stats();
+    const total = { ...this.closedLaneStats };
+    for (const lane of this.lanes.values()) {
+      const s = lane.stats();
+      total.sends += s.sends;
+      total.appends += s.appends;
+      total.records += s.records;
+    }
+    return total;
   }
 
   /** Next offset to read per partition, as stored in the local store. */
@@ -327,11 +444,14 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
    * Resolves once the local store has applied every record up to the topic's high watermarks as
    * they are at the time of the call (other instances' writes included).
    */
-  async waitForCatchUp(timeoutMs = this.config.catchUpTimeoutMs ?? 120_000): Promise<void> {
+  async waitForCatchUp(
+    timeoutMs = this.config.catchUpTimeoutMs ?? 120_000,
+    partitions?: number[],
+  ): Promise<void> {
     this.assertOpen();
     const failure = this.materializer.failure();
     if (failure) throw failure;
-    await this.catchUp.wait(timeoutMs);
+    await this.catchUp.wait(timeoutMs, partitions);
   }
 
   async close(): Promise<void> {
@@ -351,7 +471,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
       }
     };
     await this.materializer.close(quietly);
-    await this.lane.close(quietly);
+    await Promise.all([...this.lanes.values()].map((lane) => lane.close('the store is closing', quietly)));
     await this.topicAdmin.close(this.materializer.joinedGroup(), quietly);
     this.subscriptions.closeAll();
     this.offsetCheckpoints.close();

@@ -19,7 +19,8 @@ export interface MaterializerDeps {
   offsets: OffsetCheckpoints;
   own: OwnRecords;
   chain: ChainApplication;
-  lane: SendLane;
+  /** The send lane of a partition this instance writes, if it does. */
+  sendOf: (partition: number) => SendLane | undefined;
   catchUp: CatchUp;
   reachability: KafkaReachability;
   subscriptions: LogSubscriptions;
@@ -108,16 +109,28 @@ export class Materializer {
         this.deps.catchUp.failAll(error);
       }
     });
+    // A fetch that held only control records (a transaction's commit or abort marker) or aborted
+    // records reaches no eachBatch: kafkajs reports it here. The local store's next offset must pass
+    // them, or a catch-up to the high watermark would wait for them forever.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
+      const { partition, batchSize, lastOffset } = event.payload;
+      if (this.deps.closing() || batchSize !== 0 || lastOffset == null) return;
+      const next = Number(lastOffset) + 1;
+      if ((offsets.next(partition) ?? 0) >= next) return;
+      offsets.skipped(partition, next);
+      this.deps.catchUp.check();
+    });
     const run = () =>
       this.consumer.run({
         autoCommit: false, // the local store holds the offsets, in the same transaction as the events
         eachBatchAutoResolve: true,
         eachBatch: async ({ batch, isRunning, isStale }) => {
           if (this.deps.closing() || !isRunning() || isStale() || batch.messages.length === 0) return;
-          const ownSend = this.deps.lane.waitForSendOf(batch.messages);
+          const ownSend = this.deps.sendOf(batch.partition)?.waitForSendOf(batch.messages);
           if (ownSend) await ownSend;
           if (this.deps.closing() || !isRunning() || isStale()) return;
-          this.consumeBatch(batch.partition, batch.messages);
+          // Past the batch's last record, control records (commit markers) included.
+          this.consumeBatch(batch.partition, batch.messages, Number(batch.lastOffset()) + 1);
         },
       });
     restartWhenStopped(
@@ -135,7 +148,7 @@ export class Materializer {
   }
 
   /** Decode, check and apply one fetched batch. A bad record is logged and skipped (its offset still advances). */
-  private consumeBatch(partition: number, messages: KafkaMessage[]): void {
+  private consumeBatch(partition: number, messages: KafkaMessage[], next: number): void {
     const { topic, out, offsets, own, chain } = this.deps;
     const events: EventEnvelope[] = [];
     const where = new Map<EventEnvelope, string>();
@@ -156,7 +169,6 @@ export class Materializer {
         where.set(event, at);
       }
     }
-    const next = Number(messages[messages.length - 1].offset) + 1;
     own.passed(partition, next);
     this.counters.recordsConsumed += messages.length;
     this.counters.badRecords += messages.length - known - events.length;

@@ -1,8 +1,9 @@
-import { Partitioners, type Kafka, type KafkaMessage, type Producer, type RecordMetadata } from 'kafkajs';
+import type { KafkaMessage, Producer, RecordMetadata } from 'kafkajs';
 import type { EventEnvelope } from '@parley/contracts';
-import { ParleyError } from '@parley/contracts';
+import { NotOwnerError, ParleyError } from '@parley/contracts';
 import type { KafkaReachability } from './kafka-reachability';
 import { isUnreachableError } from './kafka-reachability';
+import { isFencedError } from './fencing';
 import { encodeRecord, eventRecordId, recordId } from './record-codec';
 
 /** An append waiting for its send (group commit, see `SendLane`). */
@@ -61,67 +62,81 @@ class SendInFlight {
 }
 
 export interface SendLaneDeps {
-  kafka: Kafka;
   topic: string;
+  /** The partition this lane writes (every append it takes is of a run of that partition). */
+  partition: number;
   reachability: KafkaReachability;
   closing: () => boolean;
   /** Throws 503 while the log is unreachable (nothing is sent then). */
   assertReachable: () => void;
   unavailable: (why: string) => ParleyError;
-  partitionOf: (runId: string) => number | undefined;
+  /** A transactional producer with the partition's `transactional.id` (see `fencing.ts`). */
+  newProducer: () => Producer;
+  /**
+   * After the producer is (re)initialised (which fences every other holder of the partition's
+   * transactional id and aborts its open transaction): resolves once the local store holds every
+   * committed record of the partition.
+   */
+  caughtUp: () => Promise<void>;
+  /** The append still extends the run's local head (checked before every send). */
+  extendsHead: (runId: string, events: EventEnvelope[]) => boolean;
   /** A send with an unknown outcome: the run's next append first catches up. */
   uncertain: (runId: string) => void;
+  /** The broker refused this lane's producer: another instance has claimed the partition. */
+  fenced: (partition: number, error: Error) => void;
   /** An acknowledged group: apply it locally (one transaction), notify, and say how each append went. */
-  acknowledged: (
-    group: QueuedSend[],
-    partitions: Array<number | undefined>,
-    acknowledged: RecordMetadata[],
-  ) => SendOutcome[];
+  acknowledged: (group: QueuedSend[], partition: number, acknowledged: RecordMetadata[]) => SendOutcome[];
 }
 
 /**
- * The send lane: one `send` at a time of whole appends (one key, one partition, one record batch),
- * acks from all in-sync replicas.
+ * The send lane of one partition: one transaction at a time of whole appends, acks from all in-sync
+ * replicas, through a transactional producer whose `transactional.id` belongs to the partition.
  *
- * Why one at a time, and why a failed send retires the producer: kafkajs' idempotent producer
- * numbers each partition's batches and, when a send fails, gives its sequence number back. If the
- * failed batch did reach the log (its ack was lost: the broker was stopped or killed right after
- * writing it), the next batch sent to that partition under the same producer id reuses that
- * number, and the broker, which dedupes by (producer id, partition, sequence) alone, answers it
- * as a duplicate: acknowledged, never written. A lost acknowledged event. So no other send may
- * take a number while one is failing (the lane), and after a failure the next send goes through
- * a new producer (a new producer id, numbered from 0).
+ * Fencing. Whoever owns a partition claims its lane: the producer's InitProducerId bumps the id's
+ * epoch, so the broker refuses every later send or commit of a previous owner's producer (a process
+ * that was paused, not dead, and still believes it owns the partition) and aborts its open
+ * transaction. Only after that does the lane catch up with the partition, then it sends; so no
+ * record can reach the partition from anyone who has not read everything committed before it. A
+ * fenced lane is dead: its appends fail with `NotOwnerError` and the store reports the partition
+ * lost (`fenced`); the instance claims it again only when the owners' group assigns it anew.
  *
- * Group commit, in the lane: while one send is in flight, the appends that arrive queue up, and
- * the next send carries all of them (up to MAX_GROUP_RECORDS / MAX_GROUP_BYTES): one Produce
- * request, one record batch per partition. One run at a time, a send carries one append; with many
- * runs appending at once, each waits for at most one send ahead of its own instead of one per run.
- * Every append of a failed send has an unknown outcome.
+ * Why one transaction at a time, and why a failed one retires the producer: kafkajs numbers each
+ * partition's batches and gives a failed batch's number back; a batch that did reach the log while
+ * its acknowledgement was lost would make the next batch a "duplicate" the broker acknowledges
+ * without writing. After a failure of unknown outcome the lane claims the partition again with a new
+ * producer (same transactional id: a new epoch, which also aborts its own transaction if still
+ * open), catches up (reading whatever did commit), and checks each queued append against the local
+ * head again before sending it.
+ *
+ * Group commit: while one transaction is in flight, the appends that arrive queue up, and the next
+ * one carries all of them (up to MAX_GROUP_RECORDS / MAX_GROUP_BYTES). Every append of a failed
+ * transaction has an unknown outcome.
  */
 export class SendLane {
-  /** Replaced after a produce with an unknown outcome (see `retireProducer`). */
-  private producer: Producer;
-  private producerConnected = false;
+  private producer?: Producer;
+  /** The lane may send: its producer is initialised and the partition caught up since. */
+  private ready = false;
+  /** Why the lane refuses everything from now on (fenced, released, closed). */
+  private dead?: Error;
   private producersRetired = 0;
   /** Appends waiting for the lane, and whether a send is in flight. */
   private readonly queue: QueuedSend[] = [];
   private sending = false;
   /** The send in flight: its records' ids (`recordId`), and when it is over (applied or failed). */
   private inFlight?: SendInFlight;
-  /** Sends (Produce requests) made, and the appends and records they carried. */
+  /** Transactions made, and the appends and records they carried. */
   private readonly sends = { sends: 0, appends: 0, records: 0 };
 
-  constructor(private readonly deps: SendLaneDeps) {
-    this.producer = this.newProducer();
+  constructor(private readonly deps: SendLaneDeps) {}
+
+  /** Initialise the producer (fencing any other) and catch up: the lane may then send. */
+  async claim(): Promise<void> {
+    await this.initialise();
   }
 
-  async connect(): Promise<void> {
-    await this.producer.connect();
-    this.producerConnected = true;
-  }
-
-  /** Queue an append; resolves once it is acknowledged and applied locally. */
+  /** Queue an append; resolves once it is committed and applied locally. */
   send(runId: string, events: EventEnvelope[], idsChecked = false): Promise<{ rejected: EventEnvelope[] }> {
+    if (this.dead) return Promise.reject(new NotOwnerError(runId, this.dead.message));
     const values = events.map((e) => JSON.stringify(e));
     const bytes = values.reduce((sum, v) => sum + v.length, 0);
     return new Promise((resolve, reject) => {
@@ -149,8 +164,39 @@ export class SendLane {
     return this.producersRetired;
   }
 
-  async close(quietly: (what: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
-    if (this.producerConnected) await quietly('producer disconnect', () => this.producer.disconnect());
+  isDead(): boolean {
+    return this.dead !== undefined;
+  }
+
+  /** Refuse everything from now on (the partition is no longer ours, or the store closes). */
+  async close(
+    why: string,
+    quietly: (what: string, fn: () => Promise<unknown>) => Promise<void>,
+  ): Promise<void> {
+    this.dead ??= new Error(why);
+    const producer = this.producer;
+    this.producer = undefined;
+    this.ready = false;
+    if (producer)
+      await quietly(`producer of partition ${this.deps.partition} disconnect`, () => producer.disconnect());
+  }
+
+  private async initialise(): Promise<void> {
+    if (this.dead) throw this.dead;
+    const producer = this.deps.newProducer();
+    this.producer = producer;
+    this.ready = false;
+    await producer.connect();
+    // kafkajs sends InitProducerId with the transactional id at the first transaction: a transaction
+    // with nothing in it claims the id (and ends without a request to the broker).
+    const claim = await producer.transaction();
+    await claim.abort();
+    if (this.producer !== producer || this.dead) {
+      await producer.disconnect().catch(() => undefined);
+      throw this.dead ?? new Error('superseded');
+    }
+    await this.deps.caughtUp();
+    this.ready = true;
   }
 
   private async drain(): Promise<void> {
@@ -171,11 +217,8 @@ export class SendLane {
           records += next.events.length;
           bytes += next.bytes;
         }
-        this.sends.sends += 1;
-        this.sends.appends += group.length;
-        this.sends.records += records;
-        const inFlight = (this.inFlight = new SendInFlight(group));
         let outcomes: SendOutcome[];
+        const inFlight = (this.inFlight = new SendInFlight(group));
         try {
           outcomes = await this.produceNow(group);
         } finally {
@@ -194,48 +237,79 @@ export class SendLane {
   }
 
   /**
-   * One send of a group of appends, then (acknowledged) one local transaction applying all of them,
-   * and the subscribers notified. Returns, per append, its error or the events the local store
-   * rejected (another writer's events got there first).
+   * One transaction of a group of appends, then (committed) one local transaction applying all of
+   * them, and the subscribers notified. Returns, per append, its error or the events the local
+   * store rejected.
    */
   private async produceNow(group: QueuedSend[]): Promise<SendOutcome[]> {
-    const { topic, reachability } = this.deps;
+    const { topic, reachability, partition } = this.deps;
     const everyone = (error: Error): Error[] => group.map(() => error);
+    const notOwner = (): Error[] =>
+      group.map(
+        ({ runId }) => new NotOwnerError(runId, this.dead?.message ?? 'the partition is not claimed'),
+      );
+    if (this.dead) return notOwner();
     try {
       this.deps.assertReachable(); // queued behind a send that just failed: refuse, nothing was sent
     } catch (error) {
       return everyone(error as Error);
     }
-    const producer = this.producer;
-    if (!this.producerConnected) {
+    if (!this.ready) {
       try {
-        await producer.connect();
-        this.producerConnected = true;
+        await this.initialise();
       } catch (error) {
+        if (this.dead) return notOwner();
         // Nothing was sent: a refusal, not an unknown outcome.
         if (isUnreachableError(error)) reachability.fail('producer connect', error);
-        this.retireProducer(producer);
-        return everyone(this.deps.unavailable(`could not connect the producer: ${(error as Error).message}`));
+        this.retireProducer();
+        return everyone(
+          this.deps.unavailable(`could not claim partition ${partition}: ${(error as Error).message}`),
+        );
       }
     }
+    // Checked under each run's lock before it was queued; checked again here, after any re-claim.
+    const stale = group.map(({ runId, events }) => !this.deps.extendsHead(runId, events));
+    const sending = group.filter((_, i) => !stale[i]);
+    const outcomes: Array<SendOutcome | undefined> = group.map((item, i) =>
+      stale[i] ? { rejected: item.events } : undefined,
+    );
+    if (sending.length === 0) return outcomes as SendOutcome[];
+    const records = sending.reduce((n, { events }) => n + events.length, 0);
+    this.sends.sends += 1;
+    this.sends.appends += sending.length;
+    this.sends.records += records;
+    const producer = this.producer!;
     const started = Date.now();
-    const partitions = group.map(({ runId }) => this.deps.partitionOf(runId));
     let acknowledged: RecordMetadata[];
     try {
-      acknowledged = await producer.send({
-        topic,
-        acks: -1,
-        messages: group.flatMap(({ runId, events, values }, g) =>
-          events.map((e, i) => encodeRecord(runId, e, values[i], partitions[g])),
-        ),
-      });
+      const transaction = await producer.transaction();
+      try {
+        acknowledged = await transaction.send({
+          topic,
+          acks: -1,
+          messages: sending.flatMap(({ runId, events, values }) =>
+            events.map((e, i) => encodeRecord(runId, e, values[i], partition)),
+          ),
+        });
+        await transaction.commit();
+      } catch (error) {
+        if (!isFencedError(error) && transaction.isActive()) await transaction.abort().catch(() => undefined); // the new epoch of a re-claim aborts it otherwise
+        throw error;
+      }
       reachability.ok();
     } catch (error) {
-      for (const { runId } of group) this.deps.uncertain(runId);
-      this.retireProducer(producer);
+      // Fenced or not, what was sent may have committed (a commit whose answer was lost, then the
+      // fence): the runs' next appends catch up first, and the consumer applies whatever landed.
+      for (const { runId } of sending) this.deps.uncertain(runId);
+      if (isFencedError(error)) {
+        this.fence(error as Error);
+        return group.map((item, i) => outcomes[i] ?? new NotOwnerError(item.runId, this.dead!.message));
+      }
+      this.retireProducer();
       if (isUnreachableError(error)) reachability.fail('produce', error, started);
       return group.map(
-        ({ runId, events }) =>
+        ({ runId, events }, i) =>
+          outcomes[i] ??
           new ParleyError(
             'EVENT_STORE.UNAVAILABLE',
             `Could not write ${events.length} event(s) of run ${runId} to Kafka topic ${topic}: ${(error as Error).message}. ` +
@@ -246,25 +320,32 @@ export class SendLane {
           ),
       );
     }
-    return this.deps.acknowledged(group, partitions, acknowledged);
+    const applied = this.deps.acknowledged(sending, partition, acknowledged);
+    let next = 0;
+    return group.map((_, i) => outcomes[i] ?? applied[next++]);
   }
 
-  private newProducer(): Producer {
-    return this.deps.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 of the key, as Java clients
-      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 3000 },
-    });
+  /** Another instance claimed the partition: this lane is dead, and the store is told. */
+  private fence(error: Error): void {
+    if (this.dead) return;
+    this.dead = new Error(
+      `the broker fenced this instance's writes to partition ${this.deps.partition}: another instance claimed it`,
+    );
+    const producer = this.producer;
+    this.producer = undefined;
+    this.ready = false;
+    void producer?.disconnect().catch(() => undefined);
+    for (const item of this.queue.splice(0)) item.reject(new NotOwnerError(item.runId, this.dead.message));
+    this.deps.fenced(this.deps.partition, error);
   }
 
-  /** The next send uses a new producer (a new producer id): see the class comment. */
-  private retireProducer(producer: Producer): void {
-    if (this.producer !== producer || this.deps.closing()) return;
-    this.producer = this.newProducer();
-    this.producerConnected = false;
+  /** The next send claims the partition again with a new producer: see the class comment. */
+  private retireProducer(): void {
+    const producer = this.producer;
+    this.producer = undefined;
+    this.ready = false;
+    if (this.deps.closing()) return;
     this.producersRetired += 1;
-    void producer.disconnect().catch(() => undefined);
+    void producer?.disconnect().catch(() => undefined);
   }
 }

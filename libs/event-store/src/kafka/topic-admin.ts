@@ -119,6 +119,11 @@ export class RunEventsTopicAdmin {
     }
   }
 
+  /** Every partition of the topic (from its metadata at open). */
+  allPartitions(): number[] {
+    return this.partitionMetadata.map((p) => p.partitionId).sort((a, b) => a - b);
+  }
+
   /** The partition of a run's records: murmur2 of the key, as Java clients (kafkajs's default). */
   partitionOf(runId: string): number | undefined {
     if (this.partitionMetadata.length === 0) return undefined; // kafkajs's partitioner decides
