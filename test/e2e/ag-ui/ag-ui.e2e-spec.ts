@@ -250,6 +250,19 @@ describe('AG-UI over SSE (POST /api/ag-ui/:workflow) with the real @ag-ui/client
       assert.ok(said.includes('maya: Offices help juniors learn'), said.join(' | '));
       assert.deepEqual(finished(events).outcome, { type: 'success' });
     }
+    // Both streams went on from the same place (the floor): each saw every event, in the same order,
+    // the same texts (cut into tokens as each received them), the same tool calls and parley:* events.
+    const outline = (events: AnyEvent[]) =>
+      events
+        .filter((e) => !['RUN_STARTED', 'TEXT_MESSAGE_CONTENT', 'STATE_SNAPSHOT'].includes(e.type))
+        .map((e) =>
+          e.type === 'CUSTOM' ? `${e.name}@${e.value.seq}` : `${e.type}:${e.messageId ?? e.toolCallId ?? ''}`,
+        );
+    assert.deepEqual(outline(carolSecond.events), outline(mayaSecond.events));
+    const ended = carolSecond.events.filter((e) => e.type === 'TEXT_MESSAGE_END');
+    assert.ok(ended.length >= 3, 'the agents spoke after the humans');
+    for (const { messageId } of ended)
+      assert.equal(textOf(carolSecond.events, messageId), textOf(mayaSecond.events, messageId));
     const run = await runInStatus(server.client(), carol.threadId, 'completed');
     // each message is in the debate once (carol's first one is the run's input)
     const humans = run.transcript
@@ -347,5 +360,32 @@ describe('AG-UI over SSE (POST /api/ag-ui/:workflow) with the real @ag-ui/client
     assert.deepEqual([body.error.code, body.error.field], ['REQUEST.INVALID_BODY', 'runId']);
     const anonymous = await fetch(`${server.url}/api/ag-ui/refund-desk`, { method: 'POST' });
     assert.equal(anonymous.status, 401);
+  });
+});
+
+describe('AG-UI streams when the server stops', () => {
+  it('an open stream is told (RUN_ERROR STATUS.UNAVAILABLE) and does not hold the server up', async () => {
+    // tokens slow enough that the debate's stream is open when SIGTERM comes
+    const server = await ParleyProcess.start({ env: { OFFLINE_MODEL_TOKEN_LATENCY_MS: '100' } });
+    try {
+      const carol = aguiAgent(server, 'carol', 'debate');
+      carol.addMessage(userMessage('Cities should ban cars from their centres'));
+      const events: AnyEvent[] = [];
+      const running = carol
+        .runAgent({}, { onEvent: ({ event }) => void events.push(event as AnyEvent) })
+        .catch((error: unknown) => error);
+      await waitFor('the first speaker to be speaking', () =>
+        events.some((e) => e.type === 'TEXT_MESSAGE_CONTENT'),
+      );
+      const stopping = Date.now();
+      await server.stop();
+      const ms = Date.now() - stopping;
+      assert.ok(ms < 10_000, `exited ${ms} ms after SIGTERM`);
+      await running;
+      const last = events[events.length - 1];
+      assert.deepEqual([last.type, last.code], ['RUN_ERROR', 'STATUS.UNAVAILABLE']);
+    } finally {
+      await server.dispose();
+    }
   });
 });
