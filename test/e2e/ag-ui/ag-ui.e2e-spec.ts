@@ -19,9 +19,9 @@ import {
 /** The shipped refund desk and debate, and two fixtures (a quorum of two; a 2 s deadline), in one folder. */
 function workflowsDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-agui-workflows-'));
-  for (const file of ['refund-desk.yaml', 'debate.yaml'])
+  for (const file of ['refund-desk.yaml', 'debate.yaml', 'content-pipeline.yaml', 'incident-response.yaml'])
     symlinkSync(join(REPO_ROOT, 'workflows', file), join(dir, file));
-  for (const file of ['refund-quorum.yaml', 'refund-timeout.yaml'])
+  for (const file of ['refund-quorum.yaml', 'refund-timeout.yaml', 'refund-confirm.yaml'])
     symlinkSync(join(REPO_ROOT, 'test', 'fixtures', 'workflows', file), join(dir, file));
   return dir;
 }
@@ -342,6 +342,64 @@ describe('AG-UI over SSE (POST /api/ag-ui/:workflow) with the real @ag-ui/client
     assert.equal(escalated.parley.request.kind, 'escalation');
     assert.equal(escalated.reason, 'parley:other-role');
     assert.deepEqual(escalated.parley.request.roles, ['manager']);
+  });
+
+  it('a confirmation, a review and a plan approval are interrupts too, each with its reason and decisions', async () => {
+    const cases = [
+      {
+        user: 'carol',
+        workflow: 'refund-confirm',
+        input: 'Please refund $50 for order #C1',
+        reason: 'confirmation',
+      },
+      {
+        user: 'alice',
+        workflow: 'content-pipeline',
+        input: 'Why event sourcing suits agents',
+        reason: 'review',
+      },
+      {
+        user: 'alice',
+        workflow: 'incident-response',
+        input: 'The checkout API returns 500 errors since the last deploy',
+        reason: 'plan_approval',
+      },
+    ] as const;
+    const agents = cases.map((c) => aguiAgent(server, c.user, c.workflow));
+    const streams = await Promise.all(
+      cases.map((c, i) => {
+        agents[i].addMessage(userMessage(c.input));
+        return runOnce(agents[i]);
+      }),
+    );
+    cases.forEach((c, i) => {
+      const [interrupt] = interruptsOf(streams[i].events);
+      assert.equal(interrupt.reason, c.reason, c.workflow);
+      assert.equal(interrupt.parley.answerable, true, `${c.user} may answer the ${c.reason}`);
+      assert.deepEqual(
+        (interrupt.responseSchema as any).properties.decision.enum,
+        interrupt.parley.request.decisions,
+        'the response schema offers exactly the decisions the request takes',
+      );
+    });
+    // The one who asked for the refund declines it: the tool call is rejected, the run completes.
+    const [confirm] = interruptsOf(streams[0].events);
+    const declined = await runOnce(agents[0], {
+      resume: [
+        {
+          interruptId: confirm.id,
+          status: 'resolved',
+          payload: { decision: 'decline', comment: 'changed my mind' },
+        },
+      ],
+    });
+    const [result] = declined.events.filter((e) => e.type === 'TOOL_CALL_RESULT');
+    assert.deepEqual(Object.keys(JSON.parse(result.content)), ['rejected']);
+    assert.deepEqual(finished(declined.events).outcome, { type: 'success' });
+    assert.equal(
+      (await server.client().get(`/api/refunds?runId=${agents[0].threadId}`)).body.refunds.length,
+      0,
+    );
   });
 
   it('a new thread without a user message, and a body that is no RunAgentInput, are coded 400s', async () => {
