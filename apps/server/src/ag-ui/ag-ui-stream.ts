@@ -72,8 +72,13 @@ export class AgUiStream {
     const held = this.held;
     this.held = [];
     for (const event of held) this.deps.write(event);
+    if (this.finished) return; // the client left while its commands ran
     this.watch = this.deps.feed.open(this.threadId, (event) => this.onEvent(event));
     await this.deps.feed.begin(this.watch, 0);
+    if (this.finished) {
+      this.deps.feed.remove(this.watch);
+      return;
+    }
     this.caughtUp = true;
     this.scheduleCheck();
   }

@@ -84,8 +84,12 @@ export class AgUiThreads implements OnModuleInit, OnModuleDestroy {
         store: this.store,
         feed: this.feed,
         tokens: this.tokens,
-        write: (event: AGUIEvent) => res.write(encoder.encode(event)),
-        end: () => res.end(),
+        write: (event: AGUIEvent) => {
+          if (!res.writableEnded && !res.destroyed) res.write(encoder.encode(event));
+        },
+        end: () => {
+          if (!res.writableEnded) res.end();
+        },
         onError: (error) => this.logError(error),
       },
       threadId,
@@ -94,6 +98,11 @@ export class AgUiThreads implements OnModuleInit, OnModuleDestroy {
       [],
     );
     await stream.listen();
+    // from now on, a client that goes away (even while its commands run) stops its stream
+    res.on('close', () => {
+      stream.close();
+      this.streams.delete(stream);
+    });
     let continuation: Continuation;
     try {
       continuation = state
@@ -108,11 +117,7 @@ export class AgUiThreads implements OnModuleInit, OnModuleDestroy {
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    this.streams.add(stream);
-    res.on('close', () => {
-      stream.close();
-      this.streams.delete(stream);
-    });
+    if (!res.destroyed) this.streams.add(stream);
     try {
       await stream.start(continuation.afterSeq, continuation.messageIds);
     } catch (error) {
