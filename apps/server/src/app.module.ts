@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { LoggerModule, type Params as PinoParams } from 'nestjs-pino';
+import { AgUiModule } from './ag-ui/ag-ui.module';
 import { AuditHttpController } from './audit/audit.http.controller';
 import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
 import { AuthGuard } from './auth/auth.guard';
@@ -29,7 +30,7 @@ import { RefundsHttpController } from './tools/refunds.http.controller';
 import { WorkflowsHttpController } from './workflows/workflows.http.controller';
 
 @Module({
-  imports: [CqrsModule.forRoot(), NotificationsModule],
+  imports: [CqrsModule.forRoot(), NotificationsModule, AgUiModule],
   controllers: [
     AuditHttpController,
     HealthHttpController,

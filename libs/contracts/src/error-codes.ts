@@ -101,6 +101,13 @@ export const ERROR_CODES = {
   'SOCKET.INVALID_PAYLOAD': 'a socket message that does not match its schema; `field` names the bad field',
   'SOCKET.UNKNOWN_EVENT': 'a socket message type the server does not know',
   'SOCKET.AFTER_SEQ_AHEAD': "`afterSeq` beyond the run's last event",
+  'AG_UI.NO_INPUT': 'a new AG-UI thread (a run to start) whose input has no user message to start it with',
+  'AG_UI.WORKFLOW_MISMATCH': 'the AG-UI thread is a run of another workflow than the route names',
+  'AG_UI.UNKNOWN_INTERRUPT':
+    'a resume entry for an interrupt that is no request of this thread; `field` names it',
+  'AG_UI.DUPLICATE_RESUME': 'two resume entries for the same interrupt; `field` names the second',
+  'AG_UI.INVALID_RESUME':
+    'a resolved resume entry whose payload is not a decision `{decision, comment?, payload?, payloadHash?}`; `field` names the bad part',
   'CONSOLE.NOT_BUILT': 'the console was not built (npm run build:console)',
   'CONSOLE.NOT_FOUND': 'no such console file',
   'HTTP.BAD_REQUEST': 'a request the HTTP layer refused',

@@ -21,7 +21,7 @@ describe('the error-code catalogue', () => {
   });
 
   it('every code README.md and docs/CLI.md name is in the catalogue (a typo there is found here)', () => {
-    for (const file of ['README.md', 'docs/CLI.md', 'docs/WEBSOCKET.md']) {
+    for (const file of ['README.md', 'docs/CLI.md', 'docs/WEBSOCKET.md', 'docs/AG-UI.md']) {
       const unknown = codesIn(read(file)).filter(
         (code) => !isErrorCode(code) && !/^(PARLEY|OPENAI|KAFKA)_/.test(code),
       );

@@ -19,3 +19,4 @@ export * from './export/export-format';
 export * from './export/signature';
 export * from './tools/model-tool-name';
 export * from './commands/command-catalog';
+export * from './ag-ui/ag-ui.schemas';
