@@ -97,7 +97,13 @@ export class CommandRouter {
 
   /** Read-your-writes: the owner acknowledged `headSeq`; wait until this instance's store has it. */
   private async sees(runId: string, headSeq: number): Promise<void> {
-    if (((await this.store.head(runId))?.seq ?? 0) >= headSeq) return;
-    await this.store.waitForCatchUp();
+    // The owner's commit is readable here once the broker has written its markers (a few ms after
+    // the commit answered): catch up, and look again for a moment if the head is not there yet.
+    const deadline = Date.now() + 5000;
+    while (((await this.store.head(runId))?.seq ?? 0) < headSeq && Date.now() < deadline) {
+      await this.store.waitForCatchUp();
+      if (((await this.store.head(runId))?.seq ?? 0) >= headSeq) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 }

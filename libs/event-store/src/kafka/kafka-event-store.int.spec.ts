@@ -164,14 +164,17 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     const startedAt = Date.now();
     const b = await track(openStore(topic, ':memory:'));
     t.diagnostic(`second instance open + catch-up: ${Date.now() - startedAt} ms`);
-    assert.deepStrictEqual(await b.read(runId), written, 'open resolves only after the catch-up');
+    // A commit is readable by read_committed readers once the broker has written its markers, a few
+    // ms after the commit answered: another instance sees it that much later.
+    await waitFor('B has A’s committed events', async () => (await b.read(runId)).length === written.length);
+    assert.deepStrictEqual(await b.read(runId), written);
 
     // Live: B follows A's later writes (fan-out), by subscription and by waitForCatchUp.
     const seen: StoredEvent[] = [];
     const sub = b.subscribe(await b.lastPosition(), (s) => seen.push(s));
     await sub.ready;
     const more = await a.append(runId, 2, [message('from A 3')]);
-    await b.waitForCatchUp();
+    await waitFor('B has A’s next event', async () => (await b.read(runId)).length === written.length + 1);
     assert.deepStrictEqual(await b.read(runId), [...written, ...more]);
     await waitFor('B’s subscription delivers A’s live event', () => seen.length === 1);
     assert.equal(seen[0].event.eventId, more[0].eventId);
@@ -322,7 +325,8 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
         const written = [];
         for (let i = 0; i < 3; i++)
           written.push(...(await store.append(process.env.RUN_ID, i, [{ type: 'human-message.posted', actor, data: data('message ' + i) }])));
-        await store.waitForCatchUp();
+        // its own records are readable once the last commit's markers are written (a few ms)
+        while (store.stats().recordsConsumed < 3) { await store.waitForCatchUp(); await new Promise((r) => setTimeout(r, 20)); }
         process.stdout.write(JSON.stringify({ written, stats: store.stats() }) + '\\n');
         setInterval(() => {}, 1000);
       })().catch((e) => { console.error(e); process.exit(1); });
