@@ -182,8 +182,7 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
 
     // B can continue the run from what it materialised; A sees it too.
     await b.append(runId, 3, [message('from B')]);
-    await a.waitForCatchUp();
-    assert.equal((await a.head(runId))?.seq, 4);
+    await waitFor('A has B’s event', async () => (await a.head(runId))?.seq === 4);
     assert.equal(verifyChain(await a.read(runId)).ok, true);
     // Stale check is against B's local head.
     await assert.rejects(b.append(runId, 3, [message('stale')]), ConcurrencyError);
@@ -197,7 +196,11 @@ describe('KafkaEventStore: Kafka-specific behaviour', () => {
     const before = await first.append(runA, 0, [message('1'), message('2'), message('3')]);
     const other = `run-${randomUUID()}`;
     await first.append(other, 0, [message('other')]);
-    await first.waitForCatchUp(); // the consumer has recorded its offsets
+    // the consumer has read past the 4 records and the commit marker of each of the 2 transactions
+    await waitFor('the consumer passed every record and marker', async () => {
+      await first.waitForCatchUp();
+      return Object.values(first.offsets()).reduce((a, b) => a + b, 0) === 6;
+    });
     const offsetsBefore = first.offsets();
     const positionBefore = await first.lastPosition();
     assert.equal(

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { NotOwnerError, verifyChain } from '@parley/contracts';
+import { waitFor } from '@parley/testing';
 import { message } from '../event-store.contract';
 import { KafkaEventStore } from './kafka-event-store';
 
@@ -156,7 +157,7 @@ describe('KafkaEventStore: a claim fences the previous writer of a partition at 
       ['1 by b'],
     );
     assert.equal(fresh.stats().rejected, 0);
-    await a.waitForCatchUp();
+    await waitFor('the fenced store reads b’s commit', async () => (await a.read(runId)).length === 1);
     assert.deepEqual(
       (await a.read(runId)).map((e) => (e.data as { text: string }).text),
       ['1 by b'],
