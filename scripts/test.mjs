@@ -34,6 +34,9 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+// docs/openapi.json from the route table (a test checks the served document equals it).
+spawnSync(process.execPath, ['scripts/write-openapi.mjs'], { cwd: root, stdio: 'inherit' });
+
 // The console's browser tests need the built console and Debian's chromium (installed with apt-get
 // when missing; never a browser download). Both steps are quick when there is nothing to do.
 if (

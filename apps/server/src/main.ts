@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { ConsoleLogger, Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { UnhandledExceptionBus } from '@nestjs/cqrs';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ParleyError } from '@parley/contracts';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { API_VERSION, ParleyError, openApiDocument } from '@parley/contracts';
 import { AppModule } from './app.module';
 import { ConfigError, loadConfig } from './config/config';
 import { createCore } from './core/core';
@@ -68,14 +68,8 @@ async function bootstrap(): Promise<void> {
         `unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`,
       ),
     );
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Parley')
-      .setDescription('Event-sourced multi-agent orchestration with humans in the loop')
-      .addBearerAuth()
-      .build(),
-  );
+  // The OpenAPI document is generated from the route table in @parley/contracts (one definition).
+  const document = openApiDocument(API_VERSION) as unknown as OpenAPIObject;
   SwaggerModule.setup('docs', app, document);
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as { port: number }).port;

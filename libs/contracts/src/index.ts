@@ -20,3 +20,5 @@ export * from './export/signature';
 export * from './tools/model-tool-name';
 export * from './commands/command-catalog';
 export * from './ag-ui/ag-ui.schemas';
+export * from './http/routes';
+export * from './http/openapi-document';
