@@ -3,6 +3,6 @@
 const path = require('node:path');
 require('tsconfig-paths').register({
   baseUrl: path.join(__dirname, '..', 'dist'),
-  paths: { '@parley/*': ['libs/*/src'] },
+  paths: { '@parley/contracts/*': ['libs/contracts/src/*'], '@parley/*': ['libs/*/src'] },
   addMatchAll: false,
 });

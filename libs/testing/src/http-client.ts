@@ -1,3 +1,4 @@
+import { openApiViolation } from './openapi-check';
 import { waitFor } from './wait-for';
 
 /** A small JSON client over real HTTP (global fetch). */
@@ -44,6 +45,15 @@ export class HttpClient {
     let parsed: unknown = text;
     if ((response.headers.get('content-type') ?? '').includes('application/json'))
       parsed = text ? JSON.parse(text) : undefined;
+    // Every answer a test receives is checked against the OpenAPI document.
+    const violation = openApiViolation(
+      method,
+      path,
+      response.status,
+      response.headers.get('content-type') ?? '',
+      parsed,
+    );
+    if (violation) throw new Error(violation);
     return { status: response.status, body: parsed as T, headers: response.headers };
   }
 }

@@ -8,3 +8,4 @@ export * from './child-rpc';
 export * from './gate-invariant';
 export * from './signing';
 export * from './topic-audit';
+export * from './openapi-check';

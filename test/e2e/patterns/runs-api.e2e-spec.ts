@@ -175,7 +175,10 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     }
     assert.ok(doc.body.paths['/api/runs'].post, 'POST /api/runs is documented');
     // each command's request body is its catalogued input, as JSON Schema (libs/contracts)
-    const body = (path: string) => doc.body.paths[path].post.requestBody.content['application/json'].schema;
+    const body = (path: string) => {
+      const ref: string = doc.body.paths[path].post.requestBody.content['application/json'].schema.$ref;
+      return doc.body.components.schemas[ref.replace('#/components/schemas/', '')];
+    };
     assert.deepEqual(body('/api/runs').required, ['workflow', 'input']);
     assert.equal(body('/api/runs').additionalProperties, false);
     assert.deepEqual(Object.keys(body('/api/runs/{runId}/handoff').properties), ['to', 'reason']);

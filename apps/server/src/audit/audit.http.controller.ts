@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Transform, type Readable } from 'node:stream';
 import type { Request, Response } from 'express';
 import {
@@ -17,7 +16,6 @@ import {
   type ExportManifest,
   REST_BODIES,
 } from '@parley/contracts';
-import { ApiBodyFrom } from '../http/openapi';
 import type { EventStore } from '@parley/event-store';
 import { evolve, runView, type RunState } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -32,8 +30,6 @@ import { CommandRouter } from '../cluster/command-router';
 import type { ParleyCore } from '../core/core';
 import { PARLEY_CORE } from '../core/core.module';
 
-@ApiTags('audit')
-@ApiBearerAuth()
 @Controller('api')
 export class AuditHttpController {
   constructor(
@@ -45,7 +41,6 @@ export class AuditHttpController {
 
   @Get('runs/:runId/verify')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: "Check the run's hash chain and seq continuity (streaming, constant memory)" })
   async verify(@Param('runId') runId: string) {
     await this.mustExist(runId);
     const verifier = new ChainVerifier();
@@ -55,9 +50,6 @@ export class AuditHttpController {
 
   @Get('runs/:runId/state')
   @RequiresRole('viewer')
-  @ApiOperation({
-    summary: 'The run as it was at a seq, rebuilt from its events alone (no model or tool call)',
-  })
   async state(@Param('runId') runId: string, @Query() query: unknown, @Res() res: Response) {
     const { at } = parseBody(StateQuery, query, 'REQUEST.INVALID_QUERY');
     const head = await this.mustExist(runId);
@@ -79,10 +71,6 @@ export class AuditHttpController {
 
   @Get('runs/:runId/audit')
   @RequiresRole('viewer')
-  @ApiOperation({
-    summary:
-      'Who decided each human request (identity, role, comment, time, the exact payload shown), and who started, forked, cancelled, imported, retried, re-routed or claimed',
-  })
   async audit(@Param('runId') runId: string) {
     await this.mustExist(runId);
     const events = (await this.store.read(runId)).map(upcast);
@@ -91,7 +79,6 @@ export class AuditHttpController {
 
   @Get('runs/:runId/export')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'The run as NDJSON: a manifest line, then every event as stored' })
   async exportRun(@Param('runId') runId: string, @Res() res: Response) {
     await this.mustExist(runId);
     await this.writeExport(res, [runId], `parley-${runId}.ndjson`);
@@ -99,7 +86,6 @@ export class AuditHttpController {
 
   @Get('export')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'All runs started in a time range, as NDJSON with a manifest' })
   async exportRange(@Query() query: unknown, @Res() res: Response) {
     const { from, to } = parseBody(RangeQuery, query, 'REQUEST.INVALID_QUERY');
     const runs = this.projection
@@ -113,10 +99,6 @@ export class AuditHttpController {
   @Post('import')
   @HttpCode(201)
   @RequiresRole('admin')
-  @ApiOperation({
-    summary:
-      'Import an NDJSON export (verified first): for example from Kafka into a local SQLite for an offline audit',
-  })
   async import(@Req() req: Request, @Query() query: unknown, @CurrentHuman() human: Human) {
     const { note } = parseBody(ImportQuery, query, 'REQUEST.INVALID_QUERY');
     return this.commands.execute(
@@ -127,8 +109,6 @@ export class AuditHttpController {
   @Post('runs/:runId/fork')
   @HttpCode(201)
   @RequiresRole('participant')
-  @ApiOperation({ summary: 'Start a new run from the first atSeq events of this one, and continue it live' })
-  @ApiBodyFrom(REST_BODIES['run.fork'])
   async fork(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(REST_BODIES['run.fork'], body);
     return this.commands.execute(new ForkRunCommand({ ...parsed, runId }, human));

@@ -1,24 +1,18 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
+import { ROUTES } from '@parley/contracts';
 import { RequiresRole } from '../auth/auth.guard';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
 import { parseBody } from '../http/parse';
 
-const ClusterQuery = z.strictObject({ runId: z.string().min(1).max(200).optional() });
+const ClusterQuery = ROUTES.cluster.query;
 
-@ApiTags('cluster')
-@ApiBearerAuth()
 @Controller('api/cluster')
 export class ClusterHttpController {
   constructor(@Inject(PARLEY_CORE) private readonly core: ParleyCore) {}
 
   @Get()
   @RequiresRole('viewer')
-  @ApiOperation({
-    summary: 'This instance: the partitions (runs) it owns; with ?runId=, whether it owns that run',
-  })
   status(@Query() query: unknown) {
     const { runId } = parseBody(ClusterQuery, query, 'REQUEST.INVALID_QUERY');
     const cluster = this.core.cluster;

@@ -1,5 +1,4 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -20,7 +19,6 @@ export function consoleDir(configured: string | undefined): string {
  * /console/* path gets index.html (the app routes with the URL hash). Public: the app signs in
  * with a bearer token itself. Also `GET /api/me`, so the console knows who the token is.
  */
-@ApiTags('console')
 @Controller()
 export class ConsoleController {
   private readonly root: string;
@@ -30,15 +28,12 @@ export class ConsoleController {
   }
 
   @Get('api/me')
-  @ApiBearerAuth()
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'Who the bearer token is: {id, roles}' })
   me(@CurrentHuman() human: Human) {
     return { id: human.id, roles: human.roles };
   }
 
   @Get('console')
-  @ApiExcludeEndpoint()
   index(@Req() req: Request, @Res() res: Response): void {
     secure(res);
     // base is /console/: relative URLs resolve against the folder
@@ -47,7 +42,6 @@ export class ConsoleController {
   }
 
   @Get('console/*path')
-  @ApiExcludeEndpoint()
   file(@Req() req: Request, @Res() res: Response): void {
     secure(res);
     const relative = decodeURIComponent(req.path.slice('/console/'.length));

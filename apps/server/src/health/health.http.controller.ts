@@ -1,11 +1,9 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { IdentityService } from '../auth/identity';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
 
-@ApiTags('health')
 @Controller('health')
 export class HealthHttpController {
   constructor(
@@ -14,11 +12,6 @@ export class HealthHttpController {
   ) {}
 
   @Get()
-  @ApiOperation({
-    summary:
-      '200 {status: "ok"}; 503 {status: "degraded"} while the event log is unreachable (checks.eventLog says since when and why). ' +
-      'Public; the process memory figures only with a valid bearer token.',
-  })
   async health(
     @Res({ passthrough: true }) res: Response,
     @Headers('authorization') authorization: string | undefined,

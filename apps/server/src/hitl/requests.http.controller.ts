@@ -1,7 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ListRequestsQuery, NotFoundError, REST_BODIES } from '@parley/contracts';
-import { ApiBodyFrom } from '../http/openapi';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, requestView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -13,8 +11,6 @@ import { ClaimRequestCommand, DecideRequestCommand } from './commands/request-co
 import { runOfRequest } from './commands/request-commands.handlers';
 import { CommandRouter } from '../cluster/command-router';
 
-@ApiTags('requests')
-@ApiBearerAuth()
 @Controller('api/requests')
 export class RequestsHttpController {
   constructor(
@@ -26,7 +22,6 @@ export class RequestsHttpController {
 
   @Get()
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'The inbox: human requests (status=open by default), by kind and role' })
   list(@Query() query: unknown, @CurrentHuman() human: Human) {
     const filter = parseBody(ListRequestsQuery, query, 'REQUEST.INVALID_QUERY');
     const requests = this.projection
@@ -50,8 +45,6 @@ export class RequestsHttpController {
   @Post(':id/decision')
   @HttpCode(200)
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'Decide a request: {decision, comment?, payload?}' })
-  @ApiBodyFrom(REST_BODIES['request.decide'])
   async decide(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(REST_BODIES['request.decide'], body);
     const outcome = await this.commands.execute(
@@ -63,7 +56,6 @@ export class RequestsHttpController {
   @Post(':id/claim')
   @HttpCode(200)
   @RequiresRole('viewer')
-  @ApiBodyFrom(REST_BODIES['request.claim'])
   async claim(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     parseBody(REST_BODIES['request.claim'], body);
     const claimed = await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));

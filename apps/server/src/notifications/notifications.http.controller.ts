@@ -1,11 +1,8 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequiresRole } from '../auth/auth.guard';
 import { NotificationOutbox } from './notification-outbox';
 
 /** Deliveries of notifications, with their attempts and last errors (for operators). */
-@ApiTags('notifications')
-@ApiBearerAuth()
 @Controller('api/notifications')
 export class NotificationsHttpController {
   constructor(@Inject(NotificationOutbox) private readonly outbox: NotificationOutbox) {}

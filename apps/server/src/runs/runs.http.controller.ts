@@ -11,10 +11,8 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ListRunsQuery, NotFoundError, REST_BODIES } from '@parley/contracts';
-import { ApiBodyFrom } from '../http/openapi';
 import type { EventStore } from '@parley/event-store';
 import { RunEngine, runView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
@@ -31,8 +29,6 @@ import {
 import { StartRunCommand } from './commands/start-run.command';
 import { CommandRouter } from '../cluster/command-router';
 
-@ApiTags('runs')
-@ApiBearerAuth()
 @Controller('api/runs')
 export class RunsHttpController {
   constructor(
@@ -44,8 +40,6 @@ export class RunsHttpController {
 
   @Post()
   @RequiresRole('participant')
-  @ApiOperation({ summary: 'Start a run of a workflow: {workflow, input, idempotencyKey?} → 201 {runId}' })
-  @ApiBodyFrom(REST_BODIES['run.start'])
   async start(
     @Body() body: unknown,
     @CurrentHuman() human: Human,
@@ -59,7 +53,6 @@ export class RunsHttpController {
 
   @Get()
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'List runs (filter by status, workflow)' })
   list(@Query() query: unknown) {
     const filter = parseBody(ListRunsQuery, query, 'REQUEST.INVALID_QUERY');
     return { runs: this.projection.listRuns(filter) };
@@ -67,7 +60,6 @@ export class RunsHttpController {
 
   @Get(':runId')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: 'A run: status, transcript, pending human requests, output' })
   async get(@Param('runId') runId: string) {
     const state = await this.engine.state(runId, { forReading: true });
     if (!state) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
@@ -76,7 +68,6 @@ export class RunsHttpController {
 
   @Get(':runId/events')
   @RequiresRole('viewer')
-  @ApiOperation({ summary: "The run's events (JSON, or NDJSON with Accept: application/x-ndjson)" })
   async events(@Param('runId') runId: string, @Req() req: Request, @Res() res: Response) {
     if (!(await this.store.head(runId))) throw new NotFoundError('RUN.NOT_FOUND', `no run with id ${runId}`);
     if ((req.headers.accept ?? '').includes('application/x-ndjson')) {
@@ -91,7 +82,6 @@ export class RunsHttpController {
   @Post(':runId/cancel')
   @HttpCode(200)
   @RequiresRole('participant')
-  @ApiBodyFrom(REST_BODIES['run.cancel'])
   async cancel(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     const parsed = parseBody(REST_BODIES['run.cancel'], body);
     await this.commands.execute(new CancelRunCommand({ ...parsed, runId }, human));
@@ -101,11 +91,6 @@ export class RunsHttpController {
   @Post(':runId/retry')
   @HttpCode(200)
   @RequiresRole('participant')
-  @ApiOperation({
-    summary:
-      'Continue a failed run from its failed step: {reason?} → the run (running again); 409 RUN.NOT_FAILED, 403 RUN.FORBIDDEN',
-  })
-  @ApiBodyFrom(REST_BODIES['run.retry'])
   async retry(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     await this.commands.execute(
       new RetryRunCommand({ ...parseBody(REST_BODIES['run.retry'], body), runId }, human),
@@ -116,8 +101,6 @@ export class RunsHttpController {
   @Post(':runId/messages')
   @HttpCode(201)
   @RequiresRole('participant')
-  @ApiOperation({ summary: 'A human speaks in a run (group chat): the next speaker sees it' })
-  @ApiBodyFrom(REST_BODIES['run.message'])
   async message(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     return this.commands.execute(
       new PostHumanMessageCommand({ ...parseBody(REST_BODIES['run.message'], body), runId }, human),
@@ -127,9 +110,7 @@ export class RunsHttpController {
   @Post(':runId/handoff')
   @HttpCode(201)
   @RequiresRole('participant')
-  @ApiOperation({ summary: 'Re-route a handoff run to another agent: {to, reason}' })
   @Header('Cache-Control', 'no-store')
-  @ApiBodyFrom(REST_BODIES['run.handoff'])
   async handoff(@Param('runId') runId: string, @Body() body: unknown, @CurrentHuman() human: Human) {
     return this.commands.execute(
       new OverrideHandoffCommand({ ...parseBody(REST_BODIES['run.handoff'], body), runId }, human),

@@ -1,12 +1,9 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Refunds } from '@parley/refunds';
 import { RequiresRole } from '../auth/auth.guard';
 import { REFUNDS } from '../core/tokens';
 
 /** The refunds ledger: what the `process_refund` tool really did (the shared service's, when configured). */
-@ApiTags('tools')
-@ApiBearerAuth()
 @Controller('api/refunds')
 export class RefundsHttpController {
   constructor(@Inject(REFUNDS) private readonly refunds: Refunds) {}

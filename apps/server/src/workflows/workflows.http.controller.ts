@@ -1,10 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequiresRole } from '../auth/auth.guard';
 import { WorkflowCatalog } from './workflow-catalog';
 
-@ApiTags('workflows')
-@ApiBearerAuth()
 @Controller('api/workflows')
 export class WorkflowsHttpController {
   constructor(@Inject(WorkflowCatalog) private readonly workflows: WorkflowCatalog) {}

@@ -1,6 +1,8 @@
+import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { z } from 'zod';
 import { COMMANDS, REST_BODIES, RequestId, RunId } from '../commands/command-catalog';
 import { EventEnvelopeSchema } from '../envelope';
+import { RequestSummarySchema } from '../socket/socket.schemas';
 import { ExportRangeQuery, ImportQuery, ListRequestsQuery, ListRunsQuery, StateQuery } from './api.schemas';
 import { AuditResponseSchema, RequestViewSchema, RunSummarySchema, RunViewSchema } from './responses';
 
@@ -29,15 +31,15 @@ export interface RouteSpec {
 
 const RunParams = z.object({ runId: RunId });
 const RequestParams = z.object({ id: RequestId });
-const ok = (description: string, schema?: z.ZodType, contentType?: string) => ({
-  description,
-  schema,
-  contentType,
-});
+const ok = <S extends z.ZodType | undefined = undefined>(
+  description: string,
+  schema?: S,
+  contentType?: string,
+) => ({ description, schema: schema as S, contentType });
 
 export const RunStartedResponse = z.object({ runId: z.string() });
 export const RunsListResponse = z.object({ runs: z.array(RunSummarySchema) });
-export const RequestsListResponse = z.object({ requests: z.array(RequestViewSchema) });
+export const RequestsListResponse = z.object({ requests: z.array(RequestSummarySchema) });
 export const RunEventsResponse = z.object({ events: z.array(EventEnvelopeSchema) });
 export const DecisionResponse = z.intersection(
   COMMANDS['request.decide'].result,
@@ -47,7 +49,8 @@ export const ClaimResponse = COMMANDS['request.claim'].result.extend({ requestId
 export const SeqResponse = COMMANDS['run.message'].result;
 export const ForkResponse = COMMANDS['run.fork'].result;
 export const VerifyResponse = z.looseObject({ ok: z.boolean() });
-export const RunStateResponse = z.looseObject({ runId: z.string(), at: z.number().int() });
+/** The run's state at a seq, as canonical JSON. */
+export const RunStateResponse = z.object({ at: z.number().int(), state: RunViewSchema });
 export const WorkflowsResponse = z.object({
   workflows: z.array(
     z.object({
@@ -339,6 +342,7 @@ export const ROUTES = {
     tag: 'notifications',
     role: 'admin',
     summary: 'Webhook deliveries (the outbox), by status',
+    query: z.object({ status: z.string().optional() }),
     responses: { 200: ok('deliveries', NotificationsResponse) },
   },
   listRefunds: {
@@ -347,6 +351,7 @@ export const ROUTES = {
     tag: 'tools',
     role: 'viewer',
     summary: 'Refunds made by the process_refund tool (filter by runId)',
+    query: z.object({ runId: z.string().optional() }),
     responses: { 200: ok('refunds', RefundsResponse) },
   },
   cluster: {
@@ -355,17 +360,21 @@ export const ROUTES = {
     tag: 'cluster',
     role: 'viewer',
     summary: "The cluster's members and partition owners (Kafka mode), and a run's owner with ?runId",
+    query: z.strictObject({ runId: RunId.optional() }),
     responses: { 200: ok('the cluster', ClusterResponse) },
   },
   agUi: {
     method: 'post',
     path: '/api/ag-ui/{workflow}',
     tag: 'ag-ui',
-    role: 'participant',
-    summary: 'AG-UI over SSE: a RunAgentInput starts or resumes a thread (a run); see docs/AG-UI.md',
+    role: 'viewer',
+    summary:
+      'AG-UI over SSE (docs/AG-UI.md): a RunAgentInput; a thread is a run of the workflow; resume[] decides its interrupts',
     params: z.object({ workflow: z.string() }),
-    body: z.looseObject({ threadId: z.string().optional(), resume: z.array(z.unknown()).optional() }),
+    // @ag-ui/core's own schema of a RunAgentInput
+    body: RunAgentInputSchema,
     responses: { 200: ok('AG-UI events', z.string(), 'text/event-stream') },
+    errors: [404],
   },
 } as const satisfies Record<string, RouteSpec>;
 

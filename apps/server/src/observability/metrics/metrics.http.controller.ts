@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint } from '@nestjs/swagger';
 import { UnauthorizedError } from '@parley/contracts';
 import type { Response } from 'express';
 import { PARLEY_CONFIG, type ParleyConfig } from '../../config/config';
@@ -18,7 +17,6 @@ export class MetricsHttpController {
   ) {}
 
   @Get()
-  @ApiExcludeEndpoint()
   async scrape(
     @Res({ passthrough: true }) res: Response,
     @Headers('authorization') authorization: string | undefined,

@@ -1,0 +1,81 @@
+import { io, type Socket } from 'socket.io-client';
+import type { EventEnvelope } from '@parley/contracts/envelope';
+import { SOCKET_ACKS } from '@parley/contracts/socket/socket.schemas';
+import { ParleyApiError } from './errors';
+import type { RestOptions } from './rest';
+
+export interface WatchOptions {
+  /** Deliver the events after this seq (0: from the first). Default 0. */
+  afterSeq?: number;
+  /** Each event once, in seq order, across reconnects. */
+  onEvent: (event: EventEnvelope) => void;
+  /** Streamed tokens while an agent speaks (never stored; the final message comes as an event). */
+  onToken?: (token: { agent: string; delta: string }) => void;
+  /** A refused watch (unknown run, no right) or a lost connection the client gave up on. */
+  onError?: (error: Error) => void;
+}
+
+export interface RunWatch {
+  /** The seq of the last event delivered. */
+  readonly lastSeq: number;
+  /** Resolves after the first catch-up: every stored event up to the head was delivered. */
+  readonly ready: Promise<void>;
+  close(): void;
+}
+
+/**
+ * Follow one run over socket.io. On every (re)connection it asks for the events after the last one it
+ * delivered, so a dropped connection loses nothing and repeats nothing; socket.io reconnects by itself
+ * with backoff.
+ */
+export function watchRun(options: RestOptions, runId: string, watch: WatchOptions): RunWatch {
+  let lastSeq = watch.afterSeq ?? 0;
+  let resolveReady!: () => void;
+  let rejectReady!: (e: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => undefined);
+  const socket: Socket = io(options.baseUrl, {
+    auth: { token: options.token },
+    transports: ['websocket'],
+    reconnection: true,
+  });
+  socket.on('run:event', (event: EventEnvelope) => {
+    if (event.runId !== runId || event.seq <= lastSeq) return; // a repeat after a reconnect
+    lastSeq = event.seq;
+    watch.onEvent(event);
+  });
+  socket.on('run:token', (token: { runId: string; agent: string; delta: string }) => {
+    if (token.runId === runId) watch.onToken?.({ agent: token.agent, delta: token.delta });
+  });
+  socket.on('connect', () => {
+    socket.emit('run:watch', { runId, afterSeq: lastSeq }, (ack: unknown) => {
+      const ok = SOCKET_ACKS['run:watch'].safeParse(ack);
+      if (ok.success) return resolveReady();
+      const error = (ack as { error?: { code: string; message: string } })?.error;
+      const failure = new ParleyApiError(
+        0,
+        error?.code ?? 'SOCKET.ERROR',
+        error?.message ?? 'the watch was refused',
+      );
+      rejectReady(failure);
+      watch.onError?.(failure);
+      socket.close();
+    });
+  });
+  socket.on('connect_error', (error: Error) => {
+    if (!socket.active) {
+      rejectReady(error);
+      watch.onError?.(error);
+    }
+  });
+  return {
+    get lastSeq() {
+      return lastSeq;
+    },
+    ready,
+    close: () => socket.close(),
+  };
+}
