@@ -44,6 +44,7 @@ export function openApiDocument(version: string, routes: Record<string, RouteSpe
       400,
       ...(route.role === 'public' ? [] : [401, 403]),
       429,
+      503, // the event log or its storage is unavailable (EVENT_LOG.UNAVAILABLE, EVENT_STORE.UNAVAILABLE)
       ...(route.errors ?? []),
     ]);
     for (const status of [...errorStatuses].sort()) {
