@@ -10,20 +10,25 @@ import type { Values } from './args';
 import type { Command, Context } from './command';
 import { AUDIT_COMMANDS } from './commands/audit';
 import { AUDIT_TRAIL_COMMANDS } from './commands/audit-trail';
+import { completionCommand } from './commands/completion';
+import { DECISION_COMMANDS } from './commands/decisions';
+import { IMPORT_COMMANDS } from './commands/import';
 import { REQUEST_COMMANDS } from './commands/requests';
-import { RETRY_COMMANDS } from './commands/retry';
 import { RUN_COMMANDS } from './commands/runs';
 import { SPEAK_COMMANDS } from './commands/speak';
 import { CliError, EXIT, usageError } from './errors';
-import { Http } from './http';
+import { ParleyClient } from '@parley/client';
+import { fromClientError } from './client-errors';
 
 export const COMMANDS: Command[] = [
   ...RUN_COMMANDS,
   ...REQUEST_COMMANDS,
+  ...DECISION_COMMANDS,
   ...SPEAK_COMMANDS,
-  ...RETRY_COMMANDS,
   ...AUDIT_COMMANDS,
+  ...IMPORT_COMMANDS,
   ...AUDIT_TRAIL_COMMANDS,
+  completionCommand(() => COMMANDS),
 ];
 
 const EXIT_HELP = `Exit codes:
@@ -151,19 +156,31 @@ function program(io: Io, run: (command: Command, ctx: Context) => Promise<void>)
 }
 
 function contextOf(values: Values, positionals: string[], io: Io): Context {
-  const server = values.server as string;
+  const given = values.server as string;
   const token = (values.token as string | undefined) || undefined;
-  let http: Http | undefined;
+  let client: ParleyClient | undefined;
+  const server = given.replace(/\/+$/, '');
   return {
     values,
     positionals,
     json: values.json === true,
     server,
     token,
-    http: () => (http ??= new Http(server, token)),
+    client: () => (client ??= new ParleyClient({ baseUrl: checkedServer(given), token })),
     out: io.out,
     err: io.err,
   };
+}
+
+/** `--server` must be an http(s) URL: a usage error otherwise, before anything is sent. */
+function checkedServer(server: string): string {
+  try {
+    const url = new URL(server);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return server.replace(/\/+$/, '');
+  } catch {
+    // fall through
+  }
+  throw usageError(`--server: not an http(s) URL: "${server}"`);
 }
 
 /** A parse error of commander, as the usage error it always was (`parley runs: Unknown option '--colour'`). */
@@ -209,7 +226,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return code;
   } catch (caught) {
     const leaf = current && current.commands.length === 0 ? current : undefined;
-    let error = caught;
+    let error = fromClientError(caught);
     if (caught instanceof CommanderError) {
       if (caught.exitCode === 0) return EXIT.ok; // --help
       error = usageOf(caught, current);

@@ -1,14 +1,16 @@
 import type { Options, Values } from './args';
-import type { Http } from './http';
+import type { ParleyClient } from '@parley/client';
 
-/** What a command gets: its flags, its positionals, the REST client, and output helpers. */
+/** What a command gets: its flags, its positionals, the Parley client, and output helpers. */
 export interface Context {
   values: Values;
   positionals: string[];
   json: boolean;
+  /** The server's base URL, checked (no trailing slash). */
   server: string;
   token: string | undefined;
-  http(): Http;
+  /** The typed client (`@parley/client`) for --server and --token; checks --server first. */
+  client(): ParleyClient;
   out(text: string): void;
   err(text: string): void;
 }

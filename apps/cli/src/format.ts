@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '@parley/contracts';
+import type { EventEnvelope, RunView } from '@parley/contracts';
 
 /** Output for people: tables, run events as readable lines, a run's state. */
 
@@ -22,7 +22,7 @@ export function numbered(seq: number | string, text: string): string {
   return prefix + text.split('\n').join(`\n${' '.repeat(prefix.length)}`);
 }
 
-const PAST: Record<string, string> = {
+export const PAST: Record<string, string> = {
   approve: 'approved',
   reject: 'rejected',
   edit: 'edited',
@@ -185,33 +185,8 @@ const TERMINAL: Record<string, string> = {
   'run.cancelled': 'cancelled',
 };
 
-export interface TranscriptLine {
-  seq: number;
-  role: string;
-  speaker: string;
-  content: string;
-}
-export interface RequestLine {
-  id: string;
-  kind: string;
-  title: string;
-  ask?: string;
-  roles: string[];
-  deadline: string | null;
-}
-export interface RunViewLike {
-  runId: string;
-  workflow: string;
-  status: string;
-  seq: number;
-  output?: string | null;
-  failure?: { code: string; message: string } | null;
-  transcript: TranscriptLine[];
-  pendingRequests: RequestLine[];
-}
-
 /** A run's state: header, transcript, pending requests, output. */
-export function formatState(view: RunViewLike, at?: number): string {
+export function formatState(view: RunView, at?: number): string {
   const lines = [
     `run ${view.runId} (${view.workflow}) ${view.status}${at !== undefined ? ` at seq ${at}` : ` at seq ${view.seq}`}`,
     '',

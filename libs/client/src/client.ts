@@ -72,16 +72,37 @@ export class ParleyClient {
   verify(runId: string): Promise<Answer<'verifyRun'>> {
     return this.rest.call('verifyRun', { params: { runId } });
   }
+  /** The run's state as it was at a seq (default: now), rebuilt from the log. */
+  runState(runId: string, at?: number): Promise<Answer<'runState'>> {
+    return this.rest.call('runState', { params: { runId }, query: { at } });
+  }
   /** The run as NDJSON: a signed manifest line, then every event (check it with `parley verify`). */
   exportRun(runId: string): Promise<string> {
     return this.rest.text('exportRun', { params: { runId } });
   }
-  /** Import an export (admin; signed by a trusted key). */
-  importRuns(ndjson: string, note?: string): Promise<Answer<'importRuns'>> {
+  /** The same export as a stream, for runs too large to hold in memory. */
+  exportRunStream(runId: string): Promise<ReadableStream<Uint8Array>> {
+    return this.rest.stream('exportRun', { params: { runId } });
+  }
+  /** Import an export (admin; signed by a trusted key): NDJSON as text, bytes or a stream. */
+  importRuns(
+    ndjson: string | Uint8Array | ReadableStream<Uint8Array>,
+    note?: string,
+  ): Promise<Answer<'importRuns'>> {
     return this.rest.call('importRuns', {
       query: { note },
       rawBody: { contentType: 'application/x-ndjson', text: ndjson },
     });
+  }
+
+  // the log's defences ------------------------------------------------------------------------
+  /** The server's public signing key (what `verify --key` and PARLEY_TRUSTED_KEYS take). */
+  signingKey(): Promise<Answer<'signingKey'>> {
+    return this.rest.call('signingKey');
+  }
+  /** Every run against the anchor stream. */
+  checkAnchors(): Promise<Answer<'checkAnchors'>> {
+    return this.rest.call('checkAnchors');
   }
 
   // the inbox ----------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 /** An error answer of the server, `{error: {code, message, field?}}`, with its HTTP status. */
 export class ParleyApiError extends Error {
   constructor(
+    /** The HTTP status (0 for a refusal over socket.io). */
     readonly status: number,
     readonly code: string,
-    message: string,
+    /** The server's own message, as it wrote it. */
+    readonly serverMessage: string,
     readonly field?: string,
     readonly details?: Record<string, unknown>,
   ) {
-    super(`${status} ${code}: ${message}${field ? ` (field ${field})` : ''}`);
+    super(`${status} ${code}: ${serverMessage}${field ? ` (field ${field})` : ''}`);
     this.name = 'ParleyApiError';
   }
 }
@@ -18,4 +20,21 @@ export class ParleyContractError extends Error {
     super(`${route}: the server's answer does not match the contract: ${issue}`);
     this.name = 'ParleyContractError';
   }
+}
+
+/** The server could not be reached at all (refused, reset, DNS, TLS): nothing was answered. */
+export class ParleyConnectionError extends Error {
+  constructor(
+    readonly baseUrl: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the server at ${baseUrl} (${reason})`);
+    this.name = 'ParleyConnectionError';
+  }
+}
+
+/** Why a network failure happened, as short as fetch and socket.io say it (`ECONNREFUSED`). */
+export function connectionReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error);
 }

@@ -1,4 +1,4 @@
 export { ParleyClient, type ClientOptions } from './client';
-export { ParleyApiError, ParleyContractError } from './errors';
+export { ParleyApiError, ParleyConnectionError, ParleyContractError } from './errors';
 export { Rest, type Answer, type CallOptions, type RestOptions } from './rest';
 export { watchRun, type RunWatch, type WatchOptions } from './watch';

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ErrorBody } from '@parley/contracts/http/api.schemas';
 import { ROUTES, type RouteName } from '@parley/contracts/http/routes';
-import { ParleyApiError, ParleyContractError } from './errors';
+import { ParleyApiError, ParleyConnectionError, ParleyContractError, connectionReason } from './errors';
 
 type Route<N extends RouteName> = (typeof ROUTES)[N];
 type Answers<N extends RouteName> = Route<N>['responses'];
@@ -14,8 +14,8 @@ export interface CallOptions {
   params?: Record<string, string>;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
-  /** Send the body as this content type, verbatim (NDJSON imports). */
-  rawBody?: { contentType: string; text: string };
+  /** Send the body as this content type, verbatim (NDJSON imports): a string, bytes or a stream. */
+  rawBody?: { contentType: string; text: string | Uint8Array | ReadableStream<Uint8Array> };
   headers?: Record<string, string>;
 }
 
@@ -50,7 +50,7 @@ export class Rest {
     const route = ROUTES[name];
     const headers: Record<string, string> = { ...options.headers };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    let body: string | undefined;
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
     if (options.rawBody) {
       headers['content-type'] = options.rawBody.contentType;
       body = options.rawBody.text;
@@ -58,11 +58,15 @@ export class Rest {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.body);
     }
-    const response = await this.fetch(this.url(name, options), {
-      method: route.method.toUpperCase(),
-      headers,
-      body,
-    });
+    const init: RequestInit & { duplex?: 'half' } = { method: route.method.toUpperCase(), headers, body };
+    if (body instanceof ReadableStream) init.duplex = 'half'; // a streamed upload (fetch requires it)
+    let response: Response;
+    try {
+      response = await this.fetch(this.url(name, options), init);
+    } catch (error) {
+      if ((error as Error)?.name === 'AbortError') throw error;
+      throw new ParleyConnectionError(this.options.baseUrl, connectionReason(error));
+    }
     if (!response.ok && !(name === 'health' && response.status === 503)) throw await apiError(response);
     return response;
   }
@@ -72,7 +76,12 @@ export class Rest {
     const response = await this.response(name, options);
     const answers = ROUTES[name].responses as Record<number, { schema?: z.ZodType }>;
     const schema = answers[response.status]?.schema;
-    const json: unknown = await response.json();
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch {
+      throw new ParleyContractError(name, `HTTP ${response.status} with a body that is not JSON`);
+    }
     if (!schema) return json as Answer<N>;
     const parsed = schema.safeParse(json);
     if (!parsed.success)
@@ -81,6 +90,13 @@ export class Rest {
         parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
       );
     return parsed.data as Answer<N>;
+  }
+
+  /** Call a route that answers a stream (a large NDJSON export): the body, unread. */
+  async stream(name: RouteName, options: CallOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.response(name, options);
+    if (!response.body) throw new ParleyContractError(name, 'the answer has no body');
+    return response.body;
   }
 
   /** Call a route that answers text (NDJSON exports, metrics). */

@@ -1,7 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { EventEnvelope } from '@parley/contracts/envelope';
 import { SOCKET_ACKS } from '@parley/contracts/socket/socket.schemas';
-import { ParleyApiError } from './errors';
+import { ParleyApiError, ParleyConnectionError } from './errors';
 import type { RestOptions } from './rest';
 
 export interface WatchOptions {
@@ -11,8 +11,19 @@ export interface WatchOptions {
   onEvent: (event: EventEnvelope) => void;
   /** Streamed tokens while an agent speaks (never stored; the final message comes as an event). */
   onToken?: (token: { agent: string; delta: string }) => void;
-  /** A refused watch (unknown run, no right) or a lost connection the client gave up on. */
+  /**
+   * The watch is over with an error: refused (`ParleyApiError`: an unknown run, no right, a bad
+   * token) or, with `retryFirstConnection: false`, a server that could not be reached at the start
+   * (`ParleyConnectionError`).
+   */
   onError?: (error: Error) => void;
+  /** The connection dropped; the client reconnects by itself and resumes after `lastSeq`. */
+  onConnectionLost?: (reason: string) => void;
+  /**
+   * Keep trying when the very first connection fails (default true, as socket.io does). A command
+   * line tool sets it false to report an unreachable server at once.
+   */
+  retryFirstConnection?: boolean;
 }
 
 export interface RunWatch {
@@ -50,26 +61,30 @@ export function watchRun(options: RestOptions, runId: string, watch: WatchOption
   socket.on('run:token', (token: { runId: string; agent: string; delta: string }) => {
     if (token.runId === runId) watch.onToken?.({ agent: token.agent, delta: token.delta });
   });
+  let connected = false;
+  const fail = (error: Error): void => {
+    rejectReady(error);
+    watch.onError?.(error);
+    socket.close();
+  };
   socket.on('connect', () => {
+    connected = true;
     socket.emit('run:watch', { runId, afterSeq: lastSeq }, (ack: unknown) => {
       const ok = SOCKET_ACKS['run:watch'].safeParse(ack);
       if (ok.success) return resolveReady();
       const error = (ack as { error?: { code: string; message: string } })?.error;
-      const failure = new ParleyApiError(
-        0,
-        error?.code ?? 'SOCKET.ERROR',
-        error?.message ?? 'the watch was refused',
-      );
-      rejectReady(failure);
-      watch.onError?.(failure);
-      socket.close();
+      fail(new ParleyApiError(0, error?.code ?? 'SOCKET.ERROR', error?.message ?? 'the watch was refused'));
     });
   });
-  socket.on('connect_error', (error: Error) => {
-    if (!socket.active) {
-      rejectReady(error);
-      watch.onError?.(error);
-    }
+  socket.on('disconnect', (reason) => {
+    if (reason !== 'io client disconnect') watch.onConnectionLost?.(reason);
+  });
+  socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
+    // The server's middleware refused the handshake (a bad token): retrying will not help.
+    if (error.data?.code) return fail(new ParleyApiError(0, error.data.code, error.message));
+    if (!connected && watch.retryFirstConnection === false)
+      return fail(new ParleyConnectionError(options.baseUrl, error.message));
+    if (!socket.active) fail(error);
   });
   return {
     get lastSeq() {

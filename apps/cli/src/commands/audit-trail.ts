@@ -57,7 +57,7 @@ const audit: Command = {
   options: {},
   async run(ctx) {
     const [runId] = ctx.positionals;
-    const answer = await ctx.http().get<AuditAnswer>(`/api/runs/${encodeURIComponent(runId)}/audit`);
+    const answer = await ctx.client().audit(runId);
     ctx.out(ctx.json ? JSON.stringify(answer) : formatAudit(answer));
   },
 };

@@ -9,15 +9,14 @@ import {
   parsePublicKey,
   upcast,
   verifySignedHead,
-  type SignedHead,
   type EventEnvelope,
-  type VerifyResult,
+  type RunView,
 } from '@parley/contracts';
 import { evolve, runView, type RunState } from '@parley/engine';
 import { positiveInt } from '../args';
 import type { Command } from '../command';
 import { CliError, EXIT, usageError } from '../errors';
-import { formatState, type RunViewLike } from '../format';
+import { formatState } from '../format';
 import { fileArgument, lines } from '../ndjson';
 // The server's own view of a state (a pure function), so that an offline replay prints exactly
 // what `GET /api/runs/:id/state?at=` answers.
@@ -40,11 +39,7 @@ const replay: Command = {
     const file = fileArgument(ctx.positionals[0]);
     const result = file
       ? await replayFile(file, at, ctx.values.run as string | undefined)
-      : await ctx
-          .http()
-          .get<{ at: number; state: RunViewLike }>(
-            `/api/runs/${encodeURIComponent(ctx.positionals[0])}/state${at ? `?at=${at}` : ''}`,
-          );
+      : await ctx.client().runState(ctx.positionals[0], at);
     ctx.out(ctx.json ? canonicalJson(result) : formatState(result.state, result.at));
   },
 };
@@ -53,7 +48,7 @@ async function replayFile(
   file: string,
   at: number | undefined,
   only: string | undefined,
-): Promise<{ at: number; state: RunViewLike }> {
+): Promise<{ at: number; state: RunView }> {
   let state: RunState | undefined;
   let runId = only;
   const others = new Set<string>();
@@ -96,7 +91,7 @@ async function replayFile(
     );
   if (at !== undefined && at > head)
     throw usageError(`--at: the run has ${head} events; at must be at most ${head}`);
-  return { at: state.seq, state: runView(state) as RunViewLike };
+  return { at: state.seq, state: runView(state) };
 }
 
 const verify: Command = {
@@ -139,9 +134,7 @@ const verify: Command = {
     if (!file) {
       if (key || expectHead)
         throw usageError('--key and --expect-head check an export file: export the run first');
-      const verdict = await ctx
-        .http()
-        .get<VerifyResult>(`/api/runs/${encodeURIComponent(ctx.positionals[0])}/verify`);
+      const verdict = await ctx.client().verify(ctx.positionals[0]);
       if (ctx.json) ctx.out(JSON.stringify(verdict));
       else
         ctx.out(
@@ -210,17 +203,9 @@ function parseExpectHead(value: string | undefined): { seq: number; hash: string
   return { seq: Number(match[1]), hash: match[2] };
 }
 
-interface AnchorsAnswer {
-  ok: boolean;
-  checked: number;
-  problems: number;
-  publicKey: string;
-  runs: Array<{ runId: string; ok: boolean; anchored?: SignedHead; problem?: string; message: string }>;
-}
-
 /** Every run on the server against its anchors; with --key, each anchor's signature is checked here. */
 async function verifyAnchors(ctx: Parameters<Command['run']>[0], key: string | undefined): Promise<number> {
-  const answer = await ctx.http().get<AnchorsAnswer>('/api/anchors/check');
+  const answer = await ctx.client().checkAnchors();
   let ok = answer.ok;
   const lines: string[] = [];
   if (key) {
@@ -255,9 +240,7 @@ const key: Command = {
   summary: "print the server's public signing key (what `verify --key` and PARLEY_TRUSTED_KEYS take)",
   options: {},
   async run(ctx) {
-    const answer = await ctx
-      .http()
-      .get<{ algorithm: string; keyId: string; publicKey: string }>('/.well-known/parley-signing-key');
+    const answer = await ctx.client().signingKey();
     ctx.out(ctx.json ? JSON.stringify(answer) : answer.publicKey);
   },
 };
@@ -277,16 +260,13 @@ const exportRun: Command = {
   async run(ctx) {
     const runId = ctx.positionals[0];
     const output = ctx.values.output as string | undefined;
-    const response = await ctx
-      .http()
-      .send('GET', `/api/runs/${encodeURIComponent(runId)}/export`, undefined, 'application/x-ndjson');
-    const count = await download(response, output);
+    const count = await download(await ctx.client().exportRunStream(runId), output);
     if (output) ctx.err(`wrote ${output}: ${count - 1} events of run ${runId}`);
   },
 };
 
 /** Stream the body to a file or stdout, with backpressure; returns the number of lines. */
-async function download(response: Response, output: string | undefined): Promise<number> {
+async function download(stream: ReadableStream<Uint8Array>, output: string | undefined): Promise<number> {
   let newlines = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -294,7 +274,7 @@ async function download(response: Response, output: string | undefined): Promise
       done(null, chunk);
     },
   });
-  const body = Readable.fromWeb(response.body as unknown as Parameters<typeof Readable.fromWeb>[0]);
+  const body = Readable.fromWeb(stream as unknown as Parameters<typeof Readable.fromWeb>[0]);
   try {
     if (output) await pipeline(body, counter, createWriteStream(output));
     else await pipeline(body, counter, process.stdout, { end: false });

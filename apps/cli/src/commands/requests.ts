@@ -1,17 +1,7 @@
-import { DecisionBody, ListRequestsQuery } from '@parley/contracts';
+import { ListRequestsQuery, type RequestView } from '@parley/contracts';
 import { validate } from '../args';
 import type { Command } from '../command';
 import { table } from '../format';
-
-interface RequestSummary {
-  id: string;
-  runId: string;
-  kind: string;
-  title: string;
-  roles: string[];
-  deadline: string | null;
-  claimedBy?: string;
-}
 
 const inbox: Command = {
   name: 'inbox',
@@ -21,7 +11,7 @@ const inbox: Command = {
     kind: {
       type: 'string',
       value: 'kind',
-      description: 'approval | escalation | review | confirmation | plan | input',
+      description: 'approval | escalation | review | confirmation | plan | input | reconcile',
     },
     role: { type: 'string', value: 'role', description: 'only requests open to this role' },
     run: { type: 'string', value: 'runId', description: 'only requests of this run' },
@@ -32,10 +22,7 @@ const inbox: Command = {
       { status: 'open', kind: ctx.values.kind, role: ctx.values.role, runId: ctx.values.run },
       { kind: '--kind', role: '--role', runId: '--run' },
     );
-    const params = new URLSearchParams(
-      Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'),
-    );
-    const { requests } = await ctx.http().get<{ requests: RequestSummary[] }>(`/api/requests?${params}`);
+    const requests = await ctx.client().requests(query);
     if (ctx.json) return ctx.out(JSON.stringify(requests));
     if (!requests.length) return ctx.out('inbox: nothing open for you');
     ctx.out(
@@ -53,53 +40,39 @@ const inbox: Command = {
   },
 };
 
-interface DecisionAnswer {
-  status: 'resolved' | 'recorded' | 'unchanged';
-  requestId: string;
-  votes?: number;
-  quorum?: number;
+/** A request for people: what is asked, what is shown and its hash, who may decide and how. */
+export function formatRequest(r: RequestView): string {
+  const lines = [
+    `request ${r.id} (${r.kind}) ${r.status}${r.outcome ? `: ${r.outcome}` : ''}`,
+    `run:          ${r.runId ?? '-'}`,
+    `title:        ${r.title}`,
+    `ask:          ${r.ask}`,
+    `for:          ${r.roles.join(', ')}${r.quorum > 1 ? `, quorum ${r.quorum}` : ''}${r.fourEyes ? ', four-eyes (not the requester)' : ''}`,
+    `requester:    ${r.requester}`,
+    `decisions:    ${r.decisions.join(', ')}`,
+    `deadline:     ${r.deadline ?? 'none'}${r.onTimeout ? ` (then ${r.onTimeout.action})` : ''}`,
+  ];
+  if (r.claimedBy) lines.push(`claimed by:   ${r.claimedBy.id} (${r.claimedBy.role})`);
+  if (r.editedBy) lines.push(`edited by:    ${r.editedBy.id} (${r.editedBy.role})`);
+  for (const v of r.votes)
+    lines.push(
+      `vote:         #${v.seq} ${v.by.id} (${v.by.role}) ${v.decision}${v.comment ? `: "${v.comment}"` : ''}`,
+    );
+  lines.push(`payload hash: ${r.payloadHash}`, 'payload:', JSON.stringify(r.payload, null, 2));
+  return lines.join('\n');
 }
 
-function decisionCommand(decision: 'approve' | 'reject', past: string): Command {
-  return {
-    name: decision,
-    arguments: [['<requestId>', 'the request (parley inbox lists them)']],
-    summary: `${decision} a request`,
-    options: {
-      comment: { type: 'string', short: 'm', value: 'text', description: 'why (kept in the audit trail)' },
-      hash: {
-        type: 'string',
-        value: 'payloadHash',
-        description:
-          'the payloadHash of the version you were shown (console, GET /api/requests/<id>): refused if it changed since',
-      },
-    },
-    async run(ctx) {
-      const requestId = ctx.positionals[0];
-      // Without --hash the decision is about the payload as the request opened; once an approver has
-      // edited it, the server asks for the hash of the version you approve (REQUEST.PAYLOAD_HASH_REQUIRED).
-      const body = validate(
-        DecisionBody,
-        { decision, comment: ctx.values.comment, payloadHash: ctx.values.hash },
-        { comment: '--comment', decision: 'decision', payloadHash: '--hash' },
-      );
-      const { body: answer } = await ctx
-        .http()
-        .post<DecisionAnswer>(`/api/requests/${encodeURIComponent(requestId)}/decision`, body);
-      if (ctx.json) return ctx.out(JSON.stringify(answer));
-      const detail =
-        answer.status === 'recorded'
-          ? `your vote is recorded (${answer.votes}/${answer.quorum}); the request stays open`
-          : answer.status === 'unchanged'
-            ? 'you had already decided the same'
-            : 'the request is resolved';
-      ctx.out(`${past} ${requestId}: ${detail}`);
-    },
-  };
-}
+const show: Command = {
+  name: 'request show',
+  arguments: [['<requestId>', 'the request (parley inbox lists them)']],
+  summary: 'one request: what is asked, the payload shown and its hash, who may decide and how',
+  details:
+    'The payload hash is the version a decision is about; the decision commands read it themselves, so a payload edited meanwhile is refused (REQUEST.STALE_PAYLOAD) instead of decided unseen.',
+  options: {},
+  async run(ctx) {
+    const request = await ctx.client().request(ctx.positionals[0]);
+    ctx.out(ctx.json ? JSON.stringify(request) : formatRequest(request));
+  },
+};
 
-export const REQUEST_COMMANDS: Command[] = [
-  inbox,
-  decisionCommand('approve', 'approved'),
-  decisionCommand('reject', 'rejected'),
-];
+export const REQUEST_COMMANDS: Command[] = [inbox, show];

@@ -1,18 +1,8 @@
-import { ListRunsQuery, StartRunBody } from '@parley/contracts';
-import { validate } from '../args';
+import { ForkBody, ListRunsQuery, RetryBody, StartRunBody, CancelBody } from '@parley/contracts';
+import { positiveInt, validate } from '../args';
 import type { Command } from '../command';
-import { formatState, table, type RunViewLike } from '../format';
+import { formatState, table } from '../format';
 import { watchCommand } from './watch';
-
-interface RunSummary {
-  runId: string;
-  workflow: string;
-  status: string;
-  requestedBy: string;
-  updatedAt: string;
-  seq: number;
-  openRequests: number;
-}
 
 const runs: Command = {
   name: 'runs',
@@ -32,12 +22,7 @@ const runs: Command = {
       { status: ctx.values.status, workflow: ctx.values.workflow },
       { status: '--status', workflow: '--workflow' },
     );
-    const params = new URLSearchParams(
-      Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'),
-    );
-    const { runs: list } = await ctx
-      .http()
-      .get<{ runs: RunSummary[] }>(`/api/runs${params.size ? `?${params}` : ''}`);
+    const list = await ctx.client().listRuns(query);
     if (ctx.json) return ctx.out(JSON.stringify(list));
     if (!list.length) return ctx.out('no runs');
     ctx.out(
@@ -74,8 +59,8 @@ const start: Command = {
       { workflow, input: words.join(' '), idempotencyKey: ctx.values['idempotency-key'] },
       { workflow: '<workflow>', input: '<input>', idempotencyKey: '--idempotency-key' },
     );
-    const { status, body: answer } = await ctx.http().post<{ runId: string }>('/api/runs', body);
-    ctx.out(ctx.json ? JSON.stringify({ runId: answer.runId, created: status === 201 }) : answer.runId);
+    const answer = await ctx.client().startRun(body);
+    ctx.out(ctx.json ? JSON.stringify({ runId: answer.runId, created: answer.created }) : answer.runId);
   },
 };
 
@@ -85,9 +70,64 @@ const show: Command = {
   summary: 'a run now: status, transcript, pending requests, output',
   options: {},
   async run(ctx) {
-    const view = await ctx.http().get<RunViewLike>(`/api/runs/${encodeURIComponent(ctx.positionals[0])}`);
+    const view = await ctx.client().getRun(ctx.positionals[0]);
     ctx.out(ctx.json ? JSON.stringify(view) : formatState(view));
   },
 };
 
-export const RUN_COMMANDS: Command[] = [runs, start, show, watchCommand];
+const cancel: Command = {
+  name: 'cancel',
+  arguments: [['<runId>', 'the run']],
+  summary: 'cancel a run: it stops where it is, its open requests close',
+  details:
+    "Refused (409) for a run that already ended. By default the requester and admins may cancel (the workflow's permissions.cancel).",
+  options: { reason: { type: 'string', short: 'r', value: 'text', description: 'why (recorded in the log)' } },
+  async run(ctx) {
+    const [runId] = ctx.positionals;
+    const { reason } = validate(CancelBody, { reason: ctx.values.reason }, { reason: '--reason' });
+    const view = await ctx.client().cancel(runId, reason);
+    ctx.out(ctx.json ? JSON.stringify(view) : `cancelled ${runId} at seq ${view.seq}`);
+  },
+};
+
+const retry: Command = {
+  name: 'retry',
+  arguments: [['<runId>', 'the failed run']],
+  summary: 'continue a failed run from its failed step',
+  details:
+    "Only a run that failed on a model call (409 RUN.NOT_FAILED / RUN.NOT_RETRIABLE otherwise). Nothing recorded is repeated: completed calls and tool effects stay done. By default the requester and approvers may retry (the workflow's permissions.retry).",
+  options: {
+    reason: { type: 'string', short: 'r', value: 'text', description: 'why (recorded in the log)' },
+  },
+  async run(ctx) {
+    const [runId] = ctx.positionals;
+    const { reason } = validate(RetryBody, { reason: ctx.values.reason }, { reason: '--reason' });
+    const view = await ctx.client().retry(runId, reason);
+    ctx.out(ctx.json ? JSON.stringify(view) : `retried ${runId}: ${view.status} at seq ${view.seq}`);
+  },
+};
+
+const fork: Command = {
+  name: 'fork',
+  arguments: [['<runId>', 'the run to fork']],
+  summary: 'a new run from the events of another up to a seq (what-if); prints the new runId',
+  details:
+    'The fork replays the first --at events (no model or tool call is repeated) and continues from there; with --message a human message is added first. Gates still hold: a tool call that needed an approval needs one again.',
+  options: {
+    at: { type: 'string', value: 'seq', description: 'the last event kept (required)' },
+    note: { type: 'string', short: 'n', value: 'text', description: 'why you fork (required)' },
+    message: { type: 'string', value: 'text', description: 'a human message the fork starts with' },
+  },
+  async run(ctx) {
+    const [runId] = ctx.positionals;
+    const body = validate(
+      ForkBody,
+      { atSeq: positiveInt(ctx.values.at, '--at'), note: ctx.values.note, message: ctx.values.message },
+      { atSeq: '--at', note: '--note', message: '--message' },
+    );
+    const answer = await ctx.client().fork(runId, body);
+    ctx.out(ctx.json ? JSON.stringify(answer) : answer.runId);
+  },
+};
+
+export const RUN_COMMANDS: Command[] = [runs, start, show, watchCommand, cancel, retry, fork];

@@ -12,10 +12,8 @@ const say: Command = {
   options: {},
   async run(ctx) {
     const [runId, ...words] = ctx.positionals;
-    const body = validate(MessageBody, { text: words.join(' ') }, { text: '<text>' });
-    const { body: answer } = await ctx
-      .http()
-      .post<{ seq: number }>(`/api/runs/${encodeURIComponent(runId)}/messages`, body);
+    const { text } = validate(MessageBody, { text: words.join(' ') }, { text: '<text>' });
+    const answer = await ctx.client().postMessage(runId, text);
     ctx.out(ctx.json ? JSON.stringify({ runId, ...answer }) : `said in ${runId} (seq ${answer.seq})`);
   },
 };
@@ -35,9 +33,7 @@ const handoff: Command = {
       { to, reason: ctx.values.reason },
       { to: '<agent>', reason: '--reason' },
     );
-    const { body: answer } = await ctx
-      .http()
-      .post<{ seq: number }>(`/api/runs/${encodeURIComponent(runId)}/handoff`, body);
+    const answer = await ctx.client().reroute(runId, body.to, body.reason);
     ctx.out(
       ctx.json ? JSON.stringify({ runId, to, ...answer }) : `re-routed ${runId} to ${to} (seq ${answer.seq})`,
     );

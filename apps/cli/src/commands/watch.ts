@@ -1,4 +1,5 @@
-import { RunWatchMessage, type EventEnvelope, type RunTokenPayload, type SocketAck } from '@parley/contracts';
+import { RunWatchMessage, type EventEnvelope } from '@parley/contracts';
+import { fromClientError } from '../client-errors';
 import { nonNegativeInt, validate } from '../args';
 import type { Command, Context } from '../command';
 import { EXIT } from '../errors';
@@ -34,76 +35,38 @@ async function watch(ctx: Context): Promise<number> {
     { runId: ctx.positionals[0], afterSeq: nonNegativeInt(ctx.values.after, '--after') ?? 0 },
     { runId: '<runId>', afterSeq: '--after' },
   );
-  const http = ctx.http(); // checks --server
+  const client = ctx.client(); // checks --server
   const follow = ctx.values.follow === true;
   const tty = process.stdout.isTTY === true && !ctx.json;
   const tokens = new TokenStream(tty, ctx.values.tokens === true || tty, ctx.json);
   const printer = new EventPrinter();
-  let last = afterSeq ?? 0;
-  let everConnected = false;
 
-  const { io } = await import('socket.io-client'); // only this command needs it
-  const socket = io(http.baseUrl, {
-    auth: ctx.token ? { token: ctx.token } : {},
-    transports: ['websocket'],
-    timeout: 10_000,
-  });
-
-  return new Promise<number>((resolve) => {
+  return new Promise<number>((resolve, reject) => {
     let finished = false;
-    const finish = (code: number, message?: string): void => {
+    const finish = (code: number | Error): void => {
       if (finished) return;
       finished = true;
       tokens.end();
-      if (message) ctx.err(`parley: ${message}`);
-      socket.removeAllListeners();
-      socket.close();
-      resolve(code);
+      watching.close();
+      if (code instanceof Error) reject(fromClientError(code));
+      else resolve(code);
     };
-
-    socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
-      if (everConnected) return; // socket.io retries by itself
-      const code = error.data?.code;
-      if (code?.startsWith('AUTH.'))
-        finish(
-          EXIT.refused,
-          `${error.message} (${code})${ctx.token ? '' : ' (set --token or PARLEY_TOKEN)'}`,
-        );
-      else
-        finish(
-          EXIT.unreachable,
-          `cannot reach the server at ${http.baseUrl} (${error.message}); set --server or PARLEY_URL`,
-        );
-    });
-    socket.on('disconnect', (reason) => {
-      if (reason !== 'io client disconnect') ctx.err(`parley: connection lost (${reason}), reconnecting…`);
-    });
-    socket.on('run:token', (token: RunTokenPayload) => {
-      if (token.runId === runId) tokens.push(token.agent, token.delta);
-    });
-    socket.on('run:event', (event: EventEnvelope) => {
-      if (event.runId !== runId || event.seq <= last) return;
-      last = event.seq;
-      const lines = ctx.json ? [JSON.stringify(event)] : printer.lines(event);
-      const agent =
-        event.type.startsWith('model-call.') && event.type !== 'model-call.started'
-          ? (event.data as { agent?: string }).agent
-          : undefined;
-      tokens.around(() => lines.forEach((l) => ctx.out(l)), agent);
-      const ended = ENDED[event.type];
-      if (ended !== undefined && !follow) finish(ended);
-    });
-    socket.on('connect', () => {
-      everConnected = true;
-      socket
-        .timeout(60_000)
-        .emitWithAck('run:watch', { runId, afterSeq: last })
-        .then((ack: SocketAck<'run:watch'>) => {
-          if (ack.ok) return;
-          const code = ack.error.code === 'RUN.NOT_FOUND' ? EXIT.notFound : EXIT.refused;
-          finish(code, `${ack.error.message} (${ack.error.code})`);
-        })
-        .catch((error: Error) => finish(EXIT.unreachable, `no answer to run:watch: ${error.message}`));
+    const watching = client.watch(runId, {
+      afterSeq,
+      retryFirstConnection: false, // an unreachable server is reported at once (exit 3)
+      onConnectionLost: (reason) => ctx.err(`parley: connection lost (${reason}), reconnecting…`),
+      onError: finish,
+      onToken: (token) => tokens.push(token.agent, token.delta),
+      onEvent: (event: EventEnvelope) => {
+        const lines = ctx.json ? [JSON.stringify(event)] : printer.lines(event);
+        const agent =
+          event.type.startsWith('model-call.') && event.type !== 'model-call.started'
+            ? (event.data as { agent?: string }).agent
+            : undefined;
+        tokens.around(() => lines.forEach((l) => ctx.out(l)), agent);
+        const ended = ENDED[event.type];
+        if (ended !== undefined && !follow) finish(ended);
+      },
     });
   });
 }

@@ -48,7 +48,7 @@ export class RunsHttpController {
     const parsed = parseBody(REST_BODIES['run.start'], body);
     const { runId, created } = await this.commands.execute(new StartRunCommand({ body: parsed }, human));
     res.status(created ? 201 : 200);
-    return { runId };
+    return { runId, created };
   }
 
   @Get()

@@ -2,6 +2,7 @@ import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { z } from 'zod';
 import { COMMANDS, REST_BODIES, RequestId, RunId } from '../commands/command-catalog';
 import { EventEnvelopeSchema } from '../envelope';
+import { SignedHeadSchema } from '../export/signature.schema';
 import { RequestSummarySchema } from '../socket/socket.schemas';
 import { ExportRangeQuery, ImportQuery, ListRequestsQuery, ListRunsQuery, StateQuery } from './api.schemas';
 import { AuditResponseSchema, RequestViewSchema, RunSummarySchema, RunViewSchema } from './responses';
@@ -37,7 +38,8 @@ const ok = <S extends z.ZodType | undefined = undefined>(
   contentType?: string,
 ) => ({ description, schema: schema as S, contentType });
 
-export const RunStartedResponse = z.object({ runId: z.string() });
+/** `created` is false when an idempotency key returned a run started before (HTTP 200, not 201). */
+export const RunStartedResponse = z.object({ runId: z.string(), created: z.boolean() });
 export const RunsListResponse = z.object({ runs: z.array(RunSummarySchema) });
 export const RequestsListResponse = z.object({ requests: z.array(RequestSummarySchema) });
 export const RunEventsResponse = z.object({ events: z.array(EventEnvelopeSchema) });
@@ -48,7 +50,17 @@ export const DecisionResponse = z.intersection(
 export const ClaimResponse = COMMANDS['request.claim'].result.extend({ requestId: z.string() });
 export const SeqResponse = COMMANDS['run.message'].result;
 export const ForkResponse = COMMANDS['run.fork'].result;
-export const VerifyResponse = z.looseObject({ ok: z.boolean() });
+/** `verify`: the whole chain checked; on a break, the first seq that fails and why. */
+export const VerifyResponse = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), events: z.number().int(), head: z.string() }),
+  z.object({
+    ok: z.literal(false),
+    events: z.number().int(),
+    seq: z.number().int(),
+    reason: z.enum(['edited', 'missing', 'reordered', 'unlinked', 'wrong-run']),
+    message: z.string(),
+  }),
+]);
 /** The run's state at a seq, as canonical JSON. */
 export const RunStateResponse = z.object({ at: z.number().int(), state: RunViewSchema });
 export const WorkflowsResponse = z.object({
@@ -78,12 +90,30 @@ export const SigningKeyResponse = z.object({
   publicKey: z.string(),
   trustedKeys: z.array(z.unknown()),
 });
+/** One run against its anchors: ok, or the problem with the anchored and the stored head. */
+export const AnchoredRunCheckSchema = z.object({
+  runId: z.string(),
+  ok: z.boolean(),
+  /** The last head anchored for the run (absent: never anchored). */
+  anchored: SignedHeadSchema.optional(),
+  /** The run's head in the log now (absent: the run is not in the log). */
+  stored: z.object({ seq: z.number().int(), hash: z.string() }).optional(),
+  problem: z.enum(['deleted', 'truncated', 'rewritten', 'broken', 'unanchored']).optional(),
+  message: z.string(),
+});
 export const AnchorsCheckResponse = z.looseObject({
+  ok: z.boolean(),
+  checked: z.number().int(),
+  problems: z.number().int(),
+  runs: z.array(AnchoredRunCheckSchema),
   keyId: z.string(),
   publicKey: z.string(),
   anchors: z.looseObject({ kind: z.string() }),
 });
-export const ImportResponse = z.looseObject({});
+/** The runs an import brought in, each verified (the original signature is kept in its log). */
+export const ImportResponse = z.looseObject({
+  imported: z.array(z.looseObject({ runId: z.string(), ok: z.boolean(), events: z.number().int() })),
+});
 export const ClusterResponse = z.looseObject({ mode: z.enum(['local', 'kafka']), instanceId: z.string() });
 export const NotificationsResponse = z.object({ deliveries: z.array(z.looseObject({})) });
 export const RefundsResponse = z.object({ refunds: z.array(z.looseObject({})) });
