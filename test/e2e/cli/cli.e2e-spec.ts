@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,50 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { canonicalJson } from '@parley/contracts';
 import {
   ParleyProcess,
-  REPO_ROOT,
-  TEST_USERS,
   waitFor,
   type HttpClient,
   type TestUser,
 } from '@parley/testing';
-
-const BIN = join(REPO_ROOT, 'bin', 'parley.js');
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real bin, as a child process, acting as a test user through PARLEY_URL / PARLEY_TOKEN. */
-class Cli {
-  constructor(
-    readonly url: string,
-    readonly user: TestUser | null,
-  ) {}
-
-  spawn(args: string[], env: Record<string, string> = {}) {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        PARLEY_URL: this.url,
-        PARLEY_TOKEN: this.user ? TEST_USERS[this.user].token : '',
-        NODE_OPTIONS: '',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out = { stdout: '', stderr: '' };
-    child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
-    const done = new Promise<Outcome>((resolve) => child.on('close', (code) => resolve({ code, ...out })));
-    return { child, out, done };
-  }
-
-  run(...args: string[]): Promise<Outcome> {
-    return this.spawn(args).done;
-  }
-}
+import { Cli } from './cli-process';
 
 async function until(api: HttpClient, runId: string, status: string): Promise<any> {
   return waitFor(`run ${runId} ${status}`, async () => {
