@@ -174,10 +174,7 @@ describe('trace context of commands: socket.io, Kafka routing, log lines', () =>
       assert.equal(decided.status, 200, JSON.stringify(decided.body));
       await runInStatus(owner.client('carol'), runId, 'completed');
 
-      const rest = await spanNamed(
-        'POST /api/requests/:id/decision',
-        (s) => s.traceId === caller.traceId,
-      );
+      const rest = await spanNamed('POST /api/requests/:id/decision', (s) => s.traceId === caller.traceId);
       assert.equal(rest.instance, otherId, 'the caller’s side is the non-owner’s');
       assert.equal(rest.parentSpanId, caller.spanId);
       const routed = await spanNamed('routed request.decide', (s) => s.traceId === caller.traceId);

@@ -76,7 +76,12 @@ export const SOCKET_CLIENT_MESSAGES = {
 export type SocketClientMessageName = keyof typeof SOCKET_CLIENT_MESSAGES;
 
 /** The messages that issue a command: they take a trace context and their acks carry one back. */
-export const SOCKET_COMMAND_MESSAGES = ['run:message', 'run:handoff', 'request:decide', 'request:claim'] as const;
+export const SOCKET_COMMAND_MESSAGES = [
+  'run:message',
+  'run:handoff',
+  'request:decide',
+  'request:claim',
+] as const;
 export type SocketCommandMessageName = (typeof SOCKET_COMMAND_MESSAGES)[number];
 export type SocketClientMessages = {
   [K in SocketClientMessageName]: z.infer<(typeof SOCKET_CLIENT_MESSAGES)[K]>;

@@ -74,8 +74,7 @@ export function jsonLogParams(secrets: string[]): Params {
       customProps: (req: IncomingMessage) => {
         const url = req.url ?? '';
         const requestId = REQUEST_PATH.exec(url)?.[1];
-        const runId =
-          RUN_PATH.exec(url)?.[1] ?? (requestId ? runOfRequestForLog(requestId) : undefined);
+        const runId = RUN_PATH.exec(url)?.[1] ?? (requestId ? runOfRequestForLog(requestId) : undefined);
         return runId ? { runId } : {};
       },
       serializers: {
