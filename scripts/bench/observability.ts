@@ -71,6 +71,7 @@ async function measure(kind: StoreKind, fx: Fixture, mode: Mode, runs: number, t
                 url: tracesUrl,
                 protocol: 'http/protobuf',
                 serviceName: 'parley-bench',
+                instanceId: 'bench',
                 captureContent: false,
               }
             : undefined,

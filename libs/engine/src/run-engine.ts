@@ -30,6 +30,8 @@ export interface RunEngineDeps {
   /** Live tokens while an agent speaks. */
   onToken?: (runId: string, agent: string, delta: string) => void;
   log?: (line: string) => void;
+  /** A run's milestones (started, waiting for a human, ended), one line each: `run <id>: ...`. */
+  info?: (line: string) => void;
   /**
    * Whether this process may write the run now (several instances on one Kafka log: only the
    * run's owner may). Checked by `kick`, by the driving loop before each step, and by `write`
@@ -178,6 +180,7 @@ export class RunEngine {
       },
       { allowNew: true, drive: true },
     );
+    this.deps.info?.(`run ${runId}: started (workflow ${command.workflow.name})`);
     return (await this.state(runId))!;
   }
 
@@ -323,7 +326,11 @@ export class RunEngine {
         if (!isTerminal(state.status)) this.active.set(runId, state);
         const step = decide(state, this.context());
         if (step.kind === 'wait' || step.kind === 'done') {
-          if (!entry.again) return this.stopDriving(runId, entry);
+          if (!entry.again) {
+            // nothing to do until something happens (a human, a timer) or ever: the driver stops
+            this.deps.info?.(`run ${runId}: ${state.status} at seq ${state.seq}`);
+            return this.stopDriving(runId, entry);
+          }
           entry.again = false;
           continue;
         }

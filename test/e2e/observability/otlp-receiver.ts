@@ -12,6 +12,9 @@ export interface ReceivedSpan {
   attributes: Record<string, unknown>;
   status?: { code?: number; message?: string };
   service: string;
+  /** `service.instance.id` of the exporting process (its PARLEY_INSTANCE_ID). */
+  instance: string;
+  links: Array<{ traceId: string; spanId: string; attributes: Record<string, unknown> }>;
 }
 
 type AnyValue = {
@@ -79,7 +82,9 @@ export class OtlpReceiver {
   }): void {
     this.exports += 1;
     for (const rs of body.resourceSpans ?? []) {
-      const service = String(attributesOf(rs.resource?.attributes)['service.name']);
+      const resource = attributesOf(rs.resource?.attributes);
+      const service = String(resource['service.name']);
+      const instance = String(resource['service.instance.id']);
       for (const ss of rs.scopeSpans ?? [])
         for (const s of ss.spans ?? [])
           this.spans.push({
@@ -93,6 +98,12 @@ export class OtlpReceiver {
             attributes: attributesOf(s.attributes),
             status: s.status,
             service,
+            instance,
+            links: ((s.links ?? []) as Array<Record<string, any>>).map((l) => ({
+              traceId: l.traceId,
+              spanId: l.spanId,
+              attributes: attributesOf(l.attributes),
+            })),
           });
     }
   }

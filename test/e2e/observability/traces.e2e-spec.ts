@@ -72,8 +72,9 @@ describe('OpenTelemetry traces of a run across a SIGKILL and a restart', () => {
       const spans = await waitFor(
         'the invoke_workflow span',
         () => {
+          // the run's own spans (a command's SERVER span names the run too, in its caller's trace)
           const mine = receiver.spans.filter(
-            (s) => s.attributes['parley.run.id'] === runId || s.traceId === callerTrace,
+            (s) => (s.attributes['parley.run.id'] === runId && s.kind !== 2) || s.traceId === callerTrace,
           );
           return mine.some((s) => s.name.startsWith('invoke_workflow')) && mine;
         },
@@ -159,6 +160,22 @@ describe('OpenTelemetry traces of a run across a SIGKILL and a restart', () => {
       const resolved = events.find((e) => e.type === 'human-request.resolved')!;
       assert.equal(BigInt(approval.startTimeUnixNano) / 1_000_000n, BigInt(Date.parse(opened.at)));
       assert.equal(BigInt(approval.endTimeUnixNano) / 1_000_000n, BigInt(Date.parse(resolved.at)));
+
+      // the decision came without a traceparent (a trace of its own): its span and the approval's link
+      const decision = receiver.spans.find(
+        (s) =>
+          s.name === 'POST /api/requests/:id/decision' && s.attributes['parley.request.id'] === request.id,
+      );
+      assert.ok(decision, 'the decision request span');
+      assert.notEqual(decision.traceId, callerTrace);
+      assert.deepEqual(
+        decision.links.map((l) => [l.traceId, l.spanId]),
+        [[callerTrace, approval.spanId]],
+      );
+      assert.deepEqual(
+        approval.links.map((l) => [l.traceId, l.spanId]),
+        [[decision.traceId, decision.spanId]],
+      );
 
       // every run span's parent is in the trace (or is the caller's own span)
       for (const s of spans)

@@ -18,6 +18,9 @@ export const CommandRecord = z.object({
   from: z.string().min(1),
   /** Epoch ms: after this the caller has answered 503 and the command must not run. */
   deadline: z.number().int(),
+  /** The caller's W3C trace context (tracing on): the owner runs the command under a child span. */
+  traceparent: z.string().max(256).optional(),
+  tracestate: z.string().max(512).optional(),
 });
 export type CommandRecord = z.infer<typeof CommandRecord>;
 

@@ -14,6 +14,7 @@ import { StartRunCommand } from '../runs/commands/start-run.command';
 import { encodeCommand } from './command-codecs';
 import { wireErrorToError } from './kafka-cluster';
 import { runIdForIdempotencyKey } from './ownership';
+import type { CommandAbout } from '../observability/tracing/run-tracing';
 
 /**
  * Where the REST controllers and the socket gateway send human commands. A command for a run this
@@ -36,6 +37,8 @@ export class CommandRouter {
     // EVENT_LOG.UNAVAILABLE) rather than wait for kafkajs' retries or a routed reply that cannot come.
     this.store.assertReachable();
     const command = this.prepare(input);
+    // tracing on: the command's span (REST, socket.io) links to the trace of the run it is about
+    await this.linkToRun(command);
     const cluster = this.core.cluster;
     const wire = cluster ? encodeCommand(command) : undefined;
     if (!cluster || !wire) return this.commands.execute(command);
@@ -56,7 +59,9 @@ export class CommandRouter {
           continue;
         }
       }
-      const reply = await cluster.send({ commandId, ...wire, runId, deadline });
+      // the caller's trace context travels with it: the owner runs it under a child span
+      const traced = this.core.observability.tracing?.activeCarrier() ?? {};
+      const reply = await cluster.send({ commandId, ...wire, runId, deadline, ...traced });
       if (reply.ok) {
         await this.sees(runId, reply.headSeq);
         return reply.result as T;
@@ -86,6 +91,15 @@ export class CommandRouter {
     return command;
   }
 
+  private async linkToRun(command: object): Promise<void> {
+    const tracing = this.core.observability.tracing;
+    if (!tracing) return;
+    const about = await commandAbout(command, (requestId) =>
+      runOfRequest(this.projection, this.store, requestId),
+    ).catch(() => undefined); // no such request: the command answers it
+    if (about) tracing.linkCommand(about);
+  }
+
   private async runOf(command: object): Promise<string> {
     if (command instanceof StartRunCommand) return command.input.runId!;
     if (command instanceof ForkRunCommand) return command.input.newRunId!;
@@ -106,4 +120,24 @@ export class CommandRouter {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
+}
+
+/**
+ * What a command is about, for its span's link to the run's trace: its catalogued name, its run
+ * (none for a start: the new run's trace is under the command's span already) and, for a decision
+ * or a claim, its request.
+ */
+export async function commandAbout(
+  command: object,
+  runOfRequest: (requestId: string) => Promise<string>,
+): Promise<CommandAbout | undefined> {
+  const name = (command as { commandName?: unknown }).commandName;
+  if (typeof name !== 'string') return undefined;
+  if (command instanceof StartRunCommand) return { command: name };
+  if (command instanceof DecideRequestCommand || command instanceof ClaimRequestCommand) {
+    const { requestId } = command.input;
+    return { command: name, requestId, runId: await runOfRequest(requestId) };
+  }
+  const runId = (command as { input?: { runId?: unknown } }).input?.runId;
+  return { command: name, runId: typeof runId === 'string' ? runId : undefined };
 }

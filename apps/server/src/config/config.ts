@@ -81,6 +81,8 @@ export interface TracingConfig {
   url: string;
   protocol: 'http/protobuf' | 'http/json';
   serviceName: string;
+  /** `service.instance.id`: the instance (PARLEY_INSTANCE_ID), which tells a cluster's exports apart. */
+  instanceId: string;
   /** Tool call arguments and results on `execute_tool` spans. */
   captureContent: boolean;
 }
@@ -135,7 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
     httpRateLimit: settings.PARLEY_HTTP_RATE_LIMIT,
     metricsToken: settings.PARLEY_METRICS_TOKEN,
     logFormat: settings.PARLEY_LOG_FORMAT ?? (process.stdout.isTTY ? 'text' : 'json'),
-    tracing: tracingOf(settings),
+    tracing: tracingOf(settings, settings.PARLEY_INSTANCE_ID),
     chaos: settings.PARLEY_CHAOS_CRASH_POINTS && {
       points: settings.PARLEY_CHAOS_CRASH_POINTS,
       probability: settings.PARLEY_CHAOS_CRASH_PROBABILITY ?? DEFAULT_CRASH_PROBABILITY,
@@ -146,7 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ParleyConfig {
 }
 
 /** Tracing is on when an OTLP endpoint is set and OTEL_TRACES_EXPORTER is not `none`. */
-function tracingOf(settings: ConfigEnv): TracingConfig | undefined {
+function tracingOf(settings: ConfigEnv, instanceId: string): TracingConfig | undefined {
   if (settings.OTEL_TRACES_EXPORTER === 'none') return undefined;
   const url =
     settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
@@ -157,6 +159,7 @@ function tracingOf(settings: ConfigEnv): TracingConfig | undefined {
     url,
     protocol: settings.OTEL_EXPORTER_OTLP_PROTOCOL,
     serviceName: settings.OTEL_SERVICE_NAME,
+    instanceId,
     captureContent: settings.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT === 'true',
   };
 }

@@ -80,6 +80,7 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
 
 async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const logger = new Logger('Parley');
+  const engineLogger = new Logger('Engine');
   const log = (line: string): void => logger.log(line);
   const signingKey = loadSigningKey(config.signingKeyFile, config.signingKeyGiven);
   logger.log(
@@ -231,6 +232,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
     owns: (runId) => ownership.owns(runId),
     ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),
+    info: (line) => engineLogger.log(line),
     crashPoint: config.chaos
       ? chaosCrashHook(
           config.chaos,

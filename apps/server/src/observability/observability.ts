@@ -5,6 +5,7 @@ import { KafkaLag } from './metrics/kafka-lag';
 import { ParleyMetrics } from './metrics/parley-metrics';
 import { RunMetrics } from './metrics/run-metrics';
 import { registerStateGauges } from './metrics/state-gauges';
+import { setRunLogSource } from './logging/run-log-context';
 import { RunObserver, type RunEventObserver } from './run-observer';
 import { RunTracing } from './tracing/run-tracing';
 
@@ -75,6 +76,13 @@ export class Observability {
           ? { ownedPartitions: core.ownedPartitions, lag: () => lag.lag() }
           : undefined,
     });
+    const tracing = this.tracing;
+    tracing?.readTracesFrom((runId) => core.projection.traceOf(runId));
+    // log lines about a run: its runId (a request line: its request's run) and, tracing on, its trace
+    setRunLogSource({
+      traceOf: (runId) => tracing?.traceOf(runId),
+      runOfRequest: (requestId) => core.projection.request(requestId)?.runId,
+    });
     const observers: RunEventObserver[] = [new RunMetrics(this.metrics)];
     if (this.tracing) observers.push(this.tracing);
     this.observer = new RunObserver(core.store, core.owns, observers, this.warn);
@@ -82,6 +90,7 @@ export class Observability {
   }
 
   async close(): Promise<void> {
+    setRunLogSource(undefined);
     this.observer?.stop();
     await this.kafkaLag?.close();
     await this.tracing?.close();

@@ -1,4 +1,10 @@
-import type { RequestSummaryPayload, RunEvent, RunSummary, StoredEvent } from '@parley/contracts';
+import type {
+  RequestSummaryPayload,
+  RunEvent,
+  RunSummary,
+  RunTraceContext,
+  StoredEvent,
+} from '@parley/contracts';
 import { upcast } from '@parley/contracts';
 import type { EventStore, Subscription } from '@parley/event-store';
 
@@ -21,6 +27,8 @@ export class RunsProjection {
   private readonly runs = new Map<string, RunSummary>();
   private readonly requests = new Map<string, RequestSummary>();
   private readonly idempotency = new Map<string, string>();
+  /** The trace context `run.started` recorded (tracing on), by run: log lines and command spans use it. */
+  private readonly traces = new Map<string, RunTraceContext>();
   private subscription?: Subscription;
   private position = 0;
   private readonly waiters: Array<{ position: number; resolve: () => void }> = [];
@@ -67,6 +75,11 @@ export class RunsProjection {
           (!filter.workflow || r.workflow === filter.workflow),
       )
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** The trace context the run's `run.started` recorded, if any. */
+  traceOf(runId: string): RunTraceContext | undefined {
+    return this.traces.get(runId);
   }
 
   request(id: string): RequestSummary | undefined {
@@ -122,6 +135,7 @@ export class RunsProjection {
         currentAgent: event.data.workflow.pattern === 'handoff' ? event.data.workflow.triage : undefined,
       };
       this.runs.set(event.runId, run);
+      if (event.data.trace) this.traces.set(event.runId, event.data.trace);
       if (event.data.idempotencyKey)
         this.idempotency.set(`${event.data.requestedBy}\u0000${event.data.idempotencyKey}`, event.runId);
       this.emit({ type: 'run', run });

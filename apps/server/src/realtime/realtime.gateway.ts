@@ -6,8 +6,10 @@ import {
   type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
+import { SpanStatusCode } from '@opentelemetry/api';
 import {
   SOCKET_CLIENT_MESSAGES,
+  SOCKET_COMMAND_MESSAGES,
   SOCKET_ERROR_CODES,
   SOCKET_LIMITS,
   SOCKET_MESSAGE_ROLES,
@@ -26,6 +28,9 @@ import { LiveTokens } from '../core/live-tokens';
 import { EVENT_STORE } from '../core/tokens';
 import { RunsProjection, type RequestSummary } from '../projections/runs.projection';
 import { CommandRouter } from '../cluster/command-router';
+import { PARLEY_CORE } from '../core/core.module';
+import type { ParleyCore } from '../core/core';
+import type { RunTracing, TraceCarrier } from '../observability/tracing/run-tracing';
 import { OriginPolicy } from './origin-policy';
 import { RunFeed } from './run-feed';
 import { BurstWriter } from './burst-writer';
@@ -75,6 +80,8 @@ export class RealtimeGateway
     this.logger.error(`burst flush: ${error instanceof Error ? error.stack : String(error)}`),
   );
   private stopInbox?: () => void;
+  /** Tracing on: each command message runs under a SERVER span (see `dispatch`). */
+  private readonly tracing?: RunTracing;
 
   constructor(
     @Inject(CommandRouter) commands: CommandRouter,
@@ -83,7 +90,9 @@ export class RealtimeGateway
     @Inject(LiveTokens) private readonly liveTokens: LiveTokens,
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(PARLEY_CONFIG) config: ParleyConfig,
+    @Inject(PARLEY_CORE) core: ParleyCore,
   ) {
+    this.tracing = core.observability.tracing;
     this.origins = new OriginPolicy(config.allowedOrigins);
     this.feed = new RunFeed(
       store,
@@ -185,13 +194,46 @@ export class RealtimeGateway
     }
   }
 
-  /** Authorise, validate, run the message's handler, and always answer: an ack, or `socket:error` when there is no ack. */
+  /**
+   * Authorise, validate, run the message's handler, and always answer: an ack, or `socket:error`
+   * when there is no ack. Tracing on, a command message is handled under a SERVER span whose parent
+   * is the message's `traceparent` (if any), and its ack carries that span's `traceparent`.
+   */
   private async dispatch<K extends SocketClientMessageName>(
     socket: Socket,
     event: K,
     body: unknown,
     ack: AckFn | undefined,
   ): Promise<void> {
+    const tracing = this.tracing;
+    if (!tracing || !isCommandMessage(event)) {
+      answer(socket, event, ack, await this.handle(socket, event, body), this.logError);
+      return;
+    }
+    const carrier: TraceCarrier =
+      typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as TraceCarrier) : {};
+    const reply = await tracing.inServerSpan(
+      `socket.io ${event}`,
+      carrier,
+      { 'network.protocol.name': 'socket.io', 'parley.socket.event': event },
+      async (span, traceparent) => {
+        const handled = await this.handle(socket, event, body);
+        if (!handled.ok) {
+          const { code } = (handled as { error: { code: string } }).error;
+          span.setAttribute('parley.error.code', code);
+          if (SERVER_FAULTS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+        }
+        return traceparent ? { ...handled, traceparent } : handled;
+      },
+    );
+    answer(socket, event, ack, reply, this.logError);
+  }
+
+  private async handle<K extends SocketClientMessageName>(
+    socket: Socket,
+    event: K,
+    body: unknown,
+  ): Promise<SocketAck<K>> {
     let reply: SocketAck<K>;
     try {
       const conn = this.connections.get(socket.id);
@@ -200,18 +242,29 @@ export class RealtimeGateway
       // no payload (a message that came with an ack only) is an empty object
       const payload =
         body === undefined || body === null || (Array.isArray(body) && body.length === 0) ? {} : body;
-      const message = parseOrThrow(
+      const parsed = parseOrThrow(
         SOCKET_CLIENT_MESSAGES[event],
         payload,
         SOCKET_ERROR_CODES.invalidPayload,
-      ) as SocketClientMessages[K];
-      reply = await SOCKET_HANDLERS[event](message, conn, this.deps);
+      ) as SocketClientMessages[K] & TraceCarrier;
+      // the trace context is the transport's, not the command's input
+      const { traceparent: _parent, tracestate: _state, ...message } = parsed;
+      reply = await SOCKET_HANDLERS[event](message as SocketClientMessages[K], conn, this.deps);
     } catch (error) {
       reply = { ok: false, error: toSocketError(event, error, this.logError) };
     }
-    answer(socket, event, ack, reply, this.logError);
+    return reply;
   }
 }
+
+const COMMAND_MESSAGES: ReadonlySet<string> = new Set(SOCKET_COMMAND_MESSAGES);
+const isCommandMessage = (event: string): boolean => COMMAND_MESSAGES.has(event);
+/** Codes that are the server's failure, not the caller's: their spans' status is ERROR. */
+const SERVER_FAULTS: ReadonlySet<string> = new Set([
+  SOCKET_ERROR_CODES.internal,
+  'EVENT_LOG.UNAVAILABLE',
+  'CLUSTER.OWNER_UNAVAILABLE',
+]);
 
 /**
  * A packet's body and ack, as Nest's socket.io adapter handed them to `@SubscribeMessage` handlers

@@ -9,7 +9,21 @@ import { COMMANDS, RunId } from '../commands/command-catalog';
  * docs/WEBSOCKET.md describes it for people.
  */
 
-// The messages that issue a command are that command's catalogued input (commands/command-catalog.ts).
+// The messages that issue a command are that command's catalogued input (commands/command-catalog.ts),
+// plus the optional W3C trace context of the caller (TraceContextFields).
+
+/**
+ * W3C trace context (https://www.w3.org/TR/trace-context/) a command message may carry, as an HTTP
+ * request carries it in headers: with tracing on, the server's span of the message is a child of
+ * `traceparent`, and the ack's `traceparent` names that span. Ignored with tracing off; a value
+ * that is not a valid traceparent is ignored too (a new trace starts), as over HTTP.
+ */
+export const TraceContextFields = {
+  traceparent: z.string().max(256).optional(),
+  tracestate: z.string().max(512).optional(),
+};
+/** The trace context an ack carries back: the `traceparent` of the server's span of the message. */
+export const AckTraceContext = z.object({ traceparent: z.string().optional() });
 
 // ---------------------------------------------------------------------------------------------
 // Client → server messages (each one is acknowledged: see SocketAck)
@@ -26,17 +40,17 @@ export const RunUnwatchMessage = z.strictObject({ runId: RunId });
 export type RunUnwatchMessage = z.infer<typeof RunUnwatchMessage>;
 
 /** A human speaks in a run; with the floor open to them (an `input` request) it answers it. */
-export const RunMessageMessage = COMMANDS['run.message'].input;
+export const RunMessageMessage = COMMANDS['run.message'].input.extend(TraceContextFields);
 export type RunMessageMessage = z.infer<typeof RunMessageMessage>;
 
-export const RequestDecideMessage = COMMANDS['request.decide'].input;
+export const RequestDecideMessage = COMMANDS['request.decide'].input.extend(TraceContextFields);
 export type RequestDecideMessage = z.infer<typeof RequestDecideMessage>;
 
-export const RequestClaimMessage = COMMANDS['request.claim'].input;
+export const RequestClaimMessage = COMMANDS['request.claim'].input.extend(TraceContextFields);
 export type RequestClaimMessage = z.infer<typeof RequestClaimMessage>;
 
 /** Re-route a handoff run to another agent. */
-export const RunHandoffMessage = COMMANDS['run.handoff'].input;
+export const RunHandoffMessage = COMMANDS['run.handoff'].input.extend(TraceContextFields);
 export type RunHandoffMessage = z.infer<typeof RunHandoffMessage>;
 
 /** Follow the inbox: requests the user may act on (optionally only those open to `roles`). */
@@ -60,6 +74,15 @@ export const SOCKET_CLIENT_MESSAGES = {
   'inbox:unwatch': InboxUnwatchMessage,
 } as const;
 export type SocketClientMessageName = keyof typeof SOCKET_CLIENT_MESSAGES;
+
+/** The messages that issue a command: they take a trace context and their acks carry one back. */
+export const SOCKET_COMMAND_MESSAGES = [
+  'run:message',
+  'run:handoff',
+  'request:decide',
+  'request:claim',
+] as const;
+export type SocketCommandMessageName = (typeof SOCKET_COMMAND_MESSAGES)[number];
 export type SocketClientMessages = {
   [K in SocketClientMessageName]: z.infer<(typeof SOCKET_CLIENT_MESSAGES)[K]>;
 };
@@ -106,7 +129,12 @@ export const SocketError = z.object({
 });
 export type SocketError = z.infer<typeof SocketError>;
 
-export const SocketAckError = z.object({ ok: z.literal(false), error: SocketError });
+/** A failed ack; with tracing on, a command message's carries its span's `traceparent` too. */
+export const SocketAckError = z.object({
+  ok: z.literal(false),
+  error: SocketError,
+  traceparent: z.string().optional(),
+});
 export type SocketAckError = z.infer<typeof SocketAckError>;
 
 export const RequestSummarySchema = z.object({
@@ -136,14 +164,21 @@ export const SOCKET_ACKS = {
   }),
   'run:unwatch': z.object({ ok: z.literal(true), runId: z.string(), watching: z.boolean() }),
   // the acks of the messages that issue a command: the command's catalogued result, and whom it was about
-  'run:message': COMMANDS['run.message'].result.extend({ ok: z.literal(true), runId: z.string() }),
-  'run:handoff': COMMANDS['run.handoff'].result.extend({ ok: z.literal(true), runId: z.string() }),
+  // and, tracing on, the `traceparent` of the server's span of the message (AckTraceContext)
+  'run:message': COMMANDS['run.message'].result
+    .extend({ ok: z.literal(true), runId: z.string() })
+    .extend(AckTraceContext.shape),
+  'run:handoff': COMMANDS['run.handoff'].result
+    .extend({ ok: z.literal(true), runId: z.string() })
+    .extend(AckTraceContext.shape),
   // unchanged: the same human repeated the same decision (idempotent)
   'request:decide': z.intersection(
-    z.object({ ok: z.literal(true), requestId: z.string() }),
+    z.object({ ok: z.literal(true), requestId: z.string() }).extend(AckTraceContext.shape),
     COMMANDS['request.decide'].result,
   ),
-  'request:claim': COMMANDS['request.claim'].result.extend({ ok: z.literal(true), requestId: z.string() }),
+  'request:claim': COMMANDS['request.claim'].result
+    .extend({ ok: z.literal(true), requestId: z.string() })
+    .extend(AckTraceContext.shape),
   'inbox:watch': z.object({ ok: z.literal(true), requests: z.array(RequestSummarySchema) }),
   'inbox:unwatch': z.object({ ok: z.literal(true) }),
 } as const satisfies Record<SocketClientMessageName, z.ZodType>;

@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { trace } from '@opentelemetry/api';
 import { Logger as NestPinoLogger, PinoLogger, type Params } from 'nestjs-pino';
 import pino, { type Logger } from 'pino';
+import { runLogFields, runOfRequestForLog } from './run-log-context';
 
 const RUN_ID = /\brun ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/i;
 const RUN_PATH = /\/api\/runs\/([^/?#]+)/;
+const REQUEST_PATH = /\/api\/requests\/([^/?#]+)/;
 const BEARER = /\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 /** Query parameters that may carry a credential (a socket.io handshake can send the token so). */
 const SECRET_QUERY = /([?&](?:token|access_token|api_key|apikey|key)=)[^&#]*/gi;
@@ -20,8 +22,9 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
 
 /**
  * The pino logger of the JSON format: one JSON object a line on stdout, ISO times, level names. A
- * line about a run carries `runId` (from the message, or the request's path), and `traceId` when a
- * span is active; bearer tokens, token query parameters and the configured secrets are replaced by
+ * line about a run carries `runId` (from the message, or the request's path: a run's, or a
+ * request's, whose run the read model knows), and with tracing on the run's `traceId` (and its
+ * `invoke_workflow` span as `spanId`) when the run recorded a trace, else the active span's; bearer tokens, token query parameters and the configured secrets are replaced by
  * `[redacted]` wherever they appear (`secrets` may grow: the identities are read after the logger is made), and the request's authorization and cookie headers are never
  * written (only method, url and status are).
  */
@@ -43,9 +46,11 @@ export function jsonLogParams(secrets: string[]): Params {
           args[at] = message;
           const runId = RUN_ID.exec(message)?.[1];
           if (runId) {
-            if (at === 0) args.unshift({ runId });
+            // the run's own trace wins over the active span's: the line is about the run
+            const fields = runLogFields(runId);
+            if (at === 0) args.unshift(fields);
             else if (typeof args[0] === 'object' && args[0] !== null)
-              args[0] = { runId, ...(args[0] as object) };
+              args[0] = { ...fields, ...(args[0] as object) };
           }
         }
         for (const [i, arg] of args.entries())
@@ -65,8 +70,11 @@ export function jsonLogParams(secrets: string[]): Params {
     pinoHttp: {
       logger: root,
       autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0]) },
+      // a request line's traceId is its own request's span (the mixin); runId is the run it is about
       customProps: (req: IncomingMessage) => {
-        const runId = RUN_PATH.exec(req.url ?? '')?.[1];
+        const url = req.url ?? '';
+        const requestId = REQUEST_PATH.exec(url)?.[1];
+        const runId = RUN_PATH.exec(url)?.[1] ?? (requestId ? runOfRequestForLog(requestId) : undefined);
         return runId ? { runId } : {};
       },
       serializers: {

@@ -4,8 +4,13 @@ import {
   SpanKind,
   SpanStatusCode,
   TraceFlags,
+  context,
+  propagation,
   trace,
   type Attributes,
+  type Link,
+  type Span,
+  type SpanContext,
   type Tracer,
 } from '@opentelemetry/api';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -28,7 +33,24 @@ interface SpanRecord {
   attributes: Attributes;
   error?: string;
   kind?: SpanKind;
+  links?: Link[];
 }
+
+/** W3C trace context as a socket.io message or a routed command record carries it. */
+export interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** What a command is about, for its span's link to the run's trace. */
+export interface CommandAbout {
+  command: string;
+  runId?: string;
+  requestId?: string;
+}
+
+/** Decisions' spans kept for the human request span they resolve (bounded: oldest dropped first). */
+const COMMAND_SPANS_KEPT = 2000;
 
 /**
  * OpenTelemetry traces of runs, derived from the log: `invoke_workflow` (the run) → `invoke_agent`
@@ -44,6 +66,12 @@ export class RunTracing implements RunEventObserver {
   private readonly provider: NodeTracerProvider;
   /** The trace context of the runs seen here that have not ended: what a tool call sends on. */
   private readonly traces = new Map<string, RunTraceContext>();
+  /** Runs started here whose `run.started` the observer has not seen yet (their lines log at once). */
+  private readonly starting = new Map<string, RunTraceContext>();
+  /** The spans of the commands that acted on a request (decide, claim), by request id: its span links to them. */
+  private readonly commandSpans = new Map<string, SpanContext[]>();
+  /** Any run's trace context (the read model's copy of `run.started`), set once it is up. */
+  private recorded: (runId: string) => RunTraceContext | undefined = () => undefined;
   readonly tracer: Tracer;
 
   constructor(private readonly config: TracingConfig) {
@@ -52,7 +80,10 @@ export class RunTracing implements RunEventObserver {
         ? new OtlpJsonExporter({ url: config.url })
         : new OtlpProtoExporter({ url: config.url });
     this.provider = new NodeTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': config.serviceName }),
+      resource: resourceFromAttributes({
+        'service.name': config.serviceName,
+        'service.instance.id': config.instanceId,
+      }),
       idGenerator: this.ids,
       spanProcessors: [new BatchSpanProcessor(exporter)],
     });
@@ -65,13 +96,99 @@ export class RunTracing implements RunEventObserver {
     });
   }
 
-  /** The trace context a new run records: under the active span (an HTTP request's), else a new trace. */
-  newRunContext(): RunTraceContext {
+  /**
+   * The trace context a new run records: under the active span (an HTTP request's, a socket.io
+   * message's, a routed command's), else a new trace.
+   */
+  newRunContext(runId?: string): RunTraceContext {
     const active = trace.getActiveSpan()?.spanContext();
     const spanId = randomBytes(8).toString('hex');
-    if (active && trace.isSpanContextValid(active))
-      return { traceId: active.traceId, spanId, parentSpanId: active.spanId };
-    return { traceId: randomBytes(16).toString('hex'), spanId };
+    const run =
+      active && trace.isSpanContextValid(active)
+        ? { traceId: active.traceId, spanId, parentSpanId: active.spanId }
+        : { traceId: randomBytes(16).toString('hex'), spanId };
+    if (runId) {
+      this.starting.set(runId, run);
+      if (this.starting.size > COMMAND_SPANS_KEPT) this.starting.delete(this.starting.keys().next().value!);
+    }
+    return run;
+  }
+
+  /** Where the trace context of runs this instance has not seen start comes from (the read model). */
+  readTracesFrom(recorded: (runId: string) => RunTraceContext | undefined): void {
+    this.recorded = recorded;
+  }
+
+  /** A run's trace context: as `run.started` recorded it (undefined for a run started with tracing off). */
+  traceOf(runId: string): RunTraceContext | undefined {
+    return this.traces.get(runId) ?? this.starting.get(runId) ?? this.recorded(runId);
+  }
+
+  /**
+   * Runs `fn` under a new SERVER span whose parent is `carrier`'s trace context (none: a new
+   * trace), active meanwhile: what `fn` starts or logs is under it. `fn` is handed the span and its
+   * own `traceparent` (what an answer carries back). The span ends when `fn` settles.
+   */
+  async inServerSpan<T>(
+    name: string,
+    carrier: TraceCarrier,
+    attributes: Attributes,
+    fn: (span: Span, traceparent: string | undefined) => Promise<T>,
+  ): Promise<T> {
+    const fields: Record<string, string> = {};
+    if (typeof carrier.traceparent === 'string') fields.traceparent = carrier.traceparent;
+    if (typeof carrier.tracestate === 'string') fields.tracestate = carrier.tracestate;
+    const parent = propagation.extract(ROOT_CONTEXT, fields);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    const active = trace.setSpan(parent, span);
+    const out: Record<string, string> = {};
+    propagation.inject(active, out);
+    try {
+      return await context.with(active, () => fn(span, out.traceparent));
+    } finally {
+      span.end();
+    }
+  }
+
+  /** The active span's trace context, as a routed command record carries it. */
+  activeCarrier(): TraceCarrier {
+    const out: Record<string, string> = {};
+    propagation.inject(context.active(), out);
+    return {
+      ...(out.traceparent ? { traceparent: out.traceparent } : {}),
+      ...(out.tracestate ? { tracestate: out.tracestate } : {}),
+    };
+  }
+
+  /**
+   * The active span (a command's: REST, socket.io or routed) links to the trace of the run the
+   * command is about: to the human request's span for a decision or a claim, else to the run's
+   * `invoke_workflow` span; and the request's span will link back to it when it is exported (so a
+   * decision is found from the run's trace, and the run from the decision's).
+   */
+  linkCommand(about: CommandAbout): void {
+    const span = trace.getActiveSpan();
+    if (!span) return;
+    span.setAttribute('parley.command', about.command);
+    if (about.requestId) span.setAttribute('parley.request.id', about.requestId);
+    if (!about.runId) return;
+    span.setAttribute('parley.run.id', about.runId);
+    const run = this.traceOf(about.runId);
+    if (!run) return;
+    const target = about.requestId ? spanIdOf(about.runId, `request:${about.requestId}`) : run.spanId;
+    span.addLink({
+      context: { traceId: run.traceId, spanId: target, traceFlags: TraceFlags.SAMPLED, isRemote: true },
+      attributes: { 'parley.link': about.requestId ? 'human_request' : 'run' },
+    });
+    const own = span.spanContext();
+    if (about.requestId && own.traceId !== run.traceId) {
+      const kept = this.commandSpans.get(about.requestId) ?? [];
+      kept.push(own);
+      this.commandSpans.delete(about.requestId); // re-inserted: the newest last
+      this.commandSpans.set(about.requestId, kept.slice(-10));
+      if (this.commandSpans.size > COMMAND_SPANS_KEPT)
+        this.commandSpans.delete(this.commandSpans.keys().next().value!);
+    }
   }
 
   observe(event: RunEvent, trail: RunTrail): void {
@@ -79,6 +196,7 @@ export class RunTracing implements RunEventObserver {
     if (!run) return; // started with tracing off: no trace to add to
     if (event.type === 'run.completed' || event.type === 'run.cancelled') this.traces.delete(event.runId);
     else this.traces.set(event.runId, run);
+    this.starting.delete(event.runId);
     for (const span of this.closedBy(event, trail, run)) this.emit(run, span);
   }
 
@@ -196,6 +314,9 @@ export class RunTracing implements RunEventObserver {
               ? 'expired'
               : 'closed';
         const deciders = event.type === 'human-request.resolved' ? event.data.deciders : [];
+        // the commands that acted on it here (decisions, claims) in traces of their own
+        const commands = this.commandSpans.get(event.data.requestId) ?? [];
+        this.commandSpans.delete(event.data.requestId);
         return [
           {
             name: `parley.human_request ${request.kind}`,
@@ -216,6 +337,7 @@ export class RunTracing implements RunEventObserver {
                 ? { 'parley.request.expiry_action': event.data.action }
                 : {}),
             },
+            links: commands.map((c) => ({ context: c, attributes: { 'parley.link': 'command' } })),
           },
         ];
       }
@@ -260,7 +382,12 @@ export class RunTracing implements RunEventObserver {
     this.ids.pin(run.traceId, span.spanId);
     const otel = this.tracer.startSpan(
       span.name,
-      { startTime: new Date(span.start), attributes: span.attributes, kind: span.kind ?? SpanKind.INTERNAL },
+      {
+        startTime: new Date(span.start),
+        attributes: span.attributes,
+        kind: span.kind ?? SpanKind.INTERNAL,
+        links: span.links,
+      },
       parent,
     );
     if (span.error) otel.setStatus({ code: SpanStatusCode.ERROR, message: span.error });

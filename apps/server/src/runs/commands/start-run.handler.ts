@@ -68,7 +68,7 @@ export class StartRunHandler implements ICommandHandler<
         requestedBy: { kind: by.kind ?? 'human', id: by.id },
         idempotencyKey: body.idempotencyKey,
         // tracing on: the run's trace context goes into its log (under the request's span, if any)
-        trace: this.core.observability.tracing?.newRunContext(),
+        trace: this.core.observability.tracing?.newRunContext(runId),
       });
       return { runId: state.runId, created: true };
     } catch (error) {
