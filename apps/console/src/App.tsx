@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, http, session, type Me } from './api';
+import { ApiError, api, session, type Me } from './api';
 import { ErrorText } from './components';
 import { Inbox } from './Inbox';
 import { Replay } from './Replay';
@@ -35,7 +35,7 @@ export function App() {
 
   useEffect(() => {
     if (!session.token) return;
-    http<Me>('/api/me')
+    api((parley) => parley.me())
       .then(setMe)
       .catch((e: ApiError) => {
         session.clear();
@@ -52,7 +52,7 @@ export function App() {
   const signIn = async (token: string): Promise<void> => {
     setError(null);
     try {
-      const who = await http<Me>('/api/me', { token });
+      const who = await api((parley) => parley.me(), token);
       session.set(token);
       setMe(who);
     } catch (e) {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { emit, getSocket, http, type Me, type RequestSummary, type RequestView } from './api';
+import { api, asApiError, client, type Me, type RequestSummary, type RequestView } from './api';
 import { ErrorText, RequestCard } from './components';
 
 /** Open requests the user may act on, live (inbox:watch / inbox:changed), with their details. */
@@ -9,46 +9,32 @@ export function Inbox({ me }: { me: Me }) {
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    let socket;
+    let watch;
     try {
-      socket = getSocket();
+      watch = client().watchInbox({
+        onChange: (list, changed) => {
+          setRequests(list);
+          setError(null);
+          // a claim changes the details: fetch them again
+          if (changed)
+            setDetails((d) => {
+              const { [changed.id]: _gone, ...rest } = d;
+              return rest;
+            });
+        },
+        onError: (e) => setError(asApiError(e).message),
+      });
     } catch (e) {
       setError((e as Error).message);
       return;
     }
-    const watch = (): void => {
-      emit('inbox:watch', {})
-        .then((ack) => {
-          setRequests(ack.requests);
-          setError(null);
-        })
-        .catch((e: Error) => setError(e.message));
-    };
-    const onChanged = ({ request }: { request: RequestSummary }): void => {
-      setRequests((prev) => {
-        const rest = (prev ?? []).filter((r) => r.id !== request.id);
-        return request.status === 'open' ? [request, ...rest] : rest;
-      });
-      // a claim changes the details: fetch them again
-      setDetails((d) => {
-        const { [request.id]: _gone, ...rest } = d;
-        return rest;
-      });
-    };
-    socket.on('connect', watch);
-    socket.on('inbox:changed', onChanged);
-    if (socket.connected) watch();
-    return () => {
-      socket.off('connect', watch);
-      socket.off('inbox:changed', onChanged);
-      if (socket.connected) socket.emit('inbox:unwatch', {}, () => undefined);
-    };
+    return () => watch.close();
   }, []);
 
   useEffect(() => {
     for (const r of requests ?? []) {
       if (details[r.id]) continue;
-      http<RequestView>(`/api/requests/${encodeURIComponent(r.id)}`)
+      api((parley) => parley.request(r.id))
         .then((view) => setDetails((d) => ({ ...d, [r.id]: view })))
         .catch((e: Error) => setError(e.message));
     }

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { RequestDecideMessage } from '@parley/contracts/socket/socket.schemas';
+import { DecisionBody } from '@parley/contracts/http/api.schemas';
 import { DECISIONS_NEEDING_COMMENT } from '@parley/contracts/events/human.events';
-import { emit, hasRole, issueSentence, type Me, type RequestView, type TranscriptEntry } from './api';
+import { api, hasRole, issueSentence, type Me, type RequestView, type TranscriptEntry } from './api';
 
 export function ErrorText({ error }: { error: string | null | undefined }) {
   if (!error) return null;
@@ -189,17 +189,16 @@ export function RequestCard({
       return;
     }
     const message = {
-      requestId: request.id,
       decision,
       ...(comment.trim() ? { comment: comment.trim() } : {}),
       ...(payload !== undefined ? { payload } : {}),
       payloadHash: request.payloadHash,
     };
-    const parsed = RequestDecideMessage.safeParse(message);
+    const parsed = DecisionBody.safeParse(message);
     if (!parsed.success) return setError(issueSentence(parsed.error));
     setBusy(true);
     try {
-      const ack = await emit('request:decide', parsed.data);
+      const ack = await api((parley) => parley.decide(request.id, parsed.data));
       if (ack.status === 'recorded')
         setNote(`Your decision is recorded: ${ack.votes} of ${ack.quorum} votes.`);
       else if (ack.status === 'unchanged') setNote('You already took this decision.');
@@ -228,7 +227,7 @@ export function RequestCard({
     setError(null);
     setBusy(true);
     try {
-      const ack = await emit('request:claim', { requestId: request.id });
+      const ack = await api((parley) => parley.claim(request.id));
       setNote(`Claimed by ${ack.by}.`);
     } catch (e) {
       setError((e as Error).message);
