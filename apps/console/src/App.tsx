@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, session, type Me } from './api';
 import { ErrorText } from './components';
-import { Inbox } from './Inbox';
+import { InboxPage } from './inbox/InboxPage';
 import { Replay } from './Replay';
 import { RunPage } from './RunPage';
 import { Runs } from './Runs';
@@ -104,7 +104,7 @@ export function App() {
       <main id="main">
         {route.page === 'runs' && <Runs me={me} />}
         {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} me={me} />}
-        {route.page === 'inbox' && <Inbox me={me} />}
+        {route.page === 'inbox' && <InboxPage me={me} />}
         {route.page === 'replay' && <Replay key={route.runId} runId={route.runId} />}
       </main>
     </>
