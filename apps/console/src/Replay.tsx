@@ -10,6 +10,7 @@ function describeAction(a: RunAction): string {
     return a.forkOf ? `forked it from ${a.forkOf.runId} at event ${a.forkOf.atSeq}` : 'started the run';
   if (a.type === 'handoff.overridden') return `re-routed it to ${a.to}`;
   if (a.type === 'human-request.claimed') return `claimed request ${a.requestId}`;
+  if (a.type === 'human-request.released') return `handed request ${a.requestId} back`;
   return (
     {
       'run.cancelled': 'cancelled the run',

@@ -170,6 +170,7 @@ export interface RequestActions {
   decide(decision: string): void;
   edit(): void;
   claim(): void;
+  release(): void;
 }
 
 /** A human request: what is asked and why, its deadline, and the decisions the user may take. */
@@ -243,6 +244,19 @@ export function RequestCard({
     }
   };
 
+  const release = async (): Promise<void> => {
+    setError(null);
+    setBusy(true);
+    try {
+      await api((parley) => parley.release(request.id));
+      setNote('Handed back: anyone entitled may claim it.');
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
   useImperativeHandle(actions, () => ({
     decide: (d) => {
       if (canAct && !busy && request.decisions.includes(d as never)) void decide(d);
@@ -252,6 +266,9 @@ export function RequestCard({
     },
     claim: () => {
       if (canAct && !busy && request.claimedBy?.id !== me?.id) void claim();
+    },
+    release: () => {
+      if (canAct && !busy && request.claimedBy?.id === me?.id) void release();
     },
   }));
 
@@ -332,7 +349,9 @@ export function RequestCard({
               ),
             )}
             {request.claimedBy?.id === me?.id ? (
-              <span className="badge claimed">claimed by you</span>
+              <button type="button" className="secondary" disabled={busy} onClick={() => void release()}>
+                Hand back
+              </button>
             ) : (
               <button type="button" className="secondary" disabled={busy} onClick={() => void claim()}>
                 Claim

@@ -125,6 +125,10 @@ export class ParleyClient {
   claim(id: string): Promise<Answer<'claimRequest'>> {
     return this.rest.call('claimRequest', { params: { id }, body: {} });
   }
+  /** Hand a claimed request back (its claimer or an admin): anyone entitled may claim it again. */
+  release(id: string): Promise<Answer<'releaseRequest'>> {
+    return this.rest.call('releaseRequest', { params: { id }, body: {} });
+  }
 
   // live ---------------------------------------------------------------------------------------
   /** Follow a run over socket.io from a seq, reconnecting by itself with no gap and no repeat. */

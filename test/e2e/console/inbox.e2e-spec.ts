@@ -44,7 +44,7 @@ describe('the console inbox (Chromium, playwright-core)', () => {
   const requestStatus = async (id: string): Promise<{ status: string; outcome: string | null }> =>
     (await server.client('alice').get(`/api/requests/${id}`)).body;
 
-  it('filters by kind, workflow, search and "claimed by me", and decides with the keyboard (j/k, c, a, r)', async () => {
+  it('filters by kind, workflow, search and "claimed by me", and decides with the keyboard (j/k, c, h, a, r)', async () => {
     const first = await approval('Please refund $120 for order #A201, it arrived broken');
     const second = await approval('Please refund $140 for order #A202, it never arrived');
     const triage = await routeReview('I was charged twice on my invoice');
@@ -104,6 +104,12 @@ describe('the console inbox (Chromium, playwright-core)', () => {
     await waitFor('only the claimed one', async () => (await options(page).count()) === 1);
     await page.getByLabel('Claimed by me').uncheck();
     await waitFor('both approvals again', async () => (await options(page).count()) === 2);
+    // h hands it back: nobody's again
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('h');
+    await detail.getByText('Handed back: anyone entitled may claim it.').waitFor();
+    await option(page, ordered[0]!).locator('.badge.claimed').waitFor({ state: 'detached' });
+    await detail.getByRole('button', { name: 'Claim' }).waitFor();
     await screenshot(page, 'inbox-filtered');
 
     // a approves the selected request: it leaves, the next one is selected, r rejects it

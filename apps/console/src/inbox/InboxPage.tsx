@@ -108,6 +108,7 @@ export function InboxPage({ me }: { me: Me }) {
       },
       e: () => actions.current?.edit(),
       c: () => actions.current?.claim(),
+      h: () => actions.current?.release(),
       '/': () => searchRef.current?.focus(),
       '?': () => setHelp((h) => !h),
     };

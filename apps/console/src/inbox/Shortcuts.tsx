@@ -6,6 +6,7 @@ export const SHORTCUTS: Array<[string, string]> = [
   ['r', 'reject (or decline)'],
   ['e', 'edit the proposal'],
   ['c', 'claim'],
+  ['h', 'hand a claimed request back'],
   ['/', 'search'],
   ['?', 'show or hide these keys'],
 ];

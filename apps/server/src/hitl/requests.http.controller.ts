@@ -7,7 +7,11 @@ import { hasRole, type Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
-import { ClaimRequestCommand, DecideRequestCommand } from './commands/request-commands';
+import {
+  ClaimRequestCommand,
+  DecideRequestCommand,
+  ReleaseRequestCommand,
+} from './commands/request-commands';
 import { runOfRequest } from './commands/request-commands.handlers';
 import { CommandRouter } from '../cluster/command-router';
 import type { ParleyCore } from '../core/core';
@@ -65,5 +69,14 @@ export class RequestsHttpController {
     parseBody(REST_BODIES['request.claim'], body);
     const claimed = await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));
     return { ...claimed, requestId: id };
+  }
+
+  @Post(':id/release')
+  @HttpCode(200)
+  @RequiresRole('viewer')
+  async release(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
+    parseBody(REST_BODIES['request.release'], body);
+    const released = await this.commands.execute(new ReleaseRequestCommand({ requestId: id }, human));
+    return { ...released, requestId: id };
   }
 }

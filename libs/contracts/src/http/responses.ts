@@ -119,6 +119,7 @@ export const AuditActionSchema = z.object({
     'run.retried',
     'handoff.overridden',
     'human-request.claimed',
+    'human-request.released',
   ]),
   seq: z.number().int(),
   at: z.string(),
