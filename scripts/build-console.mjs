@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Build the web console (apps/console) with Vite into dist/console, which the server serves at
 // /console. Skipped when dist/console/index.html is newer than every source file under
-// apps/console/ and libs/contracts/src/ (the console imports the contracts' schemas), so that
+// apps/console/, libs/contracts/src/ and libs/client/src/ (the console imports the contracts'
+// schemas and talks to the server through @parley/client), so that
 // `npm start` stays quick when nothing changed.
 //
 //   node scripts/build-console.mjs           build if stale
@@ -31,6 +32,7 @@ function newestSource(dir) {
 const sources = Math.max(
   newestSource(consoleRoot),
   newestSource(join(root, 'libs', 'contracts', 'src')),
+  newestSource(join(root, 'libs', 'client', 'src')),
   statSync(fileURLToPath(import.meta.url)).mtimeMs,
 );
 if (!force && existsSync(marker) && statSync(marker).mtimeMs > sources) {

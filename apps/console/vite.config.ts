@@ -13,7 +13,11 @@ export default defineConfig({
   resolve: {
     // Only the browser-safe schema files are imported (never hash-chain.ts / canonical-json.ts,
     // which need node:crypto).
-    alias: { '@parley/contracts': fileURLToPath(new URL('../../libs/contracts/src', import.meta.url)) },
+    alias: {
+      '@parley/contracts': fileURLToPath(new URL('../../libs/contracts/src', import.meta.url)),
+      // the typed client (REST and socket.io), from its sources: the console holds no HTTP code of its own
+      '@parley/client': fileURLToPath(new URL('../../libs/client/src/index.ts', import.meta.url)),
+    },
   },
   build: {
     outDir: fileURLToPath(new URL('../../dist/console', import.meta.url)),

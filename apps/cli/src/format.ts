@@ -89,6 +89,9 @@ export class EventPrinter {
       case 'human-request.claimed':
         say(`${d.by.id} claimed ${d.requestId}`);
         break;
+      case 'human-request.released':
+        say(`${d.by.id} handed ${d.requestId} back`);
+        break;
       case 'human-decision.recorded':
         say(
           `${d.by.id} (${d.by.role}) ${PAST[d.decision] ?? d.decision} ${d.requestId}${d.comment ? `: "${d.comment}"` : ''}`,

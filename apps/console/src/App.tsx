@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, http, session, type Me } from './api';
+import { ApiError, api, session, type Me } from './api';
 import { ErrorText } from './components';
-import { Inbox } from './Inbox';
+import { InboxPage } from './inbox/InboxPage';
 import { Replay } from './Replay';
 import { RunPage } from './RunPage';
 import { Runs } from './Runs';
@@ -35,7 +35,7 @@ export function App() {
 
   useEffect(() => {
     if (!session.token) return;
-    http<Me>('/api/me')
+    api((parley) => parley.me())
       .then(setMe)
       .catch((e: ApiError) => {
         session.clear();
@@ -52,7 +52,7 @@ export function App() {
   const signIn = async (token: string): Promise<void> => {
     setError(null);
     try {
-      const who = await http<Me>('/api/me', { token });
+      const who = await api((parley) => parley.me(), token);
       session.set(token);
       setMe(who);
     } catch (e) {
@@ -104,7 +104,7 @@ export function App() {
       <main id="main">
         {route.page === 'runs' && <Runs me={me} />}
         {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} me={me} />}
-        {route.page === 'inbox' && <Inbox me={me} />}
+        {route.page === 'inbox' && <InboxPage me={me} />}
         {route.page === 'replay' && <Replay key={route.runId} runId={route.runId} />}
       </main>
     </>

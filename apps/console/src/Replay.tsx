@@ -1,22 +1,16 @@
 import { useEffect, useState } from 'react';
-import type { AuditAction as RunAction, AuditEntry, AuditResponse } from '@parley/contracts/http/responses';
-import { http, session, type RunEvent, type RunView } from './api';
+import { api, type AuditAnswer, type RunEvent, type RunStateAnswer, type VerifyAnswer } from './api';
 import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
 
-interface Verify {
-  ok: boolean;
-  events: number;
-  head?: string;
-  seq?: number;
-  reason?: string;
-  message?: string;
-}
+type RunAction = AuditAnswer['actions'][number];
+type AuditEntry = AuditAnswer['requests'][number];
 
 function describeAction(a: RunAction): string {
   if (a.type === 'run.started')
     return a.forkOf ? `forked it from ${a.forkOf.runId} at event ${a.forkOf.atSeq}` : 'started the run';
   if (a.type === 'handoff.overridden') return `re-routed it to ${a.to}`;
   if (a.type === 'human-request.claimed') return `claimed request ${a.requestId}`;
+  if (a.type === 'human-request.released') return `handed request ${a.requestId} back`;
   return (
     {
       'run.cancelled': 'cancelled the run',
@@ -28,56 +22,49 @@ function describeAction(a: RunAction): string {
 
 /** A run's timeline: pick an event, see the state as it was then; the chain check; the audit trail. */
 export function Replay({ runId }: { runId: string }) {
-  const base = `/api/runs/${encodeURIComponent(runId)}`;
   const [events, setEvents] = useState<RunEvent[] | null>(null);
   const [at, setAt] = useState<number | null>(null);
-  const [state, setState] = useState<{ at: number; state: RunView } | null>(null);
-  const [verify, setVerify] = useState<Verify | null>(null);
+  const [state, setState] = useState<RunStateAnswer | null>(null);
+  const [verify, setVerify] = useState<VerifyAnswer | null>(null);
   const [audit, setAudit] = useState<AuditEntry[] | null>(null);
   const [actions, setActions] = useState<RunAction[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [downloadError, setDownloadError] = useState<string | null>(null);
 
   useEffect(() => {
-    http<{ events: RunEvent[] }>(`${base}/events`)
-      .then((r) => {
-        setEvents(r.events);
-        setAt(r.events.length ? r.events[r.events.length - 1].seq : null);
+    api((parley) => parley.events(runId))
+      .then((list) => {
+        setEvents(list);
+        setAt(list.length ? list[list.length - 1].seq : null);
       })
       .catch((e: Error) => setError(e.message));
-    http<Verify>(`${base}/verify`)
+    api((parley) => parley.verify(runId))
       .then(setVerify)
       .catch((e: Error) => setError(e.message));
-    http<AuditResponse>(`${base}/audit`)
+    api((parley) => parley.audit(runId))
       .then((r) => {
         setAudit(r.requests);
         setActions(r.actions);
       })
       .catch((e: Error) => setError(e.message));
-  }, [base]);
+  }, [runId]);
 
   useEffect(() => {
     if (at === null) return;
     let current = true;
-    http<{ at: number; state: RunView }>(`${base}/state?at=${at}`)
+    api((parley) => parley.runState(runId, at))
       .then((s) => current && setState(s))
       .catch((e: Error) => current && setError(e.message));
     return () => {
       current = false;
     };
-  }, [base, at]);
+  }, [runId, at]);
 
   const download = async (): Promise<void> => {
     setDownloadError(null);
     try {
-      const res = await fetch(`${base}/export`, {
-        headers: { Authorization: `Bearer ${session.token ?? ''}` },
-      });
-      if (!res.ok) {
-        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-        throw new Error(body?.error?.message ?? `the server answered ${res.status}`);
-      }
-      const url = URL.createObjectURL(await res.blob());
+      const ndjson = await api((parley) => parley.exportRun(runId));
+      const url = URL.createObjectURL(new Blob([ndjson], { type: 'application/x-ndjson' }));
       const a = document.createElement('a');
       a.href = url;
       a.download = `parley-${runId}.ndjson`;
@@ -86,7 +73,7 @@ export function Replay({ runId }: { runId: string }) {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } catch (e) {
-      setDownloadError(`The export could not be downloaded: ${(e as Error).message}.`);
+      setDownloadError(`The export could not be downloaded: ${(e as Error).message}`);
     }
   };
 

@@ -1,11 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { RetryBody } from '@parley/contracts/http/api.schemas';
-import { RunHandoffMessage, RunMessageMessage } from '@parley/contracts/socket/socket.schemas';
+import { HandoffBody, MessageBody, RetryBody } from '@parley/contracts/http/api.schemas';
 import {
-  emit,
-  getSocket,
+  api,
+  asApiError,
+  client,
   hasRole,
-  http,
   issueSentence,
   type Me,
   type RunEvent,
@@ -43,7 +42,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
     try {
       do {
         again.current = false;
-        const view = await http<RunView>(`/api/runs/${encodeURIComponent(runId)}`);
+        const view = await api((parley) => parley.getRun(runId));
         setRun(view);
         setError(null);
         setStreaming((s) => (s?.doneSeq !== undefined && view.seq >= s.doneSeq ? null : s));
@@ -57,25 +56,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
 
   useEffect(() => {
     void refresh();
-    let socket;
-    try {
-      socket = getSocket();
-    } catch (e) {
-      setError((e as Error).message);
-      return;
-    }
-    let lastSeq = 0;
-    const watch = (): void => {
-      emit('run:watch', { runId, afterSeq: lastSeq })
-        .then(() => {
-          setLive(true);
-          void refresh();
-        })
-        .catch((e: Error) => setError(e.message));
-    };
     const onEvent = (event: RunEvent): void => {
-      if (event.runId !== runId || event.seq <= lastSeq) return;
-      lastSeq = event.seq;
       setEvents((prev) => [...prev, event]);
       const data = event.data as { agent?: string };
       if (event.type === 'model-call.started' && data.agent) {
@@ -91,26 +72,30 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
       void refresh();
     };
     const onToken = (token: RunToken): void => {
-      if (token.runId !== runId) return;
       setStreaming((s) =>
         s && s.agent === token.agent && s.doneSeq === undefined
           ? { ...s, text: s.text + token.delta }
           : { agent: token.agent, text: token.delta },
       );
     };
-    const onDisconnect = (): void => setLive(false);
-    socket.on('run:event', onEvent);
-    socket.on('run:token', onToken);
-    socket.on('connect', watch);
-    socket.on('disconnect', onDisconnect);
-    if (socket.connected) watch();
-    return () => {
-      socket.off('run:event', onEvent);
-      socket.off('run:token', onToken);
-      socket.off('connect', watch);
-      socket.off('disconnect', onDisconnect);
-      if (socket.connected) socket.emit('run:unwatch', { runId }, () => undefined);
-    };
+    let watch;
+    try {
+      // every event once, in order, across reconnects (the client resumes after the last seq)
+      watch = client().watch(runId, {
+        onEvent,
+        onToken,
+        onLive: () => {
+          setLive(true);
+          void refresh();
+        },
+        onConnectionLost: () => setLive(false),
+        onError: (e) => setError(asApiError(e).message),
+      });
+    } catch (e) {
+      setError((e as Error).message);
+      return;
+    }
+    return () => watch.close();
   }, [runId, refresh]);
 
   if (!run) {
@@ -212,11 +197,11 @@ function Speak({
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setError(null);
-    const parsed = RunMessageMessage.safeParse({ runId, text: text.trim() });
+    const parsed = MessageBody.safeParse({ text: text.trim() });
     if (!parsed.success) return setError(issueSentence(parsed.error));
     setBusy(true);
     try {
-      await emit('run:message', parsed.data);
+      await api((parley) => parley.postMessage(runId, parsed.data.text));
       setText('');
       await onSent();
     } catch (err) {
@@ -257,7 +242,7 @@ function Retry({ runId, onDone }: { runId: string; onDone: () => Promise<void> }
     if (!parsed.success) return setError(issueSentence(parsed.error));
     setBusy(true);
     try {
-      await http(`/api/runs/${encodeURIComponent(runId)}/retry`, { method: 'POST', json: parsed.data });
+      await api((parley) => parley.retry(runId, parsed.data.reason));
       setReason('');
       await onDone();
     } catch (err) {
@@ -300,12 +285,12 @@ function Reroute({
     e.preventDefault();
     setError(null);
     setNote(null);
-    const parsed = RunHandoffMessage.safeParse({ runId, to, reason: reason.trim() });
+    const parsed = HandoffBody.safeParse({ to, reason: reason.trim() });
     if (!parsed.success)
       return setError(to ? issueSentence(parsed.error) : 'Choose the specialist to re-route to.');
     setBusy(true);
     try {
-      await emit('run:handoff', parsed.data);
+      await api((parley) => parley.reroute(runId, parsed.data.to, parsed.data.reason));
       setNote(`Re-routed to ${to}.`);
       setReason('');
       setTo('');

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { StartRunBody } from '@parley/contracts/http/api.schemas';
-import { hasRole, http, issueSentence, type Me, type RunSummary, type WorkflowInfo } from './api';
+import { api, hasRole, issueSentence, type Me, type RunSummary, type WorkflowInfo } from './api';
 import { Age, ErrorText, StatusBadge } from './components';
 
 const STATUSES = ['running', 'waiting', 'completed', 'failed', 'cancelled'];
@@ -8,8 +8,8 @@ const STATUSES = ['running', 'waiting', 'completed', 'failed', 'cancelled'];
 export function useWorkflows(): WorkflowInfo[] {
   const [workflows, setWorkflows] = useState<WorkflowInfo[]>([]);
   useEffect(() => {
-    http<{ workflows: WorkflowInfo[] }>('/api/workflows')
-      .then((r) => setWorkflows(r.workflows))
+    api((parley) => parley.workflows())
+      .then(setWorkflows)
       .catch(() => setWorkflows([]));
   }, []);
   return workflows;
@@ -28,9 +28,9 @@ export function Runs({ me }: { me: Me }) {
     let stopped = false;
     const load = async (): Promise<void> => {
       try {
-        const r = await http<{ runs: RunSummary[] }>('/api/runs');
+        const list = await api((parley) => parley.listRuns());
         if (!stopped) {
-          setRuns(r.runs);
+          setRuns(list);
           setError(null);
         }
       } catch (e) {
@@ -156,7 +156,7 @@ function StartRun({ workflows }: { workflows: WorkflowInfo[] }) {
     if (!parsed.success) return setError(issueSentence(parsed.error));
     setBusy(true);
     try {
-      const { runId } = await http<{ runId: string }>('/api/runs', { method: 'POST', json: parsed.data });
+      const { runId } = await api((parley) => parley.startRun(parsed.data));
       location.hash = `#/runs/${encodeURIComponent(runId)}`;
     } catch (err) {
       setError((err as Error).message);

@@ -1,18 +1,30 @@
-import { io, type Socket } from 'socket.io-client';
 import type { z } from 'zod';
-import type {
-  SocketClientMessageName,
-  SocketClientMessages,
-  SocketAck,
-  RequestSummaryPayload,
-  RunTokenPayload,
-} from '@parley/contracts/socket/socket.schemas';
-import type { EventEnvelope } from '@parley/contracts/envelope';
+import {
+  ParleyApiError,
+  ParleyClient,
+  ParleyConnectionError,
+  ParleyContractError,
+  type Answer,
+  type RequestSummary as ClientRequestSummary,
+} from '@parley/client';
 import { holdsRole } from '@parley/contracts/roles';
 
-export type RunEvent = EventEnvelope;
-export type RequestSummary = RequestSummaryPayload;
-export type RunToken = RunTokenPayload;
+/**
+ * The console talks to the server through `@parley/client` only: every answer is parsed with its
+ * schema from the route table, and every shape below is the client's (hence the contracts').
+ */
+export type Me = Answer<'me'>;
+export type WorkflowInfo = Answer<'listWorkflows'>['workflows'][number];
+export type RunSummary = Answer<'listRuns'>['runs'][number];
+export type RunView = Answer<'getRun'>;
+export type RequestView = Answer<'getRequest'>;
+export type RequestSummary = ClientRequestSummary;
+export type TranscriptEntry = RunView['transcript'][number];
+export type RunEvent = Answer<'runEvents'>['events'][number];
+export type RunToken = { agent: string; delta: string };
+export type VerifyAnswer = Answer<'verifyRun'>;
+export type AuditAnswer = Answer<'runAudit'>;
+export type RunStateAnswer = Answer<'runState'>;
 
 /** A failure as a sentence for people, with the code for those who want it. */
 export class ApiError extends Error {
@@ -24,11 +36,6 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface Me {
-  id: string;
-  roles: string[];
 }
 
 /** The server's own rule (`holdsRole`, libs/contracts/src/roles.ts): built-in roles include the ones below. */
@@ -46,46 +53,40 @@ export const session = {
   },
   clear(): void {
     sessionStorage.removeItem(TOKEN_KEY);
-    closeSocket();
   },
 };
 
-export async function http<T = unknown>(
-  path: string,
-  init: RequestInit & { token?: string; json?: unknown } = {},
-): Promise<T> {
-  const token = init.token ?? session.token;
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (init.json !== undefined) headers['Content-Type'] = 'application/json';
-  let res: Response;
+let cached: { token: string; client: ParleyClient } | null = null;
+
+/** The client of the signed-in user (or of `token`), on the server that served the console. */
+export function client(token = session.token): ParleyClient {
+  if (!token) throw new ApiError('Sign in first.', 'AUTH.MISSING_TOKEN');
+  if (cached?.token !== token)
+    cached = { token, client: new ParleyClient({ baseUrl: location.origin, token }) };
+  return cached.client;
+}
+
+/** A client call whose failure is a sentence for people (an `ApiError`). */
+export async function api<T>(call: (parley: ParleyClient) => Promise<T>, token?: string): Promise<T> {
   try {
-    res = await fetch(path, {
-      ...init,
-      headers,
-      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
-    });
+    return await call(client(token));
   } catch (error) {
-    throw new ApiError(`The server cannot be reached (${(error as Error).message}).`, 'NETWORK');
+    throw asApiError(error);
   }
-  const text = await res.text();
-  let body: unknown = undefined;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = text;
-  }
-  if (!res.ok) {
-    const error = (body as { error?: { code?: string; message?: string; field?: string } } | undefined)
-      ?.error;
-    throw new ApiError(
-      sentence(error?.message ?? `The server answered ${res.status} ${res.statusText}.`),
-      error?.code ?? `HTTP_${res.status}`,
-      res.status,
-      error?.field,
+}
+
+export function asApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ParleyApiError)
+    return new ApiError(sentence(error.serverMessage), error.code, error.status || undefined, error.field);
+  if (error instanceof ParleyConnectionError)
+    return new ApiError(`The server cannot be reached (${error.reason}).`, 'NETWORK');
+  if (error instanceof ParleyContractError)
+    return new ApiError(
+      `The server answered in a shape this console does not know: ${error.message}.`,
+      'CONTRACT',
     );
-  }
-  return body as T;
+  return new ApiError(sentence((error as Error)?.message ?? String(error)), 'UNKNOWN');
 }
 
 export function sentence(message: string): string {
@@ -99,52 +100,4 @@ export function sentence(message: string): string {
 export function issueSentence(error: z.ZodError): string {
   const issue = error.issues[0];
   return sentence(issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The socket: one connection per signed-in token
-// ---------------------------------------------------------------------------------------------
-
-let socket: Socket | null = null;
-let socketToken: string | null = null;
-
-export function getSocket(): Socket {
-  const token = session.token;
-  if (!token) throw new ApiError('Sign in first.', 'AUTH.MISSING_TOKEN');
-  if (socket && socketToken === token) return socket;
-  closeSocket();
-  socketToken = token;
-  socket = io({ path: '/socket.io', auth: { token }, transports: ['websocket', 'polling'] });
-  return socket;
-}
-
-export function closeSocket(): void {
-  socket?.disconnect();
-  socket = null;
-  socketToken = null;
-}
-
-/** Send a message and wait for its ack; a refusal throws an ApiError with the server's sentence. */
-export async function emit<K extends SocketClientMessageName>(
-  event: K,
-  payload: SocketClientMessages[K],
-): Promise<Extract<SocketAck<K>, { ok: true }>> {
-  const s = getSocket();
-  const ack = (await s.timeout(15_000).emitWithAck(event, payload)) as SocketAck<K>;
-  if (!ack.ok) throw new ApiError(sentence(ack.error.message), ack.error.code, undefined, ack.error.field);
-  return ack as Extract<SocketAck<K>, { ok: true }>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shapes the REST API returns (apps/server/src/runs/run-view.ts)
-// ---------------------------------------------------------------------------------------------
-
-export type { RequestView, RunSummary, RunView, TranscriptEntry } from '@parley/contracts/http/responses';
-
-export interface WorkflowInfo {
-  name: string;
-  pattern: string;
-  description?: string;
-  agents: string[];
-  definition: { specialists?: string[]; [k: string]: unknown };
 }

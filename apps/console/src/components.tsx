@@ -1,7 +1,8 @@
-import { useEffect, useState, type ReactNode } from 'react';
-import { RequestDecideMessage } from '@parley/contracts/socket/socket.schemas';
+import { useEffect, useImperativeHandle, useState, type ReactNode, type Ref } from 'react';
+import { DecisionBody } from '@parley/contracts/http/api.schemas';
 import { DECISIONS_NEEDING_COMMENT } from '@parley/contracts/events/human.events';
-import { emit, hasRole, issueSentence, type Me, type RequestView, type TranscriptEntry } from './api';
+import { api, hasRole, issueSentence, type Me, type RequestView, type TranscriptEntry } from './api';
+import { EditPayload } from './inbox/EditPayload';
 
 export function ErrorText({ error }: { error: string | null | undefined }) {
   if (!error) return null;
@@ -45,17 +46,26 @@ export function Age({ since }: { since: string }) {
   );
 }
 
-export function Countdown({ deadline }: { deadline: string | null }) {
+/** Under this much time left a deadline turns the warning colour; under a minute, urgent. */
+export const WARN_BEFORE_MS = 5 * 60_000;
+
+export function Countdown({ deadline, short = false }: { deadline: string | null; short?: boolean }) {
   const now = useNow(1000);
-  if (!deadline) return <span>No deadline</span>;
+  if (!deadline) return <span className="muted">{short ? '—' : 'No deadline'}</span>;
   const left = Date.parse(deadline) - now;
   return (
     <time
       dateTime={deadline}
-      className={left < 60_000 ? 'urgent' : undefined}
+      className={left < 60_000 ? 'urgent' : left < WARN_BEFORE_MS ? 'warning' : undefined}
       title={new Date(deadline).toLocaleString()}
     >
-      {left > 0 ? `Closes in ${duration(left)}` : 'Deadline passed'}
+      {left > 0
+        ? short
+          ? duration(left)
+          : `Closes in ${duration(left)}`
+        : short
+          ? 'passed'
+          : 'Deadline passed'}
     </time>
   );
 }
@@ -155,6 +165,14 @@ const DECISION_LABELS: Record<string, string> = {
 };
 const NEEDS_COMMENT = new Set<string>(DECISIONS_NEEDING_COMMENT);
 
+/** What a keyboard shortcut may ask of a request card (the inbox's a / r / e / c). */
+export interface RequestActions {
+  decide(decision: string): void;
+  edit(): void;
+  claim(): void;
+  release(): void;
+}
+
 /** A human request: what is asked and why, its deadline, and the decisions the user may take. */
 export function RequestCard({
   request,
@@ -162,16 +180,17 @@ export function RequestCard({
   onDone,
   headingLevel = 3,
   readOnly = false,
+  actions,
 }: {
   request: RequestView;
   me: Me | null;
   onDone?: (status: string) => void;
   headingLevel?: 2 | 3;
   readOnly?: boolean;
+  actions?: Ref<RequestActions>;
 }) {
   const [comment, setComment] = useState('');
   const [editing, setEditing] = useState(false);
-  const [edited, setEdited] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
@@ -189,17 +208,16 @@ export function RequestCard({
       return;
     }
     const message = {
-      requestId: request.id,
       decision,
       ...(comment.trim() ? { comment: comment.trim() } : {}),
       ...(payload !== undefined ? { payload } : {}),
       payloadHash: request.payloadHash,
     };
-    const parsed = RequestDecideMessage.safeParse(message);
+    const parsed = DecisionBody.safeParse(message);
     if (!parsed.success) return setError(issueSentence(parsed.error));
     setBusy(true);
     try {
-      const ack = await emit('request:decide', parsed.data);
+      const ack = await api((parley) => parley.decide(request.id, parsed.data));
       if (ack.status === 'recorded')
         setNote(`Your decision is recorded: ${ack.votes} of ${ack.quorum} votes.`);
       else if (ack.status === 'unchanged') setNote('You already took this decision.');
@@ -213,22 +231,11 @@ export function RequestCard({
     }
   };
 
-  const submitEdit = (): void => {
-    let payload: unknown;
-    try {
-      payload = JSON.parse(edited);
-    } catch (e) {
-      setError(`The edited payload is not valid JSON: ${(e as Error).message}.`);
-      return;
-    }
-    void decide('edit', payload);
-  };
-
   const claim = async (): Promise<void> => {
     setError(null);
     setBusy(true);
     try {
-      const ack = await emit('request:claim', { requestId: request.id });
+      const ack = await api((parley) => parley.claim(request.id));
       setNote(`Claimed by ${ack.by}.`);
     } catch (e) {
       setError((e as Error).message);
@@ -236,6 +243,34 @@ export function RequestCard({
       setBusy(false);
     }
   };
+
+  const release = async (): Promise<void> => {
+    setError(null);
+    setBusy(true);
+    try {
+      await api((parley) => parley.release(request.id));
+      setNote('Handed back: anyone entitled may claim it.');
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  useImperativeHandle(actions, () => ({
+    decide: (d) => {
+      if (canAct && !busy && request.decisions.includes(d as never)) void decide(d);
+    },
+    edit: () => {
+      if (canAct && request.decisions.includes('edit')) setEditing(true);
+    },
+    claim: () => {
+      if (canAct && !busy && request.claimedBy?.id !== me?.id) void claim();
+    },
+    release: () => {
+      if (canAct && !busy && request.claimedBy?.id === me?.id) void release();
+    },
+  }));
 
   return (
     <article className="card request" aria-labelledby={`${idBase}-h`} data-request-id={request.id}>
@@ -280,34 +315,23 @@ export function RequestCard({
             onChange={(e) => setComment(e.target.value)}
           />
           {editing && (
-            <>
-              <label htmlFor={`${idBase}-edit`}>Edited payload (JSON)</label>
-              <textarea
-                id={`${idBase}-edit`}
-                rows={8}
-                className="mono"
-                value={edited}
-                onChange={(e) => setEdited(e.target.value)}
-              />
-            </>
+            <EditPayload
+              request={request}
+              busy={busy}
+              onSubmit={(payload) => void decide('edit', payload)}
+              onCancel={() => setEditing(false)}
+            />
           )}
           <div className="buttons">
             {request.decisions.map((d) =>
               d === 'edit' ? (
-                editing ? (
-                  <button key={d} type="button" disabled={busy} onClick={submitEdit}>
-                    Submit edit
-                  </button>
-                ) : (
+                editing ? null : (
                   <button
                     key={d}
                     type="button"
                     className="secondary"
                     disabled={busy}
-                    onClick={() => {
-                      setEdited(JSON.stringify(request.payload, null, 2));
-                      setEditing(true);
-                    }}
+                    onClick={() => setEditing(true)}
                   >
                     Edit…
                   </button>
@@ -324,12 +348,11 @@ export function RequestCard({
                 </button>
               ),
             )}
-            {editing && (
-              <button type="button" className="secondary" onClick={() => setEditing(false)}>
-                Cancel edit
+            {request.claimedBy?.id === me?.id ? (
+              <button type="button" className="secondary" disabled={busy} onClick={() => void release()}>
+                Hand back
               </button>
-            )}
-            {request.claimedBy?.id !== me?.id && (
+            ) : (
               <button type="button" className="secondary" disabled={busy} onClick={() => void claim()}>
                 Claim
               </button>

@@ -7,6 +7,7 @@ import type {
   StartRunBody,
 } from '@parley/contracts/http/api.schemas';
 import { Rest, type Answer, type RestOptions } from './rest';
+import { watchInbox, type InboxWatch, type InboxWatchOptions } from './inbox-watch';
 import { watchRun, type RunWatch, type WatchOptions } from './watch';
 
 export type ClientOptions = RestOptions;
@@ -124,10 +125,18 @@ export class ParleyClient {
   claim(id: string): Promise<Answer<'claimRequest'>> {
     return this.rest.call('claimRequest', { params: { id }, body: {} });
   }
+  /** Hand a claimed request back (its claimer or an admin): anyone entitled may claim it again. */
+  release(id: string): Promise<Answer<'releaseRequest'>> {
+    return this.rest.call('releaseRequest', { params: { id }, body: {} });
+  }
 
   // live ---------------------------------------------------------------------------------------
   /** Follow a run over socket.io from a seq, reconnecting by itself with no gap and no repeat. */
   watch(runId: string, options: WatchOptions): RunWatch {
     return watchRun(this.options, runId, options);
+  }
+  /** Follow the inbox over socket.io: the open requests the user may act on, after every change. */
+  watchInbox(options: InboxWatchOptions): InboxWatch {
+    return watchInbox(this.options, options);
   }
 }

@@ -58,7 +58,12 @@ export class Rest {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.body);
     }
-    const init: RequestInit & { duplex?: 'half' } = { method: route.method.toUpperCase(), headers, body };
+    // (bytes are a valid body everywhere; the DOM's typing of BodyInit is narrower than Node's)
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: route.method.toUpperCase(),
+      headers,
+      body: body as RequestInit['body'],
+    };
     if (body instanceof ReadableStream) init.duplex = 'half'; // a streamed upload (fetch requires it)
     let response: Response;
     try {

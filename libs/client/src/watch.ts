@@ -19,6 +19,8 @@ export interface WatchOptions {
   onError?: (error: Error) => void;
   /** The connection dropped; the client reconnects by itself and resumes after `lastSeq`. */
   onConnectionLost?: (reason: string) => void;
+  /** Every (re)connection's catch-up is done: the watch is live again. */
+  onLive?: () => void;
   /**
    * Keep trying when the very first connection fails (default true, as socket.io does). A command
    * line tool sets it false to report an unreachable server at once.
@@ -71,7 +73,10 @@ export function watchRun(options: RestOptions, runId: string, watch: WatchOption
     connected = true;
     socket.emit('run:watch', { runId, afterSeq: lastSeq }, (ack: unknown) => {
       const ok = SOCKET_ACKS['run:watch'].safeParse(ack);
-      if (ok.success) return resolveReady();
+      if (ok.success) {
+        watch.onLive?.();
+        return resolveReady();
+      }
       const error = (ack as { error?: { code: string; message: string } })?.error;
       fail(new ParleyApiError(0, error?.code ?? 'SOCKET.ERROR', error?.message ?? 'the watch was refused'));
     });

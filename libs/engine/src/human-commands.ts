@@ -268,6 +268,31 @@ export function claimRequest(
   };
 }
 
+/**
+ * Hand a claimed request back. Only its claimer or an admin may; a request nobody holds is left
+ * as it is (nothing to record), so a repeated hand-back is harmless.
+ */
+export function releaseRequest(state: RunState, requestId: string, who: Acting): NewEvent[] {
+  mustBeHuman(who, 'hand a request back');
+  const request = findRequest(state, requestId);
+  if (request.status !== 'open')
+    throw new ConflictError('REQUEST.CLOSED', `request ${requestId} is ${request.status}`);
+  if (!request.claimedBy) return [];
+  if (request.claimedBy.id !== who.id && !who.isAdmin)
+    throw new ConflictError(
+      'REQUEST.CLAIMED_BY_OTHER',
+      `request ${requestId} is claimed by ${request.claimedBy.id}: only they or an admin may hand it back`,
+    );
+  const role = request.claimedBy.id === who.id ? request.claimedBy.role : 'admin';
+  return [
+    {
+      type: 'human-request.released',
+      actor: human(who.id),
+      data: { requestId, by: { id: who.id, role } },
+    },
+  ];
+}
+
 /** Deadline passed: the system closes the request with its timeout action. */
 export function expireRequest(state: RunState, requestId: string, now: Date): NewEvent[] {
   const request = state.requests.find((r) => r.requestId === requestId);

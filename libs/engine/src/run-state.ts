@@ -284,6 +284,13 @@ export function evolve(state: RunState | undefined, event: RunEvent): RunState {
         (r) => ({ ...r, claimedBy: event.data.by }),
       );
       break;
+    case 'human-request.released':
+      s.requests = replace(
+        s.requests,
+        (r) => r.requestId === event.data.requestId,
+        (r) => ({ ...r, claimedBy: undefined }),
+      );
+      break;
     case 'human-decision.recorded': {
       const d = event.data;
       s.requests = replace(

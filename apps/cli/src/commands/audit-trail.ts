@@ -11,6 +11,7 @@ const VERBS: Record<string, string> = {
   'run.retried': 'retried the run',
   'handoff.overridden': 're-routed',
   'human-request.claimed': 'claimed',
+  'human-request.released': 'handed back',
 };
 
 const who = (a: Actor): string => `${a.kind}:${a.id}${a.role ? ` (${a.role})` : ''}`;
@@ -27,7 +28,9 @@ export function formatAudit(a: AuditAnswer): string {
           ? `re-routed to ${x.to}`
           : x.type === 'human-request.claimed'
             ? `claimed ${x.requestId}`
-            : (VERBS[x.type] ?? x.type);
+            : x.type === 'human-request.released'
+              ? `handed ${x.requestId} back`
+              : (VERBS[x.type] ?? x.type);
     out.push(`  ${seq(x.seq)}  ${x.at}  ${who(x.by)} ${verb}${x.note ? `: ${x.note}` : ''}`);
   }
   out.push('requests:');

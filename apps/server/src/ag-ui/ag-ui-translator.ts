@@ -186,6 +186,12 @@ export class AgUiTranslator {
           requestId: event.data.requestId,
           by: event.data.by,
         });
+      case 'human-request.released':
+        return this.custom('parley:request-released', {
+          seq: event.seq,
+          requestId: event.data.requestId,
+          by: event.data.by,
+        });
       case 'human-request.expired':
         return this.custom('parley:request-expired', {
           seq: event.seq,

@@ -51,6 +51,7 @@ export function runActions(events: RunEvent[]): AuditAction[] {
         });
         break;
       case 'human-request.claimed':
+      case 'human-request.released':
         actions.push({
           ...base,
           type: e.type,

@@ -11,6 +11,7 @@ import type { Human } from '../auth/identity';
 import type { commandOf } from '../commands/command-of';
 import {
   ClaimRequestCommand,
+  ReleaseRequestCommand,
   DecideRequestCommand,
   ExpireRequestCommand,
 } from '../hitl/commands/request-commands';
@@ -40,6 +41,7 @@ export const COMMAND_CLASSES: { [N in CommandName]: ClassOf<N> } = {
   'run.fork': ForkRunCommand,
   'request.decide': DecideRequestCommand,
   'request.claim': ClaimRequestCommand,
+  'request.release': ReleaseRequestCommand,
   'request.expire': ExpireRequestCommand,
 };
 

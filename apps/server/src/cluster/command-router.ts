@@ -7,7 +7,11 @@ import { ForkRunCommand } from '../audit/commands/audit-commands';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
 import { EVENT_STORE } from '../core/tokens';
-import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
+import {
+  ClaimRequestCommand,
+  DecideRequestCommand,
+  ReleaseRequestCommand,
+} from '../hitl/commands/request-commands';
 import { runOfRequest } from '../hitl/commands/request-commands.handlers';
 import { RunsProjection } from '../projections/runs.projection';
 import { StartRunCommand } from '../runs/commands/start-run.command';
@@ -103,7 +107,11 @@ export class CommandRouter {
   private async runOf(command: object): Promise<string> {
     if (command instanceof StartRunCommand) return command.input.runId!;
     if (command instanceof ForkRunCommand) return command.input.newRunId!;
-    if (command instanceof DecideRequestCommand || command instanceof ClaimRequestCommand) {
+    if (
+      command instanceof DecideRequestCommand ||
+      command instanceof ClaimRequestCommand ||
+      command instanceof ReleaseRequestCommand
+    ) {
       return runOfRequest(this.projection, this.store, command.input.requestId);
     }
     return (command as { input: { runId: string } }).input.runId;

@@ -1,15 +1,21 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ListRequestsQuery, NotFoundError, REST_BODIES } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import { RunEngine, requestView } from '@parley/engine';
+import { RunEngine, editJsonSchema, requestView } from '@parley/engine';
 import { CurrentHuman, RequiresRole } from '../auth/auth.guard';
 import { hasRole, type Human } from '../auth/identity';
 import { EVENT_STORE } from '../core/tokens';
 import { parseBody } from '../http/parse';
 import { RunsProjection } from '../projections/runs.projection';
-import { ClaimRequestCommand, DecideRequestCommand } from './commands/request-commands';
+import {
+  ClaimRequestCommand,
+  DecideRequestCommand,
+  ReleaseRequestCommand,
+} from './commands/request-commands';
 import { runOfRequest } from './commands/request-commands.handlers';
 import { CommandRouter } from '../cluster/command-router';
+import type { ParleyCore } from '../core/core';
+import { PARLEY_CORE } from '../core/core.module';
 
 @Controller('api/requests')
 export class RequestsHttpController {
@@ -18,6 +24,7 @@ export class RequestsHttpController {
     @Inject(RunEngine) private readonly engine: RunEngine,
     @Inject(RunsProjection) private readonly projection: RunsProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(PARLEY_CORE) private readonly core: ParleyCore,
   ) {}
 
   @Get()
@@ -39,7 +46,9 @@ export class RequestsHttpController {
     const state = await this.engine.state(runId, { forReading: true });
     const request = state?.requests.find((r) => r.requestId === id);
     if (!state || !request) throw new NotFoundError('REQUEST.NOT_FOUND', `no request with id ${id}`);
-    return { ...requestView(request), runId };
+    const editSchema =
+      request.status === 'open' ? editJsonSchema(state, request, this.core.tools) : undefined;
+    return { ...requestView(request), runId, ...(editSchema ? { editSchema } : {}) };
   }
 
   @Post(':id/decision')
@@ -60,5 +69,14 @@ export class RequestsHttpController {
     parseBody(REST_BODIES['request.claim'], body);
     const claimed = await this.commands.execute(new ClaimRequestCommand({ requestId: id }, human));
     return { ...claimed, requestId: id };
+  }
+
+  @Post(':id/release')
+  @HttpCode(200)
+  @RequiresRole('viewer')
+  async release(@Param('id') id: string, @Body() body: unknown, @CurrentHuman() human: Human) {
+    parseBody(REST_BODIES['request.release'], body);
+    const released = await this.commands.execute(new ReleaseRequestCommand({ requestId: id }, human));
+    return { ...released, requestId: id };
   }
 }

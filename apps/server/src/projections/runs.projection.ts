@@ -182,6 +182,10 @@ export class RunsProjection {
         changed = this.requests.get(event.data.requestId);
         if (changed) changed.claimedBy = event.data.by.id;
         break;
+      case 'human-request.released':
+        changed = this.requests.get(event.data.requestId);
+        if (changed) delete changed.claimedBy;
+        break;
       case 'human-request.resolved':
       case 'human-request.expired':
       case 'human-request.closed':

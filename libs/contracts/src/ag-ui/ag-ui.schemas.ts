@@ -86,6 +86,7 @@ export const AG_UI_CUSTOM_EVENTS = {
     deciders: z.array(HumanRefSchema),
   }),
   'parley:request-claimed': z.object({ seq: z.number().int(), requestId: z.string(), by: HumanRefSchema }),
+  'parley:request-released': z.object({ seq: z.number().int(), requestId: z.string(), by: HumanRefSchema }),
   /** Its deadline passed; `escalateTo`: the role the next request (a `parley:request-opened`) is for. */
   'parley:request-expired': z.object({
     seq: z.number().int(),

@@ -59,6 +59,12 @@ export const COMMANDS = {
     result: z.object({ status: z.literal('claimed'), by: z.string() }),
     role: 'viewer',
   },
+  /** Hand a claimed request back: its claimer (or an admin) releases it for anyone entitled. */
+  'request.release': {
+    input: z.strictObject({ requestId: RequestId }),
+    result: z.object({ status: z.literal('released') }),
+    role: 'viewer',
+  },
   /** A request's deadline passed: the deadline scheduler closes it with its timeout action. */
   'request.expire': {
     input: z.object({ runId: RunId, requestId: RequestId }),
@@ -89,4 +95,5 @@ export const REST_BODIES = {
   'run.fork': COMMANDS['run.fork'].input.omit({ runId: true, newRunId: true }),
   'request.decide': COMMANDS['request.decide'].input.omit({ requestId: true }),
   'request.claim': COMMANDS['request.claim'].input.omit({ requestId: true }),
+  'request.release': COMMANDS['request.release'].input.omit({ requestId: true }),
 } as const satisfies Partial<Record<CommandName, z.ZodType>>;

@@ -93,6 +93,8 @@ export const HumanRequestOpened = z.object({
 });
 
 export const HumanRequestClaimed = z.object({ requestId: z.string().min(1), by: HumanRefSchema });
+/** The claimer (or an admin) handed the request back: it is nobody's again, anyone entitled may claim it. */
+export const HumanRequestReleased = z.object({ requestId: z.string().min(1), by: HumanRefSchema });
 
 export const HumanDecisionRecorded = z.object({
   requestId: z.string().min(1),

@@ -52,6 +52,7 @@ export const EVENT_REGISTRY = {
   'tool-call.rejected': def(tool.ToolCallRejected, ['human', 'system']),
   'human-request.opened': def(human.HumanRequestOpened, SYSTEM),
   'human-request.claimed': def(human.HumanRequestClaimed, HUMAN),
+  'human-request.released': def(human.HumanRequestReleased, HUMAN),
   'human-decision.recorded': def(human.HumanDecisionRecorded, HUMAN),
   'human-request.resolved': def(human.HumanRequestResolved, ['human', 'system']),
   'human-request.expired': def(human.HumanRequestExpired, SYSTEM),

@@ -70,6 +70,11 @@ export const RequestViewSchema = HumanRequestOpened.pick({
   votes: z.array(VoteSchema),
   outcome: z.string().nullable(),
   escalation: HumanRequestOpened.shape.escalation.unwrap().nullable(),
+  /**
+   * The JSON Schema an edited payload must satisfy (`GET /api/requests/:id` only, when the request
+   * takes an edit): clients generate their edit form from it.
+   */
+  editSchema: z.record(z.string(), z.unknown()).optional(),
 });
 export type RequestView = z.infer<typeof RequestViewSchema>;
 
@@ -114,6 +119,7 @@ export const AuditActionSchema = z.object({
     'run.retried',
     'handoff.overridden',
     'human-request.claimed',
+    'human-request.released',
   ]),
   seq: z.number().int(),
   at: z.string(),

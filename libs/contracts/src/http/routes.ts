@@ -48,6 +48,7 @@ export const DecisionResponse = z.intersection(
   z.object({ requestId: z.string() }),
 );
 export const ClaimResponse = COMMANDS['request.claim'].result.extend({ requestId: z.string() });
+export const ReleaseResponse = COMMANDS['request.release'].result.extend({ requestId: z.string() });
 export const SeqResponse = COMMANDS['run.message'].result;
 export const ForkResponse = COMMANDS['run.fork'].result;
 /** `verify`: the whole chain checked; on a break, the first seq that fails and why. */
@@ -364,6 +365,17 @@ export const ROUTES = {
     params: RequestParams,
     body: REST_BODIES['request.claim'],
     responses: { 200: ok('claimed', ClaimResponse) },
+    errors: [404, 409],
+  },
+  releaseRequest: {
+    method: 'post',
+    path: '/api/requests/{id}/release',
+    tag: 'requests',
+    role: 'viewer',
+    summary: 'Hand a claimed request back (its claimer or an admin): anyone entitled may claim it again',
+    params: RequestParams,
+    body: REST_BODIES['request.release'],
+    responses: { 200: ok('released', ReleaseResponse) },
     errors: [404, 409],
   },
   listNotifications: {

@@ -39,3 +39,36 @@ export function validateEdit(
     z.object({ [subject.type === 'draft' ? 'draft' : 'output']: z.string().min(1) });
   parseOrThrow(schema, payload, 'REQUEST.INVALID_PAYLOAD', 'payload');
 }
+
+/**
+ * The JSON Schema an edit of `request` must satisfy (what `validateEdit` checks), for a client to
+ * generate its edit form from: `{args: <the tool's parameters>}` for a tool call, the pattern's edit
+ * schema or `{draft | output: string}` otherwise. Undefined when the request takes no edit or the
+ * tool is unknown.
+ */
+export function editJsonSchema(
+  state: RunState,
+  request: HumanRequestState,
+  tools: ToolRegistry,
+): Record<string, unknown> | undefined {
+  if (!request.decisions.includes('edit')) return undefined;
+  const subject = request.subject;
+  if (subject.type === 'tool-call') {
+    const call = state.toolCalls.find((t) => t.callId === subject.callId);
+    const spec = call && tools.spec(call.tool);
+    if (!spec) return undefined;
+    return { type: 'object', properties: { args: spec.parameters }, required: ['args'] };
+  }
+  const schema =
+    patternOf(state.workflow).editSchema?.(subject, state.workflow) ??
+    z.object({ [subject.type === 'draft' ? 'draft' : 'output']: z.string().min(1) });
+  try {
+    const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<
+      string,
+      unknown
+    >;
+    return json;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,6 +2,7 @@ import type { CommandInput, NewEvent } from '@parley/contracts';
 import {
   cancelRun,
   claimRequest,
+  releaseRequest,
   decideOnRequest,
   expireRequest,
   overrideHandoff,
@@ -17,6 +18,7 @@ type Catalogued<N extends string, I> = { type: N } & I;
 export type HumanCommand =
   | Catalogued<'request.decide', CommandInput<'request.decide'>>
   | Catalogued<'request.claim', CommandInput<'request.claim'>>
+  | Catalogued<'request.release', CommandInput<'request.release'>>
   | Catalogued<'request.expire', CommandInput<'request.expire'>>
   | Catalogued<'run.message', CommandInput<'run.message'>>
   | Catalogued<'run.handoff', CommandInput<'run.handoff'>>
@@ -27,6 +29,7 @@ export type HumanCommand =
 export interface HumanCommandResults {
   'request.decide': DecisionOutcome;
   'request.claim': HumanRequestState;
+  'request.release': undefined;
   'request.expire': undefined;
   'run.message': number;
   'run.handoff': undefined;
@@ -64,6 +67,8 @@ export function decideHumanCommand<C extends HumanCommand>(
       const { events, result } = claimRequest(state, c.requestId, who);
       return plain(events, result);
     }
+    case 'request.release':
+      return plain(releaseRequest(state, c.requestId, who));
     case 'request.expire':
       return plain(expireRequest(state, c.requestId, ctx.now));
     case 'run.message': {

@@ -8,7 +8,12 @@ import { EVENT_STORE } from '../../core/tokens';
 import { RunsProjection } from '../../projections/runs.projection';
 import { PARLEY_CORE } from '../../core/core.module';
 import type { ParleyCore } from '../../core/core';
-import { ClaimRequestCommand, DecideRequestCommand, ExpireRequestCommand } from './request-commands';
+import {
+  ClaimRequestCommand,
+  DecideRequestCommand,
+  ExpireRequestCommand,
+  ReleaseRequestCommand,
+} from './request-commands';
 
 /** Finds the run a request belongs to (the read model may be a moment behind the log). */
 export async function runOfRequest(
@@ -69,6 +74,21 @@ export class ClaimRequestHandler implements ICommandHandler<ClaimRequestCommand>
   }
 }
 
+@CommandHandler(ReleaseRequestCommand)
+export class ReleaseRequestHandler implements ICommandHandler<ReleaseRequestCommand> {
+  constructor(
+    @Inject(RunEngine) private readonly engine: RunEngine,
+    @Inject(RunsProjection) private readonly projection: RunsProjection,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  async execute(c: ReleaseRequestCommand): Promise<CommandResult<'request.release'>> {
+    const runId = await runOfRequest(this.projection, this.store, c.input.requestId);
+    await decideOnRun(this.engine, runId, c.by, { type: 'request.release', ...c.input });
+    return { status: 'released' };
+  }
+}
+
 @CommandHandler(ExpireRequestCommand)
 export class ExpireRequestHandler implements ICommandHandler<ExpireRequestCommand> {
   constructor(@Inject(RunEngine) private readonly engine: RunEngine) {}
@@ -85,4 +105,9 @@ export class ExpireRequestHandler implements ICommandHandler<ExpireRequestComman
   }
 }
 
-export const REQUEST_COMMAND_HANDLERS = [DecideRequestHandler, ClaimRequestHandler, ExpireRequestHandler];
+export const REQUEST_COMMAND_HANDLERS = [
+  DecideRequestHandler,
+  ClaimRequestHandler,
+  ReleaseRequestHandler,
+  ExpireRequestHandler,
+];
