@@ -104,6 +104,13 @@ describe('the parley CLI: every decision kind, claim, cancel, fork, import, comp
     const other = await as('bob').run('close', request.id, '-m', 'mine');
     assert.equal(other.code, 2);
     assert.match(other.stderr, /REQUEST\.CLAIMED_BY_OTHER, HTTP 409/);
+    // handed back, bob may claim it; released again, alice takes it back
+    assert.equal((await as('bob').run('release', request.id)).code, 2, 'only its claimer releases it');
+    const released = await as('alice').run('release', request.id);
+    assert.equal(released.code, 0, released.stderr);
+    assert.equal((await as('bob').run('claim', request.id)).code, 0);
+    assert.equal((await as('bob').run('release', request.id)).code, 0);
+    assert.equal((await as('alice').run('claim', request.id)).code, 0);
     const noComment = await as('alice').run('answer', request.id);
     assert.equal(noComment.code, 1);
     assert.match(noComment.stderr, /--comment: required/);

@@ -105,11 +105,25 @@ const claim: Command = {
   },
 };
 
+const release: Command = {
+  name: 'release',
+  arguments: [['<requestId>', 'a request you claimed']],
+  summary: 'hand a claimed request back: anyone it is for may claim or decide it again',
+  details: 'Its claimer or an admin may release it (else exit 2).',
+  options: {},
+  async run(ctx) {
+    const requestId = ctx.positionals[0];
+    const answer = await ctx.client().release(requestId);
+    ctx.out(ctx.json ? JSON.stringify(answer) : `released ${requestId}`);
+  },
+};
+
 export const DECISION_COMMANDS: Command[] = [
   ...(['approve', 'reject', 'edit', 'feedback', 'confirm', 'decline', 'answer', 'skip'] as const).map(
     decisionCommand,
   ),
   claim,
+  release,
   decisionCommand('handback'),
   decisionCommand('close'),
 ];
