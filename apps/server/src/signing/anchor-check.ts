@@ -1,7 +1,7 @@
 import type { SignedHead } from '@parley/contracts';
 import { ChainVerifier } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import type { AnchorLog } from './anchor-log';
+import type { AnchorStream } from './anchor-log';
 
 export type AnchorProblem = 'deleted' | 'truncated' | 'rewritten' | 'broken' | 'unanchored';
 
@@ -33,7 +33,7 @@ export interface AnchorsVerdict {
  */
 export async function checkAnchors(
   store: EventStore,
-  anchors: AnchorLog,
+  anchors: AnchorStream,
   logRuns: Array<{ runId: string; status: string }>,
 ): Promise<AnchorsVerdict> {
   const runs: AnchoredRunCheck[] = [];
