@@ -77,7 +77,14 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
     return body.runId;
   }
 
-  const check = async (instance: ParleyProcess): Promise<{ ok: boolean; runs: RunCheck[]; anchors: any }> => {
+  const check = async (
+    instance: ParleyProcess,
+  ): Promise<{
+    ok: boolean;
+    runs: RunCheck[];
+    anchors: any;
+    keys: Array<{ keyId: string; status: string }>;
+  }> => {
     const answer = await instance.client('carol').get('/api/anchors/check');
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     return answer.body;
@@ -108,6 +115,9 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
       const verdict = await check(instance);
       assert.equal(verdict.ok, true, JSON.stringify(verdict.runs.filter((r) => !r.ok)));
       assert.deepEqual(verdict.anchors, { kind: 'kafka', topic: `${prefix}.anchors` });
+      // its own key's anchors are verified here; the other instance's key is not one it knows
+      for (const k of verdict.keys)
+        assert.equal(k.status, k.keyId === keys.get(instance) ? 'verified' : 'unknown', JSON.stringify(k));
       for (const [runId, owner] of owners) {
         const run = verdict.runs.find((r) => r.runId === runId);
         assert.ok(run?.ok, `run ${runId} checked on ${instance.url}: ${JSON.stringify(run)}`);
@@ -228,5 +238,33 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
     assert.ok(lost.includes(runs.kept));
     for (const runId of [runs.kept, runs.rewritten, runs.waiting].filter((r) => !lost.includes(r)))
       assert.equal(by.get(runId)?.ok, true, JSON.stringify(by.get(runId)));
+  });
+
+  it('an anchor written into the topic by someone without the key it names is reported forged', async () => {
+    const a = instances[0];
+    const keyId = await keyIdOf(a);
+    const head = (await a.client('carol').get(`/api/runs/${runs.waiting}/verify`)).body;
+    const stored = (await check(a)).runs.find((r) => r.runId === runs.waiting)!;
+    assert.ok(stored.anchored, JSON.stringify(stored));
+    const kafka = new Kafka({
+      clientId: 'anchors-test',
+      brokers: brokers().split(','),
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      const forged = { ...stored.anchored, seq: stored.anchored.seq + 1, keyId, signature: 'AAAA' };
+      await producer.send({
+        topic: `${prefix}.anchors`,
+        messages: [{ key: runs.waiting, value: JSON.stringify({ head: forged, instance: 'intruder' }) }],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const verdict = await check(a);
+    const run = verdict.runs.find((r) => r.runId === runs.waiting);
+    assert.equal(run?.problem, 'forged', JSON.stringify(run ?? head));
+    assert.match(run!.message, new RegExp(`names key ${keyId} but its signature does not verify`));
   });
 });

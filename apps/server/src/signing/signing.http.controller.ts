@@ -2,7 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { RequiresRole } from '../auth/auth.guard';
 import { PARLEY_CORE } from '../core/core.module';
 import type { ParleyCore } from '../core/core';
-import { checkAnchors, type AnchorsVerdict } from './anchor-check';
+import { anchorKeys, checkAnchors, type AnchorsVerdict } from './anchor-check';
 
 @Controller()
 export class SigningHttpController {
@@ -22,10 +22,11 @@ export class SigningHttpController {
     // every instance anchored); then the log, at least as far (an anchor is written after its events)
     await signer.flushNow();
     await store.waitForCatchUp(10_000);
+    const keys = anchorKeys(this.core.signingKey.publicKey, this.core.config.trustedKeys);
     let verdict: AnchorsVerdict;
     for (let attempt = 1; ; attempt++) {
       const runs = this.core.projection.listRuns().map((r) => ({ runId: r.runId, status: r.status }));
-      verdict = await checkAnchors(store, signer.anchors, runs);
+      verdict = await checkAnchors(store, signer.anchors, runs, keys);
       // Kafka: a run that another instance made wait a moment ago can be read here before its owner's
       // anchor is; look again for a few seconds before saying it was never anchored
       if (
