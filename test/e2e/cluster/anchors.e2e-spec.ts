@@ -145,6 +145,11 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
     } finally {
       await admin.disconnect();
     }
+    for (const instance of instances) {
+      const { signing } = (await instance.client(null).get('/health')).body.checks;
+      assert.deepEqual(signing.anchors, { kind: 'kafka', location: `${prefix}.anchors` });
+      assert.equal(signing.pending, 0, JSON.stringify(signing));
+    }
     const ok = await cli(instances[1].url, ['verify', '--anchors']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^ok: 4 runs match their anchors$/m);
@@ -206,7 +211,7 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
       logLevel: logLevel.NOTHING,
     }).admin();
     await admin.connect();
-    let lost: string[] = [];
+    const lost: string[] = [];
     try {
       const topic = `${prefix}.run-events`;
       const md = await admin.fetchTopicMetadata({ topics: [topic] });
