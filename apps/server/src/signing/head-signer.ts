@@ -116,7 +116,16 @@ export class HeadSigner {
   async stop(): Promise<void> {
     this.subscription?.close();
     clearTimeout(this.retry);
-    await this.flushNow().catch(() => undefined);
+    // what is pending is written if the stream takes it soon; otherwise the next start signs it again
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.enqueue(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 5000);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     this.stopped = true;
     clearTimeout(this.retry);
     await this.anchors.close();
@@ -130,7 +139,7 @@ export class HeadSigner {
     await this.enqueue();
     if (this.lastError && this.ownedPending() > 0)
       throw new ParleyError(
-        'EVENT_STORE.UNAVAILABLE',
+        this.anchors.kind === 'kafka' ? 'EVENT_LOG.UNAVAILABLE' : 'EVENT_STORE.UNAVAILABLE',
         `the anchor stream ${this.anchors.location} cannot be written: ${this.lastError}`,
         'unavailable',
       );

@@ -176,7 +176,16 @@ export class KafkaAnchorStream implements AnchorStream {
 
   /** Until every record the topic held at the call (its high watermark) is read. */
   async sync(timeoutMs = 10_000): Promise<void> {
-    const offsets = await this.admin.fetchTopicOffsets(this.config.topic);
+    let offsets: Array<{ high: string }>;
+    try {
+      offsets = await this.admin.fetchTopicOffsets(this.config.topic);
+    } catch (error) {
+      throw new ParleyError(
+        'EVENT_LOG.UNAVAILABLE',
+        `the anchor stream (topic ${this.config.topic}) cannot be read: ${(error as Error).message}`,
+        'unavailable',
+      );
+    }
     const high = Math.max(0, ...offsets.map((o) => Number(o.high)));
     if (this.nextOffset >= high) return;
     await new Promise<void>((resolve, reject) => {
@@ -193,7 +202,7 @@ export class KafkaAnchorStream implements AnchorStream {
         () =>
           done(
             new ParleyError(
-              'EVENT_STORE.UNAVAILABLE',
+              'EVENT_LOG.UNAVAILABLE',
               `the anchor stream (topic ${this.config.topic}) was not read up to offset ${high} within ${timeoutMs} ms (at ${this.nextOffset})`,
               'unavailable',
             ),
