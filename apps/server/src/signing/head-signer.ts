@@ -143,7 +143,7 @@ export class HeadSigner {
         `the anchor stream ${this.anchors.location} cannot be written: ${this.lastError}`,
         'unavailable',
       );
-    await this.anchors.sync();
+    await this.anchors.sync(15_000);
   }
 
   /** The heads of a run this server signed (each time it waited, ended or was imported), oldest first. */

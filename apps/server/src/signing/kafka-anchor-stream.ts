@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import { ParleyError, SignedHeadSchema, type SignedHead } from '@parley/contracts';
 import {
   createKafka,
@@ -37,7 +37,7 @@ interface AnchorRecord {
  * `retention.ms=-1`: every head a run was anchored at, not only its last, so that a run rewritten and
  * continued is still caught at an older anchor). Each instance reads it whole from the start at open
  * (a throwaway consumer group, deleted at close) and follows it; an append resolves once every
- * in-sync replica has the records (acks=-1, idempotent producer). Records that are not signed heads
+ * in-sync replica has the records (acks=-1). Records that are not signed heads
  * are skipped and said once (the topic is not the place to trust: the heads are signed).
  */
 export class KafkaAnchorStream implements AnchorStream {
@@ -59,20 +59,31 @@ export class KafkaAnchorStream implements AnchorStream {
     const kafka = createKafka(
       `${config.instanceId}-anchors`,
       config.brokers,
-      kafkaLogger(config.warn, () => false, 'anchors'),
+      kafkaLogger(config.warn, (entry) => this.quiet(entry), 'anchors'),
     );
     this.admin = kafka.admin();
+    // Not idempotent: a send retried after a lost answer can write a head twice, which the readers keep
+    // once; bounded retries, so that a broker that is down fails the append (the signer retries it)
     this.producer = kafka.producer({
       allowAutoTopicCreation: false,
-      idempotent: true,
-      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     this.groupId = `${config.topic}-reader-${config.instanceId}-${randomUUID().slice(0, 8)}`;
     this.consumer = kafka.consumer({
       groupId: this.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+      // One member (this instance): after a broker restart its rejoin waits for the member it replaces
+      // to time out; short, as the event log's reader, so anchors are read again seconds after an outage
+      sessionTimeout: 6000,
+      heartbeatInterval: 1000,
+      retry: {
+        retries: 10,
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        restartOnFailure: async () => true, // said by the CRASH listener
+      },
     });
   }
 
@@ -102,12 +113,28 @@ export class KafkaAnchorStream implements AnchorStream {
       );
       if (warning) config.warn(`[anchors] ${warning}`);
       await stream.producer.connect();
-      await stream.startReading();
-      restartWhenStopped(stream.consumer, () => stream.startReading(), {
-        closing: () => stream.closing,
-        log: config.warn,
-        name: 'anchors',
+      stream.consumer.on(stream.consumer.events.GROUP_JOIN, () => {
+        // a new generation starts from the group's committed offsets (none: the beginning); go on from here
+        if (stream.nextOffset > 0)
+          stream.consumer.seek({ topic: config.topic, partition: 0, offset: String(stream.nextOffset) });
       });
+      stream.consumer.on(stream.consumer.events.CRASH, (event) => {
+        const { error, restart } = event.payload as { error: Error; restart: boolean };
+        if (!stream.closing)
+          config.warn(`[anchors] consumer crashed (${restart ? 'restarting' : 'stopped'}): ${error.message}`);
+      });
+      // kafkajs stops a consumer for good after some errors: run it again (subscriptions are kept)
+      restartWhenStopped(
+        stream.consumer,
+        async () => {
+          await stream.consumer.connect();
+          await stream.read();
+        },
+        { closing: () => stream.closing, log: config.warn, name: 'anchors' },
+      );
+      await stream.consumer.connect();
+      await stream.consumer.subscribe({ topic: config.topic, fromBeginning: true });
+      await stream.read();
       await stream.sync(timeoutMs);
       return stream;
     } catch (error) {
@@ -116,10 +143,8 @@ export class KafkaAnchorStream implements AnchorStream {
     }
   }
 
-  private async startReading(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.config.topic, fromBeginning: true });
-    await this.consumer.run({
+  private read(): Promise<void> {
+    return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
@@ -154,6 +179,16 @@ export class KafkaAnchorStream implements AnchorStream {
     let heads = this.byRun.get(head.runId);
     if (!heads) this.byRun.set(head.runId, (heads = []));
     insertHead(heads, head);
+  }
+
+  /**
+   * While the brokers are down the event log says so (/health, its own log lines); this client's
+   * connection errors and its reader's restarts would repeat it every second.
+   */
+  private quiet({ namespace, log }: LogEntry): boolean {
+    if (this.closing) return true;
+    if (namespace === 'Connection' || namespace === 'BrokerPool') return true;
+    return /Restarting the consumer|rebalancing|re-joining/i.test(log.message);
   }
 
   private wake(): void {
