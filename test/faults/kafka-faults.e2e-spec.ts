@@ -67,4 +67,18 @@ describe('Kafka faults: the broker stopped and killed mid-run', () => {
     assert.ok(acknowledged > 0);
     assert.equal(lost, 0);
   });
+
+  it('every run that waited or ended across the faults is anchored in the anchors topic', async () => {
+    // heads signed while the broker was down were kept and written once it was back
+    const answer = await ctx.server.client('carol').get('/api/anchors/check');
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.anchors.kind, 'kafka');
+    assert.equal(
+      answer.body.ok,
+      true,
+      JSON.stringify(answer.body.runs.filter((r: { ok: boolean }) => !r.ok)),
+    );
+    assert.ok(answer.body.checked > 0, `${answer.body.checked} runs checked`);
+    assert.equal((await health(ctx.server)).body.checks.signing.pending, 0);
+  });
 });

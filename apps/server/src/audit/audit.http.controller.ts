@@ -126,7 +126,7 @@ export class AuditHttpController {
       const head = await this.store.head(runId);
       if (!head) continue;
       // the heads this server signed when the run waited or ended, and its head now, signed too
-      const signed = this.core.signer.signedHeads(runId).filter((h) => h.seq <= head.seq);
+      const signed = (await this.core.signer.signedHeads(runId)).filter((h) => h.seq <= head.seq);
       signed.push(this.core.signer.signExportHead(runId, head.seq, head.hash));
       runs.push({ runId, count: head.seq, head: head.hash, signed });
     }

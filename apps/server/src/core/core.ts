@@ -21,9 +21,10 @@ import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import { KafkaCluster } from '../cluster/kafka-cluster';
 import { LocalOwnership, type Ownership } from '../cluster/ownership';
 import { DataDirLock } from './data-dir-lock';
-import { openEventLog, runEventsTopic } from './event-log.factory';
+import { anchorsTopic, openEventLog, runEventsTopic } from './event-log.factory';
 import { LiveTokens } from './live-tokens';
-import { FileAnchorLog } from '../signing/anchor-log';
+import { FileAnchorLog, type AnchorStream } from '../signing/anchor-log';
+import { KafkaAnchorStream } from '../signing/kafka-anchor-stream';
 import { HeadSigner } from '../signing/head-signer';
 import { loadSigningKey, type SigningKey } from '../signing/signing-key';
 import { Observability } from '../observability/observability';
@@ -145,8 +146,22 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   observability.instrumentStore(store);
   let signer: HeadSigner;
   try {
-    const anchors = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
-    if (anchors.notice) logger.warn(anchors.notice);
+    let anchors: AnchorStream;
+    if (store instanceof KafkaEventStore) {
+      // one topic for the cluster: every instance checks the runs anchored by any other
+      anchors = await KafkaAnchorStream.open({
+        brokers: config.kafkaBrokers,
+        instanceId: config.instanceId,
+        topic: anchorsTopic(config.kafkaTopicPrefix),
+        replicationFactor: config.kafkaReplicationFactor,
+        log,
+        warn: (line) => logger.warn(line),
+      });
+    } else {
+      const file = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
+      if (file.notice) logger.warn(file.notice);
+      anchors = file;
+    }
     signer = new HeadSigner(store, signingKey, anchors, (line) => logger.warn(line));
     await signer.checkAgainstAnchors(join(config.dataDir, 'events.db'), config.acceptLostEvents);
     await signer.start();
@@ -184,11 +199,17 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
         debug: config.kafkaDebug,
       });
     } catch (error) {
+      await signer.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw error;
     }
   }
   const ownership: Ownership = cluster ?? new LocalOwnership();
+  if (cluster) {
+    // the owner of a run signs it; a run gained from a dead owner is signed here if it was not yet
+    signer.signOnlyOwned((runId) => cluster.owns(runId));
+    cluster.onGained(() => void signer.flushNow().catch(() => undefined));
+  }
   const core: ParleyCore = {
     config,
     store,
@@ -212,7 +233,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
       await cluster?.close(); // leave the owners' group first: the other instances take our runs at once
       await core.engine.stop();
       core.projection.stop();
-      signer.stop();
+      await signer.stop();
       await store.close();
       await toolSources.close();
       ledger.close();

@@ -8,6 +8,11 @@ export function runEventsTopic(prefix: string): string {
   return `${prefix}.run-events`;
 }
 
+/** The anchor stream of a Kafka cluster: the signed heads of its runs, `<prefix>.anchors`. */
+export function anchorsTopic(prefix: string): string {
+  return `${prefix}.anchors`;
+}
+
 /** The event log is configuration: `PARLEY_EVENT_LOG=sqlite|kafka`. */
 export async function openEventLog(config: ParleyConfig, log: (line: string) => void): Promise<EventStore> {
   if (config.eventLog === 'sqlite')

@@ -28,6 +28,11 @@ export class HealthHttpController {
         ...(this.core.cluster ? { ownership: ownershipOf(this.core.cluster.status()) } : {}),
         // Runs whose log did not verify when loaded: never driven, every command on them refused.
         runIntegrity: integrityOf(this.core.engine.brokenRuns()),
+        // The heads this instance owes the anchor stream (file or Kafka topic), and why they wait.
+        signing: {
+          ...this.core.signer.status(),
+          anchors: { kind: this.core.signer.anchors.kind, location: this.core.signer.anchors.location },
+        },
       },
       instance: this.core.config.instanceId,
       model: this.core.offline ? 'offline' : 'provider',

@@ -1,9 +1,10 @@
+import type { KeyObject } from 'node:crypto';
 import type { SignedHead } from '@parley/contracts';
-import { ChainVerifier } from '@parley/contracts';
+import { ChainVerifier, keyIdOf, parsePublicKey, verifySignedHead } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
-import type { AnchorLog } from './anchor-log';
+import type { AnchorStream } from './anchor-log';
 
-export type AnchorProblem = 'deleted' | 'truncated' | 'rewritten' | 'broken' | 'unanchored';
+export type AnchorProblem = 'deleted' | 'truncated' | 'rewritten' | 'broken' | 'unanchored' | 'forged';
 
 export interface AnchoredRunCheck {
   runId: string;
@@ -21,6 +22,25 @@ export interface AnchorsVerdict {
   checked: number;
   problems: number;
   runs: AnchoredRunCheck[];
+  /**
+   * The keys that signed the anchors: `verified` when the key is this server's or trusted
+   * (PARLEY_TRUSTED_KEYS) and every signature of it holds; `unknown` when this server cannot check
+   * them (another instance's own key: give the cluster one key, or trust each other's).
+   */
+  keys: Array<{ keyId: string; anchors: number; status: 'verified' | 'unknown' }>;
+}
+
+/** The public keys a server checks anchors with: its own and the trusted ones, by key id. */
+export function anchorKeys(own: string, trusted: string[]): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  for (const text of [own, ...trusted]) {
+    try {
+      keys.set(keyIdOf(text), parsePublicKey(text));
+    } catch {
+      // not a public key: config validation names it
+    }
+  }
+  return keys;
 }
 
 /**
@@ -30,14 +50,42 @@ export interface AnchorsVerdict {
  * (recomputed with Parley's own library, it still verifies by itself); one that does not verify
  * `broken`. A run in the log that waits or ended and was never anchored is `unanchored` (written
  * into the log by something other than this server, or signed while the anchor could not be written).
+ * An anchor signed by a known key (`keys`: this server's, the trusted ones) whose signature does not
+ * hold is `forged` (the run is not checked against forged anchors); anchors of keys this server does
+ * not know are used, and their keys said `unknown` in the verdict.
  */
 export async function checkAnchors(
   store: EventStore,
-  anchors: AnchorLog,
+  anchors: AnchorStream,
   logRuns: Array<{ runId: string; status: string }>,
+  keys: Map<string, KeyObject> = new Map(),
 ): Promise<AnchorsVerdict> {
   const runs: AnchoredRunCheck[] = [];
-  for (const runId of anchors.runs()) runs.push(await checkRun(store, runId, anchors.heads(runId)));
+  const seen = new Map<string, { anchors: number; status: 'verified' | 'unknown' }>();
+  for (const runId of anchors.runs()) {
+    const heads = anchors.heads(runId);
+    let forged: SignedHead | undefined;
+    for (const head of heads) {
+      const key = keys.get(head.keyId);
+      const entry = seen.get(head.keyId) ?? { anchors: 0, status: key ? 'verified' : 'unknown' };
+      entry.anchors++;
+      seen.set(head.keyId, entry);
+      if (key && !verifySignedHead(head, key)) forged ??= head;
+    }
+    if (forged) {
+      // written to the anchor stream by someone without the key it names: it proves nothing
+      runs.push({
+        runId,
+        ok: false,
+        anchored: forged,
+        stored: await store.head(runId),
+        problem: 'forged',
+        message: `run ${runId}: its anchor at seq ${forged.seq} names key ${forged.keyId} but its signature does not verify: it was not written by the key's holder`,
+      });
+      continue;
+    }
+    runs.push(await checkRun(store, runId, heads));
+  }
   const anchored = new Set(anchors.runs());
   for (const run of logRuns) {
     if (anchored.has(run.runId) || run.status === 'running') continue;
@@ -51,7 +99,13 @@ export async function checkAnchors(
     });
   }
   const problems = runs.filter((r) => !r.ok).length;
-  return { ok: problems === 0, checked: runs.length, problems, runs };
+  return {
+    ok: problems === 0,
+    checked: runs.length,
+    problems,
+    runs,
+    keys: [...seen].map(([keyId, k]) => ({ keyId, ...k })),
+  };
 }
 
 async function checkRun(store: EventStore, runId: string, heads: SignedHead[]): Promise<AnchoredRunCheck> {

@@ -1,11 +1,59 @@
-import { closeSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { SignedHeadSchema, type SignedHead } from '@parley/contracts';
 
 /** One line of the anchor stream: a signed head, and how far the signer had read the log then. */
-interface AnchorLine {
+export interface AnchorLine {
   head: SignedHead;
-  /** Every event up to this global position had been considered for signing when this was written. */
+  /**
+   * Every event up to this global position had been considered for signing when this was written
+   * (SQLite positions; in Kafka mode positions are each instance's own and this is not kept).
+   */
   watermark: number;
+}
+
+/**
+ * The anchor stream: signed heads kept outside the event log, so that a run deleted or rewritten in
+ * the log is found against it. An append-only file in the data folder (SQLite mode,
+ * `FileAnchorLog`) or a Kafka topic shared by every instance (Kafka mode, `KafkaAnchorStream`).
+ * Every head it holds is kept in memory, by run, in seq order.
+ */
+export interface AnchorStream {
+  readonly kind: 'file' | 'kafka';
+  /** Where it is: the file, or the topic. */
+  readonly location: string;
+  /**
+   * Write durably (the file: fsynced; Kafka: acknowledged by every in-sync replica), then remember.
+   * Rejects when the write is refused (the signer tries again); resolved means written.
+   */
+  append(lines: AnchorLine[]): Promise<void>;
+  /** Resolves once every anchor written anywhere before the call is read (Kafka: other instances' too). */
+  sync(timeoutMs?: number): Promise<void>;
+  /** The position the signer had read up to when it last wrote (SQLite positions; 0: none or Kafka). */
+  watermark(): number;
+  /** The run's anchored heads, lowest seq first. */
+  heads(runId: string): SignedHead[];
+  /** The anchored head with the highest seq. */
+  latest(runId: string): SignedHead | undefined;
+  runs(): string[];
+  close(): Promise<void>;
+}
+
+/** Keep `head` among `heads` in seq order; false when the very same head is there already (a duplicate). */
+export function insertHead(heads: SignedHead[], head: SignedHead): boolean {
+  if (heads.some((h) => h.seq === head.seq && h.hash === head.hash && h.keyId === head.keyId)) return false;
+  let i = heads.length;
+  while (i > 0 && heads[i - 1].seq > head.seq) i--;
+  heads.splice(i, 0, head);
+  return true;
 }
 
 /**
@@ -14,14 +62,16 @@ interface AnchorLine {
  * (`parley verify --anchors`). Every append is fsynced. Read whole at start-up; a torn last line
  * (a crash in the middle of a write) is dropped and said.
  */
-export class FileAnchorLog {
+export class FileAnchorLog implements AnchorStream {
   readonly kind = 'file' as const;
   private readonly byRun = new Map<string, SignedHead[]>();
   private fd: number | undefined;
   private maxWatermark = 0;
   notice?: string;
+  readonly location: string;
 
   constructor(readonly file: string) {
+    this.location = file;
     let text = '';
     try {
       text = readFileSync(file, 'utf8');
@@ -57,13 +107,27 @@ export class FileAnchorLog {
   }
 
   /** Append and fsync; throws when the disk refuses (the signer tries again later). */
-  append(lines: AnchorLine[]): void {
+  async append(lines: AnchorLine[]): Promise<void> {
     if (!lines.length) return;
     this.fd ??= openSync(this.file, 'a', 0o600);
-    writeSync(this.fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    fsyncSync(this.fd);
+    const size = fstatSync(this.fd).size;
+    try {
+      writeSync(this.fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      fsyncSync(this.fd);
+    } catch (error) {
+      // a part written (disk full): cut it off, so that the retry starts a line and no half line stays
+      try {
+        ftruncateSync(this.fd, size);
+      } catch {
+        // the start-up read drops a torn last line
+      }
+      throw error;
+    }
     for (const line of lines) this.remember(line);
   }
+
+  /** A file has no other writer: what is in memory is all. */
+  async sync(): Promise<void> {}
 
   heads(runId: string): SignedHead[] {
     return this.byRun.get(runId) ?? [];
@@ -78,7 +142,7 @@ export class FileAnchorLog {
     return [...this.byRun.keys()];
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
@@ -86,10 +150,7 @@ export class FileAnchorLog {
   private remember(line: AnchorLine): void {
     let heads = this.byRun.get(line.head.runId);
     if (!heads) this.byRun.set(line.head.runId, (heads = []));
-    heads.push(line.head);
+    insertHead(heads, line.head);
     this.maxWatermark = Math.max(this.maxWatermark, line.watermark);
   }
 }
-
-export type AnchorLog = FileAnchorLog;
-export type { AnchorLine };

@@ -1,7 +1,7 @@
 import type { StoredEvent } from '@parley/contracts';
-import { signHead, type SignedHead } from '@parley/contracts';
+import { ParleyError, signHead, type SignedHead } from '@parley/contracts';
 import { damagedLog, type EventStore, type Subscription } from '@parley/event-store';
-import type { AnchorLine, AnchorLog } from './anchor-log';
+import type { AnchorLine, AnchorStream } from './anchor-log';
 import type { SigningKey } from './signing-key';
 
 type Reason = 'waiting' | 'ended' | 'imported';
@@ -22,24 +22,44 @@ const RANK: Record<Reason, number> = { waiting: 0, imported: 1, ended: 2 };
  * last wrote), so heads appended by the engine, by an import or (Kafka) by another instance are all
  * signed; the signature is written right after the batch that made the run wait or end. A head
  * already anchored is never signed again; an anchor that cannot be written (disk full) is tried
- * again every second until it is.
+ * again every second until it is. The signer follows the log, not the engine: anchoring never
+ * delays a run's append. In Kafka mode only the owner of a run signs it (see `signOnlyOwned`).
  */
 export class HeadSigner {
   private subscription?: Subscription;
   /** The last event seen of each run with a pending signature. */
   private readonly seen = new Map<string, { seq: number; hash: string; position: number }>();
-  private readonly pending = new Map<string, { reason: Reason; position: number }>();
+  /** Runs to sign: why, the position of the first event that asked it, and the seq of the last one. */
+  private readonly pending = new Map<string, Pending>();
   private lastPosition = 0;
   private scheduled = false;
   private retry?: NodeJS.Timeout;
   private lastError?: string;
+  /** Flushes run one after another (an append is asynchronous). */
+  private flushing: Promise<void> = Promise.resolve();
+  /** Which runs this instance signs: all (SQLite); Kafka, the runs it owns (their owner signs them). */
+  private owns: (runId: string) => boolean;
+  private stopped = false;
 
   constructor(
     private readonly store: EventStore,
     private readonly key: SigningKey,
-    readonly anchors: AnchorLog,
+    readonly anchors: AnchorStream,
     private readonly warn: (line: string) => void,
-  ) {}
+  ) {
+    // Kafka: nothing is signed here until the cluster says which runs are ours
+    this.owns = store.kind === 'sqlite' ? () => true : () => false;
+  }
+
+  /**
+   * Kafka mode: sign only the runs this instance owns. A head of another instance's run stays
+   * pending here until its anchor is read from the shared stream, or until the run becomes ours
+   * (its owner died before it anchored it): then it is signed here.
+   */
+  signOnlyOwned(owns: (runId: string) => boolean): void {
+    this.owns = owns;
+    this.schedule();
+  }
 
   /**
    * The log against the anchor stream first (SQLite): a log that ends before the position the signer
@@ -69,7 +89,7 @@ export class HeadSigner {
       if (problems.length >= 5) break;
     }
     if (!problems.length) return;
-    const what = `${problems.join('; ')} (anchor stream ${this.anchors.file})`;
+    const what = `${problems.join('; ')} (anchor stream ${this.anchors.location})`;
     if (acceptLost) {
       this.warn(
         `the event log lost events its anchors know of: ${what}; starting anyway (PARLEY_ACCEPT_LOST_EVENTS)`,
@@ -93,22 +113,43 @@ export class HeadSigner {
     return this.subscription.ready;
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.subscription?.close();
     clearTimeout(this.retry);
-    this.flush();
-    this.anchors.close();
+    // what is pending is written if the stream takes it soon; otherwise the next start signs it again
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.enqueue(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 5000);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.anchors.close();
   }
 
-  /** Sign and anchor what is pending now (before a check of the anchors). */
-  flushNow(): void {
-    this.flush();
+  /**
+   * Sign and anchor what is pending now, then read the anchor stream up to its end (before a check
+   * of the anchors). Rejects when the stream cannot be written or read.
+   */
+  async flushNow(): Promise<void> {
+    await this.enqueue();
+    if (this.lastError && this.ownedPending() > 0)
+      throw new ParleyError(
+        this.anchors.kind === 'kafka' ? 'EVENT_LOG.UNAVAILABLE' : 'EVENT_STORE.UNAVAILABLE',
+        `the anchor stream ${this.anchors.location} cannot be written: ${this.lastError}`,
+        'unavailable',
+      );
+    await this.anchors.sync(15_000);
   }
 
-  /** The signed heads of a run (each time it waited, ended or was imported), oldest first. */
-  signedHeads(runId: string): SignedHead[] {
-    this.flush();
-    return this.anchors.heads(runId);
+  /** The heads of a run this server signed (each time it waited, ended or was imported), oldest first. */
+  async signedHeads(runId: string): Promise<SignedHead[]> {
+    await this.enqueue();
+    return this.anchors.heads(runId).filter((h) => h.keyId === this.key.keyId);
   }
 
   /** A signature of `head` as the export's head of the run (not anchored: an export is no state of the run). */
@@ -121,11 +162,18 @@ export class HeadSigner {
 
   /** For /health: signatures not yet written, and why. */
   status(): { keyId: string; pending: number; lastError?: string } {
+    const pending = this.ownedPending();
     return {
       keyId: this.key.keyId,
-      pending: this.pending.size,
-      ...(this.pending.size && this.lastError ? { lastError: this.lastError } : {}),
+      pending,
+      ...(pending && this.lastError ? { lastError: this.lastError } : {}),
     };
+  }
+
+  private ownedPending(): number {
+    let n = 0;
+    for (const runId of this.pending.keys()) if (this.owns(runId)) n++;
+    return n;
   }
 
   private onEvent({ position, event }: StoredEvent): void {
@@ -135,54 +183,101 @@ export class HeadSigner {
     this.seen.set(event.runId, { seq: event.seq, hash: event.hash, position });
     if (reason) {
       const before = this.pending.get(event.runId);
-      if (!before || RANK[reason] >= RANK[before.reason])
-        this.pending.set(event.runId, { reason, position: before?.position ?? position });
-    }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flush();
+      this.pending.set(event.runId, {
+        reason: before && RANK[before.reason] > RANK[reason] ? before.reason : reason,
+        position: before?.position ?? position,
+        seq: event.seq,
       });
     }
+    this.schedule();
   }
 
-  /** Sign and anchor every pending head, in one write. */
-  private flush(): void {
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.enqueue();
+    });
+  }
+
+  private enqueue(): Promise<void> {
+    const next = this.flushing.then(() => this.flush());
+    this.flushing = next.catch(() => undefined);
+    return this.flushing;
+  }
+
+  /**
+   * Sign and anchor every pending head this instance signs, in one write. The heads are taken out
+   * of `pending` before the write (events that arrive meanwhile start new ones) and put back when
+   * the write fails; they are tried again every second.
+   */
+  private async flush(): Promise<void> {
     if (!this.pending.size) return;
     const runs = [...this.pending.entries()].sort((a, b) => a[1].position - b[1].position);
     const lines: AnchorLine[] = [];
-    runs.forEach(([runId, { reason }], i) => {
+    const taken: Array<[string, Pending, Seen]> = [];
+    let others = 0;
+    runs.forEach(([runId, entry], i) => {
       const head = this.seen.get(runId)!;
       const anchored = this.anchors.latest(runId);
-      if (anchored && anchored.seq >= head.seq) return; // signed already (a re-read after a restart)
+      if (anchored && anchored.seq >= entry.seq) {
+        // signed already (a re-read after a restart; Kafka: by its owner)
+        this.pending.delete(runId);
+        this.seen.delete(runId);
+        return;
+      }
+      if (!this.owns(runId)) {
+        others++;
+        return;
+      }
       const watermark = i + 1 < runs.length ? runs[i + 1][1].position - 1 : this.lastPosition;
       lines.push({
         head: signHead(
-          { runId, seq: head.seq, hash: head.hash, reason, at: new Date().toISOString() },
+          { runId, seq: head.seq, hash: head.hash, reason: entry.reason, at: new Date().toISOString() },
           this.key.privateKey,
         ),
         watermark,
       });
-    });
-    try {
-      this.anchors.append(lines);
-    } catch (error) {
-      this.lastError = `${(error as NodeJS.ErrnoException).code ?? ''} ${(error as Error).message}`.trim();
-      if (!this.retry)
-        this.warn(
-          `cannot write the anchor stream ${this.anchors.file}: ${this.lastError}; retrying every second`,
-        );
-      clearTimeout(this.retry);
-      this.retry = setTimeout(() => this.flush(), 1000);
-      this.retry.unref();
-      return;
-    }
-    this.retry = undefined;
-    this.lastError = undefined;
-    for (const [runId] of runs) {
+      taken.push([runId, entry, head]);
       this.pending.delete(runId);
       this.seen.delete(runId);
+    });
+    try {
+      await this.anchors.append(lines);
+    } catch (error) {
+      for (const [runId, entry, head] of taken) {
+        // a later head of the run asked meanwhile supersedes this one; otherwise it is pending again
+        if (this.pending.has(runId)) continue;
+        this.pending.set(runId, entry);
+        this.seen.set(runId, head);
+      }
+      const first = this.lastError === undefined;
+      this.lastError = `${(error as NodeJS.ErrnoException).code ?? ''} ${(error as Error).message}`.trim();
+      if (first)
+        this.warn(
+          `cannot write the anchor stream ${this.anchors.location}: ${this.lastError}; retrying every second`,
+        );
+      this.later(1000);
+      return;
     }
+    if (lines.length) this.lastError = undefined;
+    // heads of other instances' runs: looked at again until their anchors are read or they are ours
+    if (others) this.later(2000);
+  }
+
+  private later(ms: number): void {
+    clearTimeout(this.retry);
+    if (this.stopped) return;
+    this.retry = setTimeout(() => void this.enqueue(), ms);
+    this.retry.unref();
   }
 }
+
+interface Pending {
+  reason: Reason;
+  position: number;
+  seq: number;
+}
+
+type Seen = { seq: number; hash: string; position: number };

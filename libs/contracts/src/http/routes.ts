@@ -99,7 +99,7 @@ export const AnchoredRunCheckSchema = z.object({
   anchored: SignedHeadSchema.optional(),
   /** The run's head in the log now (absent: the run is not in the log). */
   stored: z.object({ seq: z.number().int(), hash: z.string() }).optional(),
-  problem: z.enum(['deleted', 'truncated', 'rewritten', 'broken', 'unanchored']).optional(),
+  problem: z.enum(['deleted', 'truncated', 'rewritten', 'broken', 'unanchored', 'forged']).optional(),
   message: z.string(),
 });
 export const AnchorsCheckResponse = z.looseObject({
@@ -107,6 +107,10 @@ export const AnchorsCheckResponse = z.looseObject({
   checked: z.number().int(),
   problems: z.number().int(),
   runs: z.array(AnchoredRunCheckSchema),
+  /** The keys that signed the anchors: verified here (this server's, trusted), or unknown to it. */
+  keys: z.array(
+    z.object({ keyId: z.string(), anchors: z.number().int(), status: z.enum(['verified', 'unknown']) }),
+  ),
   keyId: z.string(),
   publicKey: z.string(),
   anchors: z.looseObject({ kind: z.string() }),
