@@ -143,7 +143,7 @@ describe('the parley CLI: every decision kind, claim, cancel, fork, import, comp
     await waitForStatus(server.client(), second.runId, 'completed');
   });
 
-  it('confirm and decline are the requester\'s: another human is refused (exit 2)', async () => {
+  it("confirm and decline are the requester's: another human is refused (exit 2)", async () => {
     const { runId, request } = await startAndWait(
       'carol',
       'refund-confirm',
@@ -159,10 +159,18 @@ describe('the parley CLI: every decision kind, claim, cancel, fork, import, comp
     const done = await waitForStatus(server.client(), runId, 'completed');
     assert.equal(done.toolCalls[0].status, 'rejected');
 
-    const again = await startAndWait('carol', 'refund-confirm', 'Please refund $40 for order #C2', 'confirmation');
+    const again = await startAndWait(
+      'carol',
+      'refund-confirm',
+      'Please refund $40 for order #C2',
+      'confirmation',
+    );
     const confirmed = await as('carol').run('confirm', again.request.id);
     assert.equal(confirmed.code, 0, confirmed.stderr);
-    assert.equal((await waitForStatus(server.client(), again.runId, 'completed')).toolCalls[0].status, 'completed');
+    assert.equal(
+      (await waitForStatus(server.client(), again.runId, 'completed')).toolCalls[0].status,
+      'completed',
+    );
   });
 
   it('feedback sends a review back; reject ends the stage', async () => {
@@ -184,7 +192,12 @@ describe('the parley CLI: every decision kind, claim, cancel, fork, import, comp
   });
 
   it('cancel stops a waiting run (twice: exit 2); fork starts a new run; runs --status filters', async () => {
-    const { runId } = await startAndWait('carol', 'refund-desk', 'Please refund $150 for order #F1', 'approval');
+    const { runId } = await startAndWait(
+      'carol',
+      'refund-desk',
+      'Please refund $150 for order #F1',
+      'approval',
+    );
     const waiting = JSON.parse((await as('alice').run('runs', '--status', 'waiting', '--json')).stdout);
     assert.ok(waiting.some((r: { runId: string }) => r.runId === runId));
 

@@ -39,4 +39,3 @@ export class Cli {
     return this.spawn(args).done;
   }
 }
-

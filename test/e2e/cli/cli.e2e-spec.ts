@@ -4,12 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { canonicalJson } from '@parley/contracts';
-import {
-  ParleyProcess,
-  waitFor,
-  type HttpClient,
-  type TestUser,
-} from '@parley/testing';
+import { ParleyProcess, waitFor, type HttpClient, type TestUser } from '@parley/testing';
 import { Cli } from './cli-process';
 
 async function until(api: HttpClient, runId: string, status: string): Promise<any> {

@@ -46,7 +46,8 @@ async function decide(ctx: Context, decision: Decision): Promise<void> {
   if (DECISIONS_NEEDING_COMMENT.includes(decision) && !comment?.trim())
     throw usageError(`--comment: required (${decision} gives the agent your words)`);
   const payload = payloadOf(ctx.values.payload);
-  if (decision === 'edit' && payload === undefined) throw usageError('--payload: required (the edited version)');
+  if (decision === 'edit' && payload === undefined)
+    throw usageError('--payload: required (the edited version)');
   const body = validate(
     DecisionBody,
     { decision, comment, payload, payloadHash: ctx.values.hash },

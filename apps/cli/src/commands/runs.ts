@@ -81,7 +81,9 @@ const cancel: Command = {
   summary: 'cancel a run: it stops where it is, its open requests close',
   details:
     "Refused (409) for a run that already ended. By default the requester and admins may cancel (the workflow's permissions.cancel).",
-  options: { reason: { type: 'string', short: 'r', value: 'text', description: 'why (recorded in the log)' } },
+  options: {
+    reason: { type: 'string', short: 'r', value: 'text', description: 'why (recorded in the log)' },
+  },
   async run(ctx) {
     const [runId] = ctx.positionals;
     const { reason } = validate(CancelBody, { reason: ctx.values.reason }, { reason: '--reason' });
