@@ -1,4 +1,3 @@
-import { io, type Socket } from 'socket.io-client';
 import {
   InboxChangedPayload,
   SOCKET_ACKS,
@@ -6,6 +5,7 @@ import {
 } from '@parley/contracts/socket/socket.schemas';
 import { ParleyApiError } from './errors';
 import type { RestOptions } from './rest';
+import { openWatchSocket, refusal } from './watch-socket';
 
 export type RequestSummary = RequestSummaryPayload;
 
@@ -37,23 +37,7 @@ export interface InboxWatch {
  */
 export function watchInbox(options: RestOptions, watch: InboxWatchOptions): InboxWatch {
   let requests: RequestSummary[] = [];
-  let resolveReady!: () => void;
-  let rejectReady!: (e: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
-  ready.catch(() => undefined);
-  const socket: Socket = io(options.baseUrl, {
-    auth: { token: options.token },
-    transports: ['websocket'],
-    reconnection: true,
-  });
-  const fail = (error: Error): void => {
-    rejectReady(error);
-    watch.onError?.(error);
-    socket.close();
-  };
+  const { socket, ready, resolveReady, fail } = openWatchSocket(options, watch);
   socket.on('connect', () => {
     socket.emit('inbox:watch', watch.roles ? { roles: watch.roles } : {}, (ack: unknown) => {
       const ok = SOCKET_ACKS['inbox:watch'].safeParse(ack);
@@ -62,8 +46,7 @@ export function watchInbox(options: RestOptions, watch: InboxWatchOptions): Inbo
         watch.onChange(requests);
         return resolveReady();
       }
-      const error = (ack as { error?: { code: string; message: string } })?.error;
-      fail(new ParleyApiError(0, error?.code ?? 'SOCKET.ERROR', error?.message ?? 'the watch was refused'));
+      fail(refusal(ack));
     });
   });
   socket.on('inbox:changed', (payload: unknown) => {
@@ -73,9 +56,6 @@ export function watchInbox(options: RestOptions, watch: InboxWatchOptions): Inbo
     const rest = requests.filter((r) => r.id !== request.id);
     requests = request.status === 'open' ? [request, ...rest] : rest;
     watch.onChange(requests, request);
-  });
-  socket.on('disconnect', (reason) => {
-    if (reason !== 'io client disconnect') watch.onConnectionLost?.(reason);
   });
   socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
     if (error.data?.code) fail(new ParleyApiError(0, error.data.code, error.message));

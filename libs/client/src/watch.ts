@@ -1,8 +1,8 @@
-import { io, type Socket } from 'socket.io-client';
 import type { EventEnvelope } from '@parley/contracts/envelope';
 import { SOCKET_ACKS } from '@parley/contracts/socket/socket.schemas';
 import { ParleyApiError, ParleyConnectionError } from './errors';
 import type { RestOptions } from './rest';
+import { openWatchSocket, refusal } from './watch-socket';
 
 export interface WatchOptions {
   /** Deliver the events after this seq (0: from the first). Default 0. */
@@ -43,18 +43,7 @@ export interface RunWatch {
  */
 export function watchRun(options: RestOptions, runId: string, watch: WatchOptions): RunWatch {
   let lastSeq = watch.afterSeq ?? 0;
-  let resolveReady!: () => void;
-  let rejectReady!: (e: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
-  ready.catch(() => undefined);
-  const socket: Socket = io(options.baseUrl, {
-    auth: { token: options.token },
-    transports: ['websocket'],
-    reconnection: true,
-  });
+  const { socket, ready, resolveReady, fail } = openWatchSocket(options, watch);
   socket.on('run:event', (event: EventEnvelope) => {
     if (event.runId !== runId || event.seq <= lastSeq) return; // a repeat after a reconnect
     lastSeq = event.seq;
@@ -64,11 +53,6 @@ export function watchRun(options: RestOptions, runId: string, watch: WatchOption
     if (token.runId === runId) watch.onToken?.({ agent: token.agent, delta: token.delta });
   });
   let connected = false;
-  const fail = (error: Error): void => {
-    rejectReady(error);
-    watch.onError?.(error);
-    socket.close();
-  };
   socket.on('connect', () => {
     connected = true;
     socket.emit('run:watch', { runId, afterSeq: lastSeq }, (ack: unknown) => {
@@ -77,12 +61,8 @@ export function watchRun(options: RestOptions, runId: string, watch: WatchOption
         watch.onLive?.();
         return resolveReady();
       }
-      const error = (ack as { error?: { code: string; message: string } })?.error;
-      fail(new ParleyApiError(0, error?.code ?? 'SOCKET.ERROR', error?.message ?? 'the watch was refused'));
+      fail(refusal(ack));
     });
-  });
-  socket.on('disconnect', (reason) => {
-    if (reason !== 'io client disconnect') watch.onConnectionLost?.(reason);
   });
   socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
     // The server's middleware refused the handshake (a bad token): retrying will not help.

@@ -1,32 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { GENESIS_HASH, sealEvent, type EventEnvelope } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, TEST_USERS } from '@parley/testing';
+import { ParleyProcess } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
+import { cli } from '../cli/cli-process';
 
 /**
  * Anchors outside the log (issue "The log defends itself", finding 1): the signed heads also go to an
  * append-only anchor stream, so that a run deleted, cut short or rewritten in the database itself
  * (with every hash recomputed: it still verifies by itself) is found by `parley verify --anchors`.
  */
-
-const BIN = join(REPO_ROOT, 'bin', 'parley.js');
-
-function cli(url: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, PARLEY_URL: url, PARLEY_TOKEN: TEST_USERS.admin.token, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('anchors: a deleted or rewritten run is found', () => {
   let server: ParleyProcess;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +12,9 @@ import {
   verifyExportText,
   type EventEnvelope,
 } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, TEST_USERS } from '@parley/testing';
+import { ParleyProcess } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
+import { cli } from '../cli/cli-process';
 
 /**
  * Signed history (issue "The log defends itself", finding 1), from the attacker's side: a refund's
@@ -23,20 +23,6 @@ import { waitForRequest, waitForStatus } from '../patterns/helpers';
  * and `POST /api/import` call it forged and name the seq; an unsigned or foreign-signed export is
  * refused; a genuine one imports where its key is trusted, keeping its signature.
  */
-
-const BIN = join(REPO_ROOT, 'bin', 'parley.js');
-
-function cli(url: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, PARLEY_URL: url, PARLEY_TOKEN: TEST_USERS.admin.token, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** Every event re-sealed after `edit` of its JSON, and the manifest's count and head made to match. */
 function recompute(text: string, edit: (json: string) => string): { manifest: any; lines: string[] } {

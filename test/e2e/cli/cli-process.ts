@@ -39,3 +39,8 @@ export class Cli {
     return this.spawn(args).done;
   }
 }
+
+/** One command line of the real bin as the admin test user against `url`. */
+export function cli(url: string, args: string[]): Promise<Outcome> {
+  return new Cli(url, 'admin').run(...args);
+}

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Kafka, logLevel } from 'kafkajs';
 import { GENESIS_HASH, sealEvent, type EventEnvelope } from '@parley/contracts';
-import { ParleyProcess, REPO_ROOT, TEST_USERS, waitFor } from '@parley/testing';
+import { ParleyProcess, waitFor } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
 import { brokers, dropCluster, ownerOf, startCluster, waitBalanced } from './cluster-helpers';
+import { cli } from '../cli/cli-process';
 
 /**
  * The anchor stream of a cluster is one Kafka topic (`<prefix>.anchors`, issue "The log defends
@@ -16,20 +16,6 @@ import { brokers, dropCluster, ownerOf, startCluster, waitBalanced } from './clu
  * run against what all of them anchored. A run whose copy of the log was rewritten or lost is found
  * by an instance that did not anchor it, and by one that joined later on a fresh data folder.
  */
-
-const BIN = join(REPO_ROOT, 'bin', 'parley.js');
-
-function cli(url: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, PARLEY_URL: url, PARLEY_TOKEN: TEST_USERS.admin.token, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 interface RunCheck {
   runId: string;
