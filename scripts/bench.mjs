@@ -34,6 +34,10 @@ const BENCHES = [
     what: 'cost per agent step of metrics and of tracing (on and off)',
   },
   {
+    name: 'frontdoor',
+    what: 'REST + socket.io against a real server process, beside the same runs in-process; 10,000 paused runs restarted',
+  },
+  {
     name: 'fanout',
     what: 'run events -> 500 WebSocket clients: one instance, across instances (Kafka), takeover',
   },
