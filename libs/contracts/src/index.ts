@@ -6,6 +6,7 @@ export * from './error-codes';
 export * from './hash-chain';
 export * from './zod-issues';
 export * from './json-value';
+export * from './json-schema';
 export * from './events/common';
 export * from './events/human.events';
 export { RunTraceContext } from './events/run.events';

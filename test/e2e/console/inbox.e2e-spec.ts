@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ParleyProcess, REPO_ROOT, waitFor } from '@parley/testing';
-import { getRun, startRun, waitForRequest, waitForStatus } from '../patterns/helpers';
+import { events, getRun, startRun, waitForRequest, waitForStatus } from '../patterns/helpers';
 import { launchBrowser, prepareConsole, screenshot, signIn } from './console-harness';
 
 /** The inbox of people who answer many requests, in a real Chromium against a real server. */
@@ -207,5 +207,90 @@ describe('the console inbox (Chromium, playwright-core)', () => {
     const call = run.toolCalls.find((t) => t.tool === 'process_refund');
     assert.equal(call?.status, 'completed');
     assert.equal((call?.result as { amount: number }).amount, 60, 'the refund ran with the edited amount');
+  });
+  it('edits a magentic plan step by step: change a task, add, move and remove steps, with the diff', async () => {
+    const runId = await startRun(
+      server.client('alice'),
+      'incident-response',
+      'Checkout returns 502 since 14:05',
+    );
+    const { request } = await waitForRequest(
+      server.client('alice'),
+      runId,
+      (r) => r.kind === 'plan',
+      'the plan',
+    );
+    const proposed = request.payload as { facts: string; steps: { agent: string; task: string }[] };
+    assert.deepEqual(
+      proposed.steps.map((s) => s.agent),
+      ['investigator', 'communicator', 'remediator'],
+    );
+
+    const { context, page } = await signIn(browser, server, 'alice', { width: 1280, height: 1000 });
+    contexts.push(context);
+    await page.getByRole('link', { name: 'Inbox' }).click();
+    await option(page, request.id).click();
+    const card = page
+      .getByRole('region', { name: 'Request detail' })
+      .locator(`[data-request-id="${request.id}"]`);
+    await card.waitFor();
+    await card.getByRole('button', { name: /^Edit/ }).click();
+    const form = card.getByRole('form', { name: 'Edit the proposal' });
+    await form.getByText('The form follows the schema the server checks the edit against.').waitFor();
+    const steps = form.getByRole('group', { name: /^steps/ }).first();
+    const step = (n: number) => steps.getByRole('group', { name: `steps #${n}` });
+    assert.equal(await step(3).count(), 1, 'one group of fields per proposed step');
+    assert.equal(await form.locator('textarea.mono').count(), 0, 'no step is edited as raw JSON');
+    assert.equal(
+      await step(1)
+        .getByLabel(/^agent/)
+        .inputValue(),
+      JSON.stringify('investigator'),
+    );
+    assert.equal(await step(1).getByLabel(/^task/).inputValue(), proposed.steps[0].task);
+
+    // the communicator's step goes; the remediator's moves first; a new investigator step is added
+    await steps.getByRole('button', { name: 'Remove steps #2' }).click();
+    await steps.getByRole('button', { name: 'Move steps #2 up' }).click();
+    assert.equal(
+      await step(1)
+        .getByLabel(/^agent/)
+        .inputValue(),
+      JSON.stringify('remediator'),
+    );
+    await step(1).getByLabel(/^task/).fill('Roll back deploy 4121 and verify checkout');
+    await steps.getByRole('button', { name: 'Add to steps' }).click();
+    await form.getByRole('button', { name: 'Submit edit' }).click();
+    await form.getByText('steps #3.agent is required.').waitFor();
+    await step(3)
+      .getByLabel(/^agent/)
+      .selectOption({ label: 'investigator' });
+    await step(3).getByLabel(/^task/).fill('Confirm the 502s stopped in the load balancer logs');
+
+    const diff = form.getByRole('region', { name: 'Changes against the proposal' });
+    await diff.getByRole('row', { name: /steps #1\.agent/ }).waitFor();
+    await diff.getByRole('row', { name: /steps #1\.task/ }).waitFor();
+    await diff
+      .getByRole('row', { name: /steps #3/ })
+      .first()
+      .waitFor();
+    assert.equal(await form.getByRole('alert').count(), 0, 'the problem went with the fix');
+    await screenshot(page, 'inbox-edit-plan');
+
+    await form.getByRole('button', { name: 'Submit edit' }).click();
+    await option(page, request.id).waitFor({ state: 'detached' });
+    const view = await requestStatus(request.id);
+    assert.deepEqual([view.status, view.outcome], ['resolved', 'edit']);
+    const plans = (await events(server.client('alice'), runId)).filter((e) => e.type === 'plan.recorded');
+    assert.deepEqual(plans.at(-1)?.data, {
+      revision: 1,
+      facts: proposed.facts,
+      steps: [
+        { agent: 'remediator', task: 'Roll back deploy 4121 and verify checkout' },
+        { agent: 'investigator', task: proposed.steps[0].task },
+        { agent: 'investigator', task: 'Confirm the 502s stopped in the load balancer logs' },
+      ],
+      source: 'human',
+    });
   });
 });

@@ -1,9 +1,10 @@
-import { useState } from 'react';
-import { join, kindOf, type JsonSchema } from './json-schema';
+import { useRef, useState, type ReactNode } from 'react';
+import { itemPath, join, kindOf, newItem, type JsonSchema } from './json-schema';
 
 /**
  * A form generated from a JSON Schema (json-schema.ts): one labelled control per field, nested
- * objects as fieldsets, JSON for the shapes it does not know. `value` is controlled.
+ * objects as fieldsets, lists as one fieldset per item (add, remove, move), JSON for the shapes it
+ * does not know. `value` is controlled.
  */
 export function SchemaForm({
   schema,
@@ -67,6 +68,18 @@ function Field({
       </fieldset>
     );
   }
+  if (kind === 'list')
+    return (
+      <ListField
+        schema={schema}
+        items={Array.isArray(value) ? (value as unknown[]) : []}
+        onChange={onChange}
+        path={path || 'Payload'}
+        label={label}
+        hint={hint}
+        id={id}
+      />
+    );
   if (kind === 'const')
     return (
       <div className="field">
@@ -150,6 +163,99 @@ function Field({
       {labelEl}
       <JsonInput id={id} value={value} onChange={onChange} />
     </div>
+  );
+}
+
+/**
+ * A list edited item by item: each item its own fieldset (`steps #2`), with buttons to move it up or
+ * down and to remove it, and one to add an item; the list's bounds (minItems, maxItems) disable
+ * them. Items keep their identity across moves, so a half-typed number stays with its item.
+ */
+function ListField({
+  schema,
+  items,
+  onChange,
+  path,
+  label,
+  hint,
+  id,
+}: {
+  schema: JsonSchema;
+  items: unknown[];
+  onChange: (value: unknown) => void;
+  path: string;
+  label: string;
+  hint: ReactNode;
+  id: string;
+}) {
+  const next = useRef(0);
+  const keys = useRef<number[]>([]);
+  while (keys.current.length < items.length) keys.current.push(next.current++);
+  keys.current.length = items.length;
+  const canAdd = schema.maxItems === undefined || items.length < schema.maxItems;
+  const canRemove = items.length > (schema.minItems ?? 0);
+  const move = (from: number, to: number): void => {
+    const order = [...items];
+    const [item] = order.splice(from, 1);
+    order.splice(to, 0, item);
+    const [key] = keys.current.splice(from, 1);
+    keys.current.splice(to, 0, key);
+    onChange(order);
+  };
+  const remove = (at: number): void => {
+    keys.current.splice(at, 1);
+    onChange(items.filter((_, i) => i !== at));
+  };
+  return (
+    <fieldset className="schema-list" id={id}>
+      <legend>
+        {label} {hint}
+      </legend>
+      {items.length === 0 && <p className="muted">No items.</p>}
+      {items.map((item, i) => {
+        const name = itemPath(label, i);
+        return (
+          <div className="schema-list-item" key={keys.current[i]}>
+            <Field
+              schema={schema.items!}
+              value={item}
+              onChange={(v) => onChange(items.map((old, j) => (j === i ? v : old)))}
+              path={itemPath(path, i)}
+              id={`${id}-${keys.current[i]}`}
+            />
+            <div className="actions">
+              <button
+                type="button"
+                disabled={i === 0}
+                onClick={() => move(i, i - 1)}
+                aria-label={`Move ${name} up`}
+              >
+                ↑
+              </button>
+              <button
+                type="button"
+                disabled={i === items.length - 1}
+                onClick={() => move(i, i + 1)}
+                aria-label={`Move ${name} down`}
+              >
+                ↓
+              </button>
+              <button
+                type="button"
+                disabled={!canRemove}
+                onClick={() => remove(i)}
+                aria-label={`Remove ${name}`}
+              >
+                Remove
+              </button>
+            </div>
+          </div>
+        );
+      })}
+      <button type="button" disabled={!canAdd} onClick={() => onChange([...items, newItem(schema.items!)])}>
+        Add to {label}
+      </button>
+    </fieldset>
   );
 }
 

@@ -1,4 +1,4 @@
-import type { RequestSummary } from '../api';
+import type { RequestSummaryPayload as RequestSummary } from '@parley/contracts/socket/socket.schemas';
 
 /** The inbox's filters, search and order (all in the page; nothing is sent to the server). */
 export interface InboxFilter {

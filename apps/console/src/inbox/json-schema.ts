@@ -1,7 +1,9 @@
 /**
  * The few JSON Schema shapes Parley's requests use (a tool's parameters from zod, a pattern's edit
  * schema, `{draft}` / `{output}`), enough to generate an edit form: objects with properties,
- * strings, numbers, integers, booleans, enums, consts and arrays. Anything else is edited as JSON.
+ * strings, numbers, integers, booleans, enums, consts, lists of strings (a line each) and lists of
+ * anything else the form knows (a magentic plan's steps: one group of fields per item). Anything else
+ * is edited as JSON.
  */
 export interface JsonSchema {
   type?: string | string[];
@@ -18,12 +20,14 @@ export interface JsonSchema {
   exclusiveMaximum?: number;
   minLength?: number;
   maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
   anyOf?: JsonSchema[];
   default?: unknown;
 }
 
 export type Kind =
-  'object' | 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'const' | 'strings' | 'json';
+  'object' | 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'const' | 'strings' | 'list' | 'json';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -35,7 +39,11 @@ export function kindOf(schema: JsonSchema): Kind {
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
   if (type === 'object' && schema.properties) return 'object';
   if (type === 'string' || type === 'number' || type === 'integer' || type === 'boolean') return type;
-  if (type === 'array' && schema.items && kindOf(schema.items) === 'string') return 'strings';
+  if (type === 'array' && schema.items) {
+    const item = kindOf(schema.items);
+    if (item === 'string') return 'strings';
+    if (item !== 'json') return 'list';
+  }
   return 'json';
 }
 
@@ -46,6 +54,12 @@ export function inferSchema(value: unknown): JsonSchema {
   if (typeof value === 'boolean') return { type: 'boolean' };
   if (Array.isArray(value) && value.every((v) => typeof v === 'string'))
     return { type: 'array', items: { type: 'string' } };
+  if (Array.isArray(value) && value.length > 0 && value.every(isRecord)) {
+    // one item schema for all: every key any item has, typed by its first occurrence
+    const properties: Record<string, JsonSchema> = {};
+    for (const item of value) for (const [k, v] of Object.entries(item)) properties[k] ??= inferSchema(v);
+    return { type: 'array', items: { type: 'object', properties } };
+  }
   if (isRecord(value))
     return {
       type: 'object',
@@ -78,6 +92,19 @@ export function problems(schema: JsonSchema, value: unknown, path = ''): string[
       out.push(...problems(sub, value[key], join(path, key)));
     return out;
   }
+  if ((kind === 'list' || kind === 'strings') && Array.isArray(value)) {
+    const items = schema.minItems === 1 ? 'one item' : `${schema.minItems} items`;
+    if (schema.minItems !== undefined && value.length < schema.minItems)
+      return [`${name} needs at least ${items}.`];
+    if (schema.maxItems !== undefined && value.length > schema.maxItems)
+      return [`${name} takes at most ${schema.maxItems} items.`];
+    return value.flatMap((item, i) => {
+      const at = itemPath(path || 'the payload', i);
+      if (kind === 'list' && kindOf(schema.items!) === 'object' && !isRecord(item))
+        return [`${at} is missing.`];
+      return problems(schema.items!, item, at);
+    });
+  }
   if ((kind === 'number' || kind === 'integer') && typeof value === 'number') {
     if (kind === 'integer' && !Number.isInteger(value)) return [`${name} must be a whole number.`];
     if (schema.minimum !== undefined && value < schema.minimum)
@@ -97,3 +124,20 @@ export function problems(schema: JsonSchema, value: unknown, path = ''): string[
 }
 
 export const join = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+
+/** A new item of a list: an object with its consts filled in, nothing else chosen yet. */
+export function newItem(schema: JsonSchema): unknown {
+  const kind = kindOf(schema);
+  if (kind === 'const') return schema.const;
+  if (kind === 'object')
+    return Object.fromEntries(
+      Object.entries(schema.properties!)
+        .filter(([, sub]) => sub.const !== undefined || sub.default !== undefined)
+        .map(([k, sub]) => [k, sub.const ?? sub.default]),
+    );
+  if (kind === 'list' || kind === 'strings') return [];
+  return schema.default;
+}
+
+/** How the form and the diff name an item of a list to a person: counted from 1 (`steps #2`). */
+export const itemPath = (path: string, index: number): string => `${path} #${index + 1}`;

@@ -3,6 +3,7 @@ import {
   AG_UI_REASONS,
   AgUiResumePayload,
   ParleyError,
+  inputJsonSchema,
   type AgUiInterruptDetails,
   type HumanRequestKind,
 } from '@parley/contracts';
@@ -71,7 +72,7 @@ export function responseSchemaOf(request: HumanRequestState): Record<string, unk
       .describe(`the hash of what the request shows now: ${shownPayload(request).payloadHash}`)
       .optional(),
   });
-  return z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+  return inputJsonSchema(schema);
 }
 
 /** The code the decider would refuse `human`'s answer with (a dry run on the run's state), or undefined. */

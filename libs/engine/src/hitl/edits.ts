@@ -1,4 +1,4 @@
-import { ValidationError, parseOrThrow } from '@parley/contracts';
+import { ValidationError, inputJsonSchema, parseOrThrow } from '@parley/contracts';
 import { z } from 'zod';
 import { patternOf } from '../patterns/registry';
 import type { HumanRequestState, RunState } from '../run-state';
@@ -63,11 +63,7 @@ export function editJsonSchema(
     patternOf(state.workflow).editSchema?.(subject, state.workflow) ??
     z.object({ [subject.type === 'draft' ? 'draft' : 'output']: z.string().min(1) });
   try {
-    const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<
-      string,
-      unknown
-    >;
-    return json;
+    return inputJsonSchema(schema);
   } catch {
     return undefined;
   }

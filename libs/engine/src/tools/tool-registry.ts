@@ -1,6 +1,6 @@
 import { ToolFailure } from '@parley/tools-sdk';
 import { z } from 'zod';
-import { ValidationError, modelToolName, toValidationError } from '@parley/contracts';
+import { ValidationError, inputJsonSchema, modelToolName, toValidationError } from '@parley/contracts';
 import type { ParsedArgs, ToolSpec } from '../steps';
 
 export interface ToolContext {
@@ -82,8 +82,7 @@ export class ToolRegistry {
     if (known) return known;
     const tool = this.tools.get(name);
     if (!tool) return undefined;
-    const { $schema: _ignored, ...parameters } =
-      tool.parameters ?? (z.toJSONSchema(tool.args) as Record<string, unknown>);
+    const { $schema: _ignored, ...parameters } = tool.parameters ?? inputJsonSchema(tool.args);
     const spec = { name: tool.name, description: tool.description, parameters };
     this.specs.set(name, spec);
     return spec;
