@@ -240,8 +240,15 @@ describe('the run page (Chromium, playwright-core)', () => {
     const fork = await getRun(alice, forkId);
     assert.equal(fork.workflow, 'refund-desk');
     const started = (await alice.get(`/api/runs/${encodeURIComponent(forkId)}/events`)).body as {
-      events: Array<{ type: string; data: { forkOf?: { runId: string; atSeq: number } } }>;
+      events: Array<{
+        type: string;
+        data: { forkOf?: { runId: string; atSeq: number; note: string; by: { id: string } } };
+      }>;
     };
-    assert.deepEqual(started.events.find((e) => e.type === 'run.started')?.data.forkOf, { runId, atSeq: 3 });
+    const forkOf = started.events.find((e) => e.type === 'run.started')?.data.forkOf;
+    assert.deepEqual(
+      [forkOf?.runId, forkOf?.atSeq, forkOf?.note, forkOf?.by.id],
+      [runId, 3, 'Try again with the approval', 'alice'],
+    );
   });
 });
