@@ -1,6 +1,6 @@
 import type { GraphNode, PatternGraph } from './pattern-graph';
 
-const W = 150;
+const W = 170;
 const H = 44;
 const GAP_X = 60;
 const GAP_Y = 24;
@@ -76,7 +76,7 @@ export function PatternGraphView({ graph }: { graph: PatternGraph }) {
             >
               <rect width={W} height={H} rx={n.kind === 'human' ? 22 : 6} />
               <text x={W / 2} y={18} textAnchor="middle" className="graph-label">
-                {n.label.length > 20 ? `${n.label.slice(0, 19)}…` : n.label}
+                {n.label.length > 22 ? `${n.label.slice(0, 21)}…` : n.label}
               </text>
               <text x={W / 2} y={34} textAnchor="middle" className="graph-part">
                 {n.part} · {n.state}
