@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { HandoffBody, MessageBody, RetryBody } from '@parley/contracts/http/api.schemas';
+import { HandoffBody, MessageBody } from '@parley/contracts/http/api.schemas';
 import {
   api,
   asApiError,
@@ -11,10 +11,18 @@ import {
   type RunToken,
   type RunView,
 } from './api';
-import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
+import { ErrorText, RequestCard, StatusBadge, Transcript, useNow } from './components';
 import { nextSpeaker } from './next-speaker';
+import { MagenticPlanView } from './run/MagenticPlanView';
+import { PatternGraphView } from './run/PatternGraphView';
+import { RunActions } from './run/RunActions';
+import { runModel } from './run/run-model';
+import { TimelineView } from './run/TimelineView';
+import { ToolCallCards } from './run/ToolCallCards';
+import { TriageView } from './run/TriageView';
 
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
+const ended = (run: RunView | null): boolean => run !== null && ENDED.has(run.status);
 
 interface Streaming {
   agent: string;
@@ -55,6 +63,8 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
   }, [runId]);
 
   useEffect(() => {
+    // the watch replays the whole history from seq 1, then goes live
+    setEvents([]);
     void refresh();
     const onEvent = (event: RunEvent): void => {
       setEvents((prev) => [...prev, event]);
@@ -98,6 +108,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
     return () => watch.close();
   }, [runId, refresh]);
 
+  const now = useNow(ended(run) ? 60_000 : 1000);
   if (!run) {
     return (
       <>
@@ -107,9 +118,15 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
     );
   }
 
-  const ended = ENDED.has(run.status);
+  const isEnded = ended(run);
+  const model = runModel(events, {
+    me,
+    now,
+    status: run.status,
+    requestedBy: run.requestedBy,
+  });
   const next = nextSpeaker(run, events);
-  const canSpeak = hasRole(me, 'participant') && !ended;
+  const canSpeak = hasRole(me, 'participant') && !isEnded;
   const floorOpen = run.pendingRequests.some(
     (r) => r.kind === 'input' && r.roles.some((role) => hasRole(me, role)),
   );
@@ -142,17 +159,27 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
           </p>
         )}
         {run.failure && <ErrorText error={`The run failed: ${run.failure.message}`} />}
-        {run.status === 'failed' && hasRole(me, 'participant') && <Retry runId={runId} onDone={refresh} />}
+        <RunActions
+          runId={runId}
+          lastSeq={events.length > 0 ? events[events.length - 1]!.seq : run.seq}
+          actions={model.actions}
+          onDone={refresh}
+        />
         <p>
           <a href={`#/replay/${encodeURIComponent(run.runId)}`}>Replay and audit this run</a>
         </p>
       </div>
       <ErrorText error={error} />
+      {model.graph && <PatternGraphView graph={model.graph} />}
+      <TimelineView timeline={model.timeline} />
       <div className="run-layout">
         <div className="run-main">
           <Transcript entries={run.transcript} streaming={streaming && streaming.text ? streaming : null} />
+          {model.plan && <MagenticPlanView plan={model.plan} />}
+          {model.triage && <TriageView triage={model.triage} />}
+          {model.toolCalls.length > 0 && <ToolCallCards calls={model.toolCalls} />}
           {run.controls.speak && canSpeak && <Speak runId={runId} floorOpen={floorOpen} onSent={refresh} />}
-          {run.output && ended && (
+          {run.output && isEnded && (
             <section aria-labelledby="output-h">
               <h2 id="output-h">Output</h2>
               <div className="card text">{run.output}</div>
@@ -227,39 +254,6 @@ function Speak({
         </button>
       </form>
     </section>
-  );
-}
-
-/** Continue a failed run from its failed step (the server says who may: by default its requester and approvers). */
-function Retry({ runId, onDone }: { runId: string; onDone: () => Promise<void> }) {
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent): Promise<void> => {
-    e.preventDefault();
-    setError(null);
-    const parsed = RetryBody.safeParse(reason.trim() ? { reason: reason.trim() } : {});
-    if (!parsed.success) return setError(issueSentence(parsed.error));
-    setBusy(true);
-    try {
-      await api((parley) => parley.retry(runId, parsed.data.reason));
-      setReason('');
-      await onDone();
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <form onSubmit={submit} aria-label="Retry the run">
-      <label htmlFor="retry-reason">Reason (optional)</label>
-      <input id="retry-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
-      <ErrorText error={error} />
-      <button type="submit" disabled={busy}>
-        {busy ? 'Retrying…' : 'Retry from the failed step'}
-      </button>
-    </form>
   );
 }
 

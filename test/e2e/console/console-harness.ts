@@ -65,6 +65,19 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/**
+ * A screenshot the docs show (docs/<name>.png): written there only with UPDATE_SCREENSHOTS=1, so a
+ * test run does not change committed files; otherwise beside the others in test-results/console.
+ */
+export async function docScreenshot(page: Page, name: string): Promise<string> {
+  const path =
+    process.env.UPDATE_SCREENSHOTS === '1'
+      ? join(REPO_ROOT, 'docs', `${name}.png`)
+      : join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
 /** Records every text the streaming bubble showed (installed before the page loads). */
 export const RECORD_STREAMING = `
   window.__streamed = [];

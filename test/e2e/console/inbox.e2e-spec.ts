@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ParleyProcess, REPO_ROOT, waitFor } from '@parley/testing';
+import { ParleyProcess, waitFor } from '@parley/testing';
 import { events, getRun, startRun, waitForRequest, waitForStatus } from '../patterns/helpers';
-import { launchBrowser, prepareConsole, screenshot, signIn } from './console-harness';
+import { docScreenshot, launchBrowser, prepareConsole, screenshot, signIn } from './console-harness';
 
 /** The inbox of people who answer many requests, in a real Chromium against a real server. */
 describe('the console inbox (Chromium, playwright-core)', () => {
@@ -195,7 +194,7 @@ describe('the console inbox (Chromium, playwright-core)', () => {
     await diff.getByRole('row', { name: /args\.reason/ }).waitFor();
     assert.equal(await diff.getByRole('row').count(), 3, 'a header and two changed fields');
     assert.equal(await form.getByRole('alert').count(), 0, 'the problem went with the fix');
-    await page.screenshot({ path: join(REPO_ROOT, 'docs', 'console-inbox.png'), fullPage: true });
+    await docScreenshot(page, 'console-inbox');
     await screenshot(page, 'inbox-edit');
 
     await form.getByRole('button', { name: 'Submit edit' }).click();
