@@ -130,16 +130,16 @@ function logBytes(dir: string): { db: number; wal: number; total: number } {
  * `node scripts/bench/profile-top.mjs <file>`); `BENCH_SQLITE_SYNC=normal` runs their log with
  * `synchronous = NORMAL` (the default stays FULL), to measure what FULL costs.
  */
-function serverEnv(): Record<string, string> {
+function serverOptions(): { env: Record<string, string>; nodeArgs: string[] } {
   const env: Record<string, string> = {};
+  const nodeArgs: string[] = [];
   const dir = process.env.BENCH_SERVER_PROFILE;
   if (dir) {
     mkdirSync(resolvePath(dir), { recursive: true });
-    env.NODE_OPTIONS =
-      `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-interval=200 --cpu-prof-dir=${resolvePath(dir)}`.trim();
+    nodeArgs.push('--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${resolvePath(dir)}`);
   }
   if (process.env.BENCH_SQLITE_SYNC) env.PARLEY_SQLITE_SYNC = process.env.BENCH_SQLITE_SYNC;
-  return env;
+  return { env, nodeArgs };
 }
 
 /** A server process with the offline model over HTTP, a socket that sees every run it watches. */
@@ -150,13 +150,15 @@ class Door {
   private constructor(readonly server: ParleyProcess) {}
 
   static async open(modelUrl: string, env: Record<string, string> = {}, dataDir?: string): Promise<Door> {
+    const { env: benchEnv, nodeArgs } = serverOptions();
     const server = await ParleyProcess.start({
       dataDir,
+      nodeArgs,
       env: {
         OPENAI_BASE_URL: modelUrl,
         OPENAI_API_KEY: 'offline',
         PARLEY_LOG_FORMAT: 'json',
-        ...serverEnv(),
+        ...benchEnv,
         ...env,
       },
     });
