@@ -16,10 +16,10 @@
  *   64 in flight (completion counted on /metrics), peak RSS, bytes on disk per finished run; and the
  *   same resumes driven in-process on a copy of the folder's log.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { io, type Socket } from 'socket.io-client';
 import type { EventEnvelope, RunEvent } from '@parley/contracts';
@@ -124,6 +124,24 @@ function logBytes(dir: string): { db: number; wal: number; total: number } {
   return { db, wal, total: db + wal + size('events.db-shm') };
 }
 
+/**
+ * What the server children get from the bench's environment: `BENCH_SERVER_PROFILE=<dir>` makes each
+ * write a V8 CPU profile there when it exits (`--cpu-prof`; summarise with
+ * `node scripts/bench/profile-top.mjs <file>`); `BENCH_SQLITE_SYNC=normal` runs their log with
+ * `synchronous = NORMAL` (the default stays FULL), to measure what FULL costs.
+ */
+function serverOptions(): { env: Record<string, string>; nodeArgs: string[] } {
+  const env: Record<string, string> = {};
+  const nodeArgs: string[] = [];
+  const dir = process.env.BENCH_SERVER_PROFILE;
+  if (dir) {
+    mkdirSync(resolvePath(dir), { recursive: true });
+    nodeArgs.push('--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${resolvePath(dir)}`);
+  }
+  if (process.env.BENCH_SQLITE_SYNC) env.PARLEY_SQLITE_SYNC = process.env.BENCH_SQLITE_SYNC;
+  return { env, nodeArgs };
+}
+
 /** A server process with the offline model over HTTP, a socket that sees every run it watches. */
 class Door {
   private readonly waiters = new Waiters<RunEvent>();
@@ -132,9 +150,17 @@ class Door {
   private constructor(readonly server: ParleyProcess) {}
 
   static async open(modelUrl: string, env: Record<string, string> = {}, dataDir?: string): Promise<Door> {
+    const { env: benchEnv, nodeArgs } = serverOptions();
     const server = await ParleyProcess.start({
       dataDir,
-      env: { OPENAI_BASE_URL: modelUrl, OPENAI_API_KEY: 'offline', PARLEY_LOG_FORMAT: 'json', ...env },
+      nodeArgs,
+      env: {
+        OPENAI_BASE_URL: modelUrl,
+        OPENAI_API_KEY: 'offline',
+        PARLEY_LOG_FORMAT: 'json',
+        ...benchEnv,
+        ...env,
+      },
     });
     const door = new Door(server);
     door.socket = io(server.url, {

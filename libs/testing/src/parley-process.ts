@@ -25,6 +25,8 @@ export interface ParleyOptions {
   eventLog?: 'sqlite' | 'kafka';
   /** Write the test users' tokens file (default true). */
   tokens?: boolean;
+  /** Node options for the server process itself (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
 }
 
 /** A real Parley server process, on a free port, with its own data folder. */
@@ -63,10 +65,14 @@ export class ParleyProcess {
     delete env.OPENAI_API_KEY;
     delete env.OPENAI_BASE_URL;
     Object.assign(env, options.env ?? {});
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'server.js')], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin', 'server.js')],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const output: string[] = [];
     const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
     const url = await new Promise<string>((resolveUrl, reject) => {

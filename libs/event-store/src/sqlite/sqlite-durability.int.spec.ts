@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { NewEvent } from '@parley/contracts';
 import { SqliteEventStore } from './sqlite-event-store';
+import { WAL_SIZE_LIMIT } from './sqlite-log';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-sqlite-durability-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -64,5 +65,36 @@ describe('the SQLite log on power loss and on shutdown', () => {
     } finally {
       await again.close();
     }
+  });
+
+  it('a long write burst keeps the WAL bounded, cut back to its limit once a checkpoint has run', async () => {
+    const dataDir = join(root, 'burst');
+    const store = new SqliteEventStore({ dataDir });
+    const wal = join(dataDir, 'events.db-wal');
+    const walSize = (): number => (existsSync(wal) ? statSync(wal).size : 0);
+    const body = 'x'.repeat(8000);
+    // The writer's own checkpoint threshold (wal_autocheckpoint pages × page size) bounds the WAL while
+    // the background checkpointer is behind; nothing may grow past it.
+    const pages = 20000 * 4096;
+    let peak = 0;
+    try {
+      const runs = 2000; // 4 × 8 KB each: about 4 × the limit, written without a pause
+      for (let r = 0; r < runs; r++) {
+        const runId = `burst-${r}`;
+        await store.append(runId, 0, [started(runId), message(body), message(body), message(body)]);
+        if (r % 50 === 0) peak = Math.max(peak, walSize());
+      }
+      assert.ok(runs * 4 * 8000 > 3 * WAL_SIZE_LIMIT);
+      assert.ok(peak <= pages + WAL_SIZE_LIMIT, `WAL peaked at ${peak} bytes during the burst`);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // a background checkpoint completes
+      await store.append('after', 0, [started('after')]); // the next write rewinds the WAL and cuts it back
+      assert.ok(
+        walSize() <= WAL_SIZE_LIMIT,
+        `WAL ${walSize()} bytes > limit ${WAL_SIZE_LIMIT} (peak ${peak})`,
+      );
+    } finally {
+      await store.close();
+    }
+    assert.equal(walSize(), 0, 'a clean close leaves an empty WAL');
   });
 });

@@ -59,6 +59,9 @@ export class SqliteLog {
       // triggers it. A worker thread with its own connection checkpoints in the background; the
       // writer only checkpoints itself if the WAL grows far beyond that (the worker is gone or behind).
       this.db.pragma('wal_autocheckpoint = 20000');
+      // A checkpoint rewinds the WAL but leaves the file at its high-water mark: cut it back to
+      // this bound each time one completes, so a write burst cannot leave a large WAL on disk.
+      this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       this.checkpointer = new Worker(CHECKPOINTER, { eval: true, workerData: { file } });
       this.checkpointer.unref();
       this.checkpointer.on('error', () => undefined);
@@ -234,6 +237,9 @@ export class SqliteLog {
     return mode === 2 ? 'full' : mode === 1 ? 'normal' : 'other';
   }
 }
+
+/** The WAL file is cut back to this size (bytes) after each checkpoint that rewinds it. */
+export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
 
 /** The background checkpointer: a PASSIVE checkpoint (never blocks the writer) every 500 ms. */
 const CHECKPOINTER = `
