@@ -43,8 +43,13 @@ export class ParleyClient {
   startRun(body: z.input<typeof StartRunBody>): Promise<Answer<'startRun'>> {
     return this.rest.call('startRun', { body });
   }
-  async listRuns(query: z.input<typeof ListRunsQuery> = {}): Promise<Answer<'listRuns'>['runs']> {
+  /** The first page of runs matching the query (newest first; 50 unless `limit` says otherwise). */
+  async listRuns(query: z.infer<typeof ListRunsQuery> = {}): Promise<Answer<'listRuns'>['runs']> {
     return (await this.rest.call('listRuns', { query })).runs;
+  }
+  /** One page of runs with the number matching and the `nextCursor` of the page after (absent on the last). */
+  runsPage(query: z.infer<typeof ListRunsQuery> = {}): Promise<Answer<'listRuns'>> {
+    return this.rest.call('listRuns', { query });
   }
   getRun(runId: string): Promise<Answer<'getRun'>> {
     return this.rest.call('getRun', { params: { runId } });
