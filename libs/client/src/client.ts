@@ -8,6 +8,7 @@ import type {
 } from '@parley/contracts/http/api.schemas';
 import { Rest, type Answer, type RestOptions } from './rest';
 import { watchInbox, type InboxWatch, type InboxWatchOptions } from './inbox-watch';
+import { watchRuns, type RunsWatch, type RunsWatchOptions } from './runs-watch';
 import { watchRun, type RunWatch, type WatchOptions } from './watch';
 
 export type ClientOptions = RestOptions;
@@ -143,5 +144,9 @@ export class ParleyClient {
   /** Follow the inbox over socket.io: the open requests the user may act on, after every change. */
   watchInbox(options: InboxWatchOptions): InboxWatch {
     return watchInbox(this.options, options);
+  }
+  /** Follow the runs list over socket.io: runs that started or changed, batched every 200 ms. */
+  watchRuns(options: RunsWatchOptions): RunsWatch {
+    return watchRuns(this.options, options);
   }
 }

@@ -78,6 +78,37 @@ describe('GET /api/runs: pages, search and totals against a real server', () => 
     );
   });
 
+  it('runs:watch: a started run arrives in a batched runs:changed with its title', async () => {
+    const server = await ParleyProcess.start();
+    servers.push(server);
+    const carol = new ParleyClient({ baseUrl: server.url, token: TEST_USERS.carol.token });
+    const batches: { at: number; runs: { runId: string; title?: string; status: string }[] }[] = [];
+    const watch = carol.watchRuns({ onChange: (runs) => batches.push({ at: Date.now(), runs }) });
+    try {
+      await watch.ready;
+      const { runId } = await carol.startRun({
+        workflow: 'refund-desk',
+        input: 'Please refund $130 for order #W1\nline two',
+      });
+      const seen = await waitFor('runs:changed with the run', async () =>
+        batches.flatMap((b) => b.runs).find((r) => r.runId === runId),
+      );
+      assert.equal(seen.title, 'Please refund $130 for order #W1');
+      await waitFor('the run waiting in a later batch', async () =>
+        batches.some((b) => b.runs.some((r) => r.runId === runId && r.status === 'waiting'))
+          ? true
+          : undefined,
+      );
+      const withRuns = batches.filter((b) => b.runs.length > 0);
+      for (const b of withRuns)
+        assert.equal(new Set(b.runs.map((r) => r.runId)).size, b.runs.length, 'each run once per batch');
+      for (let i = 1; i < withRuns.length; i++)
+        assert.ok(withRuns[i].at - withRuns[i - 1].at >= 150, 'batches are at least ~200 ms apart');
+    } finally {
+      watch.close();
+    }
+  });
+
   it('refuses a bad limit or cursor with a 400 naming the field', async () => {
     const server = await ParleyProcess.start();
     servers.push(server);
