@@ -237,7 +237,7 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
         await startRuns(server);
         await decideRequests(server, admin);
         const listed = await admin.get<{ runs: Array<{ runId: string; status: string }> }>(
-          '/api/runs?workflow=refund-desk',
+          '/api/runs?workflow=refund-desk&limit=500',
         );
         assert.equal(listed.status, 200);
         for (const run of listed.body.runs) {

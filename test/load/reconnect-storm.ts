@@ -57,7 +57,7 @@ export async function reconnectStorm({ clients, debates, processes, name }: Stor
     await waitFor(
       'every debate to wait for the floor',
       async () => {
-        const runs = (await server.client('victor').get('/api/runs?workflow=debate')).body.runs as {
+        const runs = (await server.client('victor').get('/api/runs?workflow=debate&limit=500')).body.runs as {
           runId: string;
           status: string;
         }[];
@@ -128,7 +128,7 @@ export async function reconnectStorm({ clients, debates, processes, name }: Stor
     await waitFor(
       'every debate to complete',
       async () => {
-        const runs = (await server.client('victor').get('/api/runs?workflow=debate')).body.runs as {
+        const runs = (await server.client('victor').get('/api/runs?workflow=debate&limit=500')).body.runs as {
           runId: string;
           status: string;
         }[];

@@ -241,7 +241,7 @@ export async function allEnded(server: ParleyProcess, runs: PlannedRun[], timeou
   const deadline = Date.now() + timeoutMs;
   const ids = new Set(runs.map((r) => r.runId!));
   for (;;) {
-    const listed = (await api.get('/api/runs')).body.runs as { runId: string; status: string }[];
+    const listed = (await api.get('/api/runs?limit=500')).body.runs as { runId: string; status: string }[];
     const open = listed.filter((r) => ids.has(r.runId) && !ENDED.has(r.status));
     const seen = listed.filter((r) => ids.has(r.runId)).length;
     if (open.length === 0 && seen === ids.size) return;

@@ -44,7 +44,9 @@ export async function runsInFlight({ runs: n, name, timeoutMs }: RunsInFlightOpt
     );
     const startedMs = Date.now() - t0;
     // how many were in flight together: not ended when the last start was answered
-    const listed = (await server.client('victor').get('/api/runs')).body.runs as { status: string }[];
+    const listed = (await server.client('victor').get('/api/runs?limit=500')).body.runs as {
+      status: string;
+    }[];
     const inFlightAtLastStart = listed.filter(
       (r) => !['completed', 'failed', 'cancelled'].includes(r.status),
     ).length;

@@ -1,6 +1,6 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { StartRunBody } from '@parley/contracts/http/api.schemas';
-import { api, hasRole, issueSentence, type Me, type RunSummary, type WorkflowInfo } from './api';
+import { api, client, hasRole, issueSentence, type Me, type RunSummary, type WorkflowInfo } from './api';
 import { Age, ErrorText, StatusBadge } from './components';
 
 const STATUSES = ['running', 'waiting', 'completed', 'failed', 'cancelled'];
@@ -15,48 +15,72 @@ export function useWorkflows(): WorkflowInfo[] {
   return workflows;
 }
 
-/** The run list: polled every 2 s, filtered by status, workflow and a search. */
+const PAGE = 50;
+
+/** What a run waits on, as a person reads it: "approval (approver)", one per open request. */
+function waitingOnText(r: RunSummary): string {
+  return (r.waitingOn ?? []).map((w) => `${w.kind} (${w.roles.join(', ')})`).join('; ');
+}
+
+/**
+ * The run list: one page of 50 from the server, newest first, with Newer/Older and the total;
+ * filtered by status, workflow and a search (title, workflow, run id) on the server; live through
+ * `runs:watch` (a change reloads the page shown, at most every 200 ms as the server batches).
+ */
 export function Runs({ me }: { me: Me }) {
   const workflows = useWorkflows();
-  const [runs, setRuns] = useState<RunSummary[] | null>(null);
+  const [page, setPage] = useState<{ runs: RunSummary[]; total: number; nextCursor?: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [workflow, setWorkflow] = useState('');
   const [search, setSearch] = useState('');
+  const [q, setQ] = useState('');
+  /** The cursors of the pages shown before this one: Newer pops one, Older pushes one. */
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    const t = setTimeout(() => {
+      setQ(search.trim());
+      setCursors([]);
+    }, 250);
+    return () => clearTimeout(t);
+  }, [search]);
 
   useEffect(() => {
     let stopped = false;
-    const load = async (): Promise<void> => {
-      try {
-        const list = await api((parley) => parley.listRuns());
-        if (!stopped) {
-          setRuns(list);
-          setError(null);
-        }
-      } catch (e) {
+    api((parley) =>
+      parley.runsPage({
+        limit: PAGE,
+        ...(status ? { status: status as RunSummary['status'] } : {}),
+        ...(workflow ? { workflow } : {}),
+        ...(q ? { q } : {}),
+        ...(cursor ? { cursor } : {}),
+      }),
+    )
+      .then((answer) => {
+        if (stopped) return;
+        setPage(answer);
+        setError(null);
+      })
+      .catch((e: unknown) => {
         if (!stopped) setError((e as Error).message);
-      }
-    };
-    void load();
-    const t = setInterval(load, 2000);
+      });
     return () => {
       stopped = true;
-      clearInterval(t);
     };
+  }, [status, workflow, q, cursor, tick]);
+
+  useEffect(() => {
+    const watch = client().watchRuns({
+      onChange: () => setTick((n) => n + 1),
+      onError: (e) => setError(e.message),
+    });
+    return () => watch.close();
   }, []);
 
-  const shown = useMemo(() => {
-    const q = search.trim().toLowerCase();
-    return (runs ?? []).filter(
-      (r) =>
-        (!status || r.status === status) &&
-        (!workflow || r.workflow === workflow) &&
-        (!q ||
-          [r.runId, r.workflow, r.pattern, r.requestedBy, r.currentAgent ?? ''].some((f) =>
-            f.toLowerCase().includes(q),
-          )),
-    );
-  }, [runs, status, workflow, search]);
+  const first = cursors.length * PAGE + 1;
 
   return (
     <>
@@ -67,7 +91,14 @@ export function Runs({ me }: { me: Me }) {
         <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
           <div>
             <label htmlFor="f-status">Status</label>
-            <select id="f-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+            <select
+              id="f-status"
+              value={status}
+              onChange={(e) => {
+                setStatus(e.target.value);
+                setCursors([]);
+              }}
+            >
               <option value="">Any status</option>
               {STATUSES.map((s) => (
                 <option key={s}>{s}</option>
@@ -76,7 +107,14 @@ export function Runs({ me }: { me: Me }) {
           </div>
           <div>
             <label htmlFor="f-workflow">Workflow</label>
-            <select id="f-workflow" value={workflow} onChange={(e) => setWorkflow(e.target.value)}>
+            <select
+              id="f-workflow"
+              value={workflow}
+              onChange={(e) => {
+                setWorkflow(e.target.value);
+                setCursors([]);
+              }}
+            >
               <option value="">Any workflow</option>
               {workflows.map((w) => (
                 <option key={w.name}>{w.name}</option>
@@ -88,54 +126,76 @@ export function Runs({ me }: { me: Me }) {
             <input
               id="f-search"
               type="search"
-              placeholder="run id, workflow, user…"
+              placeholder="title, workflow, run id…"
               value={search}
               onChange={(e) => setSearch(e.target.value)}
             />
           </div>
         </form>
         <ErrorText error={error} />
-        {runs === null ? (
+        {page === null ? (
           <p>Loading runs…</p>
-        ) : shown.length === 0 ? (
-          <p className="muted">{runs.length === 0 ? 'No runs yet.' : 'No run matches these filters.'}</p>
+        ) : page.runs.length === 0 ? (
+          <p className="muted">
+            {!status && !workflow && !q ? 'No runs yet.' : 'No run matches these filters.'}
+          </p>
         ) : (
-          <table className="runs">
-            <caption className="sr-only">Runs, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Workflow</th>
-                <th scope="col">Pattern</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started by</th>
-                <th scope="col">Age</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((r) => (
-                <tr key={r.runId}>
-                  <td data-label="Run">
-                    <a href={`#/runs/${encodeURIComponent(r.runId)}`}>{r.runId}</a>
-                  </td>
-                  <td data-label="Workflow">{r.workflow}</td>
-                  <td data-label="Pattern">{r.pattern}</td>
-                  <td data-label="Status">
-                    <span>
-                      <StatusBadge status={r.status} />
-                      {r.openRequests > 0 && (
-                        <span className="badge waiting-human">waiting on a human ({r.openRequests})</span>
-                      )}
-                    </span>
-                  </td>
-                  <td data-label="Started by">{r.requestedBy}</td>
-                  <td data-label="Age">
-                    <Age since={r.createdAt} />
-                  </td>
+          <>
+            <nav className="pager" aria-label="Pages of runs">
+              <button
+                type="button"
+                disabled={cursors.length === 0}
+                onClick={() => setCursors((c) => c.slice(0, -1))}
+              >
+                Newer
+              </button>
+              <span className="muted" aria-live="polite">
+                {first}–{first + page.runs.length - 1} of {page.total}
+              </span>
+              <button
+                type="button"
+                disabled={!page.nextCursor}
+                onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
+              >
+                Older
+              </button>
+            </nav>
+            <table className="runs">
+              <caption className="sr-only">Runs, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Title</th>
+                  <th scope="col">Workflow</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Waiting on</th>
+                  <th scope="col">Started by</th>
+                  <th scope="col">Age</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {page.runs.map((r) => (
+                  <tr key={r.runId}>
+                    <td data-label="Title">
+                      <a href={`#/runs/${encodeURIComponent(r.runId)}`}>
+                        {r.title || '(no title)'} <small className="muted">{r.runId}</small>
+                      </a>
+                    </td>
+                    <td data-label="Workflow">
+                      {r.workflow} <small className="muted">{r.pattern}</small>
+                    </td>
+                    <td data-label="Status">
+                      <StatusBadge status={r.status} />
+                    </td>
+                    <td data-label="Waiting on">{waitingOnText(r) || <span className="muted">—</span>}</td>
+                    <td data-label="Started by">{r.requestedBy}</td>
+                    <td data-label="Age">
+                      <Age since={r.createdAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
         )}
       </section>
     </>

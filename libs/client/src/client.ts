@@ -8,6 +8,7 @@ import type {
 } from '@parley/contracts/http/api.schemas';
 import { Rest, type Answer, type RestOptions } from './rest';
 import { watchInbox, type InboxWatch, type InboxWatchOptions } from './inbox-watch';
+import { watchRuns, type RunsWatch, type RunsWatchOptions } from './runs-watch';
 import { watchRun, type RunWatch, type WatchOptions } from './watch';
 
 export type ClientOptions = RestOptions;
@@ -43,8 +44,13 @@ export class ParleyClient {
   startRun(body: z.input<typeof StartRunBody>): Promise<Answer<'startRun'>> {
     return this.rest.call('startRun', { body });
   }
-  async listRuns(query: z.input<typeof ListRunsQuery> = {}): Promise<Answer<'listRuns'>['runs']> {
+  /** The first page of runs matching the query (newest first; 50 unless `limit` says otherwise). */
+  async listRuns(query: z.infer<typeof ListRunsQuery> = {}): Promise<Answer<'listRuns'>['runs']> {
     return (await this.rest.call('listRuns', { query })).runs;
+  }
+  /** One page of runs with the number matching and the `nextCursor` of the page after (absent on the last). */
+  runsPage(query: z.infer<typeof ListRunsQuery> = {}): Promise<Answer<'listRuns'>> {
+    return this.rest.call('listRuns', { query });
   }
   getRun(runId: string): Promise<Answer<'getRun'>> {
     return this.rest.call('getRun', { params: { runId } });
@@ -138,5 +144,9 @@ export class ParleyClient {
   /** Follow the inbox over socket.io: the open requests the user may act on, after every change. */
   watchInbox(options: InboxWatchOptions): InboxWatch {
     return watchInbox(this.options, options);
+  }
+  /** Follow the runs list over socket.io: runs that started or changed, batched every 200 ms. */
+  watchRuns(options: RunsWatchOptions): RunsWatch {
+    return watchRuns(this.options, options);
   }
 }

@@ -199,7 +199,7 @@ describe('the parley CLI: every decision kind, claim, cancel, fork, import, comp
       'approval',
     );
     const waiting = JSON.parse((await as('alice').run('runs', '--status', 'waiting', '--json')).stdout);
-    assert.ok(waiting.some((r: { runId: string }) => r.runId === runId));
+    assert.ok(waiting.runs.some((r: { runId: string }) => r.runId === runId));
 
     const noNote = await as('alice').run('fork', runId, '--at', '2');
     assert.equal(noNote.code, 1);

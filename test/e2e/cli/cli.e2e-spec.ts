@@ -118,14 +118,20 @@ describe('the parley CLI (bin/parley.js) against a real server', () => {
       const list = await as('victor').run('runs', '--workflow', 'refund-desk');
       assert.equal(list.code, 0, list.stderr);
       const [header, ...rows] = list.stdout.trimEnd().split('\n');
-      assert.match(header, /^RUN\s+WORKFLOW\s+STATUS\s+BY\s+OPEN\s+SEQ\s+UPDATED$/);
+      assert.match(header, /^RUN\s+WORKFLOW\s+STATUS\s+BY\s+OPEN\s+SEQ\s+UPDATED\s+WAITING-ON\s+TITLE$/);
       assert.ok(
-        rows.some((row) => new RegExp(`^${runId}\\s+refund-desk\\s+waiting\\s+carol\\s+1\\s`).test(row)),
+        rows.some((row) =>
+          new RegExp(
+            `^${runId}\\s+refund-desk\\s+waiting\\s+carol\\s+1\\s+\\d+\\s+\\S+\\s+approval:\\S+\\s+Please refund \\$120 for order #A123$`,
+          ).test(row),
+        ),
         list.stdout,
       );
+      assert.match(rows[rows.length - 1], /^\d+ of \d+$/, 'the count of the page and of all that match');
       const json = JSON.parse((await as('victor').run('runs', '--status', 'waiting', '--json')).stdout);
+      assert.equal(typeof json.total, 'number');
       assert.ok(
-        json.some((r: { runId: string; status: string }) => r.runId === runId && r.status === 'waiting'),
+        json.runs.some((r: { runId: string; status: string }) => r.runId === runId && r.status === 'waiting'),
       );
       const none = await as('victor').run('runs', '--workflow', 'debate');
       assert.equal(none.code, 0, none.stderr);

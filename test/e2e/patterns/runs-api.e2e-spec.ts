@@ -14,8 +14,7 @@ describe('runs API: bad input, idempotency, filters, NDJSON, OpenAPI', () => {
     await server?.dispose();
   });
 
-  const runCount = async (): Promise<number> =>
-    (await server.client('admin').get('/api/runs')).body.runs.length;
+  const runCount = async (): Promise<number> => (await server.client('admin').get('/api/runs')).body.total;
 
   it('refuses bad starts with coded errors and starts nothing', async () => {
     const alice = server.client('alice');

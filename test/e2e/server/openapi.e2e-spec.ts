@@ -83,7 +83,7 @@ describe('the OpenAPI document, generated from the route table', () => {
     const run = file.components.schemas.GetRunResponse;
     assert.ok(run.properties.pendingRequests && run.properties.transcript, 'the run view is described');
     const list = file.paths['/api/runs'].get.parameters.map((p: { name: string }) => p.name);
-    assert.deepEqual(list.sort(), ['status', 'workflow']);
+    assert.deepEqual(list.sort(), ['cursor', 'limit', 'q', 'status', 'workflow']);
     const docsPage = await fetch(`${server.url}/docs`);
     assert.equal(docsPage.status, 200);
     assert.match(await docsPage.text(), /swagger/i);

@@ -7,7 +7,9 @@ import { watchCommand } from './watch';
 const runs: Command = {
   name: 'runs',
   arguments: [],
-  summary: 'list runs',
+  summary: 'list runs, newest first, a page at a time',
+  details:
+    'Prints one page (--limit, default 50, at most 500) and, when there are more, the --cursor of the next page. With --json: {runs, total, nextCursor}.',
   options: {
     status: {
       type: 'string',
@@ -15,20 +17,37 @@ const runs: Command = {
       description: 'running | waiting | completed | failed | cancelled',
     },
     workflow: { type: 'string', value: 'name', description: 'only runs of this workflow' },
+    search: {
+      type: 'string',
+      value: 'text',
+      description: 'only runs whose title, workflow or id contain it',
+    },
+    limit: { type: 'string', value: 'n', description: 'runs per page (default 50, at most 500)' },
+    cursor: {
+      type: 'string',
+      value: 'cursor',
+      description: 'the next page: the cursor a page before printed',
+    },
   },
   async run(ctx) {
     const query = validate(
       ListRunsQuery,
-      { status: ctx.values.status, workflow: ctx.values.workflow },
-      { status: '--status', workflow: '--workflow' },
+      {
+        status: ctx.values.status,
+        workflow: ctx.values.workflow,
+        q: ctx.values.search,
+        limit: ctx.values.limit,
+        cursor: ctx.values.cursor,
+      },
+      { status: '--status', workflow: '--workflow', q: '--search', limit: '--limit', cursor: '--cursor' },
     );
-    const list = await ctx.client().listRuns(query);
-    if (ctx.json) return ctx.out(JSON.stringify(list));
-    if (!list.length) return ctx.out('no runs');
+    const page = await ctx.client().runsPage(query);
+    if (ctx.json) return ctx.out(JSON.stringify(page));
+    if (!page.runs.length) return ctx.out('no runs');
     ctx.out(
       table(
-        ['RUN', 'WORKFLOW', 'STATUS', 'BY', 'OPEN', 'SEQ', 'UPDATED'],
-        list.map((r) => [
+        ['RUN', 'WORKFLOW', 'STATUS', 'BY', 'OPEN', 'SEQ', 'UPDATED', 'WAITING-ON', 'TITLE'],
+        page.runs.map((r) => [
           r.runId,
           r.workflow,
           r.status,
@@ -36,8 +55,15 @@ const runs: Command = {
           String(r.openRequests),
           String(r.seq),
           r.updatedAt,
+          (r.waitingOn ?? []).map((w) => `${w.kind}:${w.roles.join('/')}`).join(',') || '-',
+          r.title ?? '',
         ]),
       ),
+    );
+    ctx.out(
+      page.nextCursor
+        ? `${page.runs.length} of ${page.total}; next page: --cursor ${page.nextCursor}`
+        : `${page.runs.length} of ${page.total}`,
     );
   },
 };

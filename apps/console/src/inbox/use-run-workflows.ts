@@ -11,7 +11,7 @@ export function useRunWorkflows(
     const missing = (requests ?? []).filter((r) => !known.has(r.runId) && !asked.current.has(r.runId));
     if (missing.length === 0) return;
     for (const r of missing) asked.current.add(r.runId);
-    api((parley) => parley.listRuns())
+    api((parley) => parley.listRuns({ limit: 500 }))
       .then((runs) => setKnown(new Map(runs.map((r) => [r.runId, r.workflow]))))
       .catch(() => undefined);
   }, [requests, known]);

@@ -5,8 +5,45 @@ import type {
   RunTraceContext,
   StoredEvent,
 } from '@parley/contracts';
-import { upcast } from '@parley/contracts';
+import { upcast, ValidationError } from '@parley/contracts';
 import type { EventStore, Subscription } from '@parley/event-store';
+
+/** What `GET /api/runs` asks of the projection (the parsed `ListRunsQuery`). */
+export interface RunsPageQuery {
+  status?: string;
+  workflow?: string;
+  q?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const TITLE_MAX = 120;
+
+/** A run's title: the first non-empty line of its input, at most 120 characters. */
+export function titleOf(input: string): string {
+  const line = input.split('\n').find((l) => l.trim() !== '') ?? '';
+  const trimmed = line.trim();
+  return trimmed.length > TITLE_MAX ? `${trimmed.slice(0, TITLE_MAX - 1)}…` : trimmed;
+}
+
+function countKey(status?: string, workflow?: string): string {
+  return `${status ?? '*'}\u0000${workflow ?? '*'}`;
+}
+
+function compareKey(run: RunSummary, createdAt: string, runId: string): number {
+  if (run.createdAt !== createdAt) return run.createdAt < createdAt ? -1 : 1;
+  return run.runId < runId ? -1 : run.runId > runId ? 1 : 0;
+}
+
+function encodeCursor(run: RunSummary): string {
+  return Buffer.from(`${run.createdAt}\u0000${run.runId}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; runId: string } | undefined {
+  const [createdAt, runId, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('\u0000');
+  if (!createdAt || !runId || extra !== undefined) return undefined;
+  return { createdAt, runId };
+}
 
 /** A run as lists show it: the wire schema of `libs/contracts`. */
 export type { RunSummary };
@@ -25,6 +62,10 @@ type Listener = (
  */
 export class RunsProjection {
   private readonly runs = new Map<string, RunSummary>();
+  /** Every run ordered oldest first by (createdAt, runId): pages walk it from the end, no sort per query. */
+  private readonly ordered: RunSummary[] = [];
+  /** How many runs per status, per workflow, and per workflow and status: `total` without a scan. */
+  private readonly counts = new Map<string, number>();
   private readonly requests = new Map<string, RequestSummary>();
   private readonly idempotency = new Map<string, string>();
   /** The trace context `run.started` recorded (tracing on), by run: log lines and command spans use it. */
@@ -65,6 +106,73 @@ export class RunsProjection {
 
   run(runId: string): RunSummary | undefined {
     return this.runs.get(runId);
+  }
+
+  /**
+   * One page of runs, newest first by start time then run id. The cursor names the last run of the
+   * page before, so a page never repeats or skips a run when new runs start in between.
+   */
+  pageRuns(query: RunsPageQuery = {}): { runs: RunSummary[]; total: number; nextCursor?: string } {
+    const limit = query.limit ?? 50;
+    const q = query.q?.trim().toLowerCase();
+    const matches = (r: RunSummary) =>
+      (!query.status || r.status === query.status) &&
+      (!query.workflow || r.workflow === query.workflow) &&
+      (!q ||
+        r.runId.toLowerCase().includes(q) ||
+        r.workflow.toLowerCase().includes(q) ||
+        (r.title ?? '').toLowerCase().includes(q));
+    let start = this.ordered.length - 1;
+    if (query.cursor) {
+      const after = decodeCursor(query.cursor);
+      if (!after)
+        throw new ValidationError('REQUEST.INVALID_QUERY', 'cursor is not one this server gave', 'cursor');
+      start = this.indexBelow(after.createdAt, after.runId);
+    }
+    const runs: RunSummary[] = [];
+    let i = start;
+    for (; i >= 0 && runs.length < limit; i--) if (matches(this.ordered[i])) runs.push(this.ordered[i]);
+    let more = false;
+    for (let j = i; j >= 0; j--)
+      if (matches(this.ordered[j])) {
+        more = true;
+        break;
+      }
+    const last = runs[runs.length - 1];
+    let total: number;
+    if (q) {
+      total = 0;
+      for (const r of this.ordered) if (matches(r)) total++;
+    } else total = this.counts.get(countKey(query.status, query.workflow)) ?? 0;
+    return { runs, total, nextCursor: more && last ? encodeCursor(last) : undefined };
+  }
+
+  /** The index of the newest run strictly older than (createdAt, runId), -1 when there is none. */
+  private indexBelow(createdAt: string, runId: string): number {
+    let lo = 0;
+    let hi = this.ordered.length; // first index whose key is >= the given key
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareKey(this.ordered[mid], createdAt, runId) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  }
+
+  private insertOrdered(run: RunSummary): void {
+    const at = this.indexBelow(run.createdAt, run.runId) + 1;
+    if (at === this.ordered.length) this.ordered.push(run);
+    else this.ordered.splice(at, 0, run);
+  }
+
+  private count(run: RunSummary, by: number): void {
+    for (const key of [
+      countKey(),
+      countKey(run.status),
+      countKey(undefined, run.workflow),
+      countKey(run.status, run.workflow),
+    ])
+      this.counts.set(key, (this.counts.get(key) ?? 0) + by);
   }
 
   listRuns(filter: { status?: string; workflow?: string } = {}): RunSummary[] {
@@ -133,8 +241,13 @@ export class RunsProjection {
         seq: event.seq,
         openRequests: 0,
         currentAgent: event.data.workflow.pattern === 'handoff' ? event.data.workflow.triage : undefined,
+        title: titleOf(event.data.input),
+        waitingOn: [],
       };
+      if (this.runs.has(event.runId)) return;
       this.runs.set(event.runId, run);
+      this.insertOrdered(run);
+      this.count(run, 1);
       if (event.data.trace) this.traces.set(event.runId, event.data.trace);
       if (event.data.idempotencyKey)
         this.idempotency.set(`${event.data.requestedBy}\u0000${event.data.idempotencyKey}`, event.runId);
@@ -143,6 +256,7 @@ export class RunsProjection {
     }
     const run = this.runs.get(event.runId);
     if (!run) return;
+    const statusBefore = run.status;
     run.seq = event.seq;
     run.updatedAt = event.at;
     let changed: RequestSummary | undefined;
@@ -177,6 +291,10 @@ export class RunsProjection {
         };
         this.requests.set(changed.id, changed);
         run.openRequests += 1;
+        run.waitingOn = [
+          ...(run.waitingOn ?? []),
+          { requestId: changed.id, kind: changed.kind, roles: changed.roles },
+        ];
         break;
       case 'human-request.claimed':
         changed = this.requests.get(event.data.requestId);
@@ -205,6 +323,8 @@ export class RunsProjection {
                 ? event.data.action
                 : `run ${event.data.because}`;
           run.openRequests -= 1;
+          const closedId = changed.id;
+          run.waitingOn = (run.waitingOn ?? []).filter((w) => w.requestId !== closedId);
         }
         break;
       default:
@@ -212,6 +332,13 @@ export class RunsProjection {
     }
     if (run.status !== 'completed' && run.status !== 'failed' && run.status !== 'cancelled') {
       run.status = run.openRequests > 0 ? 'waiting' : 'running';
+    }
+    if (run.status !== statusBefore) {
+      const now = run.status;
+      run.status = statusBefore;
+      this.count(run, -1);
+      run.status = now;
+      this.count(run, 1);
     }
     if (changed) this.emit({ type: 'request', request: changed });
     this.emit({ type: 'run', run });

@@ -18,6 +18,7 @@ import {
   type SocketAck,
   type SocketClientMessageName,
   type SocketClientMessages,
+  RUNS_CHANGED_BATCH_MS,
 } from '@parley/contracts';
 import type { EventStore } from '@parley/event-store';
 import type { Subscription as RxSubscription } from 'rxjs';
@@ -80,6 +81,8 @@ export class RealtimeGateway
     this.logger.error(`burst flush: ${error instanceof Error ? error.stack : String(error)}`),
   );
   private stopInbox?: () => void;
+  private readonly changedRuns = new Set<string>();
+  private runsBatch?: ReturnType<typeof setTimeout>;
   /** Tracing on: each command message runs under a SERVER span (see `dispatch`). */
   private readonly tracing?: RunTracing;
 
@@ -134,6 +137,7 @@ export class RealtimeGateway
     this.tokens = this.liveTokens.subscribe((token) => this.coalescer.push(token));
     this.stopInbox = this.projection.onChange((change) => {
       if (change.type === 'request') this.inboxChanged(change.request);
+      else this.runChanged(change.run.runId);
     });
   }
 
@@ -141,6 +145,7 @@ export class RealtimeGateway
     this.tokens?.unsubscribe();
     this.coalescer.close();
     this.stopInbox?.();
+    if (this.runsBatch) clearTimeout(this.runsBatch);
     this.feed.stop();
   }
 
@@ -178,6 +183,35 @@ export class RealtimeGateway
     conn.watches.clear();
     conn.inbox = undefined;
     this.connections.delete(socket.id);
+  }
+
+  /** Gathers changed runs for one `runs:changed` per batch (RUNS_CHANGED_BATCH_MS). */
+  private runChanged(runId: string): void {
+    this.changedRuns.add(runId);
+    if (this.runsBatch) return;
+    this.runsBatch = setTimeout(() => this.flushRuns(), RUNS_CHANGED_BATCH_MS);
+    this.runsBatch.unref?.();
+  }
+
+  private flushRuns(): void {
+    this.runsBatch = undefined;
+    const ids = [...this.changedRuns];
+    this.changedRuns.clear();
+    const watchers = [...this.connections.values()].filter((c) => c.runs);
+    if (!watchers.length) return;
+    const runs = ids.flatMap((id) => {
+      const run = this.projection.run(id);
+      return run ? [{ ...run, waitingOn: run.waitingOn?.map((w) => ({ ...w })) }] : [];
+    });
+    for (const conn of watchers) {
+      try {
+        conn.socket.emit('runs:changed', { runs });
+      } catch (error) {
+        this.logger.error(
+          `runs:changed to ${conn.human.id}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
   }
 
   /** Called inside the read model's update: it must never throw back into it. */

@@ -14,6 +14,8 @@ export interface Connection {
   watches: Map<string, RunWatch>;
   /** Set while the socket watches the inbox; `roles` narrows it. */
   inbox?: { roles?: string[] };
+  /** Set while the socket watches the runs list. */
+  runs?: boolean;
 }
 
 /** The socket.io room of a run's watchers on this instance. */

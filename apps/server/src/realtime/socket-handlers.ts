@@ -95,6 +95,16 @@ export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
     conn.inbox = undefined;
     return { ok: true };
   },
+
+  'runs:watch': async (_, conn) => {
+    conn.runs = true;
+    return { ok: true };
+  },
+
+  'runs:unwatch': async (_, conn) => {
+    conn.runs = false;
+    return { ok: true };
+  },
 };
 
 /** A request is in a user's inbox when they may act on it (one of its roles), narrowed by `roles`. */

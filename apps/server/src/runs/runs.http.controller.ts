@@ -54,8 +54,7 @@ export class RunsHttpController {
   @Get()
   @RequiresRole('viewer')
   list(@Query() query: unknown) {
-    const filter = parseBody(ListRunsQuery, query, 'REQUEST.INVALID_QUERY');
-    return { runs: this.projection.listRuns(filter) };
+    return this.projection.pageRuns(parseBody(ListRunsQuery, query, 'REQUEST.INVALID_QUERY'));
   }
 
   @Get(':runId')

@@ -30,9 +30,26 @@ export const CancelBody = z.strictObject({ reason: z.string().max(2000).optional
 export const RetryBody = z.strictObject({ reason: z.string().max(2000).optional() });
 
 export const RunStatusQuery = z.enum(['running', 'waiting', 'completed', 'failed', 'cancelled']);
+/** The most runs one page of `GET /api/runs` answers. */
+export const RUNS_PAGE_MAX = 500;
+/**
+ * `GET /api/runs?status=&workflow=&q=&limit=&cursor=`: newest first (by start time, then run id);
+ * `cursor` is the `nextCursor` of the page before, opaque and stable when runs start meanwhile.
+ */
 export const ListRunsQuery = z.strictObject({
   status: RunStatusQuery.optional(),
   workflow: z.string().optional(),
+  q: z.string().max(200, 'search for at most 200 characters').optional(),
+  limit: z.coerce
+    .number()
+    .int('limit is a whole number')
+    .min(1, 'limit is at least 1')
+    .max(RUNS_PAGE_MAX, `limit is at most ${RUNS_PAGE_MAX}`)
+    .optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'cursor is the nextCursor of a page before')
+    .optional(),
 });
 export const ListRequestsQuery = z.strictObject({
   status: z.enum(['open', 'resolved', 'expired', 'closed']).optional(),

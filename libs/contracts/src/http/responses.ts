@@ -23,6 +23,12 @@ export const RunSummarySchema = z.object({
   seq: z.number().int(),
   openRequests: z.number().int(),
   currentAgent: z.string().optional(),
+  /** The input's first line, at most 120 characters. */
+  title: z.string().optional(),
+  /** What the run waits on: one entry per open request, its kind and the roles that may answer. */
+  waitingOn: z
+    .array(z.object({ requestId: z.string(), kind: z.string(), roles: z.array(z.string()) }))
+    .optional(),
 });
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 

@@ -40,7 +40,12 @@ const ok = <S extends z.ZodType | undefined = undefined>(
 
 /** `created` is false when an idempotency key returned a run started before (HTTP 200, not 201). */
 export const RunStartedResponse = z.object({ runId: z.string(), created: z.boolean() });
-export const RunsListResponse = z.object({ runs: z.array(RunSummarySchema) });
+/** One page of runs, the number matching the filter, and the cursor of the next page (absent on the last). */
+export const RunsListResponse = z.object({
+  runs: z.array(RunSummarySchema),
+  total: z.number().int(),
+  nextCursor: z.string().optional(),
+});
 export const RequestsListResponse = z.object({ requests: z.array(RequestSummarySchema) });
 export const RunEventsResponse = z.object({ events: z.array(EventEnvelopeSchema) });
 export const DecisionResponse = z.intersection(
@@ -189,7 +194,8 @@ export const ROUTES = {
     path: '/api/runs',
     tag: 'runs',
     role: 'viewer',
-    summary: 'List runs (filter by status, workflow)',
+    summary:
+      'List runs, newest first, a page at a time (filter by status, workflow, search q; limit, cursor)',
     query: ListRunsQuery,
     responses: { 200: ok('runs', RunsListResponse) },
   },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EventEnvelopeSchema } from '../envelope';
 import { HumanRequestKind } from '../events/human.events';
 import { COMMANDS, RunId } from '../commands/command-catalog';
+import { RunSummarySchema } from '../http/responses';
 
 /**
  * The WebSocket (socket.io) protocol: every client → server message, its acknowledgement, and
@@ -62,6 +63,12 @@ export type InboxWatchMessage = z.infer<typeof InboxWatchMessage>;
 export const InboxUnwatchMessage = z.strictObject({});
 export type InboxUnwatchMessage = z.infer<typeof InboxUnwatchMessage>;
 
+/** Follow the runs list: `runs:changed` with the runs that started or changed, batched. */
+export const RunsWatchMessage = z.strictObject({});
+export type RunsWatchMessage = z.infer<typeof RunsWatchMessage>;
+export const RunsUnwatchMessage = z.strictObject({});
+export type RunsUnwatchMessage = z.infer<typeof RunsUnwatchMessage>;
+
 /** Every message a client may send, by event name, with its payload schema. */
 export const SOCKET_CLIENT_MESSAGES = {
   'run:watch': RunWatchMessage,
@@ -72,6 +79,8 @@ export const SOCKET_CLIENT_MESSAGES = {
   'request:claim': RequestClaimMessage,
   'inbox:watch': InboxWatchMessage,
   'inbox:unwatch': InboxUnwatchMessage,
+  'runs:watch': RunsWatchMessage,
+  'runs:unwatch': RunsUnwatchMessage,
 } as const;
 export type SocketClientMessageName = keyof typeof SOCKET_CLIENT_MESSAGES;
 
@@ -98,6 +107,8 @@ export const SOCKET_MESSAGE_ROLES: Record<SocketClientMessageName, 'viewer' | 'p
   'request:claim': 'viewer',
   'inbox:watch': 'viewer',
   'inbox:unwatch': 'viewer',
+  'runs:watch': 'viewer',
+  'runs:unwatch': 'viewer',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -181,6 +192,8 @@ export const SOCKET_ACKS = {
     .extend(AckTraceContext.shape),
   'inbox:watch': z.object({ ok: z.literal(true), requests: z.array(RequestSummarySchema) }),
   'inbox:unwatch': z.object({ ok: z.literal(true) }),
+  'runs:watch': z.object({ ok: z.literal(true) }),
+  'runs:unwatch': z.object({ ok: z.literal(true) }),
 } as const satisfies Record<SocketClientMessageName, z.ZodType>;
 export type SocketAckOk<K extends SocketClientMessageName> = z.infer<(typeof SOCKET_ACKS)[K]>;
 export type SocketAck<K extends SocketClientMessageName> = SocketAckOk<K> | SocketAckError;
@@ -193,6 +206,12 @@ export const RunTokenPayload = z.object({ runId: z.string(), agent: z.string(), 
 export type RunTokenPayload = z.infer<typeof RunTokenPayload>;
 
 export const InboxChangedPayload = z.object({ request: RequestSummarySchema });
+
+/** How long the server gathers run changes before one `runs:changed` (milliseconds). */
+export const RUNS_CHANGED_BATCH_MS = 200;
+/** The runs that started or changed in the last batch, each once, in its state at the batch's end. */
+export const RunsChangedPayload = z.object({ runs: z.array(RunSummarySchema) });
+export type RunsChangedPayload = z.infer<typeof RunsChangedPayload>;
 export type InboxChangedPayload = z.infer<typeof InboxChangedPayload>;
 
 /** A message sent without an ack callback that failed: the error comes back as this event. */
@@ -206,6 +225,8 @@ export const SOCKET_SERVER_EVENTS = {
   'run:token': RunTokenPayload,
   /** A request the user may act on was opened, claimed, resolved or expired (inbox watchers). */
   'inbox:changed': InboxChangedPayload,
+  /** Runs that started or changed, batched every 200 ms (runs watchers). */
+  'runs:changed': RunsChangedPayload,
   /** The failure of a message that came without an ack callback. */
   'socket:error': SocketErrorPayload,
 } as const;
