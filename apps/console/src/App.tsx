@@ -105,7 +105,7 @@ export function App() {
         {route.page === 'runs' && <Runs me={me} />}
         {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} me={me} />}
         {route.page === 'inbox' && <InboxPage me={me} />}
-        {route.page === 'replay' && <Replay key={route.runId} runId={route.runId} />}
+        {route.page === 'replay' && <Replay key={route.runId} runId={route.runId} me={me} />}
       </main>
     </>
   );

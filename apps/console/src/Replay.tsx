@@ -1,6 +1,11 @@
-import { useEffect, useState } from 'react';
-import { api, type AuditAnswer, type RunEvent, type RunStateAnswer, type VerifyAnswer } from './api';
+import { useEffect, useMemo, useState } from 'react';
+import { api, type AuditAnswer, type Me, type RunEvent, type RunStateAnswer, type VerifyAnswer } from './api';
 import { ErrorText, RequestCard, StatusBadge, Transcript } from './components';
+import { ForkHere } from './replay/ForkHere';
+import { stateDiff } from './replay/state-diff';
+import { StateTree } from './replay/StateTree';
+import { runActions } from './run/run-actions';
+import { startedWorkflow, statusOf } from './run/run-events';
 
 type RunAction = AuditAnswer['actions'][number];
 type AuditEntry = AuditAnswer['requests'][number];
@@ -20,11 +25,15 @@ function describeAction(a: RunAction): string {
   );
 }
 
-/** A run's timeline: pick an event, see the state as it was then; the chain check; the audit trail. */
-export function Replay({ runId }: { runId: string }) {
+/**
+ * A run's timeline: pick an event, see the state as it was then (a tree, what changed since the
+ * previous event marked) and fork from it; the chain check; the audit trail.
+ */
+export function Replay({ runId, me }: { runId: string; me: Me }) {
   const [events, setEvents] = useState<RunEvent[] | null>(null);
   const [at, setAt] = useState<number | null>(null);
   const [state, setState] = useState<RunStateAnswer | null>(null);
+  const [previous, setPrevious] = useState<RunStateAnswer | null>(null);
   const [verify, setVerify] = useState<VerifyAnswer | null>(null);
   const [audit, setAudit] = useState<AuditEntry[] | null>(null);
   const [actions, setActions] = useState<RunAction[] | null>(null);
@@ -52,8 +61,15 @@ export function Replay({ runId }: { runId: string }) {
   useEffect(() => {
     if (at === null) return;
     let current = true;
-    api((parley) => parley.runState(runId, at))
-      .then((s) => current && setState(s))
+    Promise.all([
+      api((parley) => parley.runState(runId, at)),
+      at > 1 ? api((parley) => parley.runState(runId, at - 1)) : Promise.resolve(null),
+    ])
+      .then(([s, p]) => {
+        if (!current) return;
+        setState(s);
+        setPrevious(p);
+      })
       .catch((e: Error) => current && setError(e.message));
     return () => {
       current = false;
@@ -79,6 +95,16 @@ export function Replay({ runId }: { runId: string }) {
 
   const head = events?.length ? events[events.length - 1].seq : 0;
   const selected = events?.find((e) => e.seq === at);
+  const diff = useMemo(
+    () => (state ? stateDiff(previous?.state ?? {}, state.state) : null),
+    [state, previous],
+  );
+  const fork = useMemo(() => {
+    if (!events) return null;
+    const started = events.find((e) => e.type === 'run.started');
+    const requestedBy = (started?.data as { requestedBy?: string } | undefined)?.requestedBy ?? '';
+    return runActions(startedWorkflow(events), { status: statusOf(events), requestedBy }, me).fork;
+  }, [events, me]);
 
   return (
     <>
@@ -155,6 +181,14 @@ export function Replay({ runId }: { runId: string }) {
                 {state.state.pendingRequests.map((r) => (
                   <RequestCard key={r.id} request={r} me={null} readOnly />
                 ))}
+                {fork && <ForkHere runId={runId} atSeq={state.at} allowed={fork} />}
+                {diff && (
+                  <StateTree
+                    state={state.state}
+                    diff={diff}
+                    previousSeq={state.at > 1 ? state.at - 1 : null}
+                  />
+                )}
                 <Transcript entries={state.state.transcript} label="Transcript at this point" />
               </>
             ) : (

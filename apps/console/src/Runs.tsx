@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { StartRunBody } from '@parley/contracts/http/api.schemas';
 import { api, client, hasRole, issueSentence, type Me, type RunSummary, type WorkflowInfo } from './api';
 import { Age, ErrorText, StatusBadge } from './components';
+import { ImportRuns } from './replay/ImportRuns';
 
 const STATUSES = ['running', 'waiting', 'completed', 'failed', 'cancelled'];
 
@@ -86,6 +87,7 @@ export function Runs({ me }: { me: Me }) {
     <>
       <h1>Runs</h1>
       {hasRole(me, 'participant') && <StartRun workflows={workflows} />}
+      {hasRole(me, 'admin') && <ImportRuns />}
       <section aria-labelledby="runs-h">
         <h2 id="runs-h">All runs</h2>
         <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>

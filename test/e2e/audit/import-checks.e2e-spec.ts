@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GENESIS_HASH, sealEvent, verifyExportText, type EventEnvelope } from '@parley/contracts';
-import { ParleyProcess, newSigningKey, signExport } from '@parley/testing';
+import { verifyExportText, type EventEnvelope } from '@parley/contracts';
+import { ParleyProcess, newSigningKey, resealedExport } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
 
 /**
@@ -15,26 +15,8 @@ import { waitForRequest, waitForStatus } from '../patterns/helpers';
 const peer = newSigningKey();
 
 /** Re-seal a run's events under a new run id, as an attacker with Parley's library would; signed by the peer. */
-function forge(events: EventEnvelope[], runId: string, edit: (e: EventEnvelope) => EventEnvelope): string {
-  let prevHash = GENESIS_HASH;
-  const sealed = events.map((original) => {
-    const { hash: _hash, ...rest } = edit({ ...original, runId, correlationId: runId });
-    const e = sealEvent({ ...rest, prevHash } as Omit<EventEnvelope, 'hash'>);
-    prevHash = e.hash;
-    return e;
-  });
-  const manifest = {
-    kind: 'parley.export',
-    version: 1,
-    exportedAt: new Date().toISOString(),
-    runs: [{ runId, count: sealed.length, head: prevHash }],
-    schemaVersions: {},
-  };
-  return signExport(
-    [JSON.stringify(manifest), ...sealed.map((e) => JSON.stringify(e))].join('\n'),
-    peer.file,
-  );
-}
+const forge = (events: EventEnvelope[], runId: string, edit: (e: EventEnvelope) => EventEnvelope): string =>
+  resealedExport(events, runId, peer.file, edit);
 
 describe('import checks every event as an append would', () => {
   let server: ParleyProcess;
