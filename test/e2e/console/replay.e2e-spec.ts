@@ -5,7 +5,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import type { EventEnvelope } from '@parley/contracts';
 import { ParleyProcess, newSigningKey, resealedExport } from '@parley/testing';
 import { decide, events, startRun, waitForRequest, waitForStatus } from '../patterns/helpers';
-import { launchBrowser, prepareConsole, screenshot, signIn } from './console-harness';
+import { docScreenshot, launchBrowser, prepareConsole, signIn } from './console-harness';
 
 /** A peer the server trusts (PARLEY_TRUSTED_KEYS), whose exports an admin imports from the console. */
 const peer = newSigningKey();
@@ -53,7 +53,7 @@ describe('the console replay: state tree and diff, fork from an event, import (C
     assert.equal(await at('pendingRequests.0.kind').textContent(), 'kind: "approval" changed');
     assert.equal(await at('runId').getAttribute('data-changed'), 'false', 'the run id did not change');
     assert.equal(await at('runId').textContent(), `runId: "${runId}"`);
-    await screenshot(page, 'replay-state-tree');
+    await docScreenshot(page, 'console-replay');
 
     // one event later (the approval decided): the request leaves; it is listed as gone
     const next = log[opened.seq];

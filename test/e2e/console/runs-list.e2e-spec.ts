@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { ParleyProcess, waitFor } from '@parley/testing';
 import { startRun } from '../patterns/helpers';
-import { launchBrowser, prepareConsole, screenshot, signIn } from './console-harness';
+import { docScreenshot, launchBrowser, prepareConsole, signIn } from './console-harness';
 
 /** The runs list paged by the server, in a real Chromium against a real server. */
 describe('the console runs list (Chromium, playwright-core)', () => {
@@ -44,7 +44,7 @@ describe('the console runs list (Chromium, playwright-core)', () => {
       .locator('table.runs tbody tr', { hasText: 'order #L51' })
       .getByText(/approval \(/)
       .waitFor();
-    await screenshot(page, 'runs-list');
+    await docScreenshot(page, 'console-runs');
 
     await pager.getByRole('button', { name: 'Older' }).click();
     await pager.getByText('51–52 of 52').waitFor();
