@@ -53,8 +53,8 @@ describe('security: an HTTP flood is cut off', () => {
     assert.equal(other.status, 200, 'another client is served during the flood');
     assert.ok(otherMs < 5000, `another client waited ${otherMs} ms`);
     // exactly the accepted starts exist: a refused request appended nothing
-    const runs = (await server.client('admin').get('/api/runs?workflow=refund-desk')).body.runs as unknown[];
-    assert.equal(runs.length, started.length);
+    const { total } = (await server.client('admin').get('/api/runs?workflow=refund-desk')).body;
+    assert.equal(total, started.length);
     const position = (await server.client('victor').get('/health')).body.lastPosition as number;
     assert.ok(position > before, 'the accepted runs were appended');
     // the bucket refills: a second later the flooder is served again

@@ -456,7 +456,9 @@ describe('prompt injection: the server holds when the model obeys the attacker',
 
   it('across every run: only humans decided, and no refund ran without a human except within policy', async () => {
     const admin = server.client('admin');
-    const runs = (await admin.get('/api/runs')).body.runs as Array<{ runId: string }>;
+    const listed = (await admin.get('/api/runs?limit=500')).body;
+    assert.ok(listed.total <= 500, `every run is checked (${listed.total} in one page)`);
+    const runs = listed.runs as Array<{ runId: string }>;
     let decisions = 0;
     for (const { runId } of runs) {
       const log = await events(admin, runId);

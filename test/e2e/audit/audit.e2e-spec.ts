@@ -241,7 +241,7 @@ describe('audit and replay', () => {
     }>;
     const atSeq = events.findIndex((e) => e.type === 'model-call.completed') + 1; // after the first turn
     // forking is for approvers by default: carol, who started the debate, is a participant
-    const runsBefore = (await server.client().get('/api/runs')).body.runs.length;
+    const runsBefore = (await server.client().get('/api/runs')).body.total;
     const refused = await server.client('carol').post(`/api/runs/${original.runId}/fork`, {
       atSeq,
       note: 'retry after the first turn',
@@ -250,7 +250,7 @@ describe('audit and replay', () => {
     assert.equal(refused.status, 403, JSON.stringify(refused.body));
     assert.equal(refused.body.error.code, 'RUN.FORBIDDEN');
     assert.equal(
-      (await server.client().get('/api/runs')).body.runs.length,
+      (await server.client().get('/api/runs')).body.total,
       runsBefore,
       'a refused fork creates nothing',
     );
