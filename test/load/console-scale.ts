@@ -43,7 +43,8 @@ export interface ConsoleScaleFigures {
 /** Seed `runs` runs into `dataDir` through the engine; resolves when every run has paused or completed. */
 export async function seedRuns(dataDir: string, runs: number): Promise<{ seconds: number; open: number }> {
   const fx = fixture();
-  const store = new SqliteEventStore({ dataDir });
+  // synchronous NORMAL: the seed's durability is not what is measured (the server opens the folder with its own setting)
+  const store = new SqliteEventStore({ dataDir, synchronous: 'normal' });
   let settled = 0;
   let open = 0;
   const failures: string[] = [];
@@ -112,30 +113,48 @@ const FIRST_ROW_PROBE = `
   );
 `;
 
+/** The few browser globals the timing code uses (this project's TypeScript has no DOM types). */
+interface InPage {
+  __firstRow?: Record<string, number>;
+  document: { querySelector(selector: string): unknown };
+  location: { hash: string };
+  performance: { now(): number };
+  requestAnimationFrame(callback: () => void): void;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/** Load the console afresh at `url` (from about:blank: a hash change alone would not reload it) and time the first row. */
 async function loadTime(page: Page, url: string, selector: string): Promise<number> {
+  await page.goto('about:blank');
   await page.goto(url);
-  const probe = `(window.__firstRow || {})[${JSON.stringify(selector)}]`;
-  await page.waitForFunction(`(${probe} ?? -1) > 0`, undefined, { timeout: 60_000 });
-  return Number(await page.evaluate(probe));
+  await page.waitForFunction((s) => ((globalThis as unknown as InPage).__firstRow?.[s] ?? -1) > 0, selector, {
+    timeout: 60_000,
+  });
+  return page.evaluate((s) => (globalThis as unknown as InPage).__firstRow?.[s] ?? NaN, selector);
 }
 
 /** From the page it is on, change the route to `hash`, and time until the first `selector` row is painted. */
-async function routeTime(page: Page, hash: string, selector: string): Promise<number> {
-  const script = `new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const give = setTimeout(() => reject(new Error('no row after 60 s')), 60000);
-    const check = () => {
-      if (document.querySelector(${JSON.stringify(selector)}))
-        requestAnimationFrame(() => {
-          clearTimeout(give);
-          resolve(performance.now() - t0);
-        });
-      else requestAnimationFrame(check);
-    };
-    location.hash = ${JSON.stringify(hash)};
-    check();
-  })`;
-  return Number(await page.evaluate(script));
+function routeTime(page: Page, hash: string, selector: string): Promise<number> {
+  return page.evaluate(
+    ([h, s]) =>
+      new Promise<number>((resolve, reject) => {
+        const w = globalThis as unknown as InPage;
+        const t0 = w.performance.now();
+        const give = w.setTimeout(() => reject(new Error(`no ${s} after 60 s`)), 60_000);
+        const check = (): void => {
+          if (w.document.querySelector(s))
+            w.requestAnimationFrame(() => {
+              w.clearTimeout(give);
+              resolve(w.performance.now() - t0);
+            });
+          else w.requestAnimationFrame(check);
+        };
+        w.location.hash = h;
+        check();
+      }),
+    [hash, selector] as const,
+  );
 }
 
 async function apiTime(url: string, token: string): Promise<{ ms: number; bytes: number }> {
