@@ -4,6 +4,7 @@ import type { RequestSummaryPayload } from '@parley/contracts/socket/socket.sche
 import {
   EXPIRING_SOON_MS,
   NO_FILTER,
+  capGroups,
   choices,
   inboxView,
   type InboxFilter,
@@ -16,6 +17,7 @@ const at = (minutes: number): string => new Date(NOW + minutes * 60_000).toISOSt
 const request = (id: string, over: Partial<RequestSummaryPayload>): RequestSummaryPayload => ({
   id,
   runId: 'run-a',
+  workflow: 'refund-desk',
   kind: 'approval',
   status: 'open',
   title: `Request ${id}`,
@@ -28,22 +30,25 @@ const request = (id: string, over: Partial<RequestSummaryPayload>): RequestSumma
 
 const REQUESTS = [
   request('r1', { runId: 'run-a', createdAt: at(-50), deadline: at(120), title: 'Refund $120 for #A201' }),
-  request('r2', { runId: 'run-b', kind: 'review', roles: ['editor'], createdAt: at(-40), deadline: at(5) }),
+  request('r2', {
+    runId: 'run-b',
+    workflow: 'content-pipeline',
+    kind: 'review',
+    roles: ['editor'],
+    createdAt: at(-40),
+    deadline: at(5),
+  }),
   request('r3', { runId: 'run-a', createdAt: at(-30), claimedBy: 'alice', title: 'Refund $140 for #A202' }),
   request('r4', {
     runId: 'run-c',
+    workflow: 'support-triage',
     kind: 'escalation',
     roles: ['support'],
     createdAt: at(-70),
     deadline: at(10),
   }),
 ];
-const WORKFLOWS: Record<string, string> = {
-  'run-a': 'refund-desk',
-  'run-b': 'content-pipeline',
-  'run-c': 'support-triage',
-};
-const context = { me: 'alice', workflowOf: (runId: string) => WORKFLOWS[runId], now: NOW };
+const context = { me: 'alice', now: NOW };
 const ids = (filter: Partial<InboxFilter>): string[][] =>
   inboxView(REQUESTS, { ...NO_FILTER, ...filter }, context).map((g) => g.requests.map((r) => r.id));
 
@@ -90,6 +95,18 @@ describe('the inbox view', () => {
     assert.deepEqual(ids({ search: 'escalation' }), [['r4']]);
     assert.deepEqual(ids({ search: '  run-b ' }), [['r2']]);
     assert.deepEqual(ids({ search: 'nothing like this' }), []);
+  });
+
+  it('draws at most the first groups and counts the requests past them', () => {
+    const many = Array.from({ length: 250 }, (_, i) =>
+      request(`m${i}`, { runId: `run-${String(i).padStart(3, '0')}`, createdAt: at(-300 + i) }),
+    );
+    many.push(request('m-extra', { runId: 'run-249', createdAt: at(-1) }));
+    const { shown, hidden } = capGroups(inboxView(many, { ...NO_FILTER, sort: 'age' }, context));
+    assert.equal(shown.length, 200);
+    assert.equal(shown[0].runId, 'run-000');
+    assert.equal(hidden, 51, '50 groups past the cap, one of them with two requests');
+    assert.deepEqual(capGroups(inboxView(REQUESTS, NO_FILTER, context)).hidden, 0);
   });
 
   it('offers each filter value once, sorted, without blanks', () => {

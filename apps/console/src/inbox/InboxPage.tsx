@@ -3,9 +3,8 @@ import { api, asApiError, client, type Me, type RequestSummary, type RequestView
 import { ErrorText, RequestCard, useNow, type RequestActions } from '../components';
 import { InboxFilters } from './InboxFilters';
 import { InboxList } from './InboxList';
-import { NO_FILTER, choices, inboxView, type InboxFilter } from './inbox-model';
+import { NO_FILTER, capGroups, choices, inboxView, type InboxFilter } from './inbox-model';
 import { Shortcuts } from './Shortcuts';
-import { useRunWorkflows } from './use-run-workflows';
 
 const APPROVE = ['approve', 'confirm'];
 const REJECT = ['reject', 'decline'];
@@ -26,7 +25,6 @@ export function InboxPage({ me }: { me: Me }) {
   const actions = useRef<RequestActions>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const now = useNow(15_000);
-  const workflowOf = useRunWorkflows(requests);
 
   useEffect(() => {
     let watch;
@@ -47,10 +45,13 @@ export function InboxPage({ me }: { me: Me }) {
   }, []);
 
   const groups = useMemo(
-    () => inboxView(requests ?? [], filter, { me: me.id, workflowOf, now }),
-    [requests, filter, me.id, workflowOf, now],
+    () => inboxView(requests ?? [], filter, { me: me.id, now }),
+    [requests, filter, me.id, now],
   );
-  const order = useMemo(() => groups.flatMap((g) => g.requests.map((r) => r.id)), [groups]);
+  // at most SHOWN_GROUPS groups are drawn (10,000 rows would not be usable); the keys walk those
+  const { shown, hidden } = useMemo(() => capGroups(groups), [groups]);
+  const order = useMemo(() => shown.flatMap((g) => g.requests.map((r) => r.id)), [shown]);
+  const matching = order.length + hidden;
 
   // the selection stays on its request; when that one leaves, on the request that took its place
   const selected =
@@ -124,10 +125,18 @@ export function InboxPage({ me }: { me: Me }) {
   }, []);
 
   const all = requests ?? [];
-  const runs = choices(all.map((r) => r.runId)).map((runId) => ({
-    runId,
-    label: `${workflowOf(runId) ?? 'run'} · ${runId.slice(0, 8)}`,
-  }));
+  const runs = useMemo(() => {
+    const workflowOf = new Map((requests ?? []).map((r) => [r.runId, r.workflow]));
+    return [...workflowOf.keys()].sort().map((runId) => ({
+      runId,
+      label: `${workflowOf.get(runId)} · ${runId.slice(0, 8)}`,
+    }));
+  }, [requests]);
+  const roles = useMemo(
+    () => choices([...(requests ?? []).flatMap((r) => r.roles), ...me.roles]),
+    [requests, me.roles],
+  );
+  const workflows = useMemo(() => choices((requests ?? []).map((r) => r.workflow)), [requests]);
 
   return (
     <>
@@ -146,14 +155,14 @@ export function InboxPage({ me }: { me: Me }) {
           <InboxFilters
             filter={filter}
             onChange={setFilter}
-            roles={choices([...all.flatMap((r) => r.roles), ...me.roles])}
-            workflows={choices(all.map((r) => workflowOf(r.runId)))}
+            roles={roles}
+            workflows={workflows}
             runs={runs}
             searchRef={searchRef}
           />
           <div className="inbox-bar">
             <p className="small" role="status" data-testid="inbox-count">
-              {order.length} of {all.length} requests
+              {matching} of {all.length} requests
             </p>
             <Shortcuts open={help} onToggle={setHelp} />
           </div>
@@ -166,7 +175,14 @@ export function InboxPage({ me }: { me: Me }) {
                 </button>
               </p>
             ) : (
-              <InboxList groups={groups} selectedId={selected} onSelect={setSelectedId} me={me.id} />
+              <div className="inbox-list-wrap">
+                <InboxList groups={shown} selectedId={selected} onSelect={setSelectedId} me={me.id} />
+                {hidden > 0 && (
+                  <p className="small muted" data-testid="inbox-more">
+                    {hidden} more — narrow the filters
+                  </p>
+                )}
+              </div>
             )}
             <section className="inbox-detail" aria-label="Request detail">
               {detail && detail.id === selected ? (

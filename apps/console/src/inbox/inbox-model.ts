@@ -28,7 +28,7 @@ export const EXPIRING_SOON_MS = 15 * 60_000;
 
 export interface RunGroup {
   runId: string;
-  workflow: string | undefined;
+  workflow: string;
   requests: RequestSummary[];
 }
 
@@ -36,21 +36,21 @@ export interface RunGroup {
 export function inboxView(
   requests: readonly RequestSummary[],
   filter: InboxFilter,
-  context: { me: string; workflowOf: (runId: string) => string | undefined; now: number },
+  context: { me: string; now: number },
 ): RunGroup[] {
   const q = filter.search.trim().toLowerCase();
   const shown = requests.filter(
     (r) =>
       (!filter.kind || r.kind === filter.kind) &&
       (!filter.role || r.roles.includes(filter.role)) &&
-      (!filter.workflow || context.workflowOf(r.runId) === filter.workflow) &&
+      (!filter.workflow || r.workflow === filter.workflow) &&
       (!filter.runId || r.runId === filter.runId) &&
       (!filter.mine || r.claimedBy === context.me) &&
       (!filter.expiring ||
         (r.deadline !== null && Date.parse(r.deadline) - context.now < EXPIRING_SOON_MS)) &&
       (!q ||
-        [r.title, r.ask, r.kind, r.runId, r.id, context.workflowOf(r.runId) ?? '', r.claimedBy ?? ''].some(
-          (f) => f.toLowerCase().includes(q),
+        [r.title, r.ask, r.kind, r.runId, r.id, r.workflow, r.claimedBy ?? ''].some((f) =>
+          f.toLowerCase().includes(q),
         )),
   );
   const byDeadline = (a: RequestSummary, b: RequestSummary): number =>
@@ -61,13 +61,24 @@ export function inboxView(
   for (const r of shown) {
     const group = groups.get(r.runId) ?? {
       runId: r.runId,
-      workflow: context.workflowOf(r.runId),
+      workflow: r.workflow,
       requests: [],
     };
     group.requests.push(r);
     groups.set(r.runId, group);
   }
   return [...groups.values()];
+}
+
+/** How many groups the list draws at most; the rest are counted ("N more — narrow the filters"). */
+export const SHOWN_GROUPS = 200;
+
+/** The first `max` groups, and how many requests the groups past them hold. */
+export function capGroups(groups: RunGroup[], max = SHOWN_GROUPS): { shown: RunGroup[]; hidden: number } {
+  if (groups.length <= max) return { shown: groups, hidden: 0 };
+  let hidden = 0;
+  for (let i = max; i < groups.length; i++) hidden += groups[i].requests.length;
+  return { shown: groups.slice(0, max), hidden };
 }
 
 /** Every value of a field among the requests, sorted (for the filter choices). */

@@ -281,6 +281,7 @@ export class RunsProjection {
         changed = {
           id: event.data.requestId,
           runId: event.runId,
+          workflow: run.workflow,
           kind: event.data.kind,
           status: 'open',
           title: event.data.title,

@@ -151,6 +151,8 @@ export type SocketAckError = z.infer<typeof SocketAckError>;
 export const RequestSummarySchema = z.object({
   id: z.string(),
   runId: z.string(),
+  /** The workflow of the request's run (the inbox filters and groups by it). */
+  workflow: z.string(),
   kind: HumanRequestKind,
   status: z.enum(['open', 'resolved', 'expired', 'closed']),
   title: z.string(),
