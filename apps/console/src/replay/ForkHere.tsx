@@ -1,7 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { ForkBody } from '@parley/contracts/http/api.schemas';
-import { api, issueSentence } from '../api';
 import { ErrorText } from '../components';
+import { forkAndOpen } from '../run/fork';
 import type { RunActionState } from '../run/run-actions';
 
 /** Fork the run from the event the replay shows: a new run with the history up to it (the server checks again). */
@@ -20,13 +19,10 @@ export function ForkHere({
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    const parsed = ForkBody.safeParse({ atSeq, note: note.trim() });
-    if (!parsed.success) return setError(issueSentence(parsed.error));
     setBusy(true);
     setError(null);
     try {
-      const fork = await api((parley) => parley.fork(runId, parsed.data));
-      window.location.hash = `#/runs/${encodeURIComponent(fork.runId)}`;
+      setError(await forkAndOpen(runId, atSeq, note.trim()));
     } catch (err) {
       setError((err as Error).message);
     } finally {

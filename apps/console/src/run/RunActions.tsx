@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { ForkBody, RetryBody } from '@parley/contracts/http/api.schemas';
+import { RetryBody } from '@parley/contracts/http/api.schemas';
 import { api, issueSentence } from '../api';
 import { ErrorText } from '../components';
+import { forkAndOpen } from './fork';
 import type { RunActionName, RunActionState } from './run-actions';
 
 const LABEL: Record<RunActionName, string> = { cancel: 'Cancel', retry: 'Retry', fork: 'Fork' };
@@ -37,10 +38,8 @@ export function RunActions({
         if (!parsed.success) return setError(issueSentence(parsed.error));
         await api((parley) => parley.retry(runId, parsed.data.reason));
       } else if (open === 'fork') {
-        const parsed = ForkBody.safeParse({ atSeq: Number(atSeq || lastSeq), note: text });
-        if (!parsed.success) return setError(issueSentence(parsed.error));
-        const fork = await api((parley) => parley.fork(runId, parsed.data));
-        window.location.hash = `#/runs/${encodeURIComponent(fork.runId)}`;
+        const problem = await forkAndOpen(runId, Number(atSeq || lastSeq), text);
+        if (problem) setError(problem);
         return;
       }
       setOpen(null);
