@@ -45,7 +45,8 @@ export class KafkaReachability {
   private outages = 0;
   private readonly admin: Admin;
   private timer?: NodeJS.Timeout;
-  private probing = false;
+  private probing?: Promise<boolean>;
+  private lastProbeStartedAt = 0;
   private connected = false;
   private stopped = false;
   private readonly listeners = new Set<(change: ReachabilityChange) => void>();
@@ -99,16 +100,32 @@ export class KafkaReachability {
    * A round-trip failed because the brokers could not be reached. `startedAt`: when the failed
    * operation began; a failure of an operation that began before a later success (a produce that
    * retried through the whole outage) is stale evidence and does not mark the log unreachable.
+   * Returns whether the log is now marked unreachable.
    */
-  fail(source: string, error: unknown, startedAt = Date.now()): void {
+  fail(source: string, error: unknown, startedAt = Date.now()): boolean {
     const message = `${source}: ${error instanceof Error ? error.message : String(error)}`;
     this.lastError = message;
-    if (!this.reachable) return;
-    if (this.lastOkAt && this.lastOkAt.getTime() > startedAt) return;
+    if (!this.reachable) return true;
+    if (this.lastOkAt && this.lastOkAt.getTime() > startedAt) return false;
     this.reachable = false;
     this.since = new Date();
     this.outages += 1;
     this.notify({ reachable: false, error: message });
+    return true;
+  }
+
+  /**
+   * A failure the caller must not answer before the verdict is known: counted at once like
+   * `fail`, or, when a success came in after the operation began (the brokers answered, then
+   * went away while it was under way, or came back while it retried), decided by a probe now.
+   * Either way, once this resolves, an append refused because of it is followed by refusals at
+   * once, not by a new producer waiting on timeouts.
+   */
+  async confirmFailure(source: string, error: unknown, startedAt: number): Promise<void> {
+    if (this.fail(source, error, startedAt)) return;
+    const failedAt = Date.now();
+    // A probe already under way may have had its answer before the failure: ask again then.
+    while ((await this.probe()) && this.lastProbeStartedAt < failedAt && !this.stopped);
   }
 
   start(): void {
@@ -124,11 +141,21 @@ export class KafkaReachability {
     if (this.connected) await this.admin.disconnect().catch(() => undefined);
   }
 
-  /** One round-trip: Metadata and ListOffsets of the topic (answers only if every partition has a serving leader). */
-  async probe(): Promise<boolean> {
-    if (this.probing || this.stopped) return this.reachable;
-    this.probing = true;
+  /**
+   * One round-trip: Metadata and ListOffsets of the topic (answers only if every partition has a
+   * serving leader). A probe under way is shared, not doubled.
+   */
+  probe(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(this.reachable);
+    this.probing ??= this.probeOnce().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  private async probeOnce(): Promise<boolean> {
     const started = Date.now();
+    this.lastProbeStartedAt = started;
     try {
       if (!this.connected) {
         await this.admin.connect();
@@ -149,8 +176,6 @@ export class KafkaReachability {
       this.connected = false;
       await this.admin.disconnect().catch(() => undefined);
       return false;
-    } finally {
-      this.probing = false;
     }
   }
 

@@ -306,7 +306,7 @@ export class SendLane {
         return group.map((item, i) => outcomes[i] ?? new NotOwnerError(item.runId, this.dead!.message));
       }
       this.retireProducer();
-      if (isUnreachableError(error)) reachability.fail('produce', error, started);
+      if (isUnreachableError(error)) await reachability.confirmFailure('produce', error, started);
       return group.map(
         ({ runId, events }, i) =>
           outcomes[i] ??
