@@ -6,6 +6,10 @@
 //   npm test -- unit              only files whose path contains "unit" (any substring filter)
 //   npm run test:chaos            the chaos suite (*.chaos-spec.ts): long crash and fault runs
 //   npm run test:load             the load suite (*.load-spec.ts): load and soak, with figures
+//
+// A test file still running after PARLEY_TEST_FILE_TIMEOUT_MS (default 15 minutes; 2 hours in the
+// chaos and load suites) is killed and counted as failed, so one hung file cannot hold CI until
+// its own limit.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +96,11 @@ const code = await new Promise((resolve) => {
     ],
     { cwd: root, env, stdio: 'inherit' },
   );
-  child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  const watchdog = setInterval(() => killOverdueFiles(child.pid), 15_000);
+  child.on('exit', (c, signal) => {
+    clearInterval(watchdog);
+    resolve(c ?? (signal ? 1 : 0));
+  });
 });
 
 if (broker) {
@@ -106,6 +114,44 @@ const passed = count('pass');
 const failed = count('fail') + count('cancelled');
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(code !== 0 || failed > 0 ? 1 : 0);
+
+/**
+ * A test file that hangs (a hook waiting forever, a handle that keeps its process alive) would hold
+ * the whole run until CI's own limit. Node's runner runs each file in a child process: one older
+ * than PARLEY_TEST_FILE_TIMEOUT_MS (default 15 minutes) is killed, and the runner reports the file
+ * as failed.
+ */
+function killOverdueFiles(runnerPid) {
+  const limitMs = Number(
+    process.env.PARLEY_TEST_FILE_TIMEOUT_MS ?? (suite === 'default' ? 15 : 120) * 60_000,
+  );
+  const ticksPerSecond = 100; // Linux USER_HZ
+  let uptimeS;
+  try {
+    uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  } catch {
+    return; // not Linux: no watchdog
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== runnerPid) continue; // ppid
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const file = cmdline.find((a) => a.endsWith('.js') && a.includes(join('dist', 'test')));
+      if (!file) continue;
+      const ageMs = (uptimeS - Number(fields[19]) / ticksPerSecond) * 1000;
+      if (ageMs <= limitMs) continue;
+      log(
+        `${relative(root, file)} still running after ${Math.round(ageMs / 1000)} s: killed (PARLEY_TEST_FILE_TIMEOUT_MS=${limitMs})`,
+      );
+      process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // the process ended while we looked
+    }
+  }
+}
 
 function findTests(dir) {
   const out = [];
