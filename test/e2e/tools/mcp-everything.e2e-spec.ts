@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after as afterAll, before, describe, it } from 'node:test';
-import { ParleyProcess, REPO_ROOT } from '@parley/testing';
-import { events, startRun, typesOf, waitForStatus } from '../patterns/helpers';
+import { ParleyProcess, REPO_ROOT, waitFor } from '@parley/testing';
+import { events, startRun, typesOf, waitForStatus, type Envelope } from '../patterns/helpers';
 import { startEverythingServer, writeToolsFile } from './tools-kit';
 
 /**
@@ -63,5 +63,49 @@ describe('MCP over Streamable HTTP: @modelcontextprotocol/server-everything', ()
     assert.equal(failed.data.code, 'TOOL.MCP_ERROR');
     assert.match(failed.data.message, /^everything\.get-resource-reference: .*Invalid resourceId: 0/);
     assert.ok(!typesOf(log).includes('tool-call.completed'));
+  });
+
+  // Last: it stops and restarts the MCP server.
+  it('a restarted server is reconnected: the call while it is gone fails, the next ones work again', async () => {
+    const carol = server.client('carol');
+    const sum = async (): Promise<Envelope | undefined> => {
+      const runId = await startRun(carol, 'everything-desk', 'call everything__get-sum {"a": 1, "b": 2}');
+      await waitForStatus(carol, runId, 'completed', 30_000);
+      return (await events(carol, runId)).find(
+        (e) => e.type === 'tool-call.completed' || e.type === 'tool-call.failed',
+      );
+    };
+    await everything.stop();
+    const gone = await sum();
+    assert.equal(gone?.type, 'tool-call.failed');
+    assert.equal(gone?.data.code, 'TOOL.MCP_FAILED', JSON.stringify(gone?.data));
+    await waitFor('Parley to say the server stopped answering', () =>
+      /MCP server "everything" stopped answering: .*ECONNREFUSED.*; reconnecting/.test(
+        server.output.join(''),
+      ),
+    );
+    everything = await startEverythingServer(everything.port); // a new process: the old session is gone
+    await waitFor(
+      'the server to be back',
+      () => /MCP server "everything" is back: \d+ tools/.test(server.output.join('')),
+      { timeoutMs: 40_000 },
+    );
+    const back = await sum();
+    assert.equal(back?.type, 'tool-call.completed', JSON.stringify(back?.data));
+    assert.equal(back?.data.result, 'The sum of 1 and 2 is 3.');
+
+    // Restarted between two calls: the new process does not know the session (400 or 404), so Parley opens a new one.
+    await everything.stop();
+    everything = await startEverythingServer(everything.port);
+    const unknownSession = await sum();
+    assert.equal(unknownSession?.type, 'tool-call.failed');
+    assert.match(String(unknownSession?.data.message), /404|session/i, JSON.stringify(unknownSession?.data));
+    await waitFor(
+      'the server to be back once more',
+      () => (server.output.join('').match(/MCP server "everything" is back/g) ?? []).length === 2,
+      { timeoutMs: 40_000 },
+    );
+    const backAgain = await sum();
+    assert.equal(backAgain?.type, 'tool-call.completed', JSON.stringify(backAgain?.data));
   });
 });

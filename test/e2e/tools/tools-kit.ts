@@ -34,13 +34,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** server-everything over Streamable HTTP, as its own process on a free port. */
-export async function startEverythingServer(): Promise<{
+/** server-everything over Streamable HTTP, as its own process on a free port (or on `port`: a restart). */
+export async function startEverythingServer(port?: number): Promise<{
   url: string;
+  port: number;
   child: ChildProcess;
   stop(): Promise<void>;
 }> {
-  const port = await freePort();
+  port ??= await freePort();
   const child = spawn(process.execPath, [EVERYTHING_SERVER, 'streamableHttp'], {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,6 +67,7 @@ export async function startEverythingServer(): Promise<{
   });
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    port,
     child,
     stop: async () => {
       if (child.exitCode !== null) return;

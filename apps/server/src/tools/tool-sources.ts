@@ -82,6 +82,10 @@ export async function loadTools(options: LoadToolsOptions): Promise<LoadedTools>
           'command' in s && s.cwd ? { ...s, cwd: resolve(dirname(file), s.cwd) } : s,
           headers[i],
           envs[i],
+          {
+            info: (line) => options.log?.(line),
+            warn: (line) => (options.warn ?? options.log)?.(line),
+          },
         ),
       ),
     );
@@ -118,7 +122,7 @@ export async function loadTools(options: LoadToolsOptions): Promise<LoadedTools>
       connection.onToolsChanged(() => {
         const again = install();
         options.log?.(`MCP server "${name}" changed its tools: ${again.length} now`);
-      });
+      }); // also called when a lost server is back: it may list other tools now
     });
   } catch (error) {
     await close();
