@@ -124,6 +124,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
     now,
     status: run.status,
     requestedBy: run.requestedBy,
+    ...(run.failure ? { failureCode: run.failure.code } : {}),
   });
   const next = nextSpeaker(run, events);
   const canSpeak = hasRole(me, 'participant') && !isEnded;
@@ -195,14 +196,22 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
               <RequestCard key={r.id} request={r} me={me} onDone={() => void refresh()} />
             ))
           )}
-          {run.controls.reroute.length > 0 && canSpeak && (
-            <Reroute
-              runId={runId}
-              agents={run.controls.reroute}
-              current={run.currentAgent}
-              onDone={refresh}
-            />
-          )}
+          {run.controls.reroute.length > 0 &&
+            !isEnded &&
+            (model.reroute.allowed ? (
+              <Reroute
+                runId={runId}
+                agents={run.controls.reroute}
+                current={run.currentAgent}
+                onDone={refresh}
+              />
+            ) : (
+              hasRole(me, 'participant') && (
+                <p className="muted small" data-testid="why-reroute">
+                  Re-route: {model.reroute.why}.
+                </p>
+              )
+            ))}
         </aside>
       </div>
     </>
