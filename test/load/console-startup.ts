@@ -3,7 +3,7 @@
  * browser's cache warm, as an operator reopening the tab) and read, from the page's Navigation and
  * Resource Timing entries, when the document, the bundle, `GET /api/me`, the first `GET /api/runs`
  * and the socket started and ended, when the app first drew anything, and when the first row of the
- * list was painted. All times are ms since navigation start.
+ * list was painted. All times are ms since navigation start. Also the same page reloaded (F5).
  */
 import type { Page } from 'playwright-core';
 import { summarize, type Summary } from './load-kit';
@@ -35,6 +35,8 @@ export interface StartupFigures {
   /** Median of each field over the loads. */
   median: Record<keyof StartupSample, number>;
   firstRowMs: Summary;
+  /** The same page reloaded (F5: same origin, the renderer kept), navigation start to the first row. */
+  reloadFirstRowMs: Summary;
   /** Every JS and CSS file of the console the first (cold) load fetched: path, bytes on the wire, bytes decoded. */
   assets: Array<{ path: string; transferBytes: number; decodedBytes: number }>;
 }
@@ -149,6 +151,11 @@ export async function consoleStartup(page: Page, url: string, loads: number): Pr
     }
     samples.push(toSample(s));
   }
+  const reloads: number[] = [];
+  for (let i = 0; i < loads; i++) {
+    await page.reload();
+    reloads.push((await sample(page)).probe.firstRow!);
+  }
   const keys = Object.keys(samples[0]!) as Array<keyof StartupSample>;
   return {
     loads,
@@ -157,6 +164,7 @@ export async function consoleStartup(page: Page, url: string, loads: number): Pr
       number
     >,
     firstRowMs: summarize(samples.map((s) => s.firstRow)),
+    reloadFirstRowMs: summarize(reloads),
     assets,
   };
 }
