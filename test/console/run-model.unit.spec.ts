@@ -220,6 +220,39 @@ describe('console run page: the view model', () => {
     assert.equal(ended.cancel.why, 'the run is completed');
     const failed = runModel(refund, { me: carol, now: 0, status: 'failed' }).actions;
     assert.equal(failed.retry.allowed, true, 'the requester may retry a failed run');
+    // only a failed model call is retried (the server's RETRIABLE_FAILURES): not a limit or a decision
+    const modelFailed = runModel(running, {
+      me: carol,
+      now: 0,
+      status: 'failed',
+      failureCode: 'MODEL_CALL_FAILED',
+    }).actions;
+    assert.equal(modelFailed.retry.allowed, true);
+    const limit = runModel(running, {
+      me: carol,
+      now: 0,
+      status: 'failed',
+      failureCode: 'MAX_STEPS',
+    }).actions;
+    assert.equal(limit.retry.allowed, false);
+    assert.equal(limit.retry.why, 'the run failed with MAX_STEPS: only a failed model call is retried');
+    // the code from the log when the page has no server view: the last run.failed, unless retried since
+    const logged = [
+      ...running,
+      {
+        seq: 99,
+        type: 'run.failed',
+        at: running[0].at,
+        actor: { kind: 'system', id: 'parley' },
+        data: { code: 'MAX_HANDOFFS', message: 'x' },
+      },
+    ];
+    assert.equal(runModel(logged, { me: carol, now: 0 }).actions.retry.allowed, false);
+    assert.equal(
+      runModel(logged, { me: victor, now: 0 }).actions.retry.why,
+      'retry is for requester, approver',
+      'a viewer is told the roles, not the state',
+    );
 
     // the workflow's own permissions replace the defaults
     const strict = refund.map((e) =>
@@ -239,5 +272,31 @@ describe('console run page: the view model', () => {
     const custom = runModel(upTo(strict, 'human-request.opened'), { me: carol, now: 0 }).actions;
     assert.deepEqual([custom.cancel.allowed, custom.fork.allowed], [false, true]);
     assert.equal(custom.cancel.why, 'cancel is for admin');
+  });
+
+  it("re-routing a handoff follows the server rule: the open routing review's roles, else participants; not once ended", () => {
+    const handoff = fixture('handoff');
+    const reviewing = upTo(handoff, 'human-request.opened');
+    assert.equal(
+      runModel(reviewing, { me: alice, now: 0 }).reroute.allowed,
+      true,
+      "an approver, the review's role",
+    );
+    const carolWhileReview = runModel(reviewing, { me: carol, now: 0 }).reroute;
+    assert.equal(carolWhileReview.allowed, false);
+    assert.equal(carolWhileReview.why, 're-routing is for approver');
+    const reviewed = upTo(handoff, 'human-request.resolved');
+    assert.equal(
+      runModel(reviewed, { me: carol, now: 0 }).reroute.allowed,
+      true,
+      'no open review: participants',
+    );
+    assert.equal(runModel(reviewed, { me: victor, now: 0 }).reroute.why, 're-routing is for participant');
+    const ended = runModel(handoff, { me: alice, now: 0 }).reroute;
+    assert.deepEqual([ended.allowed, ended.why], [false, 'the run is completed']);
+    assert.equal(
+      runModel(fixture('refund'), { me: alice, now: 0 }).reroute.why,
+      'only a handoff run is re-routed',
+    );
   });
 });

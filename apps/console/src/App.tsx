@@ -1,10 +1,18 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { Suspense, lazy, useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, session, type Me } from './api';
 import { ErrorText } from './components';
-import { InboxPage } from './inbox/InboxPage';
-import { Replay } from './Replay';
-import { RunPage } from './RunPage';
 import { Runs } from './Runs';
+
+// The runs list is in the first chunk; the other pages load when first shown (their code, the
+// graph, the timeline, the replay and the inbox's form, is not parsed on the way to the list).
+const pages = {
+  run: () => import('./RunPage').then((m) => ({ default: m.RunPage })),
+  replay: () => import('./Replay').then((m) => ({ default: m.Replay })),
+  inbox: () => import('./inbox/InboxPage').then((m) => ({ default: m.InboxPage })),
+};
+const RunPage = lazy(pages.run);
+const Replay = lazy(pages.replay);
+const InboxPage = lazy(pages.inbox);
 
 type Route =
   { page: 'runs' } | { page: 'run'; runId: string } | { page: 'inbox' } | { page: 'replay'; runId: string };
@@ -26,6 +34,10 @@ function useRoute(): Route {
   }, []);
   return route;
 }
+
+/** The page a load opens on starts loading at once, alongside the check of the token. */
+const opening = parseRoute(location.hash).page;
+if (opening !== 'runs') void pages[opening]().catch(() => undefined);
 
 export function App() {
   const route = useRoute();
@@ -102,10 +114,12 @@ export function App() {
         </div>
       </header>
       <main id="main">
-        {route.page === 'runs' && <Runs me={me} />}
-        {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} me={me} />}
-        {route.page === 'inbox' && <InboxPage me={me} />}
-        {route.page === 'replay' && <Replay key={route.runId} runId={route.runId} me={me} />}
+        <Suspense fallback={<p className="loading">Loading…</p>}>
+          {route.page === 'runs' && <Runs me={me} />}
+          {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} me={me} />}
+          {route.page === 'inbox' && <InboxPage me={me} />}
+          {route.page === 'replay' && <Replay key={route.runId} runId={route.runId} me={me} />}
+        </Suspense>
       </main>
     </>
   );

@@ -13,6 +13,7 @@ import {
 } from './api';
 import { ErrorText, RequestCard, StatusBadge, Transcript, useNow } from './components';
 import { nextSpeaker } from './next-speaker';
+import { useAction } from './use-action';
 import { MagenticPlanView } from './run/MagenticPlanView';
 import { PatternGraphView } from './run/PatternGraphView';
 import { RunActions } from './run/RunActions';
@@ -124,6 +125,7 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
     now,
     status: run.status,
     requestedBy: run.requestedBy,
+    ...(run.failure ? { failureCode: run.failure.code } : {}),
   });
   const next = nextSpeaker(run, events);
   const canSpeak = hasRole(me, 'participant') && !isEnded;
@@ -195,14 +197,22 @@ export function RunPage({ runId, me }: { runId: string; me: Me }) {
               <RequestCard key={r.id} request={r} me={me} onDone={() => void refresh()} />
             ))
           )}
-          {run.controls.reroute.length > 0 && canSpeak && (
-            <Reroute
-              runId={runId}
-              agents={run.controls.reroute}
-              current={run.currentAgent}
-              onDone={refresh}
-            />
-          )}
+          {run.controls.reroute.length > 0 &&
+            !isEnded &&
+            (model.reroute.allowed ? (
+              <Reroute
+                runId={runId}
+                agents={run.controls.reroute}
+                current={run.currentAgent}
+                onDone={refresh}
+              />
+            ) : (
+              hasRole(me, 'participant') && (
+                <p className="muted small" data-testid="why-reroute">
+                  Re-route: {model.reroute.why}.
+                </p>
+              )
+            ))}
         </aside>
       </div>
     </>
@@ -272,33 +282,27 @@ function Reroute({
   const specialists = agents.filter((s) => s !== current);
   const [to, setTo] = useState('');
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setError(null);
     setNote(null);
-    const parsed = HandoffBody.safeParse({ to, reason: reason.trim() });
-    if (!parsed.success)
-      return setError(to ? issueSentence(parsed.error) : 'Choose the specialist to re-route to.');
-    setBusy(true);
-    try {
+    const done = await action.run(async () => {
+      const parsed = HandoffBody.safeParse({ to, reason: reason.trim() });
+      if (!parsed.success) return to ? issueSentence(parsed.error) : 'Choose the specialist to re-route to.';
       await api((parley) => parley.reroute(runId, parsed.data.to, parsed.data.reason));
+    });
+    if (done) {
       setNote(`Re-routed to ${to}.`);
       setReason('');
       setTo('');
       await onDone();
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      setBusy(false);
     }
   };
   return (
     <section aria-labelledby="reroute-h" className="card">
       <h2 id="reroute-h">Re-route</h2>
-      <form onSubmit={submit}>
+      <form onSubmit={(e) => void submit(e)} aria-busy={action.busy}>
         <label htmlFor="reroute-to">Re-route to</label>
         <select id="reroute-to" value={to} onChange={(e) => setTo(e.target.value)}>
           <option value="">Choose a specialist…</option>
@@ -308,10 +312,10 @@ function Reroute({
         </select>
         <label htmlFor="reroute-reason">Reason</label>
         <textarea id="reroute-reason" rows={2} value={reason} onChange={(e) => setReason(e.target.value)} />
-        <ErrorText error={error} />
+        <ErrorText error={action.error} />
         {note && <p role="status">{note}</p>}
-        <button type="submit" disabled={busy}>
-          Re-route
+        <button type="submit" disabled={action.busy}>
+          {action.busy ? 'Re-routing…' : 'Re-route'}
         </button>
       </form>
     </section>

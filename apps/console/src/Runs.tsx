@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { StartRunBody } from '@parley/contracts/http/api.schemas';
 import { api, client, hasRole, issueSentence, type Me, type RunSummary, type WorkflowInfo } from './api';
 import { Age, ErrorText, StatusBadge } from './components';
+import { RUNS_PAGE } from './prefetch';
 import { ImportRuns } from './replay/ImportRuns';
 
 const STATUSES = ['running', 'waiting', 'completed', 'failed', 'cancelled'];
@@ -16,7 +17,8 @@ export function useWorkflows(): WorkflowInfo[] {
   return workflows;
 }
 
-const PAGE = 50;
+/** One page of runs: the size main.tsx prefetches on a page load of the list. */
+const PAGE = RUNS_PAGE;
 
 /** What a run waits on, as a person reads it: "approval (approver)", one per open request. */
 function waitingOnText(r: RunSummary): string {
@@ -73,13 +75,18 @@ export function Runs({ me }: { me: Me }) {
     };
   }, [status, workflow, q, cursor, tick]);
 
+  // The socket opens once the first page is shown (opening it costs the main thread, and the first
+  // page does not wait on it); once subscribed, onChange([]) reads the page again, so a change made
+  // before the watch began (the prefetched first page's included) is not missed.
+  const shown = page !== null || error !== null;
   useEffect(() => {
+    if (!shown) return;
     const watch = client().watchRuns({
       onChange: () => setTick((n) => n + 1),
       onError: (e) => setError(e.message),
     });
     return () => watch.close();
-  }, []);
+  }, [shown]);
 
   const first = cursors.length * PAGE + 1;
 

@@ -8,6 +8,7 @@ import {
   type RequestSummary as ClientRequestSummary,
 } from '@parley/client';
 import { holdsRole } from '@parley/contracts/roles';
+import { TOKEN_KEY, prefetchingFetch } from './prefetch';
 
 /**
  * The console talks to the server through `@parley/client` only: every answer is parsed with its
@@ -43,7 +44,6 @@ export function hasRole(me: Me | null, role: string): boolean {
   return me !== null && holdsRole(me, role);
 }
 
-const TOKEN_KEY = 'parley.token';
 export const session = {
   get token(): string | null {
     return sessionStorage.getItem(TOKEN_KEY);
@@ -58,11 +58,19 @@ export const session = {
 
 let cached: { token: string; client: ParleyClient } | null = null;
 
-/** The client of the signed-in user (or of `token`), on the server that served the console. */
+const fetchWithPrefetch = prefetchingFetch();
+
+/**
+ * The client of the signed-in user (or of `token`), on the server that served the console. Its fetch
+ * takes the page load's first answers when main.tsx prefetched them (prefetch.ts).
+ */
 export function client(token = session.token): ParleyClient {
   if (!token) throw new ApiError('Sign in first.', 'AUTH.MISSING_TOKEN');
   if (cached?.token !== token)
-    cached = { token, client: new ParleyClient({ baseUrl: location.origin, token }) };
+    cached = {
+      token,
+      client: new ParleyClient({ baseUrl: location.origin, token, fetch: fetchWithPrefetch }),
+    };
   return cached.client;
 }
 

@@ -37,10 +37,21 @@ export function duration(ms: number): string {
   return `${Math.floor(h / 24)}d`;
 }
 
+/**
+ * The local date and time as a tooltip, set when the pointer or focus comes (not at render: the first
+ * toLocaleString of a page loads the locale's data, tens of ms, and a list shows fifty ages).
+ */
+function localTitle(since: string): (e: { currentTarget: HTMLElement }) => void {
+  return (e) => {
+    if (!e.currentTarget.title) e.currentTarget.title = new Date(since).toLocaleString();
+  };
+}
+
 export function Age({ since }: { since: string }) {
   const now = useNow(5000);
+  const title = localTitle(since);
   return (
-    <time dateTime={since} title={new Date(since).toLocaleString()}>
+    <time dateTime={since} onPointerEnter={title} onFocus={title}>
       {duration(now - Date.parse(since))} ago
     </time>
   );

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { ErrorText } from '../components';
 import { forkAndOpen } from '../run/fork';
+import { useAction } from '../use-action';
 import type { RunActionState } from '../run/run-actions';
 
 /** Fork the run from the event the replay shows: a new run with the history up to it (the server checks again). */
@@ -14,20 +15,12 @@ export function ForkHere({
   allowed: RunActionState;
 }) {
   const [note, setNote] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      setError(await forkAndOpen(runId, atSeq, note.trim()));
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
+    // the new run opens (this page goes away), or the sentence why not
+    await action.run(() => forkAndOpen(runId, atSeq, note.trim()));
   };
 
   if (!allowed.allowed)
@@ -37,13 +30,18 @@ export function ForkHere({
       </p>
     );
   return (
-    <form className="fork-here" aria-label="Fork from this event" onSubmit={(e) => void submit(e)}>
+    <form
+      className="fork-here"
+      aria-label="Fork from this event"
+      aria-busy={action.busy}
+      onSubmit={(e) => void submit(e)}
+    >
       <label htmlFor="fork-here-note">Why you fork from event {atSeq}</label>
       <input id="fork-here-note" value={note} onChange={(e) => setNote(e.target.value)} />
-      <button type="submit" disabled={busy}>
-        {busy ? 'Forking…' : `Fork from event ${atSeq}`}
+      <button type="submit" disabled={action.busy}>
+        {action.busy ? 'Forking…' : `Fork from event ${atSeq}`}
       </button>
-      <ErrorText error={error} />
+      <ErrorText error={action.error} />
     </form>
   );
 }

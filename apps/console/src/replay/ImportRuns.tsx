@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { ErrorText } from '../components';
+import { useAction } from '../use-action';
 
 interface Imported {
   runId: string;
@@ -17,30 +18,23 @@ export function ImportRuns() {
   const [file, setFile] = useState<File | null>(null);
   const [note, setNote] = useState('');
   const [imported, setImported] = useState<Imported[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    if (!file) return setError('Choose an export file (.ndjson) first.');
-    setBusy(true);
-    setError(null);
+    if (!file) return action.setError('Choose an export file (.ndjson) first.');
     setImported(null);
-    try {
+    await action.run(async () => {
       const text = await file.text();
       const answer = await api((parley) => parley.importRuns(text, note.trim() || undefined));
       setImported(answer.imported);
-    } catch (err) {
-      setError(`Nothing was imported: ${(err as Error).message}`);
-    } finally {
-      setBusy(false);
-    }
+    }, 'Nothing was imported: ');
   };
 
   return (
     <details className="card import-runs">
       <summary>Import an export (admin)</summary>
-      <form aria-label="Import an export" onSubmit={(e) => void submit(e)}>
+      <form aria-label="Import an export" aria-busy={action.busy} onSubmit={(e) => void submit(e)}>
         <label htmlFor="import-file">Export file (NDJSON, signed by a trusted key)</label>
         <input
           id="import-file"
@@ -50,10 +44,10 @@ export function ImportRuns() {
         />
         <label htmlFor="import-note">Note (optional)</label>
         <input id="import-note" value={note} onChange={(e) => setNote(e.target.value)} />
-        <button type="submit" disabled={busy}>
-          {busy ? 'Importing…' : 'Import'}
+        <button type="submit" disabled={action.busy}>
+          {action.busy ? 'Importing…' : 'Import'}
         </button>
-        <ErrorText error={error} />
+        <ErrorText error={action.error} />
       </form>
       {imported && (
         <ul aria-label="Imported runs">

@@ -2,12 +2,17 @@ import { useState, type FormEvent } from 'react';
 import { RetryBody } from '@parley/contracts/http/api.schemas';
 import { api, issueSentence } from '../api';
 import { ErrorText } from '../components';
+import { useAction } from '../use-action';
 import { forkAndOpen } from './fork';
 import type { RunActionName, RunActionState } from './run-actions';
 
 const LABEL: Record<RunActionName, string> = { cancel: 'Cancel', retry: 'Retry', fork: 'Fork' };
+const BUSY: Record<RunActionName, string> = { cancel: 'Cancelling…', retry: 'Retrying…', fork: 'Forking…' };
 
-/** Cancel, retry and fork, offered as the server's permission rule allows; why not, when not. */
+/**
+ * Cancel, retry and fork, offered as the server's permission rule allows; why not, when not. An open
+ * form goes away when its action stops applying (the run ended or was retried meanwhile).
+ */
 export function RunActions({
   runId,
   lastSeq,
@@ -22,33 +27,29 @@ export function RunActions({
   const [open, setOpen] = useState<RunActionName | null>(null);
   const [reason, setReason] = useState('');
   const [atSeq, setAtSeq] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setError(null);
     const text = reason.trim();
-    setBusy(true);
-    try {
-      if (open === 'cancel') {
+    const which = open;
+    if (!which) return;
+    const done = await action.run(async () => {
+      if (which === 'cancel') {
         await api((parley) => parley.cancel(runId, text || undefined));
-      } else if (open === 'retry') {
+      } else if (which === 'retry') {
         const parsed = RetryBody.safeParse(text ? { reason: text } : {});
-        if (!parsed.success) return setError(issueSentence(parsed.error));
+        if (!parsed.success) return issueSentence(parsed.error);
         await api((parley) => parley.retry(runId, parsed.data.reason));
-      } else if (open === 'fork') {
-        const problem = await forkAndOpen(runId, Number(atSeq || lastSeq), text);
-        if (problem) setError(problem);
-        return;
+      } else {
+        // the new run opens (this page goes away) or the sentence why not
+        return forkAndOpen(runId, Number(atSeq || lastSeq), text);
       }
+    });
+    if (done && which !== 'fork') {
       setOpen(null);
       setReason('');
       await onDone();
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      setBusy(false);
     }
   };
 
@@ -62,12 +63,12 @@ export function RunActions({
               key={name}
               type="button"
               data-testid={`action-${name}`}
-              disabled={!state.allowed}
+              disabled={!state.allowed || action.busy}
               title={state.allowed ? undefined : state.why}
               aria-describedby={state.allowed ? undefined : `why-${name}`}
               aria-pressed={open === name}
               onClick={() => {
-                setError(null);
+                action.setError(null);
                 setOpen(open === name ? null : name);
               }}
             >
@@ -83,8 +84,13 @@ export function RunActions({
             {LABEL[name]}: {actions[name].why}.
           </p>
         ))}
-      {open && (
-        <form onSubmit={submit} aria-label={`${LABEL[open]} the run`} className="card">
+      {open && actions[open].allowed && (
+        <form
+          onSubmit={(e) => void submit(e)}
+          aria-label={`${LABEL[open]} the run`}
+          aria-busy={action.busy}
+          className="card"
+        >
           {open === 'fork' && (
             <>
               <label htmlFor="fork-seq">Fork after event (1–{lastSeq})</label>
@@ -101,9 +107,9 @@ export function RunActions({
           )}
           <label htmlFor="action-reason">{open === 'fork' ? 'Why you fork' : 'Reason (optional)'}</label>
           <input id="action-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
-          <ErrorText error={error} />
-          <button type="submit" disabled={busy} data-testid="action-confirm">
-            {busy ? 'Working…' : open === 'fork' ? 'Fork into a new run' : `${LABEL[open]} the run`}
+          <ErrorText error={action.error} />
+          <button type="submit" disabled={action.busy} data-testid="action-confirm">
+            {action.busy ? BUSY[open] : open === 'fork' ? 'Fork into a new run' : `${LABEL[open]} the run`}
           </button>
         </form>
       )}

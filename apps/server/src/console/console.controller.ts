@@ -49,6 +49,15 @@ export class ConsoleController {
     if (relative && (file === this.root || file.startsWith(this.root + sep)) && isFile(file)) {
       const hashed = file.startsWith(join(this.root, 'assets') + sep);
       res.setHeader('Cache-Control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+      const compressed = hashed ? precompressed(file, req.headers['accept-encoding']) : undefined;
+      if (compressed) {
+        // the build's .br / .gz of this file (scripts/build-console.mjs), typed as the file itself
+        res.setHeader('Vary', 'Accept-Encoding');
+        res.setHeader('Content-Encoding', compressed.encoding);
+        res.type(extname(file));
+        return res.sendFile(compressed.path, { dotfiles: 'deny' });
+      }
+      if (hashed) res.setHeader('Vary', 'Accept-Encoding');
       return res.sendFile(file, { dotfiles: 'deny' });
     }
     // a missing asset is a 404; any other path is a route of the app
@@ -77,6 +86,30 @@ export class ConsoleController {
 
 function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
+}
+
+/**
+ * The build's compressed copy of `file` the browser accepts (`Accept-Encoding`): brotli first, then
+ * gzip; none when it accepts neither (or says `;q=0`) or the build wrote none.
+ */
+export function precompressed(
+  file: string,
+  acceptEncoding: string | undefined,
+): { path: string; encoding: 'br' | 'gzip' } | undefined {
+  const accepted = new Set(
+    (acceptEncoding ?? '')
+      .split(',')
+      .map((part) => part.trim().toLowerCase().split(';'))
+      .filter(([, ...params]) => !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p)))
+      .map(([name]) => name!.trim()),
+  );
+  for (const [encoding, ext] of [
+    ['br', '.br'],
+    ['gzip', '.gz'],
+  ] as const) {
+    if (accepted.has(encoding) && isFile(file + ext)) return { path: file + ext, encoding };
+  }
+  return undefined;
 }
 
 /**

@@ -148,6 +148,14 @@ export const DEFAULT_PERMISSIONS: Record<Exclude<RunAction, 'override'>, string[
 };
 
 /**
+ * Failures a retry continues from: a model call that gave no answer (after its own bounded
+ * retries). The other failures are decisions or limits (a human rejected an escalation, too many
+ * steps, revisions or hand-offs): retrying them would either fail again at once or walk around the
+ * human who decided, so they are refused.
+ */
+export const RETRIABLE_FAILURES: readonly string[] = ['MODEL_CALL_FAILED'];
+
+/**
  * Transient model and tool errors (connection refused, 429, 5xx, timeouts) are retried with
  * exponential backoff and full jitter: at most `attempts` tries per call, the n-th retry after a
  * random delay in [0, min(maxBackoff, backoff * 2^(n-1))].

@@ -1,16 +1,8 @@
 import type { NewEvent } from '@parley/contracts';
-import { ConflictError } from '@parley/contracts';
+import { ConflictError, RETRIABLE_FAILURES } from '@parley/contracts';
 import type { Acting } from '../human-commands';
 import type { RunState } from '../run-state';
 import { actorOf, assertMay } from './permissions';
-
-/**
- * Failures a retry continues from: a model call that gave no answer (after its own bounded
- * retries). The other failures are decisions or limits (a human rejected an escalation, too many
- * steps, revisions or hand-offs): retrying them would either fail again at once or walk around the
- * human who decided, so they are refused.
- */
-export const RETRIABLE_FAILURES: readonly string[] = ['MODEL_CALL_FAILED'];
 
 /**
  * A failed run continues from its failed step (`POST /api/runs/:id/retry`). Pure: checked against the
@@ -30,6 +22,7 @@ export function retryRun(state: RunState, who: Acting, reason?: string): NewEven
   }
   const role = assertMay(state, who, 'retry');
   const failedCode = state.failure?.code ?? 'UNKNOWN';
+  // (RETRIABLE_FAILURES is in the contracts: the console offers Retry by the same list)
   if (!RETRIABLE_FAILURES.includes(failedCode)) {
     throw new ConflictError(
       'RUN.NOT_RETRIABLE',
