@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { InboxChangedPayload, RequestSummaryPayload } from '@parley/contracts';
+import type { InboxCounts, RequestSummaryPayload } from '@parley/contracts';
 import { ParleyProcess, waitFor } from '@parley/testing';
 import type { Socket } from 'socket.io-client';
 import { ask, connect, Recorder } from './socket-client';
@@ -12,19 +12,22 @@ describe('realtime: inbox', () => {
   const watching = async (
     user: Parameters<typeof connect>[1],
     roles?: string[],
-  ): Promise<{ socket: Socket; recorder: Recorder; requests: RequestSummaryPayload[] }> => {
+  ): Promise<{
+    socket: Socket;
+    recorder: Recorder;
+    requests: RequestSummaryPayload[];
+    total: number;
+    counts: InboxCounts;
+  }> => {
     const socket = await connect(server, user);
     sockets.push(socket);
     const recorder = new Recorder(socket);
     const ack = await ask(socket, 'inbox:watch', roles ? { roles } : {});
     assert.equal(ack.ok, true, JSON.stringify(ack));
-    return { socket, recorder, requests: ack.requests };
+    return { socket, recorder, requests: ack.requests, total: ack.total, counts: ack.counts };
   };
-  const about = (recorder: Recorder, requestId: string): InboxChangedPayload['request'][] =>
-    recorder
-      .inbox()
-      .map((c) => c.request)
-      .filter((r) => r.id === requestId);
+  const about = (recorder: Recorder, requestId: string): RequestSummaryPayload[] =>
+    recorder.inbox().flatMap((c) => (c.request?.id === requestId ? [c.request] : []));
 
   before(async () => {
     server = await ParleyProcess.start();
@@ -46,7 +49,7 @@ describe('realtime: inbox', () => {
     const runId: string = body.runId;
     const opened = await waitFor(
       'alice is told of the new approval',
-      () => alice.recorder.inbox().find((c) => c.request.runId === runId)?.request,
+      () => alice.recorder.inbox().find((c) => c.request?.runId === runId)?.request,
     );
     assert.equal(opened.status, 'open');
     assert.equal(opened.kind, 'approval');
@@ -58,8 +61,9 @@ describe('realtime: inbox', () => {
       bob.requests.map((r) => r.id),
       [opened.id],
     );
-    const inboxRest = (await server.client('bob').get('/api/requests')).body.requests;
-    assert.deepEqual(bob.requests, inboxRest, 'the same as GET /api/requests');
+    const inboxRest = (await server.client('bob').get('/api/requests')).body;
+    assert.deepEqual(bob.requests, inboxRest.requests, 'the same as GET /api/requests');
+    assert.deepEqual([bob.total, bob.counts], [inboxRest.total, inboxRest.counts]);
 
     assert.equal((await ask(bob.socket, 'request:claim', { requestId: opened.id })).ok, true);
     const claimed = await waitFor('alice sees the claim', () =>
@@ -98,7 +102,7 @@ describe('realtime: inbox', () => {
     const runId: string = body.runId;
     const floor = await waitFor(
       'carol is offered the floor',
-      () => carol.recorder.inbox().find((c) => c.request.runId === runId)?.request,
+      () => carol.recorder.inbox().find((c) => c.request?.runId === runId)?.request,
     );
     assert.equal(floor.kind, 'input');
     await waitFor(
