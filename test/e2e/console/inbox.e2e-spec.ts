@@ -80,6 +80,11 @@ describe('the console inbox (Chromium, playwright-core)', () => {
 
     // the keyboard: j/k move the selection, the detail pane follows it
     await page.getByLabel('Kind').selectOption('approval');
+    // the server filters: the list changes when its answer comes
+    await waitFor('the two approvals listed again', async () => {
+      const ids = await options(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-request-id')));
+      return ids.length === 2 && ids.includes(first.requestId) && ids.includes(second.requestId);
+    });
     await page.locator('body').click({ position: { x: 5, y: 5 } });
     const selectedId = async (): Promise<string | null> =>
       page.locator('[role="option"][aria-selected="true"]').getAttribute('data-request-id');
