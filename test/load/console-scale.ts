@@ -176,7 +176,8 @@ export async function consoleScale(options: { runs: number; loads: number }): Pr
     const seed = await seedRuns(dataDir, options.runs);
     log(`seeded in ${seed.seconds.toFixed(1)} s, ${seed.open} open requests`);
     const t0 = performance.now();
-    server = await ParleyProcess.start({ dataDir });
+    // 100,000 runs take the projection some seconds to catch up; more on a loaded machine
+    server = await ParleyProcess.start({ dataDir, startTimeoutMs: 180_000 });
     const serverReadySeconds = (performance.now() - t0) / 1000;
     log(`server ready in ${serverReadySeconds.toFixed(1)} s`);
 

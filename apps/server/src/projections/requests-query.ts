@@ -39,11 +39,21 @@ export function requestMatches(query: RequestsQuery, r: RequestSummary, me: stri
     if (r.deadline === null || Date.parse(r.deadline) >= Date.parse(query.expiringBefore)) return false;
   }
   const q = query.q?.trim().toLowerCase();
-  if (q) {
-    const fields = [r.title, r.ask, r.kind, r.runId, r.id, r.workflow, r.claimedBy ?? ''];
-    if (!fields.some((f) => f.toLowerCase().includes(q))) return false;
-  }
+  if (q && !searchText(r).includes(q)) return false;
   return true;
+}
+
+/** What a search looks in, lower-cased, kept per request until its claimer changes (the rest is fixed). */
+const searched = new WeakMap<RequestSummary, { claimedBy?: string; text: string }>();
+function searchText(r: RequestSummary): string {
+  const kept = searched.get(r);
+  if (kept && kept.claimedBy === r.claimedBy) return kept.text;
+  // one string, the fields apart, so that a search never matches across two of them
+  const text = [r.title, r.ask, r.kind, r.runId, r.id, r.workflow, r.claimedBy ?? '']
+    .join('\u0000')
+    .toLowerCase();
+  searched.set(r, { claimedBy: r.claimedBy, text });
+  return text;
 }
 
 export function emptyCounts(): InboxCounts {
