@@ -6,6 +6,7 @@ import {
   type InboxWatchMessage,
   type RequestSummaryPayload,
 } from '@parley/contracts/socket/socket.schemas';
+import { REQUESTS_PAGE_DEFAULT, REQUESTS_PAGE_MAX } from '@parley/contracts/http/api.schemas';
 import { inboxGroups, type InboxGroup } from '@parley/contracts/inbox-order';
 import { ParleyApiError } from './errors';
 import type { RestOptions } from './rest';
@@ -33,15 +34,15 @@ export interface InboxWatchOptions {
   /** The filters, search, order and page size (default: the first 50, nearest deadline first). */
   query?: InboxQuery;
   /**
-   * The inbox after every change: on each (re)connection and each new query the first page, then
-   * as requests of those pages (or coming onto them) are opened, claimed, resolved or expired, as
-   * the total and the counts move, and as `more()` brings the next page. `changed` is the request
-   * that changed, if one did.
+   * The inbox after every change: on each new query its first page (on a reconnection, one page as
+   * long as what was held, up to 500), then as requests of those pages (or coming onto them) are
+   * opened, claimed, resolved or expired, as the total and the counts move, and as `more()` brings
+   * the next page. `changed` is the request that changed, if one did.
    */
   onChange: (state: InboxState, changed?: RequestSummary) => void;
   /** The watch was refused (a bad token, no right, a bad query): it is over. */
   onError?: (error: Error) => void;
-  /** The connection dropped; the client reconnects by itself and reads the first page again. */
+  /** The connection dropped; the client reconnects by itself and reads what it held again. */
   onConnectionLost?: (reason: string) => void;
 }
 
@@ -108,10 +109,11 @@ export function watchInbox(options: RestOptions, watch: InboxWatchOptions): Inbo
   };
 
   const { socket, ready, resolveReady, fail } = openWatchSocket(options, watch);
-  const ask = (more: boolean): void => {
+  const ask = (more: boolean, atLeast = 0): void => {
     const id = ++asked;
     pending = { id, more };
-    const message = more ? { ...query, cursor: nextCursor } : query;
+    const limit = Math.min(REQUESTS_PAGE_MAX, Math.max(query.limit ?? REQUESTS_PAGE_DEFAULT, atLeast));
+    const message = more ? { ...query, cursor: nextCursor } : atLeast ? { ...query, limit } : query;
     socket.emit('inbox:watch', message, (ack: unknown) => {
       if (id !== asked) return; // a newer query was sent meanwhile: its answer counts
       const ok = SOCKET_ACKS['inbox:watch'].safeParse(ack);
@@ -132,10 +134,10 @@ export function watchInbox(options: RestOptions, watch: InboxWatchOptions): Inbo
     });
   };
   socket.on('connect', () => {
-    // a new connection counts its changes from 1 again
+    // a new connection counts its changes from 1 again; what was held comes again in one page
     seen = 0;
     waiting = [];
-    ask(false);
+    ask(false, held.size);
   });
   socket.on('inbox:changed', (payload: unknown) => {
     const parsed = InboxChangedPayload.safeParse(payload);
