@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CRASH_POINTS, seededRandom, type CrashPoint } from '@parley/engine';
-import { HttpClient, ParleyProcess, TEST_USERS, type TestUser } from '@parley/testing';
+import { HttpClient, ParleyProcess, TEST_USERS, allOpenRequests, type TestUser } from '@parley/testing';
 
 /**
  * Crash at every step boundary (docs/RELIABILITY.md §1), one scenario for the fast e2e variant and
@@ -278,12 +278,9 @@ export async function runRefundChaos(options: ChaosOptions): Promise<ChaosReport
   }
 
   async function decideRequests(server: ParleyProcess, admin: HttpClient): Promise<void> {
-    const open = await admin.get<{ requests: Array<{ id: string; runId: string; kind: string }> }>(
-      '/api/requests?status=open',
-    );
-    assert.equal(open.status, 200);
+    const open = await allOpenRequests(admin);
     await Promise.all(
-      open.body.requests.map(async (request) => {
+      open.map(async (request) => {
         const index = indexOf.get(request.runId);
         if (index === undefined) return; // a run whose start answer was lost: known after its retry
         const plan = plans[index];

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { ParleyProcess, REPO_ROOT, auditRunEvents, readCommittedTopic, waitFor } from '@parley/testing';
+import {
+  ParleyProcess,
+  REPO_ROOT,
+  allOpenRequests,
+  auditRunEvents,
+  readCommittedTopic,
+  waitFor,
+} from '@parley/testing';
 import { AckedEvents, TOPIC, eventsOf, lostEvents, startRefund } from './kafka-faults-kit';
 
 /**
@@ -99,10 +106,7 @@ describe(`Kafka: three brokers, one killed or stopped in the middle of ${RUNS} r
     await waitFor(
       `${name}: every run finishes`,
       async () => {
-        const open = (await alice.get('/api/requests?status=open')).body.requests as Array<{
-          id: string;
-          runId: string;
-        }>;
+        const open = await allOpenRequests(alice);
         for (const r of open.filter((q) => mine.includes(q.runId)))
           await alice.post(`/api/requests/${r.id}/decision`, { decision: 'approve' }).catch(() => undefined);
         const statuses = await Promise.all(

@@ -75,6 +75,10 @@ export function validOf(schema: z.ZodType): fc.Arbitrary<unknown> {
       return fc.constantFrom(...(def.values as unknown[]));
     case 'optional':
       return validOf(def.innerType as z.ZodType);
+    case 'union':
+      return fc.oneof(...(def.options as z.ZodType[]).map(validOf));
+    case 'pipe': // a transform: what its input takes
+      return validOf(def.in as z.ZodType);
     case 'default':
       return validOf(def.innerType as z.ZodType);
     case 'unknown':

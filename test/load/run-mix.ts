@@ -7,7 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
-import { verifyChain, type EventEnvelope, type RequestSummaryPayload } from '@parley/contracts';
+import {
+  REQUESTS_PAGE_MAX,
+  verifyChain,
+  type EventEnvelope,
+  type RequestSummaryPayload,
+} from '@parley/contracts';
 import { TEST_USERS, type HttpClient, type ParleyProcess, type TestUser } from '@parley/testing';
 
 export type RunKind = 'refund-approve' | 'refund-reject' | 'refund-small' | 'content' | 'debate';
@@ -154,10 +159,17 @@ export class Humans {
           socket.once('connect', () => resolve());
           socket.once('connect_error', reject);
         });
-        socket.on('inbox:changed', ({ request }: { request: RequestSummaryPayload }) =>
-          this.offer(user, request),
+        // a change of what the watcher's page lists (`listed`), or of the counts alone (no request)
+        socket.on(
+          'inbox:changed',
+          ({ request, listed }: { request?: RequestSummaryPayload; listed?: boolean }) => {
+            if (request && listed) this.offer(user, request);
+          },
         );
-        const ack = (await socket.timeout(30_000).emitWithAck('inbox:watch', {})) as {
+        // the largest page, oldest first: every request this test opens fits on it
+        const ack = (await socket
+          .timeout(30_000)
+          .emitWithAck('inbox:watch', { sort: 'age', limit: REQUESTS_PAGE_MAX })) as {
           ok: boolean;
           requests: RequestSummaryPayload[];
         };

@@ -113,8 +113,26 @@ export class ParleyClient {
   }
 
   // the inbox ----------------------------------------------------------------------------------
-  async requests(query: z.input<typeof ListRequestsQuery> = {}): Promise<Answer<'listRequests'>['requests']> {
+  /** The first page of the requests matching the query (open ones you may act on by default; 50 a page). */
+  async requests(query: z.infer<typeof ListRequestsQuery> = {}): Promise<Answer<'listRequests'>['requests']> {
     return (await this.rest.call('listRequests', { query })).requests;
+  }
+  /** One page of the inbox with the number matching, the counts and the `nextCursor` of the page after. */
+  requestsPage(query: z.infer<typeof ListRequestsQuery> = {}): Promise<Answer<'listRequests'>> {
+    return this.rest.call('listRequests', { query });
+  }
+  /** Every request matching the query, page after page (for scripts; the inbox shows pages). */
+  async allRequests(
+    query: Omit<z.infer<typeof ListRequestsQuery>, 'cursor'> = {},
+  ): Promise<Answer<'listRequests'>['requests']> {
+    const all: Answer<'listRequests'>['requests'] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.requestsPage({ limit: 500, ...query, cursor });
+      all.push(...page.requests);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return all;
   }
   request(id: string): Promise<Answer<'getRequest'>> {
     return this.rest.call('getRequest', { params: { id } });
@@ -141,7 +159,7 @@ export class ParleyClient {
   watch(runId: string, options: WatchOptions): RunWatch {
     return watchRun(this.options, runId, options);
   }
-  /** Follow the inbox over socket.io: the open requests the user may act on, after every change. */
+  /** Follow the inbox over socket.io: a page of the open requests the user may act on, live. */
   watchInbox(options: InboxWatchOptions): InboxWatch {
     return watchInbox(this.options, options);
   }

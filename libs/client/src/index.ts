@@ -3,4 +3,12 @@ export { ParleyApiError, ParleyConnectionError, ParleyContractError } from './er
 export { Rest, type Answer, type CallOptions, type RestOptions } from './rest';
 export { watchRun, type RunWatch, type WatchOptions } from './watch';
 export { watchRuns, type RunsWatch, type RunsWatchOptions } from './runs-watch';
-export { watchInbox, type InboxWatch, type InboxWatchOptions, type RequestSummary } from './inbox-watch';
+export {
+  watchInbox,
+  type InboxCounts,
+  type InboxQuery,
+  type InboxState,
+  type InboxWatch,
+  type InboxWatchOptions,
+  type RequestSummary,
+} from './inbox-watch';

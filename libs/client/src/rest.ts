@@ -12,7 +12,7 @@ export type Answer<N extends RouteName> = {
 
 export interface CallOptions {
   params?: Record<string, string>;
-  query?: Record<string, string | number | undefined>;
+  query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   /** Send the body as this content type, verbatim (NDJSON imports): a string, bytes or a stream. */
   rawBody?: { contentType: string; text: string | Uint8Array | ReadableStream<Uint8Array> };

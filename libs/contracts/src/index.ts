@@ -14,6 +14,7 @@ export * from './events/registry';
 export * from './workflow/duration';
 export * from './workflow/workflow.schema';
 export * from './http/api.schemas';
+export * from './inbox-order';
 export * from './http/responses';
 export * from './socket/socket.schemas';
 export * from './export/export-format';

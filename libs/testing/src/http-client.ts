@@ -65,3 +65,24 @@ export async function runInStatus(api: HttpClient, runId: string, ...statuses: s
     return statuses.includes(run.status) ? run : undefined;
   });
 }
+
+/**
+ * Every open request `api`'s user may act on, page after page of `GET /api/requests` (the inbox is
+ * paged: 50 a page unless `limit` says otherwise, at most 500).
+ */
+export async function allOpenRequests<T = { id: string; runId: string; kind: string }>(
+  api: HttpClient,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const answer = await api.get(
+      `/api/requests?status=open&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    if (answer.status !== 200)
+      throw new Error(`GET /api/requests: ${answer.status} ${JSON.stringify(answer.body)}`);
+    all.push(...(answer.body.requests as T[]));
+    cursor = answer.body.nextCursor;
+  } while (cursor);
+  return all;
+}

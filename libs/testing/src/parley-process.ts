@@ -27,6 +27,8 @@ export interface ParleyOptions {
   tokens?: boolean;
   /** Node options for the server process itself (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
+  /** How long the server may take to listen (default 30 s; a large data folder takes longer). */
+  startTimeoutMs?: number;
 }
 
 /** A real Parley server process, on a free port, with its own data folder. */
@@ -76,9 +78,10 @@ export class ParleyProcess {
     const output: string[] = [];
     const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
     const url = await new Promise<string>((resolveUrl, reject) => {
+      const startTimeoutMs = options.startTimeoutMs ?? 30_000;
       const timer = setTimeout(
-        () => reject(new Error(`Parley did not start in 30 s:\n${output.join('')}`)),
-        30_000,
+        () => reject(new Error(`Parley did not start in ${startTimeoutMs / 1000} s:\n${output.join('')}`)),
+        startTimeoutMs,
       );
       const onData = (chunk: Buffer): void => {
         const text = chunk.toString();

@@ -91,6 +91,49 @@ describe('@parley/client against a real server', () => {
     );
   });
 
+  it('follows a paged inbox across a server restart: the pages it held come again, and the changes after', async () => {
+    const port = await freePort();
+    let server = await ParleyProcess.start({ env: { PORT: String(port) } });
+    servers.push(server);
+    const carol = new ParleyClient({ baseUrl: server.url, token: TEST_USERS.carol.token });
+    const alice = carol.as(TEST_USERS.alice.token);
+    for (let i = 0; i < 3; i++)
+      await carol.startRun({ workflow: 'refund-desk', input: `Please refund $${210 + i} for order #R${i}` });
+    await waitFor('three approvals', async () =>
+      (await alice.requestsPage()).total === 3 ? true : undefined,
+    );
+    const watch = alice.watchInbox({ query: { sort: 'age', limit: 1 }, onChange: () => undefined });
+    try {
+      await watch.ready;
+      watch.more();
+      await waitFor('two pages held', () => (watch.requests.length === 2 ? true : undefined));
+      const held = watch.requests.map((r) => r.id);
+      await server.kill(); // SIGKILL: the socket drops
+      server = await ParleyProcess.start({ dataDir: server.dataDir, env: { PORT: String(port) } });
+      servers.push(server);
+      await alice.decide(held[0], { decision: 'approve' });
+      // the reconnection reads one page as long as what was held (2): whether the decision came
+      // before it or after, the decided one is gone and the second is still there
+      await waitFor(
+        'after the reconnect: the decided one gone, the second still held',
+        () => {
+          const ids = watch.requests.map((r) => r.id);
+          return watch.state.total === 2 && !ids.includes(held[0]) && ids.includes(held[1])
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      assert.equal(
+        watch.requests.length + (watch.state.hasMore ? 1 : 0),
+        2,
+        'the third held or on a page after',
+      );
+    } finally {
+      watch.close();
+    }
+  });
+
   it('a watch of an unknown run is refused with a coded error', async () => {
     const server = servers[servers.length - 1];
     const carol = new ParleyClient({ baseUrl: server.url, token: TEST_USERS.carol.token });

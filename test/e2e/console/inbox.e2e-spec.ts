@@ -80,6 +80,11 @@ describe('the console inbox (Chromium, playwright-core)', () => {
 
     // the keyboard: j/k move the selection, the detail pane follows it
     await page.getByLabel('Kind').selectOption('approval');
+    // the server filters: the list changes when its answer comes
+    await waitFor('the two approvals listed again', async () => {
+      const ids = await options(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-request-id')));
+      return ids.length === 2 && ids.includes(first.requestId) && ids.includes(second.requestId);
+    });
     await page.locator('body').click({ position: { x: 5, y: 5 } });
     const selectedId = async (): Promise<string | null> =>
       page.locator('[role="option"][aria-selected="true"]').getAttribute('data-request-id');
@@ -291,5 +296,55 @@ describe('the console inbox (Chromium, playwright-core)', () => {
       ],
       source: 'human',
     });
+  });
+
+  it('pages: 50 requests, "Load more" for the next, j past the last loads it too', async () => {
+    const carol = server.client('carol');
+    const started: string[] = [];
+    for (let i = 0; i < 60; i += 10)
+      started.push(
+        ...(await Promise.all(
+          Array.from({ length: 10 }, (_, j) =>
+            startRun(carol, 'refund-desk', `Please refund $${300 + i + j} for order #L${i + j}`),
+          ),
+        )),
+      );
+    const alice = server.client('alice');
+    const total = await waitFor('the sixty approvals open', async () => {
+      const page = (await alice.get('/api/requests?kind=approval&limit=500')).body as {
+        total: number;
+        requests: { runId: string }[];
+      };
+      return started.every((id) => page.requests.some((r) => r.runId === id))
+        ? (await alice.get('/api/requests')).body.total
+        : undefined;
+    });
+    assert.ok(total > 60);
+
+    const { context, page } = await signIn(browser, server, 'alice');
+    contexts.push(context);
+    await page.getByRole('link', { name: 'Inbox' }).click();
+    const more = page.getByTestId('inbox-more');
+    await more.waitFor();
+    assert.equal(await options(page).count(), 50, 'one page');
+    assert.equal(await page.getByTestId('inbox-count').textContent(), `${total} of ${total} requests`);
+    assert.match((await more.textContent()) ?? '', new RegExp(`^${total - 50} more`));
+    await more.getByRole('button', { name: 'Load more' }).click();
+    await waitFor('the next page', async () => (await options(page).count()) === Math.min(total, 100));
+    const ids = await options(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-request-id')));
+    assert.equal(new Set(ids).size, ids.length, 'no request twice');
+
+    // a filter is a new query: its first page; j past its last row brings the next
+    await page.getByLabel('Order').selectOption('age');
+    await page.getByLabel('Kind').selectOption('approval');
+    await waitFor('the first page of approvals', async () => {
+      const kinds = await options(page).evaluateAll((els) =>
+        els.map((e) => e.querySelector('.badge')?.textContent),
+      );
+      return kinds.length === 50 && kinds.every((k) => k === 'approval') ? true : undefined;
+    });
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    for (let i = 0; i < 50; i++) await page.keyboard.press('j');
+    await waitFor('j past the last row loaded the next page', async () => (await options(page).count()) > 50);
   });
 });

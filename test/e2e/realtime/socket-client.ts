@@ -2,6 +2,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import type {
   EventEnvelope,
   InboxChangedPayload,
+  InboxCounts,
   RequestSummaryPayload,
   RunTokenPayload,
   SocketError,
@@ -67,6 +68,10 @@ export interface Reply {
   status: string;
   by: string;
   requests: RequestSummaryPayload[];
+  total: number;
+  counts: InboxCounts;
+  nextCursor?: string;
+  asOf: number;
 }
 
 /** Send a message and wait for its ack. */

@@ -22,7 +22,8 @@ const inbox: Command = {
       { status: 'open', kind: ctx.values.kind, role: ctx.values.role, runId: ctx.values.run },
       { kind: '--kind', role: '--role', runId: '--run' },
     );
-    const requests = await ctx.client().requests(query);
+    // every page: a script reads the whole inbox (`--json | jq`)
+    const requests = await ctx.client().allRequests(query);
     if (ctx.json) return ctx.out(JSON.stringify(requests));
     if (!requests.length) return ctx.out('inbox: nothing open for you');
     ctx.out(

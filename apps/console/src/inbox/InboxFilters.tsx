@@ -1,13 +1,21 @@
+import type { InboxCounts } from '@parley/client';
 import { HUMAN_REQUEST_KINDS } from '@parley/contracts/events/human.events';
 import { EXPIRING_SOON_MS, type InboxFilter } from './inbox-model';
 
-/** The inbox's filter bar: kind, role, workflow, run, claimed by me, expiring soon, search, order. */
+/** A choice with how many of the inbox's requests have it (the server's counts), when there are some. */
+const counted = (value: string, n: number | undefined): string => (n ? `${value} (${n})` : value);
+
+/**
+ * The inbox's filter bar: kind, role, workflow, run, claimed by me, expiring soon, search, order.
+ * Each choice says how many of the inbox's requests it holds; the run choices are the runs listed.
+ */
 export function InboxFilters({
   filter,
   onChange,
   roles,
   workflows,
   runs,
+  counts,
   searchRef,
 }: {
   filter: InboxFilter;
@@ -15,6 +23,7 @@ export function InboxFilters({
   roles: string[];
   workflows: string[];
   runs: Array<{ runId: string; label: string }>;
+  counts: InboxCounts;
   searchRef: React.Ref<HTMLInputElement>;
 }) {
   const set = <K extends keyof InboxFilter>(key: K, value: InboxFilter[K]): void =>
@@ -42,7 +51,9 @@ export function InboxFilters({
         <select id="if-kind" value={filter.kind} onChange={(e) => set('kind', e.target.value)}>
           <option value="">Any kind</option>
           {HUMAN_REQUEST_KINDS.map((k) => (
-            <option key={k}>{k}</option>
+            <option key={k} value={k}>
+              {counted(k, counts.kinds[k])}
+            </option>
           ))}
         </select>
       </div>
@@ -51,7 +62,9 @@ export function InboxFilters({
         <select id="if-role" value={filter.role} onChange={(e) => set('role', e.target.value)}>
           <option value="">Any role</option>
           {roles.map((r) => (
-            <option key={r}>{r}</option>
+            <option key={r} value={r}>
+              {counted(r, counts.roles[r])}
+            </option>
           ))}
         </select>
       </div>
@@ -60,7 +73,9 @@ export function InboxFilters({
         <select id="if-workflow" value={filter.workflow} onChange={(e) => set('workflow', e.target.value)}>
           <option value="">Any workflow</option>
           {workflows.map((w) => (
-            <option key={w}>{w}</option>
+            <option key={w} value={w}>
+              {counted(w, counts.workflows[w])}
+            </option>
           ))}
         </select>
       </div>
@@ -89,7 +104,7 @@ export function InboxFilters({
       <div className="checks">
         <label>
           <input type="checkbox" checked={filter.mine} onChange={(e) => set('mine', e.target.checked)} />{' '}
-          Claimed by me
+          Claimed by me{counts.mine ? ` (${counts.mine})` : ''}
         </label>
         <label>
           <input

@@ -1,20 +1,25 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { api, asApiError, client, type Me, type RequestSummary, type RequestView } from '../api';
+import type { InboxQuery, InboxState, InboxWatch } from '@parley/client';
+import { api, asApiError, client, type Me, type RequestView } from '../api';
 import { ErrorText, RequestCard, useNow, type RequestActions } from '../components';
 import { InboxFilters } from './InboxFilters';
 import { InboxList } from './InboxList';
-import { NO_FILTER, capGroups, choices, inboxView, type InboxFilter } from './inbox-model';
+import { NO_FILTER, PAGE_SIZE, choices, inboxQuery, runGroups, type InboxFilter } from './inbox-model';
 import { Shortcuts } from './Shortcuts';
+
+/** Typing in the search waits this long before the server is asked again. */
+const SEARCH_PAUSE_MS = 200;
 
 const APPROVE = ['approve', 'confirm'];
 const REJECT = ['reject', 'decline'];
 
 /**
  * The inbox for people who answer many requests: a compact list (live, grouped by run, filtered,
- * searched, ordered) and the selected request in a detail pane, decided with the mouse or the keys.
+ * searched, ordered and paged by the server: `inbox:watch`) and the selected request in a detail
+ * pane, decided with the mouse or the keys.
  */
 export function InboxPage({ me }: { me: Me }) {
-  const [requests, setRequests] = useState<RequestSummary[] | null>(null);
+  const [inbox, setInbox] = useState<InboxState | null>(null);
   const [changed, setChanged] = useState<{ id: string; n: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState<InboxFilter>(NO_FILTER);
@@ -26,12 +31,27 @@ export function InboxPage({ me }: { me: Me }) {
   const searchRef = useRef<HTMLInputElement>(null);
   const now = useNow(15_000);
 
+  // the search is sent once typing pauses; the other filters at once
+  const [search, setSearch] = useState(filter.search);
   useEffect(() => {
-    let watch;
+    if (filter.search === search) return;
+    const t = setTimeout(() => setSearch(filter.search), SEARCH_PAUSE_MS);
+    return () => clearTimeout(t);
+  }, [filter.search, search]);
+  // the same filters are the same query (one object while they stay); "expiring soon" is measured
+  // from now, so while it is on the query moves with the clock (every 15 s)
+  const queryKey = JSON.stringify(inboxQuery({ ...filter, search }, filter.expiring ? now : 0));
+  const query = useMemo(() => JSON.parse(queryKey) as InboxQuery, [queryKey]);
+
+  const watchRef = useRef<InboxWatch | null>(null);
+  const firstQuery = useRef(query);
+  useEffect(() => {
+    let watch: InboxWatch;
     try {
       watch = client().watchInbox({
-        onChange: (list, request) => {
-          setRequests(list);
+        query: firstQuery.current,
+        onChange: (state, request) => {
+          setInbox(state);
           setError(null);
           if (request) setChanged((c) => ({ id: request.id, n: (c?.n ?? 0) + 1 }));
         },
@@ -41,17 +61,24 @@ export function InboxPage({ me }: { me: Me }) {
       setError((e as Error).message);
       return;
     }
-    return () => watch.close();
+    watchRef.current = watch;
+    return () => {
+      watchRef.current = null;
+      watch.close();
+    };
   }, []);
+  useEffect(() => {
+    if (query !== firstQuery.current) watchRef.current?.setQuery(query);
+  }, [query]);
 
-  const groups = useMemo(
-    () => inboxView(requests ?? [], filter, { me: me.id, now }),
-    [requests, filter, me.id, now],
-  );
-  // at most SHOWN_GROUPS groups are drawn (10,000 rows would not be usable); the keys walk those
-  const { shown, hidden } = useMemo(() => capGroups(groups), [groups]);
-  const order = useMemo(() => shown.flatMap((g) => g.requests.map((r) => r.id)), [shown]);
-  const matching = order.length + hidden;
+  const shown = useMemo(() => runGroups(inbox?.groups ?? []), [inbox]);
+  const order = useMemo(() => (inbox?.requests ?? []).map((r) => r.id), [inbox]);
+  const total = inbox?.total ?? 0;
+  const hidden = Math.max(0, total - order.length);
+  // requests decided here or elsewhere leave the list: when half a page is left, the next comes
+  useEffect(() => {
+    if (inbox?.hasMore && inbox.requests.length < PAGE_SIZE / 2) watchRef.current?.more();
+  }, [inbox]);
 
   // the selection stays on its request; when that one leaves, on the request that took its place
   const selected =
@@ -79,6 +106,8 @@ export function InboxPage({ me }: { me: Me }) {
   const move = (by: number): void => {
     if (order.length === 0) return;
     const at = selected ? order.indexOf(selected) : -1;
+    // past the last request loaded: the next page comes
+    if (by > 0 && at + by >= order.length && inbox?.hasMore) watchRef.current?.more();
     const next = order[Math.max(0, Math.min(order.length - 1, at + by))];
     setSelectedId(next);
     document.getElementById(`opt-${next}`)?.scrollIntoView({ block: 'nearest' });
@@ -124,19 +153,23 @@ export function InboxPage({ me }: { me: Me }) {
     return () => document.removeEventListener('keydown', onKey);
   }, []);
 
-  const all = requests ?? [];
+  const counts = inbox?.counts;
   const runs = useMemo(() => {
-    const workflowOf = new Map((requests ?? []).map((r) => [r.runId, r.workflow]));
+    const workflowOf = new Map((inbox?.requests ?? []).map((r) => [r.runId, r.workflow]));
+    if (filter.runId && !workflowOf.has(filter.runId)) workflowOf.set(filter.runId, 'run');
     return [...workflowOf.keys()].sort().map((runId) => ({
       runId,
       label: `${workflowOf.get(runId)} · ${runId.slice(0, 8)}`,
     }));
-  }, [requests]);
+  }, [inbox, filter.runId]);
   const roles = useMemo(
-    () => choices([...(requests ?? []).flatMap((r) => r.roles), ...me.roles]),
-    [requests, me.roles],
+    () => choices([...Object.keys(counts?.roles ?? {}), ...me.roles, filter.role]),
+    [counts, me.roles, filter.role],
   );
-  const workflows = useMemo(() => choices((requests ?? []).map((r) => r.workflow)), [requests]);
+  const workflows = useMemo(
+    () => choices([...Object.keys(counts?.workflows ?? {}), filter.workflow]),
+    [counts, filter.workflow],
+  );
 
   return (
     <>
@@ -146,9 +179,9 @@ export function InboxPage({ me }: { me: Me }) {
         once.
       </p>
       <ErrorText error={error} />
-      {requests === null ? (
+      {inbox === null ? (
         <p>Loading the inbox…</p>
-      ) : all.length === 0 ? (
+      ) : inbox.counts.all === 0 && inbox.requests.length === 0 ? (
         <p className="muted">Nothing waits for you.</p>
       ) : (
         <>
@@ -157,12 +190,13 @@ export function InboxPage({ me }: { me: Me }) {
             onChange={setFilter}
             roles={roles}
             workflows={workflows}
+            counts={inbox.counts}
             runs={runs}
             searchRef={searchRef}
           />
           <div className="inbox-bar">
             <p className="small" role="status" data-testid="inbox-count">
-              {matching} of {all.length} requests
+              {total} of {inbox.counts.all} requests
             </p>
             <Shortcuts open={help} onToggle={setHelp} />
           </div>
@@ -177,9 +211,12 @@ export function InboxPage({ me }: { me: Me }) {
             ) : (
               <div className="inbox-list-wrap">
                 <InboxList groups={shown} selectedId={selected} onSelect={setSelectedId} me={me.id} />
-                {hidden > 0 && (
+                {inbox.hasMore && (
                   <p className="small muted" data-testid="inbox-more">
-                    {hidden} more — narrow the filters
+                    {hidden} more{' '}
+                    <button type="button" className="secondary" onClick={() => watchRef.current?.more()}>
+                      Load more
+                    </button>
                   </p>
                 )}
               </div>

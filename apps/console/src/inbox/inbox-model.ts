@@ -1,6 +1,7 @@
+import type { InboxQuery } from '@parley/client';
 import type { RequestSummaryPayload as RequestSummary } from '@parley/contracts/socket/socket.schemas';
 
-/** The inbox's filters, search and order (all in the page; nothing is sent to the server). */
+/** The inbox's filters, search and order, as the filter bar holds them (the server applies them). */
 export interface InboxFilter {
   kind: string;
   role: string;
@@ -32,53 +33,35 @@ export interface RunGroup {
   requests: RequestSummary[];
 }
 
-/** The requests the filters let through, ordered, grouped by run (a group sits where its first request does). */
-export function inboxView(
-  requests: readonly RequestSummary[],
-  filter: InboxFilter,
-  context: { me: string; now: number },
-): RunGroup[] {
-  const q = filter.search.trim().toLowerCase();
-  const shown = requests.filter(
-    (r) =>
-      (!filter.kind || r.kind === filter.kind) &&
-      (!filter.role || r.roles.includes(filter.role)) &&
-      (!filter.workflow || r.workflow === filter.workflow) &&
-      (!filter.runId || r.runId === filter.runId) &&
-      (!filter.mine || r.claimedBy === context.me) &&
-      (!filter.expiring ||
-        (r.deadline !== null && Date.parse(r.deadline) - context.now < EXPIRING_SOON_MS)) &&
-      (!q ||
-        [r.title, r.ask, r.kind, r.runId, r.id, r.workflow, r.claimedBy ?? ''].some((f) =>
-          f.toLowerCase().includes(q),
-        )),
-  );
-  const byDeadline = (a: RequestSummary, b: RequestSummary): number =>
-    (a.deadline ?? '9').localeCompare(b.deadline ?? '9') || a.createdAt.localeCompare(b.createdAt);
-  const byAge = (a: RequestSummary, b: RequestSummary): number => a.createdAt.localeCompare(b.createdAt);
-  shown.sort(filter.sort === 'deadline' ? byDeadline : byAge);
-  const groups = new Map<string, RunGroup>();
-  for (const r of shown) {
-    const group = groups.get(r.runId) ?? {
-      runId: r.runId,
-      workflow: r.workflow,
-      requests: [],
-    };
-    group.requests.push(r);
-    groups.set(r.runId, group);
-  }
-  return [...groups.values()];
+/** How many requests a page of the inbox holds (the server pages; "Load more" asks for the next). */
+export const PAGE_SIZE = 50;
+
+/**
+ * The server's query for the filters (`inbox:watch`): only what is set is sent, so the same
+ * filters are the same query. "Expiring soon" is a deadline before `now` + 15 minutes.
+ */
+export function inboxQuery(filter: InboxFilter, now: number): InboxQuery {
+  const search = filter.search.trim();
+  return {
+    ...(filter.kind ? { kind: filter.kind as InboxQuery['kind'] } : {}),
+    ...(filter.role ? { role: filter.role } : {}),
+    ...(filter.workflow ? { workflow: filter.workflow } : {}),
+    ...(filter.runId ? { runId: filter.runId } : {}),
+    ...(filter.mine ? { mine: true } : {}),
+    ...(filter.expiring ? { expiringBefore: new Date(now + EXPIRING_SOON_MS).toISOString() } : {}),
+    ...(search ? { q: search } : {}),
+    sort: filter.sort,
+    limit: PAGE_SIZE,
+  };
 }
 
-/** How many groups the list draws at most; the rest are counted ("N more — narrow the filters"). */
-export const SHOWN_GROUPS = 200;
-
-/** The first `max` groups, and how many requests the groups past them hold. */
-export function capGroups(groups: RunGroup[], max = SHOWN_GROUPS): { shown: RunGroup[]; hidden: number } {
-  if (groups.length <= max) return { shown: groups, hidden: 0 };
-  let hidden = 0;
-  for (let i = max; i < groups.length; i++) hidden += groups[i].requests.length;
-  return { shown: groups.slice(0, max), hidden };
+/** The server's groups (by run, in order) as the list draws them. */
+export function runGroups(groups: ReadonlyArray<{ runId: string; requests: RequestSummary[] }>): RunGroup[] {
+  return groups.map((g) => ({
+    runId: g.runId,
+    workflow: g.requests[0]?.workflow ?? '',
+    requests: g.requests,
+  }));
 }
 
 /** Every value of a field among the requests, sorted (for the filter choices). */

@@ -31,12 +31,13 @@ export class RequestsHttpController {
   @RequiresRole('viewer')
   list(@Query() query: unknown, @CurrentHuman() human: Human) {
     const filter = parseBody(ListRequestsQuery, query, 'REQUEST.INVALID_QUERY');
-    const requests = this.projection
-      .listRequests({ status: filter.status ?? 'open', kind: filter.kind, runId: filter.runId })
-      .filter((r) =>
-        filter.role ? r.roles.includes(filter.role) : r.roles.some((role) => hasRole(human, role)),
-      );
-    return { requests };
+    // with `role`, the requests open to that role; without, those the caller may act on
+    const { role } = filter;
+    const { lastKey: _lastKey, ...page } = this.projection.pageRequests(filter, {
+      me: human.id,
+      inScope: role ? (r) => r.roles.includes(role) : (r) => r.roles.some((x) => hasRole(human, x)),
+    });
+    return page;
   }
 
   @Get(':id')

@@ -5,8 +5,15 @@ import type {
   RunTraceContext,
   StoredEvent,
 } from '@parley/contracts';
-import { upcast, ValidationError } from '@parley/contracts';
+import { INBOX_SORTS, inboxKey, upcast, ValidationError, type InboxSort } from '@parley/contracts';
 import type { EventStore, Subscription } from '@parley/event-store';
+import {
+  indexAfter,
+  pageRequests,
+  type Keyed,
+  type RequestsPageResult,
+  type RequestsQuery,
+} from './requests-query';
 
 /** What `GET /api/runs` asks of the projection (the parsed `ListRunsQuery`). */
 export interface RunsPageQuery {
@@ -51,9 +58,10 @@ export type { RunSummary };
 /** A request as lists and the inbox show it: the wire schema of `libs/contracts` (socket and REST alike). */
 export type RequestSummary = RequestSummaryPayload;
 
-type Listener = (
-  change: { type: 'request'; request: RequestSummary } | { type: 'run'; run: RunSummary },
-) => void;
+/** A change of the read model; a request's comes with its state `before` (none when it opened). */
+export type ProjectionChange =
+  { type: 'request'; request: RequestSummary; before?: RequestSummary } | { type: 'run'; run: RunSummary };
+type Listener = (change: ProjectionChange) => void;
 
 /**
  * The read model behind lists and the inbox: a compact summary per run and per human request,
@@ -67,6 +75,10 @@ export class RunsProjection {
   /** How many runs per status, per workflow, and per workflow and status: `total` without a scan. */
   private readonly counts = new Map<string, number>();
   private readonly requests = new Map<string, RequestSummary>();
+  /** The open requests in each of the inbox's orders: pages walk them, no sort per query. */
+  private readonly openOrdered: Record<InboxSort, Keyed[]> = { deadline: [], age: [] };
+  /** Every request of a run (a few each): a page shows a run's requests together. */
+  private readonly requestsByRun = new Map<string, RequestSummary[]>();
   private readonly idempotency = new Map<string, string>();
   /** The trace context `run.started` recorded (tracing on), by run: log lines and command spans use it. */
   private readonly traces = new Map<string, RunTraceContext>();
@@ -205,6 +217,64 @@ export class RunsProjection {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
+  /** The requests of a run, any status. */
+  requestsOfRun(runId: string): readonly RequestSummary[] {
+    return this.requestsByRun.get(runId) ?? [];
+  }
+
+  /**
+   * One page of the inbox (see `pageRequests`): the requests of the query's status (open by default)
+   * that are `inScope` for `me` and match the query, whole runs, in the query's order.
+   */
+  pageRequests(
+    query: RequestsQuery,
+    context: { me: string; inScope: (r: RequestSummary) => boolean },
+  ): RequestsPageResult {
+    const sort = query.sort ?? 'deadline';
+    const status = query.status ?? 'open';
+    const ordered =
+      status === 'open'
+        ? this.openOrdered[sort]
+        : [...this.requests.values()]
+            .filter((r) => r.status === status)
+            .map((request) => ({ request, key: inboxKey(request, sort) }))
+            .sort((a, b) => (a.key < b.key ? -1 : 1));
+    return pageRequests(ordered, query, { ...context, ofRun: (runId) => this.requestsOfRun(runId) });
+  }
+
+  private openRequest(request: RequestSummary): void {
+    const previous = this.requests.get(request.id);
+    if (previous) this.forgetRequest(previous);
+    this.requests.set(request.id, request);
+    const ofRun = this.requestsByRun.get(request.runId);
+    if (ofRun) ofRun.push(request);
+    else this.requestsByRun.set(request.runId, [request]);
+    for (const sort of INBOX_SORTS) {
+      const ordered = this.openOrdered[sort];
+      const key = inboxKey(request, sort);
+      ordered.splice(indexAfter(ordered, key), 0, { key, request });
+    }
+  }
+
+  /** A request that is no longer open leaves the open orders. */
+  private unorder(request: RequestSummary): void {
+    for (const sort of INBOX_SORTS) {
+      const ordered = this.openOrdered[sort];
+      const at = indexAfter(ordered, inboxKey(request, sort)) - 1;
+      if (at >= 0 && ordered[at].request === request) ordered.splice(at, 1);
+    }
+  }
+
+  private forgetRequest(request: RequestSummary): void {
+    this.unorder(request);
+    const ofRun = this.requestsByRun.get(request.runId);
+    if (ofRun)
+      this.requestsByRun.set(
+        request.runId,
+        ofRun.filter((r) => r !== request),
+      );
+  }
+
   runForIdempotencyKey(key: string): string | undefined {
     return this.idempotency.get(key);
   }
@@ -260,6 +330,12 @@ export class RunsProjection {
     run.seq = event.seq;
     run.updatedAt = event.at;
     let changed: RequestSummary | undefined;
+    let before: RequestSummary | undefined;
+    const changing = (id: string): RequestSummary | undefined => {
+      const request = this.requests.get(id);
+      if (request) before = { ...request };
+      return request;
+    };
     switch (event.type) {
       case 'run.completed':
         run.status = 'completed';
@@ -290,7 +366,7 @@ export class RunsProjection {
           createdAt: event.at,
           deadline: event.data.deadline,
         };
-        this.requests.set(changed.id, changed);
+        this.openRequest(changed);
         run.openRequests += 1;
         run.waitingOn = [
           ...(run.waitingOn ?? []),
@@ -298,18 +374,19 @@ export class RunsProjection {
         ];
         break;
       case 'human-request.claimed':
-        changed = this.requests.get(event.data.requestId);
+        changed = changing(event.data.requestId);
         if (changed) changed.claimedBy = event.data.by.id;
         break;
       case 'human-request.released':
-        changed = this.requests.get(event.data.requestId);
+        changed = changing(event.data.requestId);
         if (changed) delete changed.claimedBy;
         break;
       case 'human-request.resolved':
       case 'human-request.expired':
       case 'human-request.closed':
-        changed = this.requests.get(event.data.requestId);
+        changed = changing(event.data.requestId);
         if (changed && changed.status === 'open') {
+          this.unorder(changed);
           changed.status =
             event.type === 'human-request.resolved'
               ? 'resolved'
@@ -341,7 +418,7 @@ export class RunsProjection {
       run.status = now;
       this.count(run, 1);
     }
-    if (changed) this.emit({ type: 'request', request: changed });
+    if (changed) this.emit({ type: 'request', request: changed, before });
     this.emit({ type: 'run', run });
   }
 

@@ -41,6 +41,7 @@ import { answer, runRoom, toSocketError, type AckFn, type Connection } from './s
 import { installHandshake } from './socket-handshake';
 import { packetGuard } from './socket-middleware';
 import { SOCKET_HANDLERS, inboxShows, type HandlerDeps } from './socket-handlers';
+import { copyCounts, inboxPushes } from './inbox-watch';
 
 /**
  * The WebSocket API (socket.io, path /socket.io): live run events, tokens and the inbox, and the
@@ -136,7 +137,7 @@ export class RealtimeGateway
     // instance sends them to its own sockets, hence `local`
     this.tokens = this.liveTokens.subscribe((token) => this.coalescer.push(token));
     this.stopInbox = this.projection.onChange((change) => {
-      if (change.type === 'request') this.inboxChanged(change.request);
+      if (change.type === 'request') this.inboxChanged(change.request, change.before);
       else this.runChanged(change.run.runId);
     });
   }
@@ -164,6 +165,7 @@ export class RealtimeGateway
       human,
       bucket: new TokenBucket(SOCKET_LIMITS.ratePerSecond, SOCKET_LIMITS.burst),
       watches: new Map(),
+      inboxSeq: 0,
     };
     this.connections.set(socket.id, conn);
     // every packet passes here before its handler: the rate limit, then unknown names
@@ -214,12 +216,25 @@ export class RealtimeGateway
     }
   }
 
-  /** Called inside the read model's update: it must never throw back into it. */
-  private inboxChanged(request: RequestSummary): void {
+  /**
+   * Called inside the read model's update: it must never throw back into it. Each inbox watcher is
+   * told only of what its pages show and of its counts (see `inboxPushes`).
+   */
+  private inboxChanged(request: RequestSummary, before: RequestSummary | undefined): void {
+    const ofRun = (runId: string) => this.projection.requestsOfRun(runId);
     for (const conn of this.connections.values()) {
       try {
-        if (conn.inbox && inboxShows(conn, request))
-          conn.socket.emit('inbox:changed', { request: { ...request } });
+        const watch = conn.inbox;
+        if (!watch || !inboxShows(conn.human, watch.roles, request)) continue;
+        for (const push of inboxPushes(watch, request, before, { me: conn.human.id, ofRun })) {
+          conn.inboxSeq += 1;
+          conn.socket.emit('inbox:changed', {
+            seq: conn.inboxSeq,
+            ...(push.request ? { request: { ...push.request }, listed: push.listed } : {}),
+            total: watch.total,
+            counts: copyCounts(watch.counts),
+          });
+        }
       } catch (error) {
         this.logger.error(
           `inbox:changed to ${conn.human.id}: ${error instanceof Error ? error.message : String(error)}`,

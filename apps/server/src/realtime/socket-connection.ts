@@ -1,6 +1,7 @@
 import { SOCKET_ERROR_CODES, ParleyError, type SocketAckError, type SocketError } from '@parley/contracts';
 import type { Socket } from 'socket.io';
 import type { Human } from '../auth/identity';
+import type { InboxWatchState } from './inbox-watch';
 import type { RunWatch } from './run-feed';
 import type { TokenBucket } from './token-bucket';
 
@@ -12,8 +13,10 @@ export interface Connection {
   human: Human;
   bucket: TokenBucket;
   watches: Map<string, RunWatch>;
-  /** Set while the socket watches the inbox; `roles` narrows it. */
-  inbox?: { roles?: string[] };
+  /** Set while the socket watches the inbox: its query and what it was sent. */
+  inbox?: InboxWatchState;
+  /** The seq of the last `inbox:changed` sent on this connection (0: none yet). */
+  inboxSeq: number;
   /** Set while the socket watches the runs list. */
   runs?: boolean;
 }

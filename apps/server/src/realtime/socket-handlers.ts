@@ -1,15 +1,18 @@
-import type {
-  EventEnvelope,
-  SocketAckOk,
-  SocketClientMessageName,
-  SocketClientMessages,
+import {
+  REQUESTS_PAGE_DEFAULT,
+  ValidationError,
+  type EventEnvelope,
+  type SocketAckOk,
+  type SocketClientMessageName,
+  type SocketClientMessages,
 } from '@parley/contracts';
-import { hasRole } from '../auth/identity';
+import { hasRole, type Human } from '../auth/identity';
 import type { CommandRouter } from '../cluster/command-router';
 import { ClaimRequestCommand, DecideRequestCommand } from '../hitl/commands/request-commands';
 import type { RequestSummary, RunsProjection } from '../projections/runs.projection';
 import { OverrideHandoffCommand, PostHumanMessageCommand } from '../runs/commands/run-commands';
 import type { RunFeed } from './run-feed';
+import { copyCounts } from './inbox-watch';
 import { runRoom, type Connection } from './socket-connection';
 
 /** What the handlers work with. */
@@ -85,10 +88,34 @@ export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
     return { ok: true, requestId, ...claimed };
   },
 
-  'inbox:watch': async ({ roles }, conn, { projection }) => {
-    conn.inbox = { roles };
-    const requests = projection.listRequests({ status: 'open' }).filter((r) => inboxShows(conn, r));
-    return { ok: true, requests: requests.map((r) => ({ ...r })) };
+  'inbox:watch': async (message, conn, { projection }) => {
+    const { roles, cursor, limit, ...query } = message;
+    const key = JSON.stringify([roles ?? null, query]);
+    if (cursor && conn.inbox?.key !== key)
+      throw new ValidationError(
+        'REQUEST.INVALID_QUERY',
+        'cursor: a next page is of the query being watched; watch the new query without a cursor first',
+        'cursor',
+      );
+    const page = projection.pageRequests(
+      { ...query, status: 'open', limit: limit ?? REQUESTS_PAGE_DEFAULT, cursor },
+      { me: conn.human.id, inScope: (r) => inboxShows(conn.human, roles, r) },
+    );
+    if (!cursor || !conn.inbox)
+      conn.inbox = { key, roles, query, shown: new Set(), total: page.total, counts: page.counts };
+    const watch = conn.inbox;
+    for (const r of page.requests) watch.shown.add(r.id);
+    watch.boundary = page.lastKey;
+    watch.total = page.total;
+    watch.counts = page.counts;
+    return {
+      ok: true,
+      requests: page.requests.map((r) => ({ ...r })),
+      total: page.total,
+      counts: copyCounts(page.counts),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      asOf: conn.inboxSeq,
+    };
   },
 
   'inbox:unwatch': async (_, conn) => {
@@ -108,7 +135,6 @@ export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
 };
 
 /** A request is in a user's inbox when they may act on it (one of its roles), narrowed by `roles`. */
-export function inboxShows(conn: Connection, request: RequestSummary): boolean {
-  const filter = conn.inbox?.roles;
-  return request.roles.some((role) => hasRole(conn.human, role) && (!filter || filter.includes(role)));
+export function inboxShows(human: Human, roles: string[] | undefined, request: RequestSummary): boolean {
+  return request.roles.some((role) => hasRole(human, role) && (!roles || roles.includes(role)));
 }

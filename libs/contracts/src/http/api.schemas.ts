@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Decision } from '../events/human.events';
+import { Decision, HumanRequestKind } from '../events/human.events';
 import { JsonPayload } from '../json-value';
 
 /** REST request bodies: one definition, used by the server, the console, the CLI and the tests. */
@@ -51,12 +51,61 @@ export const ListRunsQuery = z.strictObject({
     .regex(/^[A-Za-z0-9_-]+$/, 'cursor is the nextCursor of a page before')
     .optional(),
 });
+/** The most requests one page of the inbox (`GET /api/requests`, `inbox:watch`) answers. */
+export const REQUESTS_PAGE_MAX = 500;
+/** A page of the inbox when `limit` is not given. */
+export const REQUESTS_PAGE_DEFAULT = 50;
+/** The inbox's orders: the nearest deadline first (none last), or the oldest first. */
+export const INBOX_SORTS = ['deadline', 'age'] as const;
+export type InboxSort = (typeof INBOX_SORTS)[number];
+
+/** `true`/`false` as JSON (socket.io) or as a query string (`?mine=true`). */
+const Flag = (name: string) =>
+  z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
+    error: `${name} is true or false`,
+  });
+
+/**
+ * The inbox's query, the same over REST (`GET /api/requests?…`) and socket.io (`inbox:watch`): the
+ * filters the console offers, a search, an order, and a page. A page holds whole runs (a run's
+ * requests are never split across pages, so `limit` may be passed by one run's requests on a page
+ * of its own) and `cursor` is the `nextCursor` of the page before, with the same filters and order.
+ */
+export const RequestsQueryFields = {
+  kind: HumanRequestKind.optional(),
+  /** Only requests open to this role. */
+  role: z.string().min(1).max(100).optional(),
+  workflow: z.string().min(1).max(200).optional(),
+  runId: z.string().min(1).max(200).optional(),
+  /** Only the requests the caller has claimed. */
+  mine: Flag('mine').optional(),
+  /** Only the requests whose deadline is before this instant ("expiring soon": now + 15 minutes). */
+  expiringBefore: z.iso.datetime({ error: 'expiringBefore is an ISO date-time (UTC, with Z)' }).optional(),
+  /** Search: in the title, the ask, the kind, the run id, the request id, the workflow and the claimer. */
+  q: z.string().max(200, 'search for at most 200 characters').optional(),
+  sort: z.enum(INBOX_SORTS, { error: 'sort is deadline or age' }).optional(),
+  limit: z.coerce
+    .number({ error: 'limit is a number' })
+    .int('limit is a whole number')
+    .min(1, 'limit is at least 1')
+    .max(REQUESTS_PAGE_MAX, `limit is at most ${REQUESTS_PAGE_MAX}`)
+    .optional(),
+  cursor: z
+    .string()
+    .max(2000)
+    .regex(/^[A-Za-z0-9_-]+$/, 'cursor is the nextCursor of a page before')
+    .optional(),
+};
+
+/**
+ * `GET /api/requests?status=&kind=&role=&workflow=&runId=&mine=&expiringBefore=&q=&sort=&limit=&cursor=`:
+ * one page of the requests (status=open by default) the caller may act on, or those open to `role`.
+ */
 export const ListRequestsQuery = z.strictObject({
   status: z.enum(['open', 'resolved', 'expired', 'closed']).optional(),
-  kind: z.enum(['approval', 'escalation', 'review', 'confirmation', 'plan', 'input', 'reconcile']).optional(),
-  role: z.string().optional(),
-  runId: z.string().optional(),
+  ...RequestsQueryFields,
 });
+export type ListRequestsQuery = z.infer<typeof ListRequestsQuery>;
 
 /** `POST /api/import?note=…`: why the runs are brought here (recorded in each as `run.imported`). */
 export const ImportQuery = z.strictObject({ note: z.string().min(1).max(2000).optional() });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { COMMANDS, REST_BODIES, RequestId, RunId } from '../commands/command-catalog';
 import { EventEnvelopeSchema } from '../envelope';
 import { SignedHeadSchema } from '../export/signature.schema';
-import { RequestSummarySchema } from '../socket/socket.schemas';
+import { RequestsPageSchema } from '../socket/socket.schemas';
 import { ExportRangeQuery, ImportQuery, ListRequestsQuery, ListRunsQuery, StateQuery } from './api.schemas';
 import { AuditResponseSchema, RequestViewSchema, RunSummarySchema, RunViewSchema } from './responses';
 
@@ -46,7 +46,8 @@ export const RunsListResponse = z.object({
   total: z.number().int(),
   nextCursor: z.string().optional(),
 });
-export const RequestsListResponse = z.object({ requests: z.array(RequestSummarySchema) });
+/** One page of the inbox, the number matching, the counts, and the cursor of the next page. */
+export const RequestsListResponse = RequestsPageSchema;
 export const RunEventsResponse = z.object({ events: z.array(EventEnvelopeSchema) });
 export const DecisionResponse = z.intersection(
   COMMANDS['request.decide'].result,
@@ -341,7 +342,8 @@ export const ROUTES = {
     path: '/api/requests',
     tag: 'requests',
     role: 'viewer',
-    summary: 'The inbox: human requests (status=open by default), by kind and role',
+    summary:
+      'The inbox: one page of human requests (status=open by default), filtered, searched and ordered, with the total and the counts',
     query: ListRequestsQuery,
     responses: { 200: ok('requests', RequestsListResponse) },
   },

@@ -3,6 +3,7 @@ import { EventEnvelopeSchema } from '../envelope';
 import { HumanRequestKind } from '../events/human.events';
 import { COMMANDS, RunId } from '../commands/command-catalog';
 import { RunSummarySchema } from '../http/responses';
+import { RequestsQueryFields } from '../http/api.schemas';
 
 /**
  * The WebSocket (socket.io) protocol: every client → server message, its acknowledgement, and
@@ -54,9 +55,16 @@ export type RequestClaimMessage = z.infer<typeof RequestClaimMessage>;
 export const RunHandoffMessage = COMMANDS['run.handoff'].input.extend(TraceContextFields);
 export type RunHandoffMessage = z.infer<typeof RunHandoffMessage>;
 
-/** Follow the inbox: requests the user may act on (optionally only those open to `roles`). */
+/**
+ * Follow the inbox: the open requests the user may act on (optionally only those open to `roles`),
+ * filtered, searched, ordered and paged as `GET /api/requests` does (one query: RequestsQueryFields).
+ * The ack is the first page with the total and the counts; then `inbox:changed` tells of what that
+ * page shows and of the counts. A new query is a new `inbox:watch`; the same query with `cursor` (the
+ * ack's `nextCursor`) answers the next page, and the watch then covers it too.
+ */
 export const InboxWatchMessage = z.strictObject({
   roles: z.array(z.string().min(1)).min(1).max(50).optional(),
+  ...RequestsQueryFields,
 });
 export type InboxWatchMessage = z.infer<typeof InboxWatchMessage>;
 
@@ -166,6 +174,33 @@ export const RequestSummarySchema = z.object({
 });
 export type RequestSummaryPayload = z.infer<typeof RequestSummarySchema>;
 
+/**
+ * What the inbox's filters show beside their choices: among the requests of the query's status the
+ * caller may act on (or those open to its `role`), before the other filters, how many there are, by
+ * kind, by workflow and by role, and how many the caller has claimed.
+ */
+export const InboxCountsSchema = z.object({
+  all: z.number().int(),
+  kinds: z.record(z.string(), z.number().int()),
+  workflows: z.record(z.string(), z.number().int()),
+  roles: z.record(z.string(), z.number().int()),
+  mine: z.number().int(),
+});
+export type InboxCounts = z.infer<typeof InboxCountsSchema>;
+
+/**
+ * One page of the inbox: its requests in order (a run's requests together, the runs ordered by their
+ * first request: `inboxGroups`), how many match the query (`total`), the counts, and the cursor of
+ * the next page (absent on the last).
+ */
+export const RequestsPageSchema = z.object({
+  requests: z.array(RequestSummarySchema),
+  total: z.number().int(),
+  counts: InboxCountsSchema,
+  nextCursor: z.string().optional(),
+});
+export type RequestsPage = z.infer<typeof RequestsPageSchema>;
+
 /** The successful ack of each message. */
 export const SOCKET_ACKS = {
   /** Sent after the catch-up: every event up to `headSeq` has been emitted before this ack. */
@@ -192,7 +227,8 @@ export const SOCKET_ACKS = {
   'request:claim': COMMANDS['request.claim'].result
     .extend({ ok: z.literal(true), requestId: z.string() })
     .extend(AckTraceContext.shape),
-  'inbox:watch': z.object({ ok: z.literal(true), requests: z.array(RequestSummarySchema) }),
+  // `asOf`: the seq of the last `inbox:changed` sent before this page was read (see InboxChangedPayload)
+  'inbox:watch': RequestsPageSchema.extend({ ok: z.literal(true), asOf: z.number().int().min(0) }),
   'inbox:unwatch': z.object({ ok: z.literal(true) }),
   'runs:watch': z.object({ ok: z.literal(true) }),
   'runs:unwatch': z.object({ ok: z.literal(true) }),
@@ -207,7 +243,20 @@ export type SocketAck<K extends SocketClientMessageName> = SocketAckOk<K> | Sock
 export const RunTokenPayload = z.object({ runId: z.string(), agent: z.string(), delta: z.string() });
 export type RunTokenPayload = z.infer<typeof RunTokenPayload>;
 
-export const InboxChangedPayload = z.object({ request: RequestSummarySchema });
+/**
+ * A change of the watched inbox: `request` changed (opened, claimed, released, resolved, expired) and
+ * is now `listed` on the watcher's pages (add or update it) or not (drop it: decided, or no longer
+ * matching the filters); or, without `request`, only the total or the counts changed. `total` and
+ * `counts` are always as they are now. `seq` counts the changes on this connection: those up to an
+ * ack's `asOf` are already in its page, the later ones come after it.
+ */
+export const InboxChangedPayload = z.object({
+  seq: z.number().int().min(1),
+  request: RequestSummarySchema.optional(),
+  listed: z.boolean().optional(),
+  total: z.number().int(),
+  counts: InboxCountsSchema,
+});
 
 /** How long the server gathers run changes before one `runs:changed` (milliseconds). */
 export const RUNS_CHANGED_BATCH_MS = 200;
