@@ -16,6 +16,9 @@ export interface ObservedCore {
   owns: (runId: string) => boolean;
   /** Kafka mode: the owners' group. */
   ownedPartitions?: () => number;
+  /** SQLite mode: the log's commits and the anchor file's writes (`parley_*_total`, read when scraped). */
+  commits?: () => number;
+  anchorWrites?: () => number;
 }
 
 /**
@@ -71,6 +74,8 @@ export class Observability {
       store: core.store,
       owns: core.owns,
       socketClients: () => this.socketClients(),
+      commits: core.commits,
+      anchorWrites: core.anchorWrites,
       kafka:
         lag && core.ownedPartitions
           ? { ownedPartitions: core.ownedPartitions, lag: () => lag.lag() }
