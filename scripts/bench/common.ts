@@ -356,6 +356,9 @@ export interface HarnessOptions {
   autoApprove?: boolean;
   /** Every batch appended through the engine (RunEngine's onAppended), after the harness's own handling. */
   onAppended?: (events: RunEvent[]) => void;
+  /** Live tokens, for the runs `tokensWatched` says someone watches (RunEngine's own options). */
+  onToken?: (runId: string, agent: string, delta: string) => void;
+  tokensWatched?: (runId: string) => boolean;
 }
 
 /** A real RunEngine plus what the server adds around it: resume after a decision, wait for a run to end. */
@@ -378,6 +381,8 @@ export class Harness {
       models,
       tools,
       onAppended: (events) => this.appended(events),
+      onToken: options.onToken,
+      tokensWatched: options.tokensWatched,
       log: (line) => process.stderr.write(`[engine] ${line}\n`),
     });
   }

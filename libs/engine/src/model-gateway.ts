@@ -10,7 +10,11 @@ export interface ModelResult {
 
 export interface ModelCallContext {
   runId: string;
-  /** Live tokens while the agent speaks (published, never stored). */
+  /**
+   * Live tokens while the agent speaks (published, never stored). Undefined when nobody watches the
+   * run's tokens as the call begins: a gateway may then ask for the whole answer at once (cheaper
+   * than a stream), since no one would see the deltas.
+   */
   onToken?: (delta: string) => void;
 }
 

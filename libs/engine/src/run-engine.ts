@@ -29,6 +29,11 @@ export interface RunEngineDeps {
   onAppended?: (events: RunEvent[]) => void;
   /** Live tokens while an agent speaks. */
   onToken?: (runId: string, agent: string, delta: string) => void;
+  /**
+   * Whether anyone watches a run's tokens (asked as each model call begins; default: yes). A call
+   * nobody watches gets no `onToken`, and the gateway asks for the whole answer instead of a stream.
+   */
+  tokensWatched?: (runId: string) => boolean;
   log?: (line: string) => void;
   /** A run's milestones (started, waiting for a human, ended), one line each: `run <id>: ...`. */
   info?: (line: string) => void;
@@ -102,6 +107,7 @@ export class RunEngine {
       models: deps.models,
       tools: deps.tools,
       onToken: deps.onToken,
+      tokensWatched: deps.tokensWatched,
       crashPoint: deps.crashPoint,
       log: deps.log,
       now: this.now,

@@ -6,6 +6,7 @@ export * from './sqlite/sqlite-log';
 export * from './kafka/kafka-event-store';
 export * from './local-log-store';
 export * from './kafka/kafka-client';
+export * from './kafka/kafkajs';
 export * from './kafka/kafka-reachability';
 export { ensureTopics } from './kafka/kafka-topics.mjs';
 export * from './keyed-lock';

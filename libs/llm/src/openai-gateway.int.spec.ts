@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AgentSchema } from '@parley/contracts';
 import { ModelCallError, type ModelCallPlan } from '@parley/engine';
 import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-offline';
+import { ModelProxy } from '@parley/testing';
 import { OpenAiModelGateway } from './openai-gateway';
 
 const agent = AgentSchema.parse({ name: 'billing', system: 'You are the billing specialist.' });
@@ -78,6 +79,41 @@ describe('OpenAiModelGateway against the offline model (the real openai SDK over
     assert.deepEqual(result.toolCalls, []);
     assert.equal(result.attempts, 1);
     assert.ok(result.usage && result.usage.promptTokens > 0 && result.usage.completionTokens > 0);
+  });
+
+  it('asks the whole answer, not a stream, when nobody watches the tokens: the same content, tool calls and usage', async () => {
+    const proxy = await ModelProxy.start(model.url);
+    try {
+      const proxied = new OpenAiModelGateway({ defaultProvider: { baseURL: proxy.url, apiKey: 'offline' } });
+      const text = plan('Draft a short intro for the spring release notes please');
+      const watched = await proxied.complete(text, { runId: 'r1', onToken: () => undefined });
+      const unwatched = await proxied.complete(text, { runId: 'r1' });
+      const refund = plan('Please refund $120 for order #A123, the parcel never arrived.', {
+        tools: [refundTool],
+      });
+      const toolCall = await proxied.complete(refund, { runId: 'r1' });
+      const verdict = z.object({ verdict: z.enum(['approve', 'revise']), notes: z.string() });
+      const structured = await proxied.complete(
+        plan('Review the draft', { structured: { name: 'verdict', schema: verdict } }),
+        { runId: 'r1', onToken: () => undefined },
+      );
+      assert.deepEqual(
+        proxy.calls.map((c) => c.body.stream === true),
+        [true, false, false, false],
+        'streamed only for a watched text answer (a structured one shows no tokens)',
+      );
+      assert.equal(unwatched.content, watched.content);
+      assert.deepEqual(unwatched.usage, watched.usage);
+      assert.equal(toolCall.toolCalls[0].name, 'process_refund');
+      assert.deepEqual(toolCall.toolCalls[0].arguments, {
+        order_id: 'A123',
+        amount: 120,
+        reason: 'Please refund $120 for order #A123, the parcel never arrived.',
+      });
+      assert.deepEqual(structured.structured, verdict.parse(JSON.parse(structured.content)));
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('pieces a tool call together: id, name and parsed arguments; no tokens', async () => {

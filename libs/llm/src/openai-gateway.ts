@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import type { Stream } from 'openai/streaming';
 import {
   ChatCompletionStream,
+  type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionMessageParam,
   type ChatCompletionTool,
@@ -27,7 +28,8 @@ export interface OpenAiGatewayOptions {
 }
 
 /**
- * Chat completions through the official `openai` SDK, streamed so that tokens can be shown live.
+ * Chat completions through the official `openai` SDK, streamed when someone watches the tokens live
+ * (`ctx.onToken`), asked whole otherwise.
  * Structured outputs use `response_format: json_schema` and are validated with zod; an invalid one
  * is asked for again a bounded number of times.
  */
@@ -66,25 +68,42 @@ export class OpenAiModelGateway implements ModelGateway {
       type: 'function',
       function: { name: modelToolName(t.name), description: t.description, parameters: t.parameters },
     }));
+    const request = {
+      model: plan.agent.model,
+      messages: plan.messages.map(toOpenAi),
+      ...(tools.length ? { tools } : {}),
+      ...(plan.agent.temperature !== undefined ? { temperature: plan.agent.temperature } : {}),
+      ...(plan.structured
+        ? {
+            response_format: {
+              type: 'json_schema' as const,
+              json_schema: {
+                name: plan.structured.name,
+                schema: z.toJSONSchema(plan.structured.schema) as Record<string, unknown>,
+                strict: true,
+              },
+            },
+          }
+        : {}),
+    };
+    // Streamed only when someone watches the tokens (a structured answer's are never shown): a
+    // stream costs the client about twice the CPU of the same answer at once (a parse per chunk).
+    const onToken = plan.structured ? undefined : ctx.onToken;
+    if (!onToken) {
+      let completion: ChatCompletion;
+      try {
+        completion = await client.chat.completions.create({ ...request, stream: false });
+      } catch (error) {
+        throw modelCallErrorOf(plan.agent.name, error);
+      }
+      const answer = answerOf(completion);
+      for (const call of answer.toolCalls) call.name = ownNames.get(call.name) ?? call.name;
+      return answer;
+    }
     let stream;
     try {
       stream = await client.chat.completions.create({
-        model: plan.agent.model,
-        messages: plan.messages.map(toOpenAi),
-        ...(tools.length ? { tools } : {}),
-        ...(plan.agent.temperature !== undefined ? { temperature: plan.agent.temperature } : {}),
-        ...(plan.structured
-          ? {
-              response_format: {
-                type: 'json_schema',
-                json_schema: {
-                  name: plan.structured.name,
-                  schema: z.toJSONSchema(plan.structured.schema) as Record<string, unknown>,
-                  strict: true,
-                },
-              },
-            }
-          : {}),
+        ...request,
         stream: true,
         stream_options: { include_usage: true },
       });
@@ -92,7 +111,7 @@ export class OpenAiModelGateway implements ModelGateway {
       throw modelCallErrorOf(plan.agent.name, error);
     }
     try {
-      const answer = await accumulate(stream, plan.structured ? undefined : ctx.onToken);
+      const answer = await accumulate(stream, onToken);
       for (const call of answer.toolCalls) call.name = ownNames.get(call.name) ?? call.name;
       return answer;
     } catch (error) {
@@ -140,7 +159,11 @@ async function accumulate(
 ): Promise<Omit<ModelResult, 'attempts'>> {
   const runner = ChatCompletionStream.fromReadableStream(stream.toReadableStream());
   if (onToken) runner.on('content', (delta) => onToken(delta));
-  const completion = await runner.finalChatCompletion();
+  return answerOf(await runner.finalChatCompletion());
+}
+
+/** The answer of a completion (whole, or accumulated from a stream). */
+function answerOf(completion: ChatCompletion): Omit<ModelResult, 'attempts'> {
   const message = completion.choices[0]?.message;
   return {
     content: message?.content ?? '',

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { completionBody, completionMeta, usageFor } from './completion';
 import { parseChatRequest, parseFaults } from './request-schema';
 import { decideReply } from './rules';
-import { streamReply } from './sse';
+import { pacedTokens, streamReply } from './sse';
 import { type OfflineStats, StatsAndFaults } from './stats';
 import type { Reply } from './types';
 
@@ -13,7 +13,10 @@ export interface OfflineModelOptions {
   host?: string;
   /** Port to bind; default 0 (an ephemeral port). */
   port?: number;
-  /** Delay per streamed token in ms; default 0. Non-streamed replies are never delayed. */
+  /**
+   * Delay per token in ms; default 0. A streamed reply waits before each token, a whole one as long
+   * as its stream would have taken (a model takes as long to write an answer either way).
+   */
   tokenLatencyMs?: number;
   /** Receives one line per handled request. */
   log?: (line: string) => void;
@@ -114,7 +117,8 @@ export async function startOfflineModelServer(opts: OfflineModelOptions = {}): P
         tokenLatencyMs: latency,
       });
     } else {
-      sendJson(res, 200, completionBody(meta, reply, usage));
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency * pacedTokens(reply)));
+      if (!res.destroyed) sendJson(res, 200, completionBody(meta, reply, usage));
     }
     return `model=${chat.model} rule=${reply.rule}${chat.stream ? ' stream' : ''}`;
   }

@@ -23,6 +23,13 @@ const ARG_PIECE = 16;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** How many paced tokens a streamed reply has: what it costs in token latency, streamed or whole. */
+export function pacedTokens(reply: Reply): number {
+  if (reply.kind === 'tool_calls')
+    return reply.toolCalls.reduce((n, call) => n + Math.ceil(call.arguments.length / ARG_PIECE), 0);
+  return wordTokens(reply.content).length;
+}
+
 export async function streamReply(
   res: ServerResponse,
   meta: CompletionMeta,

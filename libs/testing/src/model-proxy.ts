@@ -13,6 +13,8 @@ export interface ProxiedCall {
     model?: string;
     messages?: Array<{ role: string; content: unknown }>;
     response_format?: { json_schema?: { name?: string } };
+    /** Whether the client asked for server-sent events (a watched text answer) or the whole answer. */
+    stream?: boolean;
   };
   held: boolean;
   /** The fault the proxy answered with instead of forwarding, if any. */

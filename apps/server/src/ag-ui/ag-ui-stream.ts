@@ -31,6 +31,8 @@ export class AgUiStream {
   private state: RunState | undefined;
   private translator?: AgUiTranslator;
   private tokens?: Subscription;
+  /** Says the run's tokens are watched while this stream is open (its model calls stream). */
+  private stopWatching?: () => void;
   private watch?: RunWatch;
   private held: AGUIEvent[] = [];
   private started = false;
@@ -58,6 +60,7 @@ export class AgUiStream {
       if (this.translator) this.translator.token(token.agent, token.delta);
       else early.push(token);
     });
+    this.stopWatching = this.deps.tokens.watchedBy((runId) => runId === this.threadId && !this.finished);
     const head = (await this.deps.store.head(this.threadId))?.seq ?? 0;
     this.translator = new AgUiTranslator((event) => this.emit(event), head);
     for (const token of early) this.translator.token(token.agent, token.delta);
@@ -87,6 +90,7 @@ export class AgUiStream {
   close(): void {
     this.finished = true;
     this.tokens?.unsubscribe();
+    this.stopWatching?.();
     if (this.watch) this.deps.feed.remove(this.watch);
   }
 

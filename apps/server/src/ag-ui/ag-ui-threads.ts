@@ -1,6 +1,6 @@
 import { contentToText, type AGUIEvent, type Message, type RunAgentInput } from '@ag-ui/core';
 import { RunAgentInputSchema } from '@ag-ui/core/schemas';
-import { EventEncoder } from '@ag-ui/encoder';
+import type { EventEncoder as Encoder } from '@ag-ui/encoder';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   AgUiThreadPosition,
@@ -78,6 +78,10 @@ export class AgUiThreads implements OnModuleInit, OnModuleDestroy {
     const position = AgUiThreadPosition.safeParse(input.state ?? {});
     const state = await this.engine.state(threadId, { forReading: true });
     // server-sent events, whatever else the client would accept (AG-UI's protobuf framing is not served)
+    // loaded on the first AG-UI stream: the encoder brings protobuf (about 20 modules) the server
+    // does not need before then
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { EventEncoder } = require('@ag-ui/encoder') as { EventEncoder: typeof Encoder };
     const encoder = new EventEncoder({ accept: 'text/event-stream' });
     const stream = new AgUiStream(
       {

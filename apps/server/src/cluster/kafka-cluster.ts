@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Admin, type LogEntry } from 'kafkajs';
+import type { Admin, LogEntry } from 'kafkajs';
 import { ParleyError, type ErrorCode } from '@parley/contracts';
 import {
   createKafka,
   ensureTopics,
+  kafkajs,
   kafkaLogger,
   minInsyncOf,
   replicationFor,
@@ -75,7 +76,7 @@ export class KafkaCluster implements Ownership {
       nodeId: `${config.instanceId}/${randomUUID().slice(0, 8)}`,
       producer: kafka.producer({
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: kafkajs().Partitioners.DefaultPartitioner,
         retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
       }),
       closing: () => this.closing,

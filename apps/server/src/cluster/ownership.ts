@@ -1,4 +1,5 @@
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import type { PartitionMetadata } from 'kafkajs';
+import { kafkajs } from '@parley/event-store';
 import { v5 as uuidV5 } from 'uuid';
 
 /**
@@ -24,7 +25,8 @@ export class LocalOwnership implements Ownership {
   }
 }
 
-const partitioner = Partitioners.DefaultPartitioner();
+/** Kafka's default partitioner, made on first use (kafkajs is not loaded by a server on SQLite). */
+let partitioner: ReturnType<ReturnType<typeof kafkajs>['Partitioners']['DefaultPartitioner']> | undefined;
 const metadataCache = new Map<number, PartitionMetadata[]>();
 
 /**
@@ -44,6 +46,7 @@ export function partitionOf(key: string, partitions: number): number {
     }));
     metadataCache.set(partitions, metadata);
   }
+  partitioner ??= kafkajs().Partitioners.DefaultPartitioner();
   return partitioner({ topic: 'parley', partitionMetadata: metadata, message: { key, value: null } });
 }
 

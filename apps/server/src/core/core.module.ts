@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { RunEngine } from '@parley/engine';
+import { SqliteEventStore } from '@parley/event-store';
 import { IdentityService } from '../auth/identity';
 import { PARLEY_CONFIG } from '../config/config';
 import { RunsProjection } from '../projections/runs.projection';
@@ -19,6 +20,7 @@ import { toCqrsEvent } from './cqrs-events';
 import { LiveTokens } from './live-tokens';
 import { ParleyMetrics } from '../observability/metrics/parley-metrics';
 import { EVENT_STORE } from './tokens';
+import { FileAnchorLog } from '../signing/anchor-log';
 
 export const PARLEY_CORE = Symbol('PARLEY_CORE');
 const from = <T>(pick: (core: ParleyCore) => T) => ({ useFactory: pick, inject: [PARLEY_CORE] });
@@ -67,6 +69,7 @@ export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown
       projection: this.core.projection,
       owns: (runId) => this.core.ownership.owns(runId),
       ownedPartitions: this.core.cluster && (() => this.core.cluster!.ownedPartitions().length),
+      ...sqliteCounts(this.core),
     });
     const running = this.core.projection.runningRuns();
     for (const runId of running) this.core.engine.kick(runId);
@@ -79,4 +82,14 @@ export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     await this.core.close();
   }
+}
+
+/** SQLite mode: the log's commits and the anchor file's fsynced writes, for /metrics. */
+function sqliteCounts(core: ParleyCore): { commits?: () => number; anchorWrites?: () => number } {
+  const { store } = core;
+  const { anchors } = core.signer;
+  return {
+    commits: store instanceof SqliteEventStore ? () => store.commits() : undefined,
+    anchorWrites: anchors instanceof FileAnchorLog ? () => anchors.writes() : undefined,
+  };
 }

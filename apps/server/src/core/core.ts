@@ -250,6 +250,8 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
       liveTokens.next({ runId, agent, delta });
       cluster?.publishToken({ runId, agent, delta });
     },
+    // Kafka: a run's tokens are relayed to every instance, whose watchers this one cannot see
+    tokensWatched: cluster ? () => true : (runId) => liveTokens.watched(runId),
     owns: (runId) => ownership.owns(runId),
     ownershipSettled: cluster ? () => cluster.settled(config.kafkaSessionTimeoutMs * 2) : undefined,
     log: (line) => logger.error(line),

@@ -7,7 +7,7 @@ import { RunMetrics } from './metrics/run-metrics';
 import { registerStateGauges } from './metrics/state-gauges';
 import { setRunLogSource } from './logging/run-log-context';
 import { RunObserver, type RunEventObserver } from './run-observer';
-import { RunTracing } from './tracing/run-tracing';
+import type { RunTracing } from './tracing/run-tracing';
 
 /** What observing needs of the core, once it is built. */
 export interface ObservedCore {
@@ -16,6 +16,9 @@ export interface ObservedCore {
   owns: (runId: string) => boolean;
   /** Kafka mode: the owners' group. */
   ownedPartitions?: () => number;
+  /** SQLite mode: the log's commits and the anchor file's writes (`parley_*_total`, read when scraped). */
+  commits?: () => number;
+  anchorWrites?: () => number;
 }
 
 /**
@@ -36,7 +39,13 @@ export class Observability {
     private readonly warn: (line: string) => void,
   ) {
     this.metrics = new ParleyMetrics();
-    if (config.tracing) this.tracing = new RunTracing(config.tracing);
+    // the OpenTelemetry SDK and its exporters are loaded only when tracing is on (start-up time)
+    if (config.tracing) {
+      const { RunTracing: Tracing } =
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('./tracing/run-tracing') as typeof import('./tracing/run-tracing');
+      this.tracing = new Tracing(config.tracing);
+    }
   }
 
   /** Times every append of the log (`parley_event_log_append_duration_seconds{log}`). */
@@ -71,6 +80,8 @@ export class Observability {
       store: core.store,
       owns: core.owns,
       socketClients: () => this.socketClients(),
+      commits: core.commits,
+      anchorWrites: core.anchorWrites,
       kafka:
         lag && core.ownedPartitions
           ? { ownedPartitions: core.ownedPartitions, lag: () => lag.lag() }

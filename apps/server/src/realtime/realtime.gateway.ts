@@ -72,6 +72,7 @@ export class RealtimeGateway
   private readonly feed: RunFeed;
   private readonly deps: HandlerDeps;
   private tokens?: RxSubscription;
+  private stopWatched?: () => void;
   /** Tokens of one agent within 25 ms go out as one `run:token` (see TokenCoalescer). */
   private readonly coalescer = new TokenCoalescer((token) => {
     this.holdRoom(token.runId);
@@ -136,6 +137,10 @@ export class RealtimeGateway
     // tokens of runs driven here, and (Kafka mode) those relayed from the other instances: each
     // instance sends them to its own sockets, hence `local`
     this.tokens = this.liveTokens.subscribe((token) => this.coalescer.push(token));
+    // a run's tokens go to the sockets in its room: a run with an empty room streams none
+    this.stopWatched = this.liveTokens.watchedBy(
+      (runId) => (this.server?.sockets.adapter.rooms.get(runRoom(runId))?.size ?? 0) > 0,
+    );
     this.stopInbox = this.projection.onChange((change) => {
       if (change.type === 'request') this.inboxChanged(change.request, change.before);
       else this.runChanged(change.run.runId);
@@ -144,6 +149,7 @@ export class RealtimeGateway
 
   onModuleDestroy(): void {
     this.tokens?.unsubscribe();
+    this.stopWatched?.();
     this.coalescer.close();
     this.stopInbox?.();
     if (this.runsBatch) clearTimeout(this.runsBatch);

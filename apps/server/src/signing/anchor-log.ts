@@ -1,14 +1,18 @@
 import {
   closeSync,
   fstatSync,
-  fsyncSync,
+  fsync,
   ftruncateSync,
   openSync,
   readFileSync,
   truncateSync,
-  writeSync,
+  write,
 } from 'node:fs';
+import { promisify } from 'node:util';
 import { SignedHeadSchema, type SignedHead } from '@parley/contracts';
+
+const writeAsync = promisify(write);
+const fsyncAsync = promisify(fsync);
 
 /** One line of the anchor stream: a signed head, and how far the signer had read the log then. */
 export interface AnchorLine {
@@ -67,6 +71,10 @@ export class FileAnchorLog implements AnchorStream {
   private readonly byRun = new Map<string, SignedHead[]>();
   private fd: number | undefined;
   private maxWatermark = 0;
+  /** The append being written, if any: `close` waits for it (the signer writes one at a time). */
+  private writing?: Promise<void>;
+  /** Appends written and fsynced since the file was opened (`parley_anchor_writes_total`). */
+  private fsynced = 0;
   notice?: string;
   readonly location: string;
 
@@ -106,24 +114,49 @@ export class FileAnchorLog implements AnchorStream {
     return this.maxWatermark;
   }
 
-  /** Append and fsync; throws when the disk refuses (the signer tries again later). */
+  /**
+   * Append and fsync; throws when the disk refuses (the signer tries again later). The write and the
+   * fsync run on libuv's thread pool, not on the event loop: an fsync takes a millisecond or more,
+   * during which requests and appends go on, and the heads that ask for a signature meanwhile are
+   * written together by the signer's next append (one fsync for all of them). The heads are
+   * remembered only once the fsync has returned.
+   */
   async append(lines: AnchorLine[]): Promise<void> {
     if (!lines.length) return;
+    const writing = this.writeDurably(lines);
+    this.writing = writing.catch(() => undefined);
+    await writing;
+    for (const line of lines) this.remember(line);
+  }
+
+  private async writeDurably(lines: AnchorLine[]): Promise<void> {
+    await this.writing;
     this.fd ??= openSync(this.file, 'a', 0o600);
-    const size = fstatSync(this.fd).size;
+    const fd = this.fd;
+    const size = fstatSync(fd).size;
     try {
-      writeSync(this.fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-      fsyncSync(this.fd);
+      const data = Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await writeAsync(fd, data, written, data.length - written, null);
+        written += bytesWritten;
+      }
+      await fsyncAsync(fd);
+      this.fsynced++;
     } catch (error) {
       // a part written (disk full): cut it off, so that the retry starts a line and no half line stays
       try {
-        ftruncateSync(this.fd, size);
+        ftruncateSync(fd, size);
       } catch {
         // the start-up read drops a torn last line
       }
       throw error;
     }
-    for (const line of lines) this.remember(line);
+  }
+
+  /** Appends written and fsynced since the file was opened. */
+  writes(): number {
+    return this.fsynced;
   }
 
   /** A file has no other writer: what is in memory is all. */
@@ -143,6 +176,7 @@ export class FileAnchorLog implements AnchorStream {
   }
 
   async close(): Promise<void> {
+    await this.writing;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }

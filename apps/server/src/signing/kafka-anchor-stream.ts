@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import type { Admin, Consumer, LogEntry, Producer } from 'kafkajs';
 import { ParleyError, SignedHeadSchema, type SignedHead } from '@parley/contracts';
 import {
   createKafka,
   ensureTopics,
+  kafkajs,
   kafkaLogger,
   minInsyncOf,
   replicationFor,
@@ -66,7 +67,7 @@ export class KafkaAnchorStream implements AnchorStream {
     // once; bounded retries, so that a broker that is down fails the append (the signer retries it)
     this.producer = kafka.producer({
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: kafkajs().Partitioners.DefaultPartitioner,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     this.groupId = `${config.topic}-reader-${config.instanceId}-${randomUUID().slice(0, 8)}`;

@@ -2,11 +2,24 @@ import { dirname, resolve } from 'node:path';
 import { ToolRegistry } from '@parley/engine';
 import type { ToolHost } from '@parley/tools-sdk';
 import { httpTool } from './http/http-tool';
-import { McpConnection } from './mcp/mcp-connection';
-import { mcpTool, trustOf } from './mcp/mcp-tool';
+import type * as McpConnectionModule from './mcp/mcp-connection';
+import type * as McpToolModule from './mcp/mcp-tool';
 import { moduleTools } from './modules/module-tools';
 import { ToolsFileError, expandEnv, readToolsFile } from './tools-file/read-tools-file';
 import type { NamedProvider, ToolsFile } from './tools-file/tools-file.schema';
+
+/**
+ * The MCP client (the SDK and its JSON Schema validator, about 80 modules): loaded on first use, by
+ * a tools file that has MCP servers, so that a server without any does not pay for it at start-up.
+ */
+function mcp(): typeof McpConnectionModule & typeof McpToolModule {
+  return {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ...(require('./mcp/mcp-connection') as typeof McpConnectionModule),
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ...(require('./mcp/mcp-tool') as typeof McpToolModule),
+  };
+}
 
 /** An MCP server as the workflows see it: its tools, or why it has none. */
 export type ServerState = { up: true; tools: string[] } | { up: false; reason: string };
@@ -77,7 +90,7 @@ export async function loadTools(options: LoadToolsOptions): Promise<LoadedTools>
     const connections = await Promise.allSettled(
       // A stdio server's `cwd` is read relative to the tools file, like a module's path.
       entries.map(([name, s], i) =>
-        McpConnection.connect(
+        mcp().McpConnection.connect(
           name,
           'command' in s && s.cwd ? { ...s, cwd: resolve(dirname(file), s.cwd) } : s,
           headers[i],
@@ -105,8 +118,8 @@ export async function loadTools(options: LoadToolsOptions): Promise<LoadedTools>
         for (const old of registry.names()) if (old.startsWith(`${name}.`)) registry.unregister(old);
         const names: string[] = [];
         for (const tool of connection.listed()) {
-          const trust = trustOf(tool, s.trusted);
-          const definition = mcpTool(connection, tool, trust);
+          const trust = mcp().trustOf(tool, s.trusted);
+          const definition = mcp().mcpTool(connection, tool, trust);
           registry.register(definition);
           if (trust.gated) gated.add(definition.name);
           else gated.delete(definition.name);

@@ -45,11 +45,20 @@ function verifyText(text: string, signature: string, publicKey: KeyObject): bool
   }
 }
 
+/** The key id of each signing key seen: deriving it exports the public key and hashes it. */
+const keyIds = new WeakMap<KeyObject, string>();
+
+function keyIdOfKey(privateKey: KeyObject): string {
+  let id = keyIds.get(privateKey);
+  if (id === undefined) keyIds.set(privateKey, (id = keyIdOf(publicKeyText(privateKey))));
+  return id;
+}
+
 export function signHead(
   head: Omit<SignedHead, 'kind' | 'keyId' | 'signature'>,
   privateKey: KeyObject,
 ): SignedHead {
-  const unsigned = { kind: 'parley.head' as const, ...head, keyId: keyIdOf(publicKeyText(privateKey)) };
+  const unsigned = { kind: 'parley.head' as const, ...head, keyId: keyIdOfKey(privateKey) };
   return { ...unsigned, signature: signText(canonicalJson(unsigned), privateKey) };
 }
 

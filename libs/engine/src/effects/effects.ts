@@ -30,6 +30,8 @@ export interface EffectHost {
   models: ModelGateway;
   tools: ToolRegistry;
   onToken?: (runId: string, agent: string, delta: string) => void;
+  /** Whether anyone watches the run's tokens now (default: yes, whenever `onToken` is set). */
+  tokensWatched?: (runId: string) => boolean;
   crashPoint?: CrashPointHook;
   log?: (line: string) => void;
   now: () => Date;
@@ -72,9 +74,12 @@ export class Effects {
     for (;;) {
       try {
         this.host.crashPoint?.('before-model', runId);
+        // tokens only for a call someone watches as it begins: an unwatched one is asked whole
+        const onToken = this.host.onToken;
+        const watched = onToken !== undefined && (this.host.tokensWatched?.(runId) ?? true);
         const result = await this.host.models.complete(call, {
           runId,
-          onToken: (delta) => this.host.onToken?.(runId, agent, delta),
+          onToken: watched ? (delta) => onToken(runId, agent, delta) : undefined,
         });
         this.host.crashPoint?.('after-model', runId);
         return {

@@ -1,4 +1,5 @@
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
+import { kafkajs } from './kafkajs';
 
 /**
  * The `transactional.id` of a partition's writer. Every instance uses the same id for the same
@@ -26,7 +27,7 @@ export function partitionProducer(
     maxInFlightRequests: 1,
     transactionTimeout: transactionTimeoutMs,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner, // the lane names the partition anyway
+    createPartitioner: kafkajs().Partitioners.DefaultPartitioner, // the lane names the partition anyway
     // At most 25 ms between tries (about 1.5 s in all): a growing backoff would make a busy
     // partition's appends wait longer and longer for markers that take a few ms.
     retry: { retries: 60, initialRetryTime: 2, maxRetryTime: 25, factor: 0.2, multiplier: 1.3 },

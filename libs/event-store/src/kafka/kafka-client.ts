@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { Consumer, Kafka, KafkaConfig, LogEntry } from 'kafkajs';
+import { kafkajs } from './kafkajs';
 
 /**
  * Every Parley Kafka client has the same bounded connection settings: an unreachable broker fails in
@@ -10,6 +11,7 @@ export function createKafka(
   log?: (entry: LogEntry) => void,
   overrides: Partial<Pick<KafkaConfig, 'connectionTimeout' | 'requestTimeout' | 'retry'>> = {},
 ): Kafka {
+  const { Kafka, logLevel } = kafkajs();
   return new Kafka({
     clientId,
     brokers,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { logLevel, type Kafka, type LogEntry, type RecordMetadata } from 'kafkajs';
+import type { Kafka, LogEntry, RecordMetadata } from 'kafkajs';
+import { kafkajs } from './kafkajs';
 import type { EventEnvelope, NewEvent } from '@parley/contracts';
 import { ConcurrencyError, NotOwnerError, ParleyError } from '@parley/contracts';
 import type { EventLogReachability, EventStore, ReachabilityChange } from '../event-store.port';
@@ -507,7 +508,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
 
   /** kafkajs log entries not worth a line. */
   private quiet({ level, namespace, log }: LogEntry): boolean {
-    if (this.closing && level > logLevel.ERROR) return true;
+    if (this.closing && level > kafkajs().logLevel.ERROR) return true;
     // Known and deliberate: retries are bounded so that `append` fails (uncertain, see above)
     // instead of hanging through a long outage.
     if (log.message.startsWith('Limiting retries for the idempotent producer')) return true;

@@ -1,4 +1,5 @@
-import { ConfigResourceTypes, Partitioners, type Admin, type Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { kafkajs } from './kafkajs';
 import { ParleyError } from '@parley/contracts';
 import { ensureTopics } from './kafka-topics.mjs';
 import { minInsyncOf, replicationFor, replicationWarning } from './replication';
@@ -23,7 +24,7 @@ export class RunEventsTopicAdmin {
   /** While the topic is created, its partitions answer NOT_LEADER for a moment: not worth a log line. */
   creating = false;
   /** The kafkajs default partitioner (murmur2 of the key, as Java clients), called once per append. */
-  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly partitioner = kafkajs().Partitioners.DefaultPartitioner();
   /** The topic's partitions (from its metadata at open): `partitionOf(runId)`. */
   private partitionMetadata: Array<{ partitionId: number; leader: number }> = [];
 
@@ -107,7 +108,11 @@ export class RunEventsTopicAdmin {
       const { resources } = await this.admin.describeConfigs({
         includeSynonyms: false,
         resources: [
-          { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy', 'retention.ms'] },
+          {
+            type: kafkajs().ConfigResourceTypes.TOPIC,
+            name: topic,
+            configNames: ['cleanup.policy', 'retention.ms'],
+          },
         ],
       });
       const value = (name: string) =>

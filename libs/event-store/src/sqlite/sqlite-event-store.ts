@@ -38,6 +38,18 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
     outcomes: Array<{ sealed: EventEnvelope[]; positions: number[] } | { error: unknown }>,
   ) => void;
 
+  /** Write transactions committed (group commits of appends, imports): each one an fsync with FULL. */
+  private committed = 0;
+
+  /**
+   * Write transactions this store has committed since it was opened: a group commit of appends that
+   * wrote at least one event counts once, as does an import. With `synchronous = FULL` each is an
+   * fsync of the WAL, the main cost of an append (`parley_event_log_commits_total`).
+   */
+  commits(): number {
+    return this.committed;
+  }
+
   /** The `synchronous` mode in force on the log (`full` unless asked otherwise). */
   synchronousMode(): 'full' | 'normal' | 'other' {
     return this.log.synchronousMode();
@@ -127,6 +139,7 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
       if ('sealed' in outcome)
         outcome.positions.forEach((position, i) => stored.push({ position, event: outcome.sealed[i] }));
     }
+    if (stored.length) this.committed++;
     if (stored.length) this.subscriptions.notify(stored);
     batch.forEach((item, i) => {
       const outcome = outcomes[i];
@@ -150,6 +163,7 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
       this.writability.fail(fault);
       throw this.writability.unavailable(runId);
     }
+    this.committed++;
     this.subscriptions.notify(events.map((event, i) => ({ position: positions[i], event })));
   }
 
@@ -180,6 +194,7 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
       this.writability.fail(fault);
       throw this.writability.unavailable(runId);
     }
+    this.committed++;
     this.subscriptions.notify(stored);
   }
 

@@ -53,6 +53,30 @@ export class ParleyMetrics {
     });
   }
 
+  /** What each counter read at scrape time is read from (state-gauges.ts sets these). */
+  private readonly counted = new Map<string, () => number>();
+
+  /** A counter kept elsewhere (the event log, the anchor file), read when scraped. */
+  private countedElsewhere(name: string, help: string): Counter {
+    const counted = this.counted;
+    return new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect(this: Counter) {
+        const read = counted.get(name);
+        if (!read) return;
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
+  /** Where a counter of `countedElsewhere` is read from. */
+  countWith(counter: Counter, read: () => number): void {
+    this.counted.set((counter as unknown as { name: string }).name, read);
+  }
+
   collectWith<L extends string>(gauge: Gauge<L>, collect: (gauge: Gauge<L>) => void | Promise<void>): void {
     const name = (gauge as unknown as { name: string }).name;
     this.collectors.set(name, collect as unknown as (gauge: Gauge) => void | Promise<void>);
@@ -128,6 +152,14 @@ export class ParleyMetrics {
     buckets: APPEND_BUCKETS,
     registers: [this.registry],
   });
+  readonly eventLogCommits = this.countedElsewhere(
+    'parley_event_log_commits_total',
+    'Write transactions the SQLite event log committed (each one fsync with synchronous = FULL)',
+  );
+  readonly anchorWrites = this.countedElsewhere(
+    'parley_anchor_writes_total',
+    'Appends to the anchor file (signed run heads), each fsynced; one append may hold many heads',
+  );
   readonly eventLogUnavailable = this.gauge({
     name: 'parley_event_log_unavailable',
     help: '1 while the event log is unreachable (new work is refused with 503), else 0',

@@ -15,6 +15,9 @@ export interface GaugeSources {
   /** Kafka mode: the owned partitions and the consumer lag per partition. */
   kafka?: { ownedPartitions: () => number; lag: () => Promise<Record<number, number>> };
   socketClients: () => number;
+  /** SQLite mode: the log's commits and the anchor file's writes. */
+  commits?: () => number;
+  anchorWrites?: () => number;
   now?: () => number;
 }
 
@@ -65,6 +68,8 @@ export function registerStateGauges(metrics: ParleyMetrics, sources: GaugeSource
   metrics.collectWith(metrics.eventLogUnavailable, (gauge) => {
     gauge.set(sources.store.reachabilityStatus().reachable ? 0 : 1);
   });
+  if (sources.commits) metrics.countWith(metrics.eventLogCommits, sources.commits);
+  if (sources.anchorWrites) metrics.countWith(metrics.anchorWrites, sources.anchorWrites);
   metrics.collectWith(metrics.socketClients, (gauge) => {
     gauge.set(sources.socketClients());
   });
