@@ -56,7 +56,8 @@ export const ERROR_CODES = {
     "an MCP tool answered with `isError` (recorded as the call's failure, the server's text as its message)",
   'TOOL.MCP_FAILED':
     'an MCP call that failed on the way (the connection, a timeout): recorded, never retried',
-  'TOOL.MCP_UNAVAILABLE': "a call to an MCP server that stopped answering (recorded as the call's failure)",
+  'TOOL.MCP_UNAVAILABLE':
+    "a call to an MCP server that stopped answering while it is being reconnected (recorded as the call's failure)",
   'TOOL.TIMEOUT': "an HTTP tool's call that took longer than its `timeout` (recorded)",
   'TOOL.UNREACHABLE': "an HTTP tool's service that could not be reached (recorded; retried: it never acted)",
   'TOOL.RESPONSE_TOO_LARGE':
