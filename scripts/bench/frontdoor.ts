@@ -535,9 +535,19 @@ async function manyPaused(
     door = await Door.open(modelUrl, {}, dir);
     while ((await door.get(null, '/health')).status !== 200) await new Promise((r) => setTimeout(r, 10));
     const healthMs = now() - l0;
-    const list = JSON.parse((await door.get('alice', '/api/requests?status=open')).text) as {
-      requests: Array<{ id: string }>;
-    };
+    const list: { requests: Array<{ id: string }> } = { requests: [] };
+    for (let cursor: string | undefined, first = true; first || cursor; first = false) {
+      const page = JSON.parse(
+        (
+          await door.get(
+            'alice',
+            `/api/requests?status=open&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          )
+        ).text,
+      ) as { requests: Array<{ id: string }>; nextCursor?: string };
+      list.requests.push(...page.requests);
+      cursor = page.nextCursor;
+    }
     if (list.requests.length !== runs)
       throw new Error(`${list.requests.length} open requests, expected ${runs}`);
     const a0 = now();

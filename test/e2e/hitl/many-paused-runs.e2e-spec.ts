@@ -38,8 +38,9 @@ describe(`${RUNS} runs paused at once`, () => {
     const open = await waitFor(
       `${RUNS} approvals open`,
       async () => {
-        const requests = (await server.client('alice').get('/api/requests?status=open&kind=approval')).body
-          .requests;
+        const requests = (
+          await server.client('alice').get(`/api/requests?status=open&kind=approval&limit=${RUNS}`)
+        ).body.requests;
         return requests.length === RUNS ? requests : undefined;
       },
       { timeoutMs: 60_000 },
