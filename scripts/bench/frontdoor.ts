@@ -210,16 +210,34 @@ class Door {
   /** Start a run over REST and watch it (from its first event). */
   async start(workflow: string, input: string, user: TestUser = 'carol'): Promise<string> {
     const { runId } = (await this.post(user, '/api/runs', { workflow, input })) as { runId: string };
-    this.socket.emit('run:watch', { runId, afterSeq: 0 }, () => undefined);
+    await this.emitAcked('run:watch', { runId, afterSeq: 0 });
     return runId;
+  }
+
+  /**
+   * A socket message whose ack is checked: a connection may send 20 messages a second (bursts of 40),
+   * and a fast machine starts and watches runs faster than that; a refused watch would leave the
+   * bench waiting for events that never come, so a `RATE_LIMITED` ack is waited out and sent again.
+   */
+  private async emitAcked(event: string, payload: unknown): Promise<void> {
+    for (;;) {
+      const ack = (await this.socket.timeout(30_000).emitWithAck(event, payload)) as {
+        ok: boolean;
+        error?: { code: string; message: string };
+      };
+      if (ack.ok) return;
+      if (ack.error?.code !== 'RATE_LIMITED')
+        throw new Error(`${event}: ${ack.error?.code} ${ack.error?.message}`);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
   }
 
   next(type: string, runId: string): Promise<RunEvent> {
     return this.waiters.wait(`${type}:${runId}`);
   }
 
-  unwatch(runId: string): void {
-    this.socket.emit('run:unwatch', { runId }, () => undefined);
+  async unwatch(runId: string): Promise<void> {
+    await this.emitAcked('run:unwatch', { runId });
     this.seen.delete(runId);
   }
 
