@@ -26,7 +26,7 @@ import type { EventEnvelope, RunEvent } from '@parley/contracts';
 import { SqliteEventStore } from '@parley/event-store';
 import { RunEngine } from '@parley/engine';
 import { OpenAiModelGateway } from '@parley/llm';
-import { ParleyProcess, TEST_USERS, procStats, type TestUser } from '@parley/testing';
+import { ParleyProcess, TEST_USERS, allOpenRequests, procStats, type TestUser } from '@parley/testing';
 import { RunsProjection } from '../../apps/server/src/projections/runs.projection';
 import {
   EventCounter,
@@ -553,19 +553,7 @@ async function manyPaused(
     door = await Door.open(modelUrl, {}, dir);
     while ((await door.get(null, '/health')).status !== 200) await new Promise((r) => setTimeout(r, 10));
     const healthMs = now() - l0;
-    const list: { requests: Array<{ id: string }> } = { requests: [] };
-    for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-      const page = JSON.parse(
-        (
-          await door.get(
-            'alice',
-            `/api/requests?status=open&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-          )
-        ).text,
-      ) as { requests: Array<{ id: string }>; nextCursor?: string };
-      list.requests.push(...page.requests);
-      cursor = page.nextCursor;
-    }
+    const list = { requests: await allOpenRequests(door.server.client('alice')) };
     if (list.requests.length !== runs)
       throw new Error(`${list.requests.length} open requests, expected ${runs}`);
     const a0 = now();
