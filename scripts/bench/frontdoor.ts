@@ -16,7 +16,16 @@
  *   64 in flight (completion counted on /metrics), peak RSS, bytes on disk per finished run; and the
  *   same resumes driven in-process on a copy of the folder's log.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -38,6 +47,7 @@ import {
   log,
   now,
   openStore,
+  profiled,
   report,
   scaled,
   summarize,
@@ -127,8 +137,11 @@ function logBytes(dir: string): { db: number; wal: number; total: number } {
 /**
  * What the server children get from the bench's environment: `BENCH_SERVER_PROFILE=<dir>` makes each
  * write a V8 CPU profile there when it exits (`--cpu-prof`; summarise with
- * `node scripts/bench/profile-top.mjs <file>`); `BENCH_SQLITE_SYNC=normal` runs their log with
- * `synchronous = NORMAL` (the default stays FULL), to measure what FULL costs.
+ * `node scripts/bench/profile-top.mjs <file>`), and the bench writes `<dir>/window-<pid>.json` with
+ * the time span of the measured one-at-a-time REST phase, which profile-top then keeps alone (start-up,
+ * warm-up and the later phases left out); `BENCH_SQLITE_SYNC=normal` runs their log with
+ * `synchronous = NORMAL` (the default stays FULL), to measure what FULL costs;
+ * `BENCH_SERVER_LOG_FORMAT=text` gives them text logs instead of the JSON lines a deployment writes.
  */
 function serverOptions(): { env: Record<string, string>; nodeArgs: string[] } {
   const env: Record<string, string> = {};
@@ -139,7 +152,34 @@ function serverOptions(): { env: Record<string, string>; nodeArgs: string[] } {
     nodeArgs.push('--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${resolvePath(dir)}`);
   }
   if (process.env.BENCH_SQLITE_SYNC) env.PARLEY_SQLITE_SYNC = process.env.BENCH_SQLITE_SYNC;
+  if (process.env.BENCH_SERVER_LOG_FORMAT) env.PARLEY_LOG_FORMAT = process.env.BENCH_SERVER_LOG_FORMAT;
   return { env, nodeArgs };
+}
+
+/** Microseconds on the monotonic clock, the clock of a V8 CPU profile's timestamps. */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** `BENCH_SERVER_PROFILE`: the span of a measured phase of the server `pid`, for profile-top. */
+function writeProfileWindow(pid: number | undefined, phase: string, startUs: number, endUs: number): void {
+  const dir = process.env.BENCH_SERVER_PROFILE;
+  if (!dir) return;
+  writeFileSync(join(resolvePath(dir), `window-${pid}.json`), JSON.stringify({ pid, phase, startUs, endUs }));
+}
+
+/**
+ * `BENCH_FRONTDOOR_PARTS`: which parts run, comma-separated, of `seq` (one at a time), `inflight`
+ * (16 and 64 in flight) and `paused` (the N paused runs restarted); all by default. `seq` alone makes
+ * a long one-at-a-time run (with `BENCH_FRONTDOOR_RUNS`) quick enough to repeat for an A/B.
+ */
+function parts(): Set<string> {
+  const raw = process.env.BENCH_FRONTDOOR_PARTS;
+  const known = ['seq', 'inflight', 'paused'];
+  if (!raw) return new Set(known);
+  const list = raw.split(',').map((s) => s.trim());
+  const bad = list.filter((x) => !known.includes(x));
+  if (bad.length)
+    throw new Error(`BENCH_FRONTDOOR_PARTS: unknown ${bad.join(', ')} (known: ${known.join(', ')})`);
+  return new Set(list);
 }
 
 /** A server process with the offline model over HTTP, a socket that sees every run it watches. */
@@ -408,6 +448,7 @@ async function main(): Promise<void> {
   // smoke run without scaling the 10,000 paused runs with them
   const seqRuns = Number(process.env.BENCH_FRONTDOOR_RUNS) || scaled(200);
   const tputRuns = scaled(320);
+  const run = parts();
   try {
     // ---- one at a time, and in flight: REST and in-process, interleaved in this run
     const door = await Door.open(offline.url);
@@ -416,50 +457,55 @@ async function main(): Promise<void> {
     const rest = restSide(door);
     const inproc = inProcessSide(twin, fx);
     try {
-      await oneAtATime(rest, Math.max(5, seqRuns / 10)); // warm-up
-      await oneAtATime(inproc, Math.max(5, seqRuns / 10));
-      const r = await oneAtATime(rest, seqRuns);
-      const p = await oneAtATime(inproc, seqRuns);
-      const names = {
-        start: 'start -> paused (human-request.opened)',
-        resume: 'decision -> next pause',
-        finish: 'decision -> run.completed',
-      } as const;
-      for (const k of ['start', 'resume', 'finish'] as const) {
-        const sr = summarize(r[k].lat);
-        const sp = summarize(p[k].lat);
-        const cpuRest = r[k].cpu / seqRuns;
-        const cpuIn = p[k].cpu / seqRuns;
-        report({
-          bench: 'frontdoor',
-          name: `${names[k]}, content-pipeline, one at a time: server CPU beyond in-process`,
-          store: 'sqlite',
-          value: cpuRest - cpuIn,
-          unit: 'ms CPU/op',
-          ...(k !== 'finish' ? { target: '<= 1.5 ms', met: cpuRest - cpuIn <= 1.5 } : {}),
-          extra: {
-            restCpuMs: cpuRest,
-            inProcessCpuMs: cpuIn,
-            restP50Ms: sr.p50,
-            restP99Ms: sr.p99,
-            inProcessP50Ms: sp.p50,
-            inProcessP99Ms: sp.p99,
-            runs: seqRuns,
-          },
-        });
-        if (k === 'resume')
+      if (run.has('seq')) {
+        await oneAtATime(rest, Math.max(5, seqRuns / 10)); // warm-up
+        await oneAtATime(inproc, Math.max(5, seqRuns / 10));
+        const w0 = monoUs();
+        const r = await oneAtATime(rest, seqRuns);
+        writeProfileWindow(door.pid, 'one at a time (REST)', w0, monoUs());
+        // BENCH_PROFILE=<dir>: the in-process twin's same phase, profiled in this process
+        const p = await profiled('frontdoor-in-process-one-at-a-time', () => oneAtATime(inproc, seqRuns));
+        const names = {
+          start: 'start -> paused (human-request.opened)',
+          resume: 'decision -> next pause',
+          finish: 'decision -> run.completed',
+        } as const;
+        for (const k of ['start', 'resume', 'finish'] as const) {
+          const sr = summarize(r[k].lat);
+          const sp = summarize(p[k].lat);
+          const cpuRest = r[k].cpu / seqRuns;
+          const cpuIn = p[k].cpu / seqRuns;
           report({
             bench: 'frontdoor',
-            name: 'decision -> next pause over REST (seen over socket.io)',
+            name: `${names[k]}, content-pipeline, one at a time: server CPU beyond in-process`,
             store: 'sqlite',
-            value: sr.p99,
-            unit: 'ms p99',
-            target: '<= 5 ms',
-            met: sr.p99 <= 5,
-            extra: { p50Ms: sr.p50, inProcessP99Ms: sp.p99 },
+            value: cpuRest - cpuIn,
+            unit: 'ms CPU/op',
+            ...(k !== 'finish' ? { target: '<= 1.5 ms', met: cpuRest - cpuIn <= 1.5 } : {}),
+            extra: {
+              restCpuMs: cpuRest,
+              inProcessCpuMs: cpuIn,
+              restP50Ms: sr.p50,
+              restP99Ms: sr.p99,
+              inProcessP50Ms: sp.p50,
+              inProcessP99Ms: sp.p99,
+              runs: seqRuns,
+            },
           });
+          if (k === 'resume')
+            report({
+              bench: 'frontdoor',
+              name: 'decision -> next pause over REST (seen over socket.io)',
+              store: 'sqlite',
+              value: sr.p99,
+              unit: 'ms p99',
+              target: '<= 5 ms',
+              met: sr.p99 <= 5,
+              extra: { p50Ms: sr.p50, inProcessP99Ms: sp.p99 },
+            });
+        }
       }
-      for (const inFlight of [16, 64]) {
+      for (const inFlight of run.has('inflight') ? [16, 64] : []) {
         const a = await inFlightResumes(rest, tputRuns, inFlight);
         const b = await inFlightResumes(inproc, tputRuns, inFlight);
         const ratio = a.perSecond / b.perSecond;
@@ -493,7 +539,7 @@ async function main(): Promise<void> {
       rmSync(door.server.dataDir, { recursive: true, force: true });
     }
 
-    await manyPaused(offline.url, models, fx, scaled(10_000));
+    if (run.has('paused')) await manyPaused(offline.url, models, fx, scaled(10_000));
   } finally {
     await offline.stop();
     fx.dispose();

@@ -1,21 +1,47 @@
 #!/usr/bin/env node
-// Summarise a V8 .cpuprofile (from BENCH_PROFILE): self time by function and by package/folder.
-//   node scripts/bench/profile-top.mjs <file.cpuprofile> [top=30]
-import { readFileSync } from 'node:fs';
+// Summarise a V8 .cpuprofile (from BENCH_PROFILE or BENCH_SERVER_PROFILE): self time by function and
+// by package/folder.
+//   node scripts/bench/profile-top.mjs <file.cpuprofile> [top=30] [--all] [--no-idle]
+// A `window-<pid>.json` beside a server's profile (`CPU.<date>.<time>.<pid>.….cpuprofile`, written by
+// the front-door bench: the span of its measured one-at-a-time REST phase) keeps only the samples
+// inside that span; `--all` keeps every sample. `--no-idle` leaves out `(idle)` and `(program)` from
+// the total, so the percentages are of the time the process was busy.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
-const [file, topArg] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const flags = new Set(argv.filter((a) => a.startsWith('--')));
+const [file, topArg] = argv.filter((a) => !a.startsWith('--'));
 if (!file) {
-  process.stderr.write('usage: node scripts/bench/profile-top.mjs <file.cpuprofile> [top]\n');
+  process.stderr.write(
+    'usage: node scripts/bench/profile-top.mjs <file.cpuprofile> [top] [--all] [--no-idle]\n',
+  );
   process.exit(2);
 }
 const top = Number(topArg ?? 30);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
+const pid = /^CPU\.\d+\.\d+\.(\d+)\./.exec(basename(file))?.[1];
+const windowFile = pid && join(dirname(file), `window-${pid}.json`);
+const span =
+  !flags.has('--all') && windowFile && existsSync(windowFile)
+    ? JSON.parse(readFileSync(windowFile, 'utf8'))
+    : null;
+if (span) console.log(`samples of ${span.phase} only (${windowFile}; --all for every sample)`);
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map();
+let at = profile.startTime;
 for (let i = 0; i < profile.samples.length; i++) {
   const id = profile.samples[i];
   const dt = profile.timeDeltas[i] ?? 0;
+  at += dt;
+  if (span && (at < span.startUs || at > span.endUs)) continue;
+  if (flags.has('--no-idle') && ['(idle)', '(program)'].includes(nodes.get(id).callFrame.functionName))
+    continue;
   self.set(id, (self.get(id) ?? 0) + dt);
+}
+if (span && self.size === 0) {
+  console.log('no sample inside the window: the clocks differ? (--all for every sample)');
+  process.exit(1);
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const where = (url) => {
