@@ -1,7 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import { LoggerModule, type Params as PinoParams } from 'nestjs-pino';
 import { AgUiModule } from './ag-ui/ag-ui.module';
 import { AuditHttpController } from './audit/audit.http.controller';
 import { AUDIT_COMMAND_HANDLERS } from './audit/commands/audit-commands.handlers';
@@ -59,11 +58,7 @@ import { WorkflowsHttpController } from './workflows/workflows.http.controller';
   ],
 })
 export class AppModule {
-  /** `jsonLogs`: the JSON log format's pino settings (request lines through pino-http). */
-  static forRoot(core: ParleyCore, jsonLogs?: PinoParams): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [CoreModule.forRoot(core), ...(jsonLogs ? [LoggerModule.forRoot(jsonLogs)] : [])],
-    };
+  static forRoot(core: ParleyCore): DynamicModule {
+    return { module: AppModule, imports: [CoreModule.forRoot(core)] };
   }
 }

@@ -10,7 +10,7 @@ import { createCore } from './core/core';
 import { IdentityService } from './auth/identity';
 import { contentTypePolicy } from './http/content-type.policy';
 import { rateLimitPolicy } from './http/rate-limit.policy';
-import { jsonLogParams, jsonNestLogger } from './observability/logging/json-logs';
+import { jsonLogger, jsonNestLogger, requestLines } from './observability/logging/json-logs';
 import { httpTracing } from './observability/tracing/http-tracing.middleware';
 import { httpMetrics } from './observability/metrics/http-metrics.middleware';
 import { RealtimeGateway } from './realtime/realtime.gateway';
@@ -21,14 +21,14 @@ async function bootstrap(): Promise<void> {
   const secrets = [config.adminToken, config.metricsToken, config.webhookSecret, config.llm?.apiKey].filter(
     (s): s is string => !!s,
   );
-  const jsonLogs = config.logFormat === 'json' ? jsonLogParams(secrets) : undefined;
+  const jsonLogs = config.logFormat === 'json' ? jsonLogger(secrets) : undefined;
   const logger: LoggerService = jsonLogs
     ? jsonNestLogger(jsonLogs)
     : new ConsoleLogger({ colors: !!process.stdout.isTTY, logLevels: ['log', 'warn', 'error', 'fatal'] });
   Logger.overrideLogger(logger); // the lines logged while the core is built, before Nest
   const core = await createCore(config);
   secrets.push(...core.identity.secrets());
-  const app = await NestFactory.create(AppModule.forRoot(core, jsonLogs), { logger, abortOnError: false });
+  const app = await NestFactory.create(AppModule.forRoot(core), { logger, abortOnError: false });
   app.enableShutdownHooks();
   // On SIGTERM/SIGINT Nest stops taking requests and closes the core (the engine stops its drivers,
   // the logs finish their appends and checkpoint): bounded, so a hung dependency cannot keep us up.
@@ -60,6 +60,7 @@ async function bootstrap(): Promise<void> {
     app.use(rateLimitPolicy(config.httpRateLimit, known)); // first: a flood is refused before anything else
   }
   app.use(contentTypePolicy); // before the body parsers (registered when the app starts listening)
+  if (jsonLogs) app.use(requestLines(jsonLogs, secrets)); // after the two policies, as before: their refusals are counted, not logged
   const parley = new Logger('Parley');
   app
     .get(UnhandledExceptionBus)

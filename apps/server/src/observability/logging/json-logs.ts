@@ -24,12 +24,13 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
  * The pino logger of the JSON format: one JSON object a line on stdout, ISO times, level names. A
  * line about a run carries `runId` (from the message, or the request's path: a run's, or a
  * request's, whose run the read model knows), and with tracing on the run's `traceId` (and its
- * `invoke_workflow` span as `spanId`) when the run recorded a trace, else the active span's; bearer tokens, token query parameters and the configured secrets are replaced by
- * `[redacted]` wherever they appear (`secrets` may grow: the identities are read after the logger is made), and the request's authorization and cookie headers are never
- * written (only method, url and status are).
+ * `invoke_workflow` span as `spanId`) when the run recorded a trace, else the active span's; bearer
+ * tokens, token query parameters and the configured secrets are replaced by `[redacted]` wherever
+ * they appear (`secrets` may grow: the identities are read after the logger is made), and the
+ * request's authorization and cookie headers are never written (only method, url and status are).
  */
-export function jsonLogParams(secrets: string[]): Params {
-  const root: Logger = pino({
+export function jsonLogger(secrets: string[]): Logger {
+  return pino({
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
@@ -66,31 +67,58 @@ export function jsonLogParams(secrets: string[]): Params {
       },
     },
   });
-  return {
-    pinoHttp: {
-      logger: root,
-      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0]) },
-      // a request line's traceId is its own request's span (the mixin); runId is the run it is about
-      customProps: (req: IncomingMessage) => {
-        const url = req.url ?? '';
-        const requestId = REQUEST_PATH.exec(url)?.[1];
-        const runId = RUN_PATH.exec(url)?.[1] ?? (requestId ? runOfRequestForLog(requestId) : undefined);
-        return runId ? { runId } : {};
-      },
-      serializers: {
-        req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({
-          id: req.id,
+}
+
+/**
+ * One line for each HTTP request once its answer is sent (`request completed`; `request errored`
+ * with a 5xx, `request aborted` when the client went away first), as pino-http wrote them: `req`
+ * (`id`, a number counted from 1 in each process; `method`, `url` redacted, `remoteAddress`),
+ * `res.statusCode`, `responseTime` (ms), the `runId` the path names, and with tracing on the
+ * request's own span. `/metrics` and `/health` are not logged (scraped every few seconds).
+ *
+ * Written from the root logger, with no per-request child logger and no async context: the lines
+ * the engine and the handlers log while a request is being handled are not bound to it (they carry
+ * the run they are about, from their message). nestjs-pino's middleware bound them so with an
+ * AsyncLocalStorage, and an AsyncLocalStorage in use makes Node run its promise hooks for every
+ * promise the process creates (the model client's streaming makes thousands a run).
+ */
+export function requestLines(root: Logger, secrets: string[]) {
+  let nextId = 0;
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    const url = req.url ?? '';
+    if (QUIET_PATHS.has(url.split('?')[0])) return next();
+    const t0 = Date.now();
+    const id = (nextId = (nextId + 1) & 0x7fffffff);
+    const span = trace.getActiveSpan()?.spanContext();
+    res.once('close', () => {
+      const requestId = REQUEST_PATH.exec(url)?.[1];
+      const runId = RUN_PATH.exec(url)?.[1] ?? (requestId ? runOfRequestForLog(requestId) : undefined);
+      const line: Record<string, unknown> = {
+        req: {
+          id,
           method: req.method,
-          url: redactSecrets(req.url ?? '', secrets),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
-      },
-    },
+          url: redactSecrets(url, secrets),
+          remoteAddress: req.socket?.remoteAddress,
+        },
+        ...(runId ? { runId } : {}),
+        ...(span ? { traceId: span.traceId, spanId: span.spanId } : {}),
+        res: { statusCode: res.statusCode },
+        responseTime: Date.now() - t0,
+      };
+      if (!res.writableFinished) {
+        line.err = { type: 'Error', message: 'Aborted' };
+        root.info(line, 'request aborted');
+      } else if (res.statusCode >= 500) {
+        line.err = { type: 'Error', message: `failed with status code ${res.statusCode}` };
+        root.info(line, 'request errored');
+      } else root.info(line, 'request completed');
+    });
+    next();
   };
 }
 
 /** A Nest LoggerService over the same pino logger, for what is logged before Nest is up (and after). */
-export function jsonNestLogger(params: Params): NestPinoLogger {
+export function jsonNestLogger(root: Logger): NestPinoLogger {
+  const params: Params = { pinoHttp: { logger: root } };
   return new NestPinoLogger(new PinoLogger(params), params);
 }
