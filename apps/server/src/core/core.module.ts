@@ -16,7 +16,7 @@ import { RunsProjection } from '../projections/runs.projection';
 import { REFUNDS } from './tokens';
 import { WorkflowCatalog } from '../workflows/workflow-catalog';
 import type { ParleyCore } from './core';
-import { toCqrsEvent } from './cqrs-events';
+import { cqrsEventsOf } from './cqrs-events';
 import { LiveTokens } from './live-tokens';
 import { ParleyMetrics } from '../observability/metrics/parley-metrics';
 import { EVENT_STORE } from './tokens';
@@ -60,7 +60,10 @@ export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.core.publish = (events) => this.eventBus.publishAll(events.map(toCqrsEvent));
+    this.core.publish = (events) => {
+      const published = cqrsEventsOf(events);
+      if (published.length) this.eventBus.publishAll(published);
+    };
     const started = Date.now();
     await this.core.projection.start();
     // before any run is kicked: the metrics and spans of the resumed runs' steps are seen too

@@ -54,7 +54,7 @@ export interface ParleyCore {
   signer: HeadSigner;
   /** Metrics (GET /metrics) and traces, derived from the log's new events. */
   observability: Observability;
-  /** Set by the CQRS wiring: appended events go to the EventBus (sagas) from here. */
+  /** Set by the CQRS wiring: appended events the sagas listen to go to the EventBus from here. */
   publish: (events: RunEvent[]) => void;
   close(): Promise<void>;
 }

@@ -24,3 +24,14 @@ export function toCqrsEvent(event: RunEvent): RunEventRecorded {
   const Class = CLASSES[event.type];
   return Class ? new Class(event as never) : new RunEventRecorded(event);
 }
+
+/**
+ * The appended events that go on the EventBus: those of a type with a class, the only ones a saga
+ * listens to (no `@EventsHandler` takes the others). Publishing every event cost an rxjs pass
+ * through each saga's filter per event, for nothing; a handler of another type adds it to CLASSES.
+ */
+export function cqrsEventsOf(events: readonly RunEvent[]): RunEventRecorded[] {
+  const out: RunEventRecorded[] = [];
+  for (const event of events) if (CLASSES[event.type]) out.push(toCqrsEvent(event));
+  return out;
+}
