@@ -160,10 +160,19 @@ function serverOptions(): { env: Record<string, string>; nodeArgs: string[] } {
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** `BENCH_SERVER_PROFILE`: the span of a measured phase of the server `pid`, for profile-top. */
-function writeProfileWindow(pid: number | undefined, phase: string, startUs: number, endUs: number): void {
+function writeProfileWindow(
+  pid: number | undefined,
+  phase: string,
+  startUs: number,
+  endUs: number,
+  parts?: Record<string, [number, number]>,
+): void {
   const dir = process.env.BENCH_SERVER_PROFILE;
   if (!dir) return;
-  writeFileSync(join(resolvePath(dir), `window-${pid}.json`), JSON.stringify({ pid, phase, startUs, endUs }));
+  writeFileSync(
+    join(resolvePath(dir), `window-${pid}.json`),
+    JSON.stringify({ pid, phase, startUs, endUs, parts }),
+  );
 }
 
 /**
@@ -337,6 +346,8 @@ const requestOf = (e: RunEvent): string => (e as Opened).data.requestId;
 interface Phase {
   lat: number[];
   cpu: number;
+  /** Its span on the monotonic clock (µs), for a profile's samples. */
+  span: [number, number];
 }
 
 /** The three one-at-a-time operations, for either side. */
@@ -349,13 +360,14 @@ interface Side {
 
 async function oneAtATime(side: Side, runs: number): Promise<Record<'start' | 'resume' | 'finish', Phase>> {
   const phases = {
-    start: { lat: [], cpu: 0 },
-    resume: { lat: [], cpu: 0 },
-    finish: { lat: [], cpu: 0 },
+    start: { lat: [], cpu: 0, span: [0, 0] },
+    resume: { lat: [], cpu: 0, span: [0, 0] },
+    finish: { lat: [], cpu: 0, span: [0, 0] },
   } as Record<'start' | 'resume' | 'finish', Phase>;
   const ids: Array<{ runId: string; opened: Promise<RunEvent> }> = [];
   // start -> paused at review 1
   let c0 = side.cpuMs();
+  phases.start.span[0] = monoUs();
   for (let i = 0; i < runs; i++) {
     const t0 = now();
     const runId = await side.start();
@@ -364,8 +376,10 @@ async function oneAtATime(side: Side, runs: number): Promise<Record<'start' | 'r
     ids.push({ runId, opened: Promise.resolve(opened) });
   }
   phases.start.cpu = side.cpuMs() - c0;
+  phases.start.span[1] = monoUs();
   // decision -> paused at review 2
   c0 = side.cpuMs();
+  phases.resume.span[0] = monoUs();
   for (const r of ids) {
     const request = requestOf(await r.opened);
     const next = side.next('human-request.opened', r.runId);
@@ -375,8 +389,10 @@ async function oneAtATime(side: Side, runs: number): Promise<Record<'start' | 'r
     phases.resume.lat.push(now() - t0);
   }
   phases.resume.cpu = side.cpuMs() - c0;
+  phases.resume.span[1] = monoUs();
   // decision -> run.completed
   c0 = side.cpuMs();
+  phases.finish.span[0] = monoUs();
   for (const r of ids) {
     const request = requestOf(await r.opened);
     const done = side.next('run.completed', r.runId);
@@ -387,6 +403,7 @@ async function oneAtATime(side: Side, runs: number): Promise<Record<'start' | 'r
     phases.finish.lat.push(now() - t0);
   }
   phases.finish.cpu = side.cpuMs() - c0;
+  phases.finish.span[1] = monoUs();
   return phases;
 }
 
@@ -462,9 +479,23 @@ async function main(): Promise<void> {
         await oneAtATime(inproc, Math.max(5, seqRuns / 10));
         const w0 = monoUs();
         const r = await oneAtATime(rest, seqRuns);
-        writeProfileWindow(door.pid, 'one at a time (REST)', w0, monoUs());
+        writeProfileWindow(door.pid, 'one at a time (REST)', w0, monoUs(), {
+          start: r.start.span,
+          resume: r.resume.span,
+          finish: r.finish.span,
+        });
         // BENCH_PROFILE=<dir>: the in-process twin's same phase, profiled in this process
         const p = await profiled('frontdoor-in-process-one-at-a-time', () => oneAtATime(inproc, seqRuns));
+        if (process.env.BENCH_PROFILE)
+          writeFileSync(
+            join(resolvePath(process.env.BENCH_PROFILE), 'frontdoor-in-process-one-at-a-time.window.json'),
+            JSON.stringify({
+              phase: 'one at a time (in-process)',
+              startUs: p.start.span[0],
+              endUs: p.finish.span[1],
+              parts: { start: p.start.span, resume: p.resume.span, finish: p.finish.span },
+            }),
+          );
         const names = {
           start: 'start -> paused (human-request.opened)',
           resume: 'decision -> next pause',

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Summarise a V8 .cpuprofile (from BENCH_PROFILE or BENCH_SERVER_PROFILE): self time by function and
 // by package/folder.
-//   node scripts/bench/profile-top.mjs <file.cpuprofile> [top=30] [--all] [--no-idle]
-// A `window-<pid>.json` beside a server's profile (`CPU.<date>.<time>.<pid>.….cpuprofile`, written by
-// the front-door bench: the span of its measured one-at-a-time REST phase) keeps only the samples
-// inside that span; `--all` keeps every sample. `--no-idle` leaves out `(idle)` and `(program)` from
+//   node scripts/bench/profile-top.mjs <file.cpuprofile> [top=30] [--all] [--no-idle] [--phase=start]
+// A `window-<pid>.json` beside a server's profile (`CPU.<date>.<time>.<pid>.….cpuprofile`), or a
+// `<name>.window.json` beside `<name>.cpuprofile` (the in-process twin's), both written by the
+// front-door bench (the span of its measured one-at-a-time phase), keeps only the samples inside
+// that span; `--phase=start|resume|finish` only those of one of its three operations; `--all` keeps
+// every sample. `--no-idle` leaves out `(idle)` and `(program)` from
 // the total, so the percentages are of the time the process was busy.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -21,11 +23,16 @@ if (!file) {
 const top = Number(topArg ?? 30);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 const pid = /^CPU\.\d+\.\d+\.(\d+)\./.exec(basename(file))?.[1];
-const windowFile = pid && join(dirname(file), `window-${pid}.json`);
-const span =
-  !flags.has('--all') && windowFile && existsSync(windowFile)
-    ? JSON.parse(readFileSync(windowFile, 'utf8'))
-    : null;
+const windowFile = pid
+  ? join(dirname(file), `window-${pid}.json`)
+  : file.replace(/\.cpuprofile$/, '.window.json');
+let span =
+  !flags.has('--all') && existsSync(windowFile) ? JSON.parse(readFileSync(windowFile, 'utf8')) : null;
+const part = [...flags].find((f) => f.startsWith('--phase='))?.slice(8);
+if (span && part) {
+  if (!span.parts?.[part]) throw new Error(`${windowFile} has no phase ${part}`);
+  span = { phase: `${span.phase}: ${part}`, startUs: span.parts[part][0], endUs: span.parts[part][1] };
+}
 if (span) console.log(`samples of ${span.phase} only (${windowFile}; --all for every sample)`);
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map();
