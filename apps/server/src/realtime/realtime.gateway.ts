@@ -114,7 +114,7 @@ export class RealtimeGateway
       // an agent's tokens go out before the event that completes its message
       (runId) => this.coalescer.flushRun(runId),
     );
-    this.deps = { feed: this.feed, commands, projection };
+    this.deps = { feed: this.feed, commands, projection, hold: (socket) => this.burst.hold([socket]) };
   }
 
   /** Hold the sockets of a run's room for the rest of the tick: what it is sent meanwhile goes in one write. */

@@ -20,6 +20,11 @@ export interface HandlerDeps {
   feed: RunFeed;
   commands: CommandRouter;
   projection: RunsProjection;
+  /**
+   * Hold a socket's writes for the rest of the tick (the gateway's BurstWriter): a watch's
+   * catch-up, sent event by event, then goes out in one write instead of one per event.
+   */
+  hold?: (socket: Connection['socket']) => void;
 }
 
 type Handler<K extends SocketClientMessageName> = (
@@ -34,14 +39,18 @@ type Handler<K extends SocketClientMessageName> = (
  * message's ack; a thrown error is answered as a coded error.
  */
 export const SOCKET_HANDLERS: { [K in SocketClientMessageName]: Handler<K> } = {
-  'run:watch': async ({ runId, afterSeq }, conn, { feed }) => {
+  'run:watch': async ({ runId, afterSeq }, conn, { feed, hold }) => {
     const { socket } = conn;
     const previous = conn.watches.get(runId);
     if (previous) feed.remove(previous);
     // registered before any await: a disconnect, an unwatch or a newer watch closes it. Until it
     // is caught up (and, for a new watch, in the room) it is served one event at a time; then
     // live events reach it by the run room's broadcast (see RunFeed)
-    const watch = feed.open(runId, (event: EventEnvelope) => socket.emit('run:event', event), socket.id);
+    const send = (event: EventEnvelope): void => {
+      hold?.(socket);
+      socket.emit('run:event', event);
+    };
+    const watch = feed.open(runId, send, socket.id);
     conn.watches.set(runId, watch);
     try {
       const { headSeq, replayed } = await feed.begin(watch, afterSeq);
