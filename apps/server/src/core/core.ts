@@ -59,11 +59,19 @@ export interface ParleyCore {
   close(): Promise<void>;
 }
 
+/** What `main.ts` did before the rest of the server loaded: the folder's lock, the log's check begun. */
+export interface EarlyStart {
+  /** The data folder's lock, taken already (else `createCore` takes it). */
+  lock?: DataDirLock;
+  /** SQLite: `checkLogInWorker(config.dataDir)`, begun already; the store is opened when it has passed. */
+  logCheck?: Promise<void>;
+}
+
 /** Everything a Parley instance is made of, on a data folder it alone serves (`DataDirLock`). */
-export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
-  const lock = DataDirLock.acquire(config.dataDir);
+export async function createCore(config: ParleyConfig, early: EarlyStart = {}): Promise<ParleyCore> {
+  const lock = early.lock ?? DataDirLock.acquire(config.dataDir);
   try {
-    const core = await assembleCore(config);
+    const core = await assembleCore(config, early.logCheck);
     const close = core.close;
     core.close = async () => {
       try {
@@ -79,7 +87,7 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
   }
 }
 
-async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
+async function assembleCore(config: ParleyConfig, logCheck?: Promise<void>): Promise<ParleyCore> {
   const logger = new Logger('Parley');
   const engineLogger = new Logger('Engine');
   const log = (line: string): void => logger.log(line);
@@ -142,7 +150,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const models = new OpenAiModelGateway({ defaultProvider: provider });
 
   const observability = new Observability(config, (line) => logger.warn(line));
-  const store = await openEventLog(config, log);
+  const store = await openEventLog(config, log, logCheck);
   observability.instrumentStore(store);
   let signer: HeadSigner;
   try {
