@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { ConsoleLogger, Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { UnhandledExceptionBus } from '@nestjs/cqrs';
-import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { API_VERSION, openApiDocument } from '@parley/contracts';
 import { AppModule } from './app.module';
 import type { ParleyConfig } from './config/config';
 import { createCore, type EarlyStart } from './core/core';
 import { IdentityService } from './auth/identity';
 import { contentTypePolicy } from './http/content-type.policy';
+import { lazyDocs } from './http/lazy-docs';
 import { rateLimitPolicy } from './http/rate-limit.policy';
 import { jsonLogParams, jsonNestLogger } from './observability/logging/json-logs';
 import { httpTracing } from './observability/tracing/http-tracing.middleware';
@@ -68,9 +69,9 @@ export async function serve(config: ParleyConfig, early: EarlyStart): Promise<vo
         `unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`,
       ),
     );
-  // The OpenAPI document is generated from the route table in @parley/contracts (one definition).
-  const document = openApiDocument(API_VERSION) as unknown as OpenAPIObject;
-  SwaggerModule.setup('docs', app, document);
+  // The OpenAPI document is generated from the route table in @parley/contracts (one definition),
+  // and it and the docs' code are loaded on the first request for them, not before listening.
+  lazyDocs(app, 'docs', () => openApiDocument(API_VERSION) as unknown as OpenAPIObject);
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as { port: number }).port;
   parley.log(
