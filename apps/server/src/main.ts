@@ -18,7 +18,9 @@ async function bootstrap(): Promise<void> {
   try {
     const logCheck = config.eventLog === 'sqlite' ? checkLogInWorker(config.dataDir) : undefined;
     logCheck?.catch(() => undefined); // its verdict is awaited when the store is opened
-    const { serve } = await import('./serve');
+    // loaded now, synchronously, while the check runs (a dynamic import would wait a turn first)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { serve } = require('./serve') as typeof import('./serve');
     await serve(config, { lock, logCheck });
   } catch (error) {
     lock.release();

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
 import { UnhandledExceptionBus } from '@nestjs/cqrs';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { API_VERSION, openApiDocument } from '@parley/contracts';
@@ -29,7 +30,12 @@ export async function serve(config: ParleyConfig, early: EarlyStart): Promise<vo
   Logger.overrideLogger(logger); // the lines logged while the core is built, before Nest
   const core = await createCore(config, early);
   secrets.push(...core.identity.secrets());
-  const app = await NestFactory.create(AppModule.forRoot(core, jsonLogs), { logger, abortOnError: false });
+  // the HTTP adapter named here (Nest would require it only now): loaded with the rest of the code,
+  // while the log's check runs
+  const app = await NestFactory.create(AppModule.forRoot(core, jsonLogs), new ExpressAdapter(), {
+    logger,
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   // On SIGTERM/SIGINT Nest stops taking requests and closes the core (the engine stops its drivers,
   // the logs finish their appends and checkpoint): bounded, so a hung dependency cannot keep us up.

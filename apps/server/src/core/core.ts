@@ -150,7 +150,15 @@ async function assembleCore(config: ParleyConfig, logCheck?: Promise<void>): Pro
   const models = new OpenAiModelGateway({ defaultProvider: provider });
 
   const observability = new Observability(config, (line) => logger.warn(line));
-  const store = await openEventLog(config, log, logCheck);
+  // SQLite: the anchor file is read (and its signatures checked) while the log's check may still
+  // be running in its worker: it reads no event.
+  const fileAnchors =
+    config.eventLog === 'sqlite' ? new FileAnchorLog(join(config.dataDir, 'anchors.ndjson')) : undefined;
+  if (fileAnchors?.notice) logger.warn(fileAnchors.notice);
+  const store = await openEventLog(config, log, logCheck).catch(async (error: unknown) => {
+    await fileAnchors?.close();
+    throw error;
+  });
   observability.instrumentStore(store);
   let signer: HeadSigner;
   try {
@@ -166,9 +174,7 @@ async function assembleCore(config: ParleyConfig, logCheck?: Promise<void>): Pro
         warn: (line) => logger.warn(line),
       });
     } else {
-      const file = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
-      if (file.notice) logger.warn(file.notice);
-      anchors = file;
+      anchors = fileAnchors!;
     }
     signer = new HeadSigner(store, signingKey, anchors, (line) => logger.warn(line));
     await signer.checkAgainstAnchors(join(config.dataDir, 'events.db'), config.acceptLostEvents);
