@@ -11,7 +11,8 @@
 // a rename (another process starting meanwhile reads the old one or the new one). A module that uses
 // import() or that vm.Script cannot compile as a script is compiled by Node as usual.
 //
-// PARLEY_COMPILE_CACHE: the folder (default: dist/.compile-cache beside this bin/), or `off`.
+// PARLEY_COMPILE_CACHE: the folder (default: dist/.compile-cache beside this bin/), or `off`. Off as
+// well under --enable-source-maps.
 const Module = require('node:module');
 const vm = require('node:vm');
 const path = require('node:path');
@@ -20,7 +21,9 @@ const { createHash } = require('node:crypto');
 
 const setting = process.env.PARLEY_COMPILE_CACHE;
 const dir = setting || path.join(__dirname, '..', 'dist', '.compile-cache');
-if (setting !== 'off') install(dir);
+// With --enable-source-maps (the test runner sets it) Node maps stack traces through the source maps
+// of the modules it compiled itself: those are left to Node then, as without this file.
+if (setting !== 'off' && !process.sourceMapsEnabled) install(dir);
 
 function sha1(data) {
   return createHash('sha1').update(data).digest('base64');

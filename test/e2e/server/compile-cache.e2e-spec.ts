@@ -9,7 +9,7 @@ import { REPO_ROOT } from '@parley/testing';
 /**
  * bin/compile-cache.js, the V8 code cache of the server's modules: a module whose source changed is
  * never run from the cache (even at the same length, which is all V8 itself compares), and a damaged
- * cache file is ignored. Real node processes, as the server runs it.
+ * cache file is ignored; under --enable-source-maps it is off. Real node processes, as the server runs it.
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-compile-cache-'));
@@ -24,7 +24,8 @@ function run(): string {
     `require(${JSON.stringify(hook)}); console.log(require('./mod.js')()); setTimeout(() => {}, 6000);`,
   );
   return execFileSync(process.execPath, [join(dir, 'main.js')], {
-    env: { ...process.env, PARLEY_COMPILE_CACHE: cache },
+    // without the test runner's --enable-source-maps (the cache is off under it)
+    env: { ...process.env, NODE_OPTIONS: '', PARLEY_COMPILE_CACHE: cache },
     encoding: 'utf8',
   }).trim();
 }
@@ -44,5 +45,19 @@ describe('the compile cache', () => {
     for (let i = bytes.length - 200; i < bytes.length; i++) bytes[i] ^= 0xff;
     writeFileSync(cacheFile(), bytes);
     assert.equal(run(), 'again:6', 'a damaged cache file is not used');
+  });
+
+  it('is off under --enable-source-maps (stack traces stay mapped): nothing is written', () => {
+    const other = join(dir, 'cache-off');
+    writeFileSync(
+      join(dir, 'maps.js'),
+      `require(${JSON.stringify(hook)}); console.log(require('./mod.js')()); setTimeout(() => {}, 6000);`,
+    );
+    const out = execFileSync(process.execPath, ['--enable-source-maps', join(dir, 'maps.js')], {
+      env: { ...process.env, NODE_OPTIONS: '', PARLEY_COMPILE_CACHE: other },
+      encoding: 'utf8',
+    }).trim();
+    assert.equal(out, 'again:6');
+    assert.ok(!existsSync(other), 'no cache folder');
   });
 });
