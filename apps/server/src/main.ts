@@ -1,82 +1,31 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger, type LoggerService } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { UnhandledExceptionBus } from '@nestjs/cqrs';
-import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_VERSION, ParleyError, openApiDocument } from '@parley/contracts';
-import { AppModule } from './app.module';
+import { ParleyError } from '@parley/contracts';
+import { checkLogInWorker } from '@parley/event-store';
 import { ConfigError, loadConfig } from './config/config';
-import { createCore } from './core/core';
-import { IdentityService } from './auth/identity';
-import { contentTypePolicy } from './http/content-type.policy';
-import { rateLimitPolicy } from './http/rate-limit.policy';
-import { jsonLogger, jsonNestLogger, requestLines } from './observability/logging/json-logs';
-import { httpTracing } from './observability/tracing/http-tracing.middleware';
-import { httpMetrics } from './observability/metrics/http-metrics.middleware';
-import { RealtimeGateway } from './realtime/realtime.gateway';
+import { DataDirLock } from './core/data-dir-lock';
 
+/**
+ * Start-up, in the order that makes it quick: the configuration (bad configuration stops the server
+ * with one clear line, before anything else), the data folder's lock, then the check of the SQLite
+ * log (its write-ahead log, structure and recent chains) in a worker thread, and only then the rest
+ * of the server's code (Nest, its HTTP and socket stack, the API docs): the check runs while that
+ * loads. The store is opened when the check has passed (`openEventLog`), so nothing reads or
+ * writes a log that was not checked, and a damaged one is refused as before.
+ */
 async function bootstrap(): Promise<void> {
   const config = loadConfig(); // fail fast, before Nest prints anything
-  // JSON lines (pino) off a terminal or with PARLEY_LOG_FORMAT=json; text otherwise, coloured only on a terminal
-  const secrets = [config.adminToken, config.metricsToken, config.webhookSecret, config.llm?.apiKey].filter(
-    (s): s is string => !!s,
-  );
-  const jsonLogs = config.logFormat === 'json' ? jsonLogger(secrets) : undefined;
-  const logger: LoggerService = jsonLogs
-    ? jsonNestLogger(jsonLogs)
-    : new ConsoleLogger({ colors: !!process.stdout.isTTY, logLevels: ['log', 'warn', 'error', 'fatal'] });
-  Logger.overrideLogger(logger); // the lines logged while the core is built, before Nest
-  const core = await createCore(config);
-  secrets.push(...core.identity.secrets());
-  const app = await NestFactory.create(AppModule.forRoot(core), { logger, abortOnError: false });
-  app.enableShutdownHooks();
-  // On SIGTERM/SIGINT Nest stops taking requests and closes the core (the engine stops its drivers,
-  // the logs finish their appends and checkpoint): bounded, so a hung dependency cannot keep us up.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      setTimeout(() => {
-        process.stderr.write(
-          `parley: still closing ${config.shutdownTimeoutMs} ms after ${signal}: exiting\n`,
-        );
-        process.exit(1);
-      }, config.shutdownTimeoutMs).unref();
-    });
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    const logCheck = config.eventLog === 'sqlite' ? checkLogInWorker(config.dataDir) : undefined;
+    logCheck?.catch(() => undefined); // its verdict is awaited when the store is opened
+    // loaded now, synchronously, while the check runs (a dynamic import would wait a turn first)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { serve } = require('./serve') as typeof import('./serve');
+    await serve(config, { lock, logCheck });
+  } catch (error) {
+    lock.release();
+    throw error;
   }
-  app.use(httpMetrics(core.observability.metrics)); // first: refused requests (429, 415) count too
-  const tracing = core.observability.tracing;
-  if (tracing) app.use(httpTracing(tracing));
-  const gateway = app.get(RealtimeGateway);
-  core.observability.countSocketClients(() => gateway.server?.engine?.clientsCount ?? 0);
-  if (config.httpRateLimit > 0) {
-    const identity = app.get(IdentityService);
-    const known = (authorization: string): boolean => {
-      try {
-        identity.authenticate(authorization);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    app.use(rateLimitPolicy(config.httpRateLimit, known)); // first: a flood is refused before anything else
-  }
-  app.use(contentTypePolicy); // before the body parsers (registered when the app starts listening)
-  if (jsonLogs) app.use(requestLines(jsonLogs, secrets)); // after the two policies, as before: their refusals are counted, not logged
-  const parley = new Logger('Parley');
-  app
-    .get(UnhandledExceptionBus)
-    .subscribe(({ exception, cause }) =>
-      parley.error(
-        `unhandled error in an event handler or saga (${cause?.constructor?.name ?? 'unknown'}): ${(exception as Error)?.stack ?? exception}`,
-      ),
-    );
-  // The OpenAPI document is generated from the route table in @parley/contracts (one definition).
-  const document = openApiDocument(API_VERSION) as unknown as OpenAPIObject;
-  SwaggerModule.setup('docs', app, document);
-  await app.listen(config.port, config.host);
-  const port = (app.getHttpServer().address() as { port: number }).port;
-  parley.log(
-    `Parley listening on http://localhost:${port} (event log: ${config.eventLog}; API docs at /docs)`,
-  );
 }
 
 bootstrap().catch((error: unknown) => {

@@ -10,6 +10,6 @@ export * from './kafka/kafkajs';
 export * from './kafka/kafka-reachability';
 export { ensureTopics } from './kafka/kafka-topics.mjs';
 export * from './keyed-lock';
-export { damagedLog } from './sqlite/integrity';
+export { checkLogInWorker, damagedLog } from './sqlite/integrity';
 export { storageFaultOf } from './sqlite/storage-fault';
 export * from './kafka/replication';

@@ -64,6 +64,12 @@ export abstract class LocalLogStore {
     yield* this.log.iterate(runId, options.fromSeq ?? 1);
   }
 
+  /** The event of `runId` at `seq` (one indexed read, synchronous), if the log holds it. */
+  eventAt(runId: string, seq: number): EventEnvelope | undefined {
+    const [event] = this.log.readPage(runId, seq, 1);
+    return event?.seq === seq ? event : undefined;
+  }
+
   async head(runId: string): Promise<StreamHead | undefined> {
     return this.log.head(runId);
   }

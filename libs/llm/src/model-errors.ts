@@ -1,5 +1,29 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
+import type { ChatCompletionStream } from 'openai/resources/chat/completions';
 import { ModelCallError, isTransientNetworkError, isTransientStatus, retryAfterMsOf } from '@parley/engine';
+
+interface OpenAiSdk {
+  OpenAI: typeof OpenAI;
+  ChatCompletionStream: typeof ChatCompletionStream;
+}
+let sdk: OpenAiSdk | undefined;
+
+/**
+ * The openai SDK, loaded on first use (its first model call), not with the server: it is 155 modules
+ * that nothing needs before a run asks a model, and the server answers /health sooner without them.
+ */
+export function openAiSdk(): OpenAiSdk {
+  if (!sdk) {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { OpenAI: Client } = require('openai') as { OpenAI: typeof OpenAI };
+    const { ChatCompletionStream: Stream } = require('openai/resources/chat/completions') as {
+      ChatCompletionStream: typeof ChatCompletionStream;
+    };
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    sdk = { OpenAI: Client, ChatCompletionStream: Stream };
+  }
+  return sdk;
+}
 
 /**
  * What the openai SDK threw, as a coded ModelCallError that says whether trying again may help.
@@ -13,6 +37,7 @@ import { ModelCallError, isTransientNetworkError, isTransientStatus, retryAfterM
 export function modelCallErrorOf(agent: string, error: unknown, what = ''): ModelCallError {
   const message = `${agent}: ${what}${error instanceof Error ? error.message : String(error)}`;
   if (error instanceof ModelCallError) return error;
+  const { OpenAI } = openAiSdk();
   if (error instanceof OpenAI.APIConnectionError)
     return new ModelCallError('MODEL_UNAVAILABLE', message, 1, { transient: true });
   if (error instanceof OpenAI.APIError && typeof error.status === 'number') {

@@ -1,17 +1,16 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Stream } from 'openai/streaming';
-import {
-  ChatCompletionStream,
-  type ChatCompletion,
-  type ChatCompletionChunk,
-  type ChatCompletionMessageParam,
-  type ChatCompletionTool,
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { modelToolName, type Provider } from '@parley/contracts';
 import type { ChatMessage, ModelCallPlan } from '@parley/engine';
 import { ModelCallError, type ModelCallContext, type ModelGateway, type ModelResult } from '@parley/engine';
-import { modelCallErrorOf } from './model-errors';
+import { modelCallErrorOf, openAiSdk } from './model-errors';
 
 export interface OpenAiGatewayOptions {
   /** Used when neither the agent nor the workflow names a provider. */
@@ -136,7 +135,8 @@ export class OpenAiModelGateway implements ModelGateway {
     const key = `${baseURL} ${apiKey}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new OpenAI({
+      const { OpenAI: Client } = openAiSdk();
+      client = new Client({
         baseURL,
         apiKey,
         maxRetries: this.options.maxRetries ?? 0,
@@ -157,7 +157,7 @@ async function accumulate(
   stream: Stream<ChatCompletionChunk>,
   onToken: ((delta: string) => void) | undefined,
 ): Promise<Omit<ModelResult, 'attempts'>> {
-  const runner = ChatCompletionStream.fromReadableStream(stream.toReadableStream());
+  const runner = openAiSdk().ChatCompletionStream.fromReadableStream(stream.toReadableStream());
   if (onToken) runner.on('content', (delta) => onToken(delta));
   return answerOf(await runner.finalChatCompletion());
 }

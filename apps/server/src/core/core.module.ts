@@ -38,7 +38,7 @@ const PROVIDERS = [
 ];
 
 /**
- * The core is built before Nest (main.ts → createCore), so that bad configuration stops the server
+ * The core is built before Nest (main.ts → serve.ts → createCore), so that bad configuration stops the server
  * with one clear line; this module hands its parts to Nest's injector.
  */
 @Global()

@@ -59,11 +59,19 @@ export interface ParleyCore {
   close(): Promise<void>;
 }
 
+/** What `main.ts` did before the rest of the server loaded: the folder's lock, the log's check begun. */
+export interface EarlyStart {
+  /** The data folder's lock, taken already (else `createCore` takes it). */
+  lock?: DataDirLock;
+  /** SQLite: `checkLogInWorker(config.dataDir)`, begun already; the store is opened when it has passed. */
+  logCheck?: Promise<void>;
+}
+
 /** Everything a Parley instance is made of, on a data folder it alone serves (`DataDirLock`). */
-export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
-  const lock = DataDirLock.acquire(config.dataDir);
+export async function createCore(config: ParleyConfig, early: EarlyStart = {}): Promise<ParleyCore> {
+  const lock = early.lock ?? DataDirLock.acquire(config.dataDir);
   try {
-    const core = await assembleCore(config);
+    const core = await assembleCore(config, early.logCheck);
     const close = core.close;
     core.close = async () => {
       try {
@@ -79,7 +87,7 @@ export async function createCore(config: ParleyConfig): Promise<ParleyCore> {
   }
 }
 
-async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
+async function assembleCore(config: ParleyConfig, logCheck?: Promise<void>): Promise<ParleyCore> {
   const logger = new Logger('Parley');
   const engineLogger = new Logger('Engine');
   const log = (line: string): void => logger.log(line);
@@ -142,7 +150,15 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
   const models = new OpenAiModelGateway({ defaultProvider: provider });
 
   const observability = new Observability(config, (line) => logger.warn(line));
-  const store = await openEventLog(config, log);
+  // SQLite: the anchor file is read (and its signatures checked) while the log's check may still
+  // be running in its worker: it reads no event.
+  const fileAnchors =
+    config.eventLog === 'sqlite' ? new FileAnchorLog(join(config.dataDir, 'anchors.ndjson')) : undefined;
+  if (fileAnchors?.notice) logger.warn(fileAnchors.notice);
+  const store = await openEventLog(config, log, logCheck).catch(async (error: unknown) => {
+    await fileAnchors?.close();
+    throw error;
+  });
   observability.instrumentStore(store);
   let signer: HeadSigner;
   try {
@@ -158,9 +174,7 @@ async function assembleCore(config: ParleyConfig): Promise<ParleyCore> {
         warn: (line) => logger.warn(line),
       });
     } else {
-      const file = new FileAnchorLog(join(config.dataDir, 'anchors.ndjson'));
-      if (file.notice) logger.warn(file.notice);
-      anchors = file;
+      anchors = fileAnchors!;
     }
     signer = new HeadSigner(store, signingKey, anchors, (line) => logger.warn(line));
     await signer.checkAgainstAnchors(join(config.dataDir, 'events.db'), config.acceptLostEvents);

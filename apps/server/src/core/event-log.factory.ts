@@ -13,10 +13,24 @@ export function anchorsTopic(prefix: string): string {
   return `${prefix}.anchors`;
 }
 
-/** The event log is configuration: `PARLEY_EVENT_LOG=sqlite|kafka`. */
-export async function openEventLog(config: ParleyConfig, log: (line: string) => void): Promise<EventStore> {
-  if (config.eventLog === 'sqlite')
-    return new SqliteEventStore({ dataDir: config.dataDir, synchronous: config.sqliteSync });
+/**
+ * The event log is configuration: `PARLEY_EVENT_LOG=sqlite|kafka`. SQLite: `logCheck` is the check
+ * of the log begun in a worker (`checkLogInWorker`); the store opens when it has passed, unchecked
+ * again. Without it the store checks the log itself as it opens.
+ */
+export async function openEventLog(
+  config: ParleyConfig,
+  log: (line: string) => void,
+  logCheck?: Promise<void>,
+): Promise<EventStore> {
+  if (config.eventLog === 'sqlite') {
+    if (logCheck) await logCheck; // EVENT_STORE.DAMAGED: refused, as the store's own check would
+    return new SqliteEventStore({
+      dataDir: config.dataDir,
+      synchronous: config.sqliteSync,
+      checkedAlready: !!logCheck,
+    });
+  }
   try {
     return await KafkaEventStore.open({
       brokers: config.kafkaBrokers,

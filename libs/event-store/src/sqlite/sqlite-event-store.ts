@@ -16,6 +16,11 @@ export interface SqliteEventStoreOptions {
   synchronous?: SqliteSync;
   /** While the storage refuses writes, how often a probe write tries it again. Default 500 ms. */
   probeMs?: number;
+  /**
+   * The log was checked just before by `checkLogInWorker(dataDir)` (and nothing wrote to it since):
+   * it is not checked again at open. By default it is checked here, before the store is served.
+   */
+  checkedAlready?: boolean;
 }
 
 interface PendingAppend {
@@ -56,7 +61,7 @@ export class SqliteEventStore extends LocalLogStore implements EventStore {
   }
 
   constructor(options: SqliteEventStoreOptions) {
-    super(options.dataDir, options.synchronous ?? 'full', true);
+    super(options.dataDir, options.synchronous ?? 'full', !options.checkedAlready);
     this.seal = options.seal ?? defaultSealContext;
     this.writability = new SqliteWritability(this.file, () => this.log.probeWrite(), options.probeMs);
     const one = this.log.db.transaction((item: PendingAppend) => this.appendOne(item));
