@@ -24,6 +24,10 @@ const BENCHES = [
   { name: 'throughput', what: 'content-pipeline runs per second, many at a time' },
   { name: 'resume', what: 'decision -> run resumed latency' },
   { name: 'paused', what: '10,000 paused runs: memory, restart, resume all' },
+  {
+    name: 'logstore',
+    what: "the SQLite log's stored form: bytes per run, CPU per event to append and to read back",
+  },
   { name: 'replay', what: 'a 100,000-event run: verify and replay by streaming, events/s and retained heap' },
   {
     name: 'tools',

@@ -565,6 +565,7 @@ async function main(): Promise<void> {
       });
     } finally {
       await door.stop();
+      keepLog(door.server.dataDir, 'pipeline');
       await twin.harness.engine.stop();
       await opened.dispose();
       rmSync(door.server.dataDir, { recursive: true, force: true });
@@ -576,6 +577,18 @@ async function main(): Promise<void> {
     fx.dispose();
   }
   log('frontdoor: done');
+}
+
+/**
+ * BENCH_FRONTDOOR_KEEP=<folder>: a copy of the log after the clean shutdowns is left there
+ * (`paused/events.db`, `finished/events.db`), to look into with sqlite3 (dbstat).
+ */
+function keepLog(dir: string, name: string): void {
+  const keep = process.env.BENCH_FRONTDOOR_KEEP;
+  if (!keep) return;
+  const to = join(keep, name);
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(dir)) if (f.startsWith('events.db')) copyFileSync(join(dir, f), join(to, f));
 }
 
 async function manyPaused(
@@ -624,6 +637,7 @@ async function manyPaused(
     });
     for (const f of readdirSync(dir))
       if (f.startsWith('events.db')) copyFileSync(join(dir, f), join(copy, f));
+    keepLog(dir, 'paused');
 
     // ---- a new server on the folder: /health, resume all with 64 in flight
     const l0 = now();
@@ -643,6 +657,7 @@ async function manyPaused(
     const resumePeak = peakRss(door.pid);
     await door.stop();
     const finishedBytes = logBytes(dir);
+    keepLog(dir, 'finished');
 
     // ---- the same resumes in-process, on the copy of the log
     const store = new SqliteEventStore({ dataDir: copy });

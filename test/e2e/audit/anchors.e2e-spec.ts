@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { GENESIS_HASH, sealEvent, type EventEnvelope } from '@parley/contracts';
+import { SqliteLog } from '@parley/event-store';
 import { ParleyProcess } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
 import { cli } from '../cli/cli-process';
@@ -60,27 +61,32 @@ describe('anchors: a deleted or rewritten run is found', () => {
 
   it('deleted, cut short and rewritten (hashes recomputed) runs are each reported; the others pass', async () => {
     await server.stop();
-    const db = new Database(join(server.dataDir, 'events.db'));
-    db.prepare('DELETE FROM events WHERE run_id = ?').run(runs.deleted);
+    const file = join(server.dataDir, 'events.db');
+    const db = new Database(file);
+    db.prepare('DELETE FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?)').run(runs.deleted);
     const last = db
-      .prepare<[string], { seq: number }>('SELECT MAX(seq) AS seq FROM events WHERE run_id = ?')
-      .get(runs.truncated)!.seq;
-    db.prepare('DELETE FROM events WHERE run_id = ? AND seq >= ?').run(runs.truncated, last - 1);
-    // 170 → 17000 in every event, each hash recomputed with Parley's own library
-    const rows = db
-      .prepare<[string], { seq: number; body: string }>(
-        'SELECT seq, body FROM events WHERE run_id = ? ORDER BY seq',
+      .prepare<[string], { seq: number }>(
+        'SELECT MAX(seq) AS seq FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?)',
       )
-      .all(runs.rewritten);
+      .get(runs.truncated)!.seq;
+    db.prepare('DELETE FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND seq >= ?').run(
+      runs.truncated,
+      last - 1,
+    );
+    // 170 → 17000 in every event, each hash recomputed with Parley's own library
+    // the run's events as stored (decoded), then written back as JSON text: an edit by hand
+    const rows = readRun(file, runs.rewritten);
     let prevHash = GENESIS_HASH;
-    const update = db.prepare('UPDATE events SET body = ?, hash = ? WHERE run_id = ? AND seq = ?');
+    const update = db.prepare(
+      'UPDATE events SET body = ?, hash = ? WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND seq = ?',
+    );
     for (const row of rows) {
       const { hash: _hash, ...rest } = JSON.parse(
-        row.body.replace(/"amount":170\b/g, '"amount":17000'),
+        JSON.stringify(row).replace(/"amount":170\b/g, '"amount":17000'),
       ) as EventEnvelope;
       const sealed = sealEvent({ ...rest, prevHash });
       prevHash = sealed.hash;
-      update.run(JSON.stringify(sealed), sealed.hash, runs.rewritten, row.seq);
+      update.run(JSON.stringify(sealed), Buffer.from(sealed.hash, 'hex'), runs.rewritten, row.seq);
     }
     db.close();
     // the server itself refuses to serve a log that holds less than its anchors
@@ -140,3 +146,13 @@ describe('anchors: a deleted or rewritten run is found', () => {
     );
   });
 });
+
+/** A run's events as the log stores them, decoded (the log closed again). */
+function readRun(file: string, runId: string): EventEnvelope[] {
+  const log = new SqliteLog(file);
+  try {
+    return log.read(runId);
+  } finally {
+    log.close();
+  }
+}

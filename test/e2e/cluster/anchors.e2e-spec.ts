@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Kafka, logLevel } from 'kafkajs';
 import { GENESIS_HASH, sealEvent, type EventEnvelope } from '@parley/contracts';
+import { SqliteLog } from '@parley/event-store';
 import { ParleyProcess, waitFor } from '@parley/testing';
 import { waitForRequest, waitForStatus } from '../patterns/helpers';
 import { brokers, dropCluster, ownerOf, startCluster, waitBalanced } from './cluster-helpers';
@@ -144,23 +145,23 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
   it("a run rewritten or deleted in an instance's copy of the log is reported against the Kafka anchors", async () => {
     const b = instances[1];
     await b.stop();
-    const db = new Database(join(b.dataDir, `kafka-local-${prefix}-b`, 'events.db'));
-    db.prepare('DELETE FROM events WHERE run_id = ?').run(runs.deleted);
-    const rows = db
-      .prepare<[string], { seq: number; body: string }>(
-        'SELECT seq, body FROM events WHERE run_id = ? ORDER BY seq',
-      )
-      .all(runs.rewritten);
+    const file = join(b.dataDir, `kafka-local-${prefix}-b`, 'events.db');
+    const db = new Database(file);
+    db.prepare('DELETE FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?)').run(runs.deleted);
+    // the run's events as stored (decoded), then written back as JSON text: an edit by hand
+    const rows = readRun(file, runs.rewritten);
     assert.ok(rows.length > 0);
     let prevHash = GENESIS_HASH;
-    const update = db.prepare('UPDATE events SET body = ?, hash = ? WHERE run_id = ? AND seq = ?');
+    const update = db.prepare(
+      'UPDATE events SET body = ?, hash = ? WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND seq = ?',
+    );
     for (const row of rows) {
       const { hash: _hash, ...rest } = JSON.parse(
-        row.body.replace(/"amount":170\b/g, '"amount":17000'),
+        JSON.stringify(row).replace(/"amount":170\b/g, '"amount":17000'),
       ) as EventEnvelope;
       const sealed = sealEvent({ ...rest, prevHash });
       prevHash = sealed.hash;
-      update.run(JSON.stringify(sealed), sealed.hash, runs.rewritten, row.seq);
+      update.run(JSON.stringify(sealed), Buffer.from(sealed.hash, 'hex'), runs.rewritten, row.seq);
     }
     db.close();
     const again = await ParleyProcess.start({ eventLog: 'kafka', dataDir: b.dataDir, env: env(1) });
@@ -259,3 +260,13 @@ describe('cluster: one anchor stream (a Kafka topic) for every instance', () => 
     assert.match(run!.message, new RegExp(`names key ${keyId} but its signature does not verify`));
   });
 });
+
+/** A run's events as the log stores them, decoded (the log closed again). */
+function readRun(file: string, runId: string): EventEnvelope[] {
+  const log = new SqliteLog(file);
+  try {
+    return log.read(runId);
+  } finally {
+    log.close();
+  }
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { GENESIS_HASH, sealEvent, type EventEnvelope } from '@parley/contracts';
+import { SqliteLog } from '@parley/event-store';
 import { ParleyProcess, REPO_ROOT, signExport, waitFor, type HttpClient } from '@parley/testing';
 import { events, getRun, waitForRequest, waitForStatus, type Envelope } from '../patterns/helpers';
 
@@ -178,14 +179,15 @@ describe('no path around a human', () => {
     const runId = await start(server.client('carol'), 'refund-desk', 'Please refund $300 for order #T1201');
     const { request } = await waitForRequest(server.client(), runId, (r) => r.kind === 'approval');
     await server.stop();
-    const db = new Database(findFile(server.dataDir, 'events.db'));
-    const row = db
-      .prepare(`SELECT position, body FROM events WHERE run_id = ? AND type = 'tool-call.requested'`)
-      .get(runId) as { position: number; body: string };
-    db.prepare('UPDATE events SET body = ? WHERE position = ?').run(
-      row.body.replace('"amount":300', '"amount":3000'),
-      row.position,
-    );
+    const file = findFile(server.dataDir, 'events.db');
+    // the stored event, decoded, written back edited as JSON text (its hash kept): an edit by hand
+    const log = new SqliteLog(file);
+    const stored = log.read(runId).find((e) => e.type === 'tool-call.requested')!;
+    log.close();
+    const db = new Database(file);
+    db.prepare(
+      'UPDATE events SET body = ? WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND seq = ?',
+    ).run(JSON.stringify(stored).replace('"amount":300', '"amount":3000'), runId, stored.seq);
     db.close();
     server = await ParleyProcess.start({ dataDir: server.dataDir });
     const shown = (await server.client().get(`/api/requests/${request.id}`)).body;

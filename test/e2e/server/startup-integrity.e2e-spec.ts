@@ -16,6 +16,7 @@ import { after, describe, it } from 'node:test';
 import type { NewEvent } from '@parley/contracts';
 import { SqliteEventStore } from '@parley/event-store';
 import { ParleyProcess } from '@parley/testing';
+import Database from 'better-sqlite3';
 
 /**
  * The server process refuses a damaged SQLite log at start-up. It checks the log (its write-ahead
@@ -89,14 +90,22 @@ describe('a new server process on a damaged SQLite log', () => {
   it('refuses a log with garbage inside events, naming the run and seq (the chain check)', async () => {
     const dir = await folder('bodies', 10);
     const file = join(dir, 'events.db');
-    const text = readFileSync(file).toString('latin1');
-    const at = [...text.matchAll(/message \d of run \d/g)].map((m) => m.index!);
-    assert.ok(at.length >= 30);
-    for (const i of [5, 15, 25]) scribble(file, at[i], 9);
+    // where the stored (deflated) bodies of the messages are in the file
+    const raw = new Database(file, { readonly: true });
+    const bodies = raw
+      .prepare<[], { body: Buffer }>('SELECT body FROM events WHERE seq > 1 ORDER BY position')
+      .all()
+      .map((r) => r.body);
+    raw.close();
+    const bytes = readFileSync(file);
+    const found = bodies.map((body) => ({ body, at: bytes.indexOf(body) })).filter((b) => b.at >= 0);
+    assert.ok(found.length >= 30, `${found.length} bodies found in the file`);
+    // 9 bytes in the middle of three of them (past the header: in the deflated part)
+    for (const i of [5, 15, 25]) scribble(file, found[i].at + Math.floor(found[i].body.length / 2), 9);
     const why = await refusal(dir);
     assert.match(
       why,
-      /cannot start: the event log .*events\.db is damaged: run run-\d does not verify at seq \d/,
+      /cannot start: the event log .*events\.db is damaged: (run run-\d does not verify at seq \d|reading its events fails: run run-\d seq \d: its stored event cannot be read)/,
     );
     assert.match(why, /To repair: /);
     assert.doesNotMatch(why, /Parley listening/, 'it never listened');
@@ -137,6 +146,85 @@ describe('a new server process on a damaged SQLite log', () => {
       assert.equal(runs.body.total, 3);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+/** The first schema of the log (JSON text bodies), as Parley wrote it before storage version 2. */
+const FIRST_SCHEMA = `
+CREATE TABLE events (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id   TEXT    NOT NULL,
+  seq      INTEGER NOT NULL,
+  type     TEXT    NOT NULL,
+  hash     TEXT    NOT NULL,
+  body     TEXT    NOT NULL,
+  UNIQUE (run_id, seq)
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX events_event_id ON events (run_id, json_extract(body, '$.eventId'));
+`;
+
+/** A data folder holding the runs of `folder(name, runs)` in a log of the first schema. */
+async function firstSchemaFolder(name: string, runs: number): Promise<string> {
+  const source = await folder(`${name}-source`, runs);
+  const store = new SqliteEventStore({ dataDir: source });
+  const events = (await store.readAll({ limit: 10_000 })).map((s) => s.event);
+  await store.close();
+  const dir = join(root, name);
+  mkdirSync(dir);
+  const db = new Database(join(dir, 'events.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec(FIRST_SCHEMA);
+    const insert = db.prepare('INSERT INTO events (run_id, seq, type, hash, body) VALUES (?, ?, ?, ?, ?)');
+    for (const e of events) insert.run(e.runId, e.seq, e.type, e.hash, JSON.stringify(e));
+  } finally {
+    db.close();
+  }
+  return dir;
+}
+
+describe('a new server process on a log of the first schema', () => {
+  it('checks it as it is, then migrates and serves it: every run is there', async () => {
+    const dir = await firstSchemaFolder('first-schema', 4);
+    const server = await ParleyProcess.start({ dataDir: dir });
+    try {
+      const runs = await server.client('admin').get<{ total: number }>('/api/runs');
+      assert.equal(runs.body.total, 4);
+    } finally {
+      await server.stop();
+    }
+    const db = new Database(join(dir, 'events.db'), { readonly: true });
+    try {
+      const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all();
+      assert.ok(!columns.some((c) => c.name === 'run_id'), 'the log is in storage version 2 now');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses one with bytes that are no text inside an event, before migrating it', async () => {
+    const dir = await firstSchemaFolder('first-schema-damaged', 10);
+    const file = join(dir, 'events.db');
+    const text = readFileSync(file).toString('latin1');
+    const at = [...text.matchAll(/message \d of run \d/g)].map((m) => m.index!);
+    assert.ok(at.length >= 30, `${at.length} messages found in the file`);
+    for (const i of [5, 15, 25]) scribble(file, at[i], 9);
+    const why = await refusal(dir);
+    assert.match(
+      why,
+      /cannot start: the event log .*events\.db is damaged: run run-\d does not verify at seq \d/,
+    );
+    const db = new Database(file, { readonly: true });
+    try {
+      const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all();
+      assert.ok(
+        columns.some((c) => c.name === 'run_id'),
+        'the log was left in its first schema',
+      );
+    } finally {
+      db.close();
     }
   });
 });

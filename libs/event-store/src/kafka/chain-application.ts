@@ -1,4 +1,3 @@
-import type { Statement } from 'better-sqlite3';
 import type { EventEnvelope, StoredEvent } from '@parley/contracts';
 import { GENESIS_HASH } from '@parley/contracts';
 import type { StreamHead } from '../event-store.port';
@@ -8,8 +7,6 @@ import type { StoreLog } from './store-log';
 /** Events to apply to the local store, and the `meta` rows to write with them. */
 export interface ApplyBatch {
   events: EventEnvelope[];
-  /** The events' JSON, when known (the records' values). */
-  bodies?: string[];
   /**
    * This instance's own append, whose event ids were checked under the run's lock (`append`):
    * the chain is still checked (another writer's events may have landed meanwhile), not the ids.
@@ -34,7 +31,6 @@ export interface ApplyResult {
  * wins; anything else is a split-brain write, logged and rejected.
  */
 export class ChainApplication {
-  private readonly hashAtStatement: Statement<[string, number], { hash: string }>;
   /** `checkAndStore` of many batches in ONE transaction (one commit): a send group, a fetched batch. */
   readonly applyInTransaction: (batches: ApplyBatch[]) => ApplyResult[];
 
@@ -42,7 +38,6 @@ export class ChainApplication {
     private readonly log: SqliteLog,
     private readonly out: StoreLog,
   ) {
-    this.hashAtStatement = log.db.prepare('SELECT hash FROM events WHERE run_id = ? AND seq = ?');
     this.applyInTransaction = log.db.transaction((batches: ApplyBatch[]) =>
       batches.map((b) => this.checkAndStore(b)),
     );
@@ -50,7 +45,7 @@ export class ChainApplication {
 
   /** The stored hash of a run's event at `seq`. */
   hashAt(runId: string, seq: number): string | undefined {
-    return this.hashAtStatement.get(runId, seq)?.hash;
+    return this.log.hashAt(runId, seq);
   }
 
   /**
@@ -68,18 +63,11 @@ export class ChainApplication {
   }
 
   /** The body of `applyChecked`, inside a transaction the caller holds (see `applyInTransaction`). */
-  private checkAndStore({
-    events,
-    bodies,
-    idsChecked,
-    meta,
-    where = () => 'append',
-  }: ApplyBatch): ApplyResult {
+  private checkAndStore({ events, idsChecked, meta, where = () => 'append' }: ApplyBatch): ApplyResult {
     const heads = new Map<string, StreamHead | undefined>();
     const batchHashes = new Map<string, string>();
     const batchIds = new Set<string>();
     const accepted: EventEnvelope[] = [];
-    const acceptedBodies: string[] = [];
     const rejected: EventEnvelope[] = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
@@ -121,11 +109,10 @@ export class ChainApplication {
       }
       batchIds.add(idKey);
       accepted.push(event);
-      if (bodies) acceptedBodies.push(bodies[i]);
       heads.set(event.runId, { seq: event.seq, hash: event.hash });
       batchHashes.set(`${event.runId}\u0000${event.seq}`, event.hash);
     }
-    const stored = this.log.applyOnceInTransaction(accepted, meta, bodies ? acceptedBodies : undefined);
+    const stored = this.log.applyOnceInTransaction(accepted, meta);
     return { applied: stored.length, stored, rejected };
   }
 }

@@ -334,7 +334,7 @@ export class KafkaEventStore extends LocalLogStore implements EventStore {
     let results: ApplyResult[];
     try {
       results = this.chain.applyInTransaction(
-        group.map(({ events, values, idsChecked }) => ({ events, bodies: values, idsChecked })),
+        group.map(({ events, idsChecked }) => ({ events, idsChecked })),
       );
     } catch (error) {
       // In the topic, not here (the store is closing, the disk is full...): the consumer applies

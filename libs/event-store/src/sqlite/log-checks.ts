@@ -1,12 +1,15 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { ChainVerifier, EventEnvelope } from '@parley/contracts';
+import { decodeEvent, decodeSnapshot, type SnapshotStore } from './event-codec';
 
 /*
  * The checks of a log file before it is served, as plain functions that say what is wrong (or
  * nothing): `integrity.ts` turns what they say into EVENT_STORE.DAMAGED, and `log-check-worker.ts`
  * runs them in a worker thread while the server loads. This module loads nothing at run time but
- * node:fs (the worker loads it without the rest of the libraries): the chain verifier is handed in.
+ * node:fs and the event codec (the worker loads it without the rest of the libraries): the chain
+ * verifier is handed in. The checks read a log of either schema: the first (each event's JSON as
+ * text, checked before the open migrates it) and storage version 2 (see event-codec.ts).
  */
 
 /** The runs whose whole chains are verified at start-up: those written in the last this many events. */
@@ -122,29 +125,25 @@ export function openedLogProblem(
       .get();
     if (!table?.n) return undefined; // a new log: nothing written yet
     const last = db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events').get()?.p ?? 0;
-    const rows = db
-      .prepare<[number], [string, string]>(
-        'SELECT run_id, body FROM events WHERE run_id IN (SELECT run_id FROM events WHERE position > ?) ORDER BY run_id, seq',
-      )
-      .raw();
+    const events = storedEvents(db);
     let runId: string | undefined;
     let verifier = new Verifier();
     const finish = (): string | undefined => {
       if (runId === undefined) return undefined;
       const verdict = verifier.result();
       if (verdict.ok) return undefined;
-      const undecodable = undecodableSeq(db, runId);
+      const undecodable = undecodableSeq(events, runId);
       if (undecodable === undefined) return undefined;
       return `run ${runId} does not verify at seq ${verdict.seq} (${verdict.message}), and its event at seq ${undecodable} holds bytes that are no text`;
     };
-    for (const [run, body] of rows.iterate(Math.max(0, last - recentEvents))) {
-      if (run !== runId) {
+    for (const event of events.recent(Math.max(0, last - recentEvents))) {
+      if (event.runId !== runId) {
         const problem = finish();
         if (problem) return problem;
-        runId = run;
+        runId = event.runId;
         verifier = new Verifier();
       }
-      verifier.push(JSON.parse(body) as EventEnvelope);
+      verifier.push(event);
     }
     return finish();
   } catch (error) {
@@ -154,14 +153,75 @@ export function openedLogProblem(
   }
 }
 
-/** The seq of the run's first event that holds U+FFFD (bytes that were no UTF-8), if any. */
-function undecodableSeq(db: Database.Database, runId: string): number | undefined {
-  const rows = db.prepare<[string], { body: string }>(
-    'SELECT body FROM events WHERE run_id = ? ORDER BY seq',
-  );
-  for (const { body } of rows.iterate(runId)) {
-    const event = JSON.parse(body) as EventEnvelope;
-    if (JSON.stringify(event).includes('\uFFFD')) return event.seq;
+/** The events of a log, read-only, whichever its schema. */
+interface StoredEvents {
+  /** Every event of the runs written after `position`, run by run in seq order. */
+  recent(afterPosition: number): Iterable<EventEnvelope>;
+  /** One run's events in seq order. */
+  run(runId: string): Iterable<EventEnvelope>;
+}
+
+function storedEvents(db: Database.Database): StoredEvents {
+  const firstSchema =
+    db.prepare("SELECT 1 AS x FROM pragma_table_info('events') WHERE name = 'run_id'").get() !== undefined;
+  if (firstSchema) {
+    const recent = db
+      .prepare<[number], [string]>(
+        'SELECT body FROM events WHERE run_id IN (SELECT run_id FROM events WHERE position > ?) ORDER BY run_id, seq',
+      )
+      .raw();
+    const one = db.prepare<[string], [string]>('SELECT body FROM events WHERE run_id = ? ORDER BY seq').raw();
+    const parse = function* (rows: Iterable<[string]>): Iterable<EventEnvelope> {
+      for (const [body] of rows) yield JSON.parse(body) as EventEnvelope;
+    };
+    return { recent: (after) => parse(recent.iterate(after)), run: (id) => parse(one.iterate(id)) };
   }
+  const snapshot = db.prepare<[number], { body: Buffer }>('SELECT body FROM snapshots WHERE id = ?');
+  const texts = new Map<number, string>();
+  const snapshots: SnapshotStore = {
+    idFor: () => {
+      throw new Error('the log is read-only here');
+    },
+    text: (id) => {
+      let text = texts.get(id);
+      if (text === undefined) {
+        const row = snapshot.get(id);
+        if (!row)
+          throw new SyntaxError(`the workflow snapshot ${id} that a stored event refers to is missing`);
+        text = decodeSnapshot(row.body);
+        texts.set(id, text);
+      }
+      return text;
+    },
+  };
+  type Row = [
+    runId: string,
+    seq: number,
+    eventId: Buffer | string,
+    hash: Buffer | string,
+    body: Buffer | string,
+  ];
+  const recent = db
+    .prepare<[number], Row>(
+      'SELECT r.run_id, e.seq, e.event_id, e.hash, e.body FROM events e CROSS JOIN runs r ON r.id = e.run ' +
+        'WHERE e.run IN (SELECT run FROM events WHERE position > ?) ORDER BY e.run, e.seq',
+    )
+    .raw();
+  const one = db
+    .prepare<[string], Row>(
+      'SELECT r.run_id, e.seq, e.event_id, e.hash, e.body FROM runs r CROSS JOIN events e ON e.run = r.id ' +
+        'WHERE r.run_id = ? ORDER BY e.seq',
+    )
+    .raw();
+  const decode = function* (rows: Iterable<Row>): Iterable<EventEnvelope> {
+    for (const [runId, seq, eventId, hash, body] of rows)
+      yield decodeEvent(runId, seq, eventId, hash, body, snapshots);
+  };
+  return { recent: (after) => decode(recent.iterate(after)), run: (id) => decode(one.iterate(id)) };
+}
+
+/** The seq of the run's first event that holds U+FFFD (bytes that were no UTF-8), if any. */
+function undecodableSeq(events: StoredEvents, runId: string): number | undefined {
+  for (const event of events.run(runId)) if (JSON.stringify(event).includes('\uFFFD')) return event.seq;
   return undefined;
 }
