@@ -64,10 +64,9 @@ export abstract class LocalLogStore {
     yield* this.log.iterate(runId, options.fromSeq ?? 1);
   }
 
-  /** The event of `runId` at `seq` (one indexed read, synchronous), if the log holds it. */
-  eventAt(runId: string, seq: number): EventEnvelope | undefined {
-    const [event] = this.log.readPage(runId, seq, 1);
-    return event?.seq === seq ? event : undefined;
+  /** The stored hash of a run's event at `seq` (one indexed read; the event is not decoded). */
+  hashAt(runId: string, seq: number): string | undefined {
+    return this.log.hashAt(runId, seq);
   }
 
   async head(runId: string): Promise<StreamHead | undefined> {

@@ -65,7 +65,12 @@ export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown
       if (published.length) this.eventBus.publishAll(published);
     };
     const started = Date.now();
-    await this.core.projection.start();
+    const kept = this.core.readModel ? await this.core.readModel.load(this.core.store) : {};
+    if (kept.why)
+      this.logger.warn(
+        `read model: not using ${this.core.readModel!.file}: ${kept.why}; rebuilding it from the log`,
+      );
+    await this.core.projection.start(kept.state);
     // before any run is kicked: the metrics and spans of the resumed runs' steps are seen too
     await this.core.observability.start({
       store: this.core.store,
@@ -78,7 +83,7 @@ export class CoreModule implements OnApplicationBootstrap, OnApplicationShutdown
     for (const runId of running) this.core.engine.kick(runId);
     const runs = this.core.projection.listRuns();
     this.logger.log(
-      `read model ready in ${Date.now() - started} ms: ${runs.length} runs, ${runs.filter((r) => r.status === 'waiting').length} waiting for a human, ${running.length} resumed`,
+      `read model ready in ${Date.now() - started} ms${kept.state ? ` (kept at position ${kept.state.position}, then the events after it)` : ''}: ${runs.length} runs, ${runs.filter((r) => r.status === 'waiting').length} waiting for a human, ${running.length} resumed`,
     );
   }
 

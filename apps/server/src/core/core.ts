@@ -14,6 +14,7 @@ import { startOfflineModelServer, type OfflineModelServer } from '@parley/model-
 import type { RunEvent } from '@parley/contracts';
 import type { ParleyConfig } from '../config/config';
 import { IdentityService } from '../auth/identity';
+import { READ_MODEL_FILE, ReadModelCheckpoint } from '../projections/read-model-checkpoint';
 import { RunsProjection } from '../projections/runs.projection';
 import { LocalRefunds, RefundLedger, RefundsClient, type Refunds } from '@parley/refunds';
 import { loadTools, type LoadedTools } from '../tools/tool-sources';
@@ -43,6 +44,8 @@ export interface ParleyCore {
   offline?: OfflineModelServer;
   engine: RunEngine;
   projection: RunsProjection;
+  /** SQLite: the read model kept across a clean restart (read-model-checkpoint.ts). */
+  readModel?: ReadModelCheckpoint;
   identity: IdentityService;
   liveTokens: LiveTokens;
   /** Which runs this instance may drive: all of them with SQLite; its assigned partitions with Kafka. */
@@ -238,6 +241,10 @@ async function assembleCore(config: ParleyConfig, logCheck?: Promise<void>): Pro
     ownership,
     cluster,
     projection: new RunsProjection(store),
+    readModel:
+      store.kind === 'sqlite'
+        ? new ReadModelCheckpoint(join(config.dataDir, READ_MODEL_FILE), signingKey)
+        : undefined,
     signingKey,
     signer,
     observability,
@@ -247,6 +254,21 @@ async function assembleCore(config: ParleyConfig, logCheck?: Promise<void>): Pro
       await cluster?.close(); // leave the owners' group first: the other instances take our runs at once
       await core.engine.stop();
       core.projection.stop();
+      if (core.readModel && core.projection.started) {
+        // the engine has stopped: what the projection applied is the state of a prefix of the log
+        const t0 = Date.now();
+        try {
+          const state = core.projection.exportState();
+          const { bytes } = core.readModel.save(state);
+          logger.log(
+            `read model kept in ${core.readModel.file} (${state.runs.length} runs at position ${state.position}, ${bytes} bytes, ${Date.now() - t0} ms)`,
+          );
+        } catch (error) {
+          logger.warn(
+            `read model: cannot write ${core.readModel.file} (${(error as Error).message}); the next start rebuilds it from the log`,
+          );
+        }
+      }
       await signer.stop();
       await store.close();
       await toolSources.close();

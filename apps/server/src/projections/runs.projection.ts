@@ -64,6 +64,23 @@ export type ProjectionChange =
 type Listener = (change: ProjectionChange) => void;
 
 /**
+ * What the projection holds at `position`, as plain data: what `read-model-checkpoint.ts` keeps
+ * across a clean restart. Each request once (`requests`); the orders by id, as they were.
+ */
+export interface ProjectionState {
+  position: number;
+  /** The event at `position`: the log must still hold it for the state to be used. */
+  last?: { runId: string; seq: number; hash: string };
+  /** In the order they were added. */
+  runs: RunSummary[];
+  requests: RequestSummary[];
+  requestsByRun: Array<[runId: string, requestIds: string[]]>;
+  openOrdered: Record<InboxSort, string[]>;
+  idempotency: Array<[key: string, runId: string]>;
+  traces: Array<[runId: string, trace: RunTraceContext]>;
+}
+
+/**
  * The read model behind lists and the inbox: a compact summary per run and per human request,
  * built from the global log at start-up and kept live by a subscription. Commands never validate
  * against it (they fold the run's own stream); it only answers queries and finds a request's run.
@@ -84,17 +101,67 @@ export class RunsProjection {
   private readonly traces = new Map<string, RunTraceContext>();
   private subscription?: Subscription;
   private position = 0;
+  private last?: ProjectionState['last'];
+  /** Whether `start` was called (a state worth keeping at shutdown). */
+  started = false;
   private readonly waiters: Array<{ position: number; resolve: () => void }> = [];
   private readonly listeners = new Set<Listener>();
 
   constructor(private readonly store: EventStore) {}
 
-  /** Resolves when everything stored so far is applied. */
-  async start(): Promise<void> {
+  /**
+   * Resolves when everything stored so far is applied: from the log's start, or from `from` (a
+   * state this projection exported, checked by the caller against the log) and the events after it.
+   */
+  async start(from?: ProjectionState): Promise<void> {
+    this.started = true;
+    if (from) this.restore(from);
     const target = await this.store.lastPosition();
-    this.subscription = this.store.subscribe(0, (stored) => this.apply(stored));
+    this.subscription = this.store.subscribe(this.position, (stored) => this.apply(stored));
     await this.subscription.ready;
     await this.caughtUp(target);
+  }
+
+  /** What the projection holds now, as plain data (the objects themselves: serialise it before changing anything). */
+  exportState(): ProjectionState {
+    return {
+      position: this.position,
+      last: this.last,
+      runs: [...this.runs.values()],
+      requests: [...this.requests.values()],
+      requestsByRun: [...this.requestsByRun].map(([runId, requests]) => [runId, requests.map((r) => r.id)]),
+      openOrdered: Object.fromEntries(
+        INBOX_SORTS.map((sort) => [sort, this.openOrdered[sort].map((k) => k.request.id)]),
+      ) as Record<InboxSort, string[]>,
+      idempotency: [...this.idempotency],
+      traces: [...this.traces],
+    };
+  }
+
+  /** The projection as `state` says (before it follows the log), with the indexes rebuilt. */
+  private restore(state: ProjectionState): void {
+    this.position = state.position;
+    this.last = state.last;
+    for (const run of state.runs) {
+      this.runs.set(run.runId, run);
+      this.count(run, 1);
+    }
+    this.ordered.push(...state.runs);
+    this.ordered.sort((a, b) => compareKey(a, b.createdAt, b.runId));
+    for (const request of state.requests) this.requests.set(request.id, request);
+    const request = (id: string): RequestSummary => {
+      const found = this.requests.get(id);
+      if (!found) throw new Error(`the state names a request it does not hold (${id})`);
+      return found;
+    };
+    for (const [runId, ids] of state.requestsByRun) this.requestsByRun.set(runId, ids.map(request));
+    for (const sort of INBOX_SORTS)
+      this.openOrdered[sort] = state.openOrdered[sort].map((id) => {
+        const r = request(id);
+        return { key: inboxKey(r, sort), request: r };
+      });
+    for (const [key, runId] of state.idempotency) this.idempotency.set(key, runId);
+    for (const [runId, trace] of state.traces) this.traces.set(runId, trace);
   }
 
   stop(): void {
@@ -286,6 +353,7 @@ export class RunsProjection {
 
   private apply(stored: StoredEvent): void {
     this.position = stored.position;
+    this.last = { runId: stored.event.runId, seq: stored.event.seq, hash: stored.event.hash };
     let event: RunEvent | undefined;
     try {
       event = upcast(stored.event);
