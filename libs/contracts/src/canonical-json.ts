@@ -9,18 +9,37 @@
  * character, `JSON.stringify` of the value with its keys sorted (canonical-json.unit.spec.ts holds
  * that reference and checks the two agree on generated values).
  */
-export function canonicalJson(value: unknown): string {
-  return write(value) as string;
+export function canonicalJson(value: unknown, known?: CanonicalMemo): string {
+  return write(value, known) as string;
+}
+
+/**
+ * Objects that many values share and that are never changed, with their canonical texts once
+ * written: a reader that hands many events one object (the log's check, with one workflow snapshot
+ * for thousands of runs) has its text written once. Plain collections, so that a caller needs no
+ * code of this module to make one.
+ */
+export interface CanonicalMemo {
+  shared: WeakSet<object>;
+  texts: WeakMap<object, string>;
 }
 
 /** As `JSON.stringify(value)` of the sorted value: `undefined` for what JSON leaves out. */
-function write(value: unknown): string | undefined {
+function write(value: unknown, known: CanonicalMemo | undefined): string | undefined {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (known?.shared.has(value)) {
+    let text = known.texts.get(value);
+    if (text === undefined) {
+      text = write(value, undefined) as string;
+      known.texts.set(value, text);
+    }
+    return text;
+  }
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ',';
-      out += write(value[i]) ?? 'null';
+      out += write(value[i], known) ?? 'null';
     }
     return `${out}]`;
   }
@@ -30,7 +49,7 @@ function write(value: unknown): string | undefined {
   let out = '{';
   let first = true;
   for (const key of keys) {
-    const member = write((value as Record<string, unknown>)[key]);
+    const member = write((value as Record<string, unknown>)[key], known);
     if (member === undefined) continue;
     out += first ? '' : ',';
     out += `${JSON.stringify(key)}:${member}`;

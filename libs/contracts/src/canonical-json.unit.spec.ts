@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, type CanonicalMemo } from './canonical-json';
 
 /** The definition: JSON.stringify of a copy with sorted keys (the implementation of session 1). */
 function reference(value: unknown): string {
@@ -66,5 +66,15 @@ describe('canonicalJson', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('an object marked shared is written once and gives the same text as without the memo', () => {
+    const workflow = { name: 'w', agents: [{ tools: ['b', 'a'], name: 'x' }], policies: { z: 1, a: null } };
+    const memo: CanonicalMemo = { shared: new WeakSet([workflow]), texts: new WeakMap() };
+    const events = [1, 2, 3].map((seq) => ({ seq, data: { workflow, input: `run ${seq}` } }));
+    for (const e of events) assert.equal(canonicalJson(e, memo), canonicalJson(e));
+    assert.equal(memo.texts.get(workflow), canonicalJson(workflow));
+    // objects not marked shared are not remembered
+    assert.equal(memo.texts.get(events[0].data), undefined);
   });
 });

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, type CanonicalMemo } from './canonical-json';
 import type { EventEnvelope } from './envelope';
 
 /** prevHash of the first event of every stream. */
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** SHA-256 over the canonical JSON of the event without its `hash` member. */
-export function hashEvent(event: Omit<EventEnvelope, 'hash'> & { hash?: string }): string {
+export function hashEvent(
+  event: Omit<EventEnvelope, 'hash'> & { hash?: string },
+  known?: CanonicalMemo,
+): string {
   const { hash: _ignored, ...rest } = event;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  return createHash('sha256').update(canonicalJson(rest, known)).digest('hex');
 }
 
 export function sealEvent(event: Omit<EventEnvelope, 'hash'>): EventEnvelope {
@@ -32,6 +35,9 @@ export class ChainVerifier {
   private runId: string | undefined;
   private pending: EventEnvelope | undefined;
   private failure: VerifyResult | undefined;
+
+  /** `known`: canonical texts of objects the events share (see `CanonicalMemo`). */
+  constructor(private readonly known?: CanonicalMemo) {}
 
   push(event: EventEnvelope): void {
     if (this.failure) return;
@@ -73,7 +79,7 @@ export class ChainVerifier {
         `seq ${this.expectedSeq} is missing (the next event found is seq ${event.seq})`,
       );
     }
-    if (hashEvent(event) !== event.hash) {
+    if (hashEvent(event, this.known) !== event.hash) {
       return fail(event.seq, 'edited', `event at seq ${event.seq} does not match its hash: it was edited`);
     }
     if (event.prevHash !== this.prevHash) {

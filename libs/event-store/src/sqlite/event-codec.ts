@@ -56,6 +56,11 @@ export interface SnapshotStore {
   /** The id of the snapshot with this SHA-256, stored now if it is new. */
   idFor(hash: Buffer, text: string): number;
   text(id: number): string;
+  /**
+   * The snapshot parsed, one object for every event that refers to it, when the reader only reads
+   * (the log's check: never changed, hashed once); absent: each event gets its own copy.
+   */
+  shared?(id: number): object;
 }
 
 export class StoredEventError extends SyntaxError {}
@@ -174,20 +179,30 @@ function decodeBody(
     at = new Date(body.readUIntBE(off, 6)).toISOString();
     off += 6;
   }
-  let snapshot: string | undefined;
+  let snapshotId: number | undefined;
   if (flags & SNAPSHOT) {
     const [id, next] = readVarint(body, off);
     off = next;
-    snapshot = snapshots.text(id);
+    snapshotId = id;
   }
   let text = inflate(body, off);
   if (text.includes('\u0001')) text = text.split('\u0001').join(runId);
-  if (snapshot !== undefined) {
+  let rest: unknown[] | undefined;
+  if (snapshotId !== undefined) {
     const i = text.indexOf('\u0002');
     if (i < 0) throw new Error('no place for its workflow snapshot');
-    text = `${text.slice(0, i)}${snapshot}${text.slice(i + 1)}`;
+    if (snapshots.shared) {
+      // the shared object where the encoder took the workflow out (`data.workflow`, as a rule)
+      const parsed = JSON.parse(`${text.slice(0, i)}"\\u0002"${text.slice(i + 1)}`) as unknown[];
+      const data = Array.isArray(parsed) ? (parsed[3] as { workflow?: unknown } | null) : null;
+      if (data !== null && typeof data === 'object' && data.workflow === '\u0002') {
+        data.workflow = snapshots.shared(snapshotId);
+        rest = parsed;
+      }
+    }
+    if (!rest) text = `${text.slice(0, i)}${snapshots.text(snapshotId)}${text.slice(i + 1)}`;
   }
-  const rest = JSON.parse(text) as unknown[];
+  rest ??= JSON.parse(text) as unknown[];
   if (!Array.isArray(rest) || rest.length < 4) throw new Error('not what the codec writes');
   let i = 4;
   if (flags & AT_TEXT) at = rest[i++] as string;

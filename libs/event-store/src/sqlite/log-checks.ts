@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import type { ChainVerifier, EventEnvelope } from '@parley/contracts';
+import type { CanonicalMemo, ChainVerifier, EventEnvelope } from '@parley/contracts';
 import { decodeEvent, decodeSnapshot, type SnapshotStore } from './event-codec';
 
 /*
@@ -127,7 +127,7 @@ export function openedLogProblem(
     const last = db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events').get()?.p ?? 0;
     const events = storedEvents(db);
     let runId: string | undefined;
-    let verifier = new Verifier();
+    let verifier = new Verifier(events.known);
     const finish = (): string | undefined => {
       if (runId === undefined) return undefined;
       const verdict = verifier.result();
@@ -141,7 +141,7 @@ export function openedLogProblem(
         const problem = finish();
         if (problem) return problem;
         runId = event.runId;
-        verifier = new Verifier();
+        verifier = new Verifier(events.known);
       }
       verifier.push(event);
     }
@@ -159,9 +159,12 @@ interface StoredEvents {
   recent(afterPosition: number): Iterable<EventEnvelope>;
   /** One run's events in seq order. */
   run(runId: string): Iterable<EventEnvelope>;
+  /** The objects the events share (a workflow snapshot), for the verifier. */
+  known: CanonicalMemo;
 }
 
 function storedEvents(db: Database.Database): StoredEvents {
+  const known: CanonicalMemo = { shared: new WeakSet(), texts: new WeakMap() };
   const firstSchema =
     db.prepare("SELECT 1 AS x FROM pragma_table_info('events') WHERE name = 'run_id'").get() !== undefined;
   if (firstSchema) {
@@ -174,10 +177,11 @@ function storedEvents(db: Database.Database): StoredEvents {
     const parse = function* (rows: Iterable<[string]>): Iterable<EventEnvelope> {
       for (const [body] of rows) yield JSON.parse(body) as EventEnvelope;
     };
-    return { recent: (after) => parse(recent.iterate(after)), run: (id) => parse(one.iterate(id)) };
+    return { recent: (after) => parse(recent.iterate(after)), run: (id) => parse(one.iterate(id)), known };
   }
   const snapshot = db.prepare<[number], { body: Buffer }>('SELECT body FROM snapshots WHERE id = ?');
   const texts = new Map<number, string>();
+  const objects = new Map<number, object>();
   const snapshots: SnapshotStore = {
     idFor: () => {
       throw new Error('the log is read-only here');
@@ -192,6 +196,16 @@ function storedEvents(db: Database.Database): StoredEvents {
         texts.set(id, text);
       }
       return text;
+    },
+    // one parsed workflow for all the runs that started with it, its canonical text written once
+    shared: (id) => {
+      let object = objects.get(id);
+      if (object === undefined) {
+        object = JSON.parse(snapshots.text(id)) as object;
+        objects.set(id, object);
+        known.shared.add(object);
+      }
+      return object;
     },
   };
   type Row = [
@@ -217,7 +231,7 @@ function storedEvents(db: Database.Database): StoredEvents {
     for (const [runId, seq, eventId, hash, body] of rows)
       yield decodeEvent(runId, seq, eventId, hash, body, snapshots);
   };
-  return { recent: (after) => decode(recent.iterate(after)), run: (id) => decode(one.iterate(id)) };
+  return { recent: (after) => decode(recent.iterate(after)), run: (id) => decode(one.iterate(id)), known };
 }
 
 /** The seq of the run's first event that holds U+FFFD (bytes that were no UTF-8), if any. */
